@@ -1,0 +1,38 @@
+# rising: `make dev` runs the whole system locally, `make test` proves it. See README.md.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help bootstrap dev test build lint unit clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+bootstrap: ## Install the pinned tools into .venv (idempotent, seconds when done)
+	@./infra/bootstrap.sh
+
+dev: bootstrap ## Run the whole system on local emulators (gateway on :3000; GATEWAY_PORT to change)
+	@cargo build --workspace --bins
+	@$(VENV)/bin/python infra/local/stack.py up --no-build
+
+test: ## Everything: unit + integration tests on the emulators, template checks, arm64 build
+	@./infra/test.sh
+
+lint: bootstrap ## cfn-lint and sam validate --lint on template.yaml
+	@cfn-lint template.yaml
+	@sam validate --lint
+
+build: bootstrap ## sam build: an arm64 bootstrap for every function in template.yaml
+	@sam build
+	@./infra/check-bootstraps.sh
+
+unit: ## Only the tests that need no running stack (Rust unit tests, stack engine tests)
+	@cargo test --workspace --lib --bins
+	@$(VENV)/bin/python -m unittest discover -s infra/local
+
+clean: ## Remove build output (keeps .venv)
+	@rm -rf .aws-sam .local target

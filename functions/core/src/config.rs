@@ -1,0 +1,129 @@
+//! Typed configuration read from the environment once per cold start. Reading config does no I/O
+//! beyond the environment; secrets are *names* of SSM parameters, fetched on first use.
+
+use std::env;
+
+/// A required variable is missing or malformed. Names the variable so an operator can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: &'static str },
+}
+
+/// Where the Twilio REST API lives, who we are there, and where the secrets are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwilioConfig {
+    pub api_base_url: String,
+    pub account_sid: String,
+    pub phone_number: String,
+    /// Name of the SSM SecureString parameter holding the Auth Token.
+    pub auth_token_parameter: String,
+}
+
+/// Configuration of the `sms-inbound` function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsInboundConfig {
+    pub table_name: String,
+    /// Base URL Twilio was given for webhooks (`https://sms.example.org`). `None`: derive it from the
+    /// API Gateway request context (the execute-api domain).
+    pub public_base_url: Option<String>,
+    /// Name of the SSM SecureString parameter holding the key of the contact keyed hash.
+    pub contact_hash_key_parameter: String,
+    pub twilio: TwilioConfig,
+}
+
+impl SmsInboundConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+        };
+        let public_base_url = match lookup("PUBLIC_BASE_URL").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "PUBLIC_BASE_URL",
+                    reason: "must start with https:// (or http:// for local development)",
+                });
+            }
+        };
+        let account_sid = required("TWILIO_ACCOUNT_SID")?;
+        if !(account_sid.len() == 34 && account_sid.starts_with("AC")) {
+            return Err(ConfigError::Invalid {
+                name: "TWILIO_ACCOUNT_SID",
+                reason: "must be AC followed by 32 hexadecimal characters",
+            });
+        }
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            public_base_url,
+            contact_hash_key_parameter: required("CONTACT_HASH_KEY_PARAMETER")?,
+            twilio: TwilioConfig {
+                api_base_url: lookup("TWILIO_API_BASE_URL")
+                    .filter(|v| !v.trim().is_empty())
+                    .unwrap_or_else(|| "https://api.twilio.com".to_string()),
+                account_sid,
+                phone_number: required("TWILIO_PHONE_NUMBER")?,
+                auth_token_parameter: required("TWILIO_AUTH_TOKEN_PARAMETER")?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn full() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("TABLE_NAME", "rising"),
+            ("PUBLIC_BASE_URL", "https://sms.example.org/"),
+            ("CONTACT_HASH_KEY_PARAMETER", "/rising/contact-hash-key"),
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_PHONE_NUMBER", "+15550100000"),
+            ("TWILIO_AUTH_TOKEN_PARAMETER", "/rising/twilio-auth-token"),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<SmsInboundConfig, ConfigError> {
+        SmsInboundConfig::from_lookup(|name| vars.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn a_complete_environment_gives_a_typed_config_with_production_defaults() {
+        let config = load(&full()).unwrap();
+        assert_eq!(config.public_base_url.as_deref(), Some("https://sms.example.org"));
+        assert_eq!(config.twilio.api_base_url, "https://api.twilio.com");
+    }
+
+    #[test]
+    fn an_empty_public_base_url_means_derive_it_from_the_request() {
+        let mut vars = full();
+        vars.insert("PUBLIC_BASE_URL", "");
+        assert_eq!(load(&vars).unwrap().public_base_url, None);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_error() {
+        let mut vars = full();
+        vars.remove("TABLE_NAME");
+        assert_eq!(load(&vars), Err(ConfigError::Missing("TABLE_NAME")));
+    }
+
+    #[test]
+    fn a_malformed_account_sid_is_rejected() {
+        let mut vars = full();
+        vars.insert("TWILIO_ACCOUNT_SID", "SK123");
+        assert!(matches!(load(&vars), Err(ConfigError::Invalid { name: "TWILIO_ACCOUNT_SID", .. })));
+    }
+}

@@ -1,0 +1,95 @@
+//! A mobile phone number in E.164 form, parsed with the `phonenumber` crate (Google's libphonenumber data).
+
+use std::fmt;
+
+/// Why a text is not a usable phone number. The message is written for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneNumberError {
+    #[error("Please enter a phone number.")]
+    Empty,
+    #[error("That doesn't look like a phone number. Please include the area code.")]
+    Unparseable,
+    #[error("That phone number isn't valid. Please check the digits.")]
+    Invalid,
+}
+
+/// A valid phone number, stored and compared in E.164 (`+15551234567`).
+///
+/// `Debug` never prints the number: logs must not carry contact details.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses a number as a person would type it. Numbers without a country code are read as US numbers
+    /// (the campaign's home country); numbers with `+` keep their own country.
+    pub fn parse(input: &str) -> Result<Self, PhoneNumberError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneNumberError::Empty);
+        }
+        if trimmed.chars().any(|c| c.is_control()) {
+            return Err(PhoneNumberError::Unparseable);
+        }
+        let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed)
+            .map_err(|_| PhoneNumberError::Unparseable)?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(PhoneNumberError::Invalid);
+        }
+        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    /// The E.164 form, e.g. `+15551234567`.
+    pub fn as_e164(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PhoneNumber(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_us_number_typed_with_punctuation_becomes_e164() {
+        let phone = PhoneNumber::parse(" (202) 555-0143 ").unwrap();
+        assert_eq!(phone.as_e164(), "+12025550143");
+    }
+
+    #[test]
+    fn an_e164_number_from_another_country_keeps_its_country() {
+        let phone = PhoneNumber::parse("+52 55 1234 5678").unwrap();
+        assert_eq!(phone.as_e164(), "+525512345678");
+    }
+
+    #[test]
+    fn empty_input_is_rejected_with_a_clear_message() {
+        assert_eq!(PhoneNumber::parse("  "), Err(PhoneNumberError::Empty));
+    }
+
+    #[test]
+    fn letters_are_not_a_phone_number() {
+        assert!(PhoneNumber::parse("call me maybe").is_err());
+    }
+
+    #[test]
+    fn too_few_digits_are_rejected() {
+        assert!(PhoneNumber::parse("555-01").is_err());
+    }
+
+    #[test]
+    fn control_characters_are_rejected() {
+        assert_eq!(PhoneNumber::parse("+12025550143\r\n"), Ok(PhoneNumber("+12025550143".into())));
+        assert_eq!(PhoneNumber::parse("+1202\r\n5550143"), Err(PhoneNumberError::Unparseable));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_number() {
+        let phone = PhoneNumber::parse("+12025550143").unwrap();
+        assert!(!format!("{phone:?}").contains("555"));
+    }
+}

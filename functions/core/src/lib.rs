@@ -1,0 +1,17 @@
+//! rising's shared library. Layers, from the bottom up:
+//! `domain` (newtypes that parse) · `privacy` (keyed hashes) · `sms` (Twilio client, signatures, TwiML,
+//! segments) · `config` (typed configuration) · `secrets` (SSM, fetched on first use) · `store`
+//! (DynamoDB behind port traits, plus in-memory fakes) · use cases (`conversation`), each with its own
+//! error enum mapped to HTTP statuses in one place.
+
+pub mod aws;
+pub mod config;
+pub mod conversation;
+pub mod domain;
+pub mod ids;
+pub mod messages;
+pub mod privacy;
+pub mod secrets;
+pub mod sms;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,208 @@
+//! DynamoDB adapter. Every write of an inbound message is one transaction guarded by a condition on
+//! the MessageSid record, so Twilio's retries and Lambda's redeliveries write nothing twice.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Applied, ContactEffect, INBOUND_IDEMPOTENCY_TTL, InboundStore, StoreError, timestamp};
+use crate::domain::MessageSid;
+
+/// Program name recorded with consent evidence.
+const SMS_PROGRAM: &str = "rising";
+
+#[derive(Debug, Clone)]
+pub struct DynamoInboundStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoInboundStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InboundItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    reply: String,
+    processed_at: String,
+    expires_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct ConsentItem<'a> {
+    pk: String,
+    sk: String,
+    entity: &'static str,
+    channel: &'static str,
+    action: &'static str,
+    source: &'static str,
+    program: &'static str,
+    keyword: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wording: Option<&'a str>,
+    message_sid: &'a str,
+    at: String,
+}
+
+fn inbound_key(sid: &MessageSid) -> String {
+    format!("INBOUND#{}", sid.as_str())
+}
+
+fn contact_key(hash: &crate::privacy::ContactHash) -> String {
+    format!("CONTACT#{}", hash.as_str())
+}
+
+fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Dynamo { operation, source: Box::new(e) }
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl DynamoInboundStore {
+    fn consent_put(
+        &self,
+        sid: &MessageSid,
+        contact: &crate::privacy::ContactHash,
+        action: &'static str,
+        keyword: &str,
+        wording: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let at = timestamp(now);
+        let item = ConsentItem {
+            pk: contact_key(contact),
+            sk: format!("CONSENT#{at}#{}", sid.as_str()),
+            entity: "consent",
+            channel: "sms",
+            action,
+            source: "keyword",
+            program: SMS_PROGRAM,
+            keyword,
+            wording,
+            message_sid: sid.as_str(),
+            at,
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .build()
+            .map_err(dynamo_err("build Put"))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn contact_update(
+        &self,
+        contact: &crate::privacy::ContactHash,
+        opted_in: bool,
+        keyword: &str,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let now_s = timestamp(now);
+        let person_id = crate::ids::random_id();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(contact_key(contact)))
+            .key("sk", AttributeValue::S("CONTACT".into()))
+            .update_expression(
+                "SET entity = :entity, sms_status = :status, sms_status_at = :now, sms_status_keyword = :kw, \
+                 updated_at = :now, created_at = if_not_exists(created_at, :now), \
+                 join_source = if_not_exists(join_source, :source), person_id = if_not_exists(person_id, :pid)",
+            )
+            .expression_attribute_values(":entity", AttributeValue::S("contact".into()))
+            .expression_attribute_values(
+                ":status",
+                AttributeValue::S(if opted_in { "opted_in" } else { "opted_out" }.into()),
+            )
+            .expression_attribute_values(":now", AttributeValue::S(now_s))
+            .expression_attribute_values(":kw", AttributeValue::S(keyword.to_string()))
+            .expression_attribute_values(":source", AttributeValue::S("keyword".into()))
+            .expression_attribute_values(":pid", AttributeValue::S(person_id))
+            .build()
+            .map_err(dynamo_err("build Update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+impl InboundStore for DynamoInboundStore {
+    #[tracing::instrument(name = "store.processed_reply", skip_all, fields(message_sid = %sid.as_str()))]
+    async fn processed_reply(&self, sid: &MessageSid, now: OffsetDateTime) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(inbound_key(sid)))
+            .key("sk", AttributeValue::S("INBOUND".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err("GetItem"))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let item: InboundItem = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // DynamoDB deletes expired items lazily (and moto never does): an expired record is absent.
+        Ok((item.expires_at > now.unix_timestamp()).then_some(item.reply))
+    }
+
+    #[tracing::instrument(name = "store.apply", skip_all, fields(message_sid = %sid.as_str()))]
+    async fn apply(
+        &self,
+        sid: &MessageSid,
+        effect: &ContactEffect,
+        reply: &str,
+        now: OffsetDateTime,
+    ) -> Result<Applied, StoreError> {
+        let record = InboundItem {
+            pk: inbound_key(sid),
+            sk: "INBOUND".into(),
+            entity: "inbound".into(),
+            reply: reply.to_string(),
+            processed_at: timestamp(now),
+            expires_at: (now + INBOUND_IDEMPOTENCY_TTL).unix_timestamp(),
+        };
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&record)?))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+            .build()
+            .map_err(dynamo_err("build Put"))?;
+        let mut items = vec![TransactWriteItem::builder().put(guard).build()];
+        match effect {
+            ContactEffect::OptIn { contact, keyword, wording } => {
+                items.push(self.contact_update(contact, true, keyword, now)?);
+                items.push(self.consent_put(sid, contact, "opt_in", keyword, Some(wording), now)?);
+            }
+            ContactEffect::OptOut { contact, keyword } => {
+                items.push(self.contact_update(contact, false, keyword, now)?);
+                items.push(self.consent_put(sid, contact, "opt_out", keyword, None, now)?);
+            }
+            ContactEffect::Nothing => {}
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match result {
+            Ok(_) => Ok(Applied::Stored),
+            Err(err) => {
+                let canceled = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception());
+                if canceled {
+                    // Lost a race with another delivery of the same message, or a retry: answer as it did.
+                    if let Some(reply) = self.processed_reply(sid, now).await? {
+                        return Ok(Applied::AlreadyProcessed { reply });
+                    }
+                }
+                Err(dynamo_err("TransactWriteItems")(err))
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# `make test`: bootstraps tools, builds, starts the local stack on free ports, runs every Rust test
+# (unit + integration against the emulators) and the stack engine's own tests, checks the template,
+# builds the arm64 bootstraps, stops the stack, and says how many tests ran. Non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+started=$(date +%s)
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "tools"
+./infra/bootstrap.sh
+
+step "build (debug): functions and emulators"
+cargo build --workspace --bins --locked
+
+step "local stack engine tests (python)"
+py_log=$(mktemp)
+.venv/bin/python -m unittest discover -s infra/local 2>&1 | tee "$py_log"
+py_tests=$(grep -Eo '^Ran [0-9]+ test' "$py_log" | grep -Eo '[0-9]+' || echo 0)
+
+step "start the local stack on free ports"
+mkdir -p .local
+env_file=.local/test-stack.env
+stack_log=.local/test-stack.log
+rm -f "$env_file"
+.venv/bin/python infra/local/stack.py up --gateway-port 0 --no-build --env-file "$env_file" >"$stack_log" 2>&1 &
+stack_pid=$!
+stop_stack() {
+  if kill -0 "$stack_pid" 2>/dev/null; then
+    kill -TERM "$stack_pid" 2>/dev/null || true
+    wait "$stack_pid" 2>/dev/null || true
+  fi
+}
+trap stop_stack EXIT
+for _ in $(seq 1 240); do
+  [[ -s "$env_file" ]] && break
+  if ! kill -0 "$stack_pid" 2>/dev/null; then
+    echo "the local stack exited before it was ready:"; cat "$stack_log"; exit 1
+  fi
+  sleep 0.5
+done
+if [[ ! -s "$env_file" ]]; then echo "the local stack was not ready after 120 s:"; cat "$stack_log"; exit 1; fi
+grep -E '^(GATEWAY_URL|AWS_ENDPOINT_URL|TWILIO_API_BASE_URL)=' "$env_file"
+
+step "cargo test --workspace (unit + integration)"
+test_log=.local/cargo-test.log
+set +e
+(set -a; source "$env_file"; set +a; RISING_STACK_ENV="$PWD/$env_file" cargo test --workspace --locked 2>&1) | tee "$test_log"
+rust_status=${PIPESTATUS[0]}
+set -e
+stop_stack
+trap - EXIT
+if [[ $rust_status -ne 0 ]]; then
+  echo; echo "cargo test failed; local stack log: $stack_log (last lines below)"; tail -n 40 "$stack_log"; exit 1
+fi
+read -r passed failed ignored < <(awk '/^test result:/ {
+  for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) g += $(i-1) }
+} END { print p + 0, f + 0, g + 0 }' "$test_log")
+
+step "template checks"
+cfn-lint template.yaml
+sam validate --lint
+
+step "arm64 build (sam build)"
+sam build
+./infra/check-bootstraps.sh
+
+elapsed=$(( $(date +%s) - started ))
+printf '\nmake test: OK — %d Rust tests passed (%d failed, %d ignored), %d stack engine tests passed; %dm%02ds\n' \
+  "$passed" "$failed" "$ignored" "$py_tests" $((elapsed / 60)) $((elapsed % 60))

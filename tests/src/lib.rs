@@ -1,0 +1,271 @@
+//! `spawn_app()` for rising: a handle on the running local stack (`make test` starts it on free ports
+//! and exports its `.local/stack.env`; `make dev` writes the same file). Tests talk to it only from
+//! outside: HTTP to the gateway, the Twilio emulator's phone simulator, and DynamoDB through the AWS SDK.
+//!
+//! Every test uses its own random phone numbers, so tests run in parallel without sharing data.
+//! Signatures for hand-made webhook requests are computed here from Twilio's published algorithm,
+//! independently of `rising-core`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use serde::Deserialize;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The running stack, as described by its env file.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub gateway_url: String,
+    pub public_base_url: String,
+    pub emulator_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub phone_number: String,
+    pub table_name: String,
+    contact_hash_key: Vec<u8>,
+    pub http: reqwest::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// What the phone simulator saw when a phone texted the project's number.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Delivery {
+    pub message_sid: String,
+    pub webhook_status: u16,
+    pub replies: Vec<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+fn stack_env() -> HashMap<String, String> {
+    let mut vars = HashMap::new();
+    let file = std::env::var("RISING_STACK_ENV").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env")
+    });
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once('=')
+                && !k.trim_start().starts_with('#')
+            {
+                vars.insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+    }
+    // Values exported in the environment win over the file.
+    for (k, v) in std::env::vars() {
+        vars.insert(k, v);
+    }
+    vars
+}
+
+/// Connects to the running local stack. Panics with instructions when none is running.
+pub async fn spawn_app() -> Stack {
+    let vars = stack_env();
+    let get = |name: &str| -> String {
+        vars.get(name).cloned().unwrap_or_else(|| {
+            panic!(
+                "{name} is not set: integration tests need the local stack. Run them with `make test`, \
+                 or start `make dev` in another terminal (it writes .local/stack.env) and then `cargo test`."
+            )
+        })
+    };
+    let endpoint = get("AWS_ENDPOINT_URL");
+    let region = get("AWS_REGION");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            vars.get("AWS_ACCESS_KEY_ID").cloned().unwrap_or_else(|| "testing".into()),
+            vars.get("AWS_SECRET_ACCESS_KEY").cloned().unwrap_or_else(|| "testing".into()),
+            None,
+            None,
+            "rising-tests",
+        ))
+        .load()
+        .await;
+    let stack = Stack {
+        gateway_url: get("GATEWAY_URL"),
+        public_base_url: get("PUBLIC_BASE_URL"),
+        emulator_url: get("TWILIO_EMULATOR_URL"),
+        account_sid: get("TWILIO_ACCOUNT_SID"),
+        auth_token: get("TWILIO_AUTH_TOKEN"),
+        phone_number: get("TWILIO_PHONE_NUMBER"),
+        table_name: get("TABLE_NAME"),
+        contact_hash_key: STANDARD.decode(get("CONTACT_HASH_KEY")).expect("CONTACT_HASH_KEY is base64"),
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("HTTP client"),
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+    };
+    let health = stack.http.get(format!("{}/_emulator/health", stack.emulator_url)).send().await;
+    assert!(
+        health.map(|r| r.status().is_success()).unwrap_or(false),
+        "the Twilio emulator at {} does not answer; is the stack running (`make dev`)?",
+        stack.emulator_url
+    );
+    stack
+}
+
+/// A random, valid US mobile-format number (Washington DC area code), unique per test.
+pub fn unique_phone() -> String {
+    let mut rng = rand::rng();
+    format!("+1202{}{:04}", rng.random_range(200..=999), rng.random_range(0..10_000))
+}
+
+/// A fresh Twilio-shaped MessageSid.
+pub fn unique_message_sid() -> String {
+    let mut rng = rand::rng();
+    let hex: String = (0..32).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect();
+    format!("SM{hex}")
+}
+
+/// Twilio's webhook signature (HMAC-SHA1 over URL + sorted name/value pairs, base64), computed
+/// from Twilio's documentation for hand-made requests.
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let mut sorted: Vec<_> = params.to_vec();
+    sorted.sort();
+    let mut data = url.to_string();
+    for (k, v) in sorted {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
+    mac.update(data.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+impl Stack {
+    /// `phone` texts `body` to the project's number through the Twilio emulator's phone simulator.
+    pub async fn text(&self, phone: &str, body: &str) -> Delivery {
+        self.simulate(serde_json::json!({ "from": phone, "body": body })).await
+    }
+
+    /// Twilio delivers the same inbound message (same MessageSid) again.
+    pub async fn redeliver(&self, phone: &str, body: &str, message_sid: &str) -> Delivery {
+        self.simulate(serde_json::json!({ "from": phone, "body": body, "message_sid": message_sid })).await
+    }
+
+    /// Posts to the emulator's simulator with arbitrary options (e.g. a forged signature).
+    pub async fn simulate(&self, request: serde_json::Value) -> Delivery {
+        let response = self
+            .http
+            .post(format!("{}/_emulator/inbound", self.emulator_url))
+            .json(&request)
+            .send()
+            .await
+            .expect("emulator reachable");
+        assert!(response.status().is_success(), "simulator answered {}", response.status());
+        response.json().await.expect("simulator JSON")
+    }
+
+    /// The parameters Twilio posts for an inbound SMS from `phone`.
+    pub fn inbound_params(&self, phone: &str, body: &str, message_sid: &str) -> Vec<(String, String)> {
+        [
+            ("MessageSid", message_sid),
+            ("SmsSid", message_sid),
+            ("SmsMessageSid", message_sid),
+            ("AccountSid", self.account_sid.as_str()),
+            ("From", phone),
+            ("To", self.phone_number.as_str()),
+            ("Body", body),
+            ("NumMedia", "0"),
+            ("NumSegments", "1"),
+            ("SmsStatus", "received"),
+            ("ApiVersion", "2010-04-01"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// POSTs a hand-made webhook to the gateway, signed for `signed_url` (unless `signature` is given).
+    pub async fn post_webhook(
+        &self,
+        path_and_query: &str,
+        params: &[(String, String)],
+        signature: Option<&str>,
+    ) -> reqwest::Response {
+        let body: String =
+            form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let signed_url = format!("{}{}", self.public_base_url, path_and_query);
+        let computed = twilio_signature(&self.auth_token, &signed_url, &pairs);
+        let mut request = self
+            .http
+            .post(format!("{}{}", self.gateway_url, path_and_query))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        match signature {
+            Some("") => {}
+            Some(s) => request = request.header("x-twilio-signature", s),
+            None => request = request.header("x-twilio-signature", computed),
+        }
+        request.send().await.expect("gateway reachable")
+    }
+
+    /// The keyed hash the system uses for `phone`, computed independently from the published
+    /// construction HMAC-SHA256(key, "phone\0" || E.164), base64url.
+    pub fn phone_hash(&self, phone: &str) -> String {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.contact_hash_key).expect("any key length");
+        mac.update(b"phone\x00");
+        mac.update(phone.as_bytes());
+        format!("p.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// Every item stored under a phone's contact key.
+    pub async fn contact_items(&self, phone: &str) -> Vec<Item> {
+        self.query_pk(&format!("CONTACT#{}", self.phone_hash(phone))).await
+    }
+
+    pub async fn query_pk(&self, pk: &str) -> Vec<Item> {
+        let output = self
+            .dynamodb
+            .query()
+            .table_name(&self.table_name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("DynamoDB query");
+        output.items.unwrap_or_default()
+    }
+
+    /// Every item in the table (the local table is small).
+    pub async fn scan_all(&self) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table_name)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("DynamoDB scan");
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+}
+
+/// A string attribute of an item, for assertions.
+pub fn s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// All text of an item (keys and values), to check that no contact detail appears in clear.
+pub fn item_text(item: &Item) -> String {
+    format!("{item:?}")
+}
