@@ -629,10 +629,8 @@ impl TwilioClient {
             self.account_sid()
         );
         let form = message.form();
-        self.execute("create_message", false, || {
-            self.http.post(&url).form(&form)
-        })
-        .await
+        self.execute("create_message", false, || self.http.post(&url).form(&form))
+            .await
     }
 
     /// Fetches a message by SID (`SM…` or `MM…`).
@@ -674,7 +672,8 @@ impl TwilioClient {
             let response = match sent {
                 Ok(response) => response,
                 Err(error) => {
-                    let retry = can_retry && (error.is_connect() || (idempotent && error.is_timeout()));
+                    let retry =
+                        can_retry && (error.is_connect() || (idempotent && error.is_timeout()));
                     if retry {
                         let wait = self.retry.delay(attempt, None);
                         tracing::warn!(
@@ -699,7 +698,12 @@ impl TwilioClient {
             };
 
             if status.is_success() {
-                tracing::debug!(operation, attempt, status = status.as_u16(), "Twilio request succeeded");
+                tracing::debug!(
+                    operation,
+                    attempt,
+                    status = status.as_u16(),
+                    "Twilio request succeeded"
+                );
                 return serde_json::from_slice::<Message>(&body).map_err(|e| {
                     TwilioError::UnexpectedResponse {
                         status: status.as_u16(),
@@ -872,7 +876,11 @@ mod tests {
                 while let Ok((stream, _)) = listener.accept().await {
                     let reply = {
                         let mut q = queue.lock().expect("lock");
-                        if q.len() > 1 { q.pop_front() } else { q.front().cloned() }
+                        if q.len() > 1 {
+                            q.pop_front()
+                        } else {
+                            q.front().cloned()
+                        }
                     };
                     let seen = Arc::clone(&seen_in_task);
                     tokio::spawn(async move {
@@ -1050,7 +1058,10 @@ mod tests {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT}:{TOKEN}"))
         );
-        assert_eq!(request.header("authorization"), Some(expected_auth.as_str()));
+        assert_eq!(
+            request.header("authorization"),
+            Some(expected_auth.as_str())
+        );
         assert_eq!(
             request.header("content-type"),
             Some("application/x-www-form-urlencoded")
@@ -1082,7 +1093,10 @@ mod tests {
             .expect("sent");
         let form = server.requests()[0].form();
         let names: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["To", "MessagingServiceSid", "Body", "StatusCallback"]);
+        assert_eq!(
+            names,
+            ["To", "MessagingServiceSid", "Body", "StatusCallback"]
+        );
         assert_eq!(form[1].1, SERVICE_SID);
         assert_eq!(form[3].1, "https://x.org/sms/status");
     }
@@ -1247,7 +1261,10 @@ mod tests {
     #[tokio::test]
     async fn error_21610_is_recipient_unsubscribed_and_not_retried() {
         let (error, requests) = send_against(400, error_json(21610, 400)).await;
-        assert!(matches!(error, TwilioError::RecipientUnsubscribed), "{error:?}");
+        assert!(
+            matches!(error, TwilioError::RecipientUnsubscribed),
+            "{error:?}"
+        );
         assert_eq!(error.code(), Some(21610));
         assert!(!error.is_retryable());
         assert_eq!(requests, 1);
@@ -1422,10 +1439,7 @@ mod tests {
         let server = TestServer::start(vec![hang()]).await;
         let client = client_with(&server, fast_retry(), Duration::from_millis(200));
         let started = Instant::now();
-        let error = client
-            .send_message(&outbound())
-            .await
-            .expect_err("timeout");
+        let error = client.send_message(&outbound()).await.expect_err("timeout");
         assert!(matches!(error, TwilioError::Timeout), "{error:?}");
         assert!(error.is_retryable());
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -1465,10 +1479,7 @@ mod tests {
             },
         )
         .expect("client");
-        let error = client
-            .send_message(&outbound())
-            .await
-            .expect_err("refused");
+        let error = client.send_message(&outbound()).await.expect_err("refused");
         assert!(matches!(error, TwilioError::Transport(_)), "{error:?}");
         assert!(error.is_retryable());
     }
@@ -1585,7 +1596,10 @@ mod tests {
     #[test]
     fn retry_after_header_accepts_seconds_only() {
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("7"));
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("7"),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
         headers.insert(
             http::header::RETRY_AFTER,

@@ -225,7 +225,12 @@ fn lookalike(c: char) -> Option<&'static str> {
         '\u{203C}' => "!!",
         '\u{2047}' => "??",
         // Spaces.
-        '\t' | '\u{00A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}'
+        '\t'
+        | '\u{00A0}'
+        | '\u{1680}'
+        | '\u{2000}'..='\u{200A}'
+        | '\u{202F}'
+        | '\u{205F}'
         | '\u{3000}' => " ",
         '\u{2028}' | '\u{2029}' | '\u{0085}' => "\n",
         // Invisible characters.
@@ -277,7 +282,10 @@ const PRINTABLE_ASCII: [&str; 94] = [
 fn fullwidth_to_ascii(c: char) -> Option<&'static str> {
     let index = (c as u32).checked_sub(0xFF01)?;
     let ascii = PRINTABLE_ASCII.get(usize::try_from(index).ok()?)?;
-    ascii.chars().all(|a| gsm7_septets(a).is_some()).then_some(*ascii)
+    ascii
+        .chars()
+        .all(|a| gsm7_septets(a).is_some())
+        .then_some(*ascii)
 }
 
 #[cfg(test)]
@@ -365,12 +373,18 @@ mod tests {
 
     #[test]
     fn ascii_letters_digits_and_punctuation_are_gsm7() {
-        assert_eq!(encoding("Hello, World! 123 @ $ _ ? ( ) \" ' #"), Encoding::Gsm7);
+        assert_eq!(
+            encoding("Hello, World! 123 @ $ _ ? ( ) \" ' #"),
+            Encoding::Gsm7
+        );
     }
 
     #[test]
     fn gsm7_accented_letters_and_greek_capitals_are_gsm7() {
-        assert_eq!(encoding("èéùìòÇØøÅåÆæßÉÄÖÑÜäöñüà¡¿£¥¤§ΔΦΓΛΩΠΨΣΘΞ"), Encoding::Gsm7);
+        assert_eq!(
+            encoding("èéùìòÇØøÅåÆæßÉÄÖÑÜäöñüà¡¿£¥¤§ΔΦΓΛΩΠΨΣΘΞ"),
+            Encoding::Gsm7
+        );
     }
 
     #[test]
@@ -426,7 +440,7 @@ mod tests {
 
     #[test]
     fn ucs2_fits_70_code_units_in_one_segment() {
-        assert_eq!(segments(&"é€ç".repeat(1)).encoding, Encoding::Ucs2);
+        assert_eq!(segments("é€ç").encoding, Encoding::Ucs2);
         assert_eq!(segments(&"ç".repeat(70)), info(Encoding::Ucs2, 70, 1));
         assert_eq!(segments(&"ç".repeat(71)), info(Encoding::Ucs2, 71, 2));
         assert_eq!(segments(&"ç".repeat(134)), info(Encoding::Ucs2, 134, 2));
@@ -435,8 +449,14 @@ mod tests {
 
     #[test]
     fn ucs2_counts_astral_characters_as_two_code_units() {
-        assert_eq!(segments(&"\u{1f600}".repeat(35)), info(Encoding::Ucs2, 70, 1));
-        assert_eq!(segments(&"\u{1f600}".repeat(36)), info(Encoding::Ucs2, 72, 2));
+        assert_eq!(
+            segments(&"\u{1f600}".repeat(35)),
+            info(Encoding::Ucs2, 70, 1)
+        );
+        assert_eq!(
+            segments(&"\u{1f600}".repeat(36)),
+            info(Encoding::Ucs2, 72, 2)
+        );
     }
 
     #[test]
@@ -515,7 +535,10 @@ mod tests {
 
     #[test]
     fn fullwidth_and_small_forms_become_ascii() {
-        assert_eq!(normalise("\u{ff21}\u{ff22}\u{ff23}\u{ff01}\u{ff1f}\u{fe56}\u{ff5b}\u{ff5d}"), "ABC!??{}");
+        assert_eq!(
+            normalise("\u{ff21}\u{ff22}\u{ff23}\u{ff01}\u{ff1f}\u{fe56}\u{ff5b}\u{ff5d}"),
+            "ABC!??{}"
+        );
     }
 
     #[test]
@@ -526,7 +549,10 @@ mod tests {
 
     #[test]
     fn decomposed_gsm7_letters_are_composed() {
-        assert_eq!(normalise("Cafe\u{301} man\u{303}ana U\u{308}ber"), "Café mañana Über");
+        assert_eq!(
+            normalise("Cafe\u{301} man\u{303}ana U\u{308}ber"),
+            "Café mañana Über"
+        );
     }
 
     #[test]
@@ -566,7 +592,10 @@ mod tests {
             };
             if let Some(replacement) = lookalike(c) {
                 assert!(gsm7_septets(c).is_none(), "{c:?} is already GSM-7");
-                assert!(is_gsm7(replacement), "{c:?} maps to non-GSM-7 {replacement:?}");
+                assert!(
+                    is_gsm7(replacement),
+                    "{c:?} maps to non-GSM-7 {replacement:?}"
+                );
             }
         }
     }
@@ -593,7 +622,15 @@ mod tests {
         let lookalikes: Vec<char> = (0..=0xFFFF_u32)
             .filter_map(char::from_u32)
             .filter(|c| lookalike(*c).is_some())
-            .chain(['\u{301}', '\u{303}', '\u{308}', '\u{1f600}', 'ç', 'á', '\u{200d}'])
+            .chain([
+                '\u{301}',
+                '\u{303}',
+                '\u{308}',
+                '\u{1f600}',
+                'ç',
+                'á',
+                '\u{200d}',
+            ])
             .collect();
         prop_oneof![
             6 => gsm7_char(),

@@ -12,10 +12,10 @@
 //! 3. HMAC-SHA1 that string with the account's Auth Token as key, then Base64 the digest.
 //! 4. Compare with the header in constant time, for two spellings of the URL: with the scheme's
 //!    default port added when none is present (`https` → `:443`, anything else → `:80`), and with
-//!    any port removed. Twilio's own documentation notes that its back end is not consistent about
-//!    whether the port is part of the signed URL, hence both are tried.
+//!    any port removed. twilio-python does the same "since sig generation on back end is
+//!    inconsistent" (its comment): whether the port is part of the signed URL varies.
 //!
-//! For JSON requests (`Content-Type: application/json`, e.g. some Event Streams/Studio webhooks)
+//! For requests with a JSON body (`Content-Type: application/json`; SMS webhooks are form-encoded)
 //! Twilio adds a `bodySHA256` query parameter holding the lowercase hex SHA-256 of the raw body; the
 //! signature then covers the URL alone (no parameters) and the body is checked against that hash.
 //!
@@ -41,6 +41,12 @@
 //!   "Custom Domain API Mappings" (powertools-lambda-python PR #579, issue #576; the same behaviour
 //!   is written up in KensioSoftware/yulin PR #1037: "The base path stays in `rawPath` and in
 //!   `requestContext.http.path`, the way a named stage's segment does").
+//!
+//! One earlier Powertools comment (issue #576) read the v2 payload differently ("for Http api v2,
+//! nothing needs to be done"); [`webhook_url`] is right either way as long as `PUBLIC_BASE_URL`
+//! carries the mapping key, because it only prepends a base path that `rawPath` lacks. Only the
+//! fallback without `PUBLIC_BASE_URL` relies on the key being in `rawPath`; if it is not, the
+//! signature check fails closed and `PUBLIC_BASE_URL` must be set.
 //!
 //! Consequences, all handled by [`webhook_url`]:
 //!
@@ -122,8 +128,14 @@ pub fn validate_form(
     }
     let (with_port, without_port) = port_variants(url);
     // Evaluate both (no short-circuit) so timing does not reveal which spelling matched.
-    let a = constant_time_eq(&compute_signature(auth_token, &without_port, params), signature);
-    let b = constant_time_eq(&compute_signature(auth_token, &with_port, params), signature);
+    let a = constant_time_eq(
+        &compute_signature(auth_token, &without_port, params),
+        signature,
+    );
+    let b = constant_time_eq(
+        &compute_signature(auth_token, &with_port, params),
+        signature,
+    );
     a | b
 }
 
@@ -151,7 +163,10 @@ pub fn validate_json(auth_token: &str, url: &str, body: &[u8], signature: &str) 
 /// * `raw_path` is the request path as received (API Gateway `rawPath`). When the base URL carries a
 ///   base path and `raw_path` already starts with it at a segment boundary (`/sms` or `/sms/…`, as
 ///   it does behind an API Gateway custom-domain mapping or a named stage, see the module docs),
-///   the base path is not repeated. An empty `raw_path` means `/`.
+///   the base path is not repeated. An empty `raw_path` means `/`. (The one URL this cannot
+///   express is a public path that repeats the base path behind a proxy that strips it, e.g.
+///   `https://x.org/sms/sms/inbound` arriving as `/sms/inbound`: keep routes distinct from the
+///   base path.)
 /// * `raw_query` (API Gateway `rawQueryString`, without `?`) is appended after `?` when non-empty;
 ///   a leading `?` is tolerated.
 pub fn webhook_url(public_base_url: &str, raw_path: &str, raw_query: &str) -> String {
@@ -636,7 +651,12 @@ mod tests {
     fn uppercase_body_hash_is_rejected_because_twilio_sends_lowercase_hex() {
         let url = format!("{URL}&bodySHA256={}", JSON_BODY_HASH.to_uppercase());
         let signature = compute_signature(TOKEN, &url, &[]);
-        assert!(!validate_json(TOKEN, &url, JSON_BODY.as_bytes(), &signature));
+        assert!(!validate_json(
+            TOKEN,
+            &url,
+            JSON_BODY.as_bytes(),
+            &signature
+        ));
     }
 
     #[test]
@@ -679,7 +699,10 @@ mod tests {
             mac.update(b"https://example.orgB2a3b1");
             BASE64.encode(mac.finalize().into_bytes())
         };
-        assert_eq!(compute_signature(TOKEN, "https://example.org", &params), manual);
+        assert_eq!(
+            compute_signature(TOKEN, "https://example.org", &params),
+            manual
+        );
     }
 
     #[test]
@@ -707,7 +730,10 @@ mod tests {
         );
         assert_eq!(
             port_variants("https://a.org:8443/x"),
-            ("https://a.org:8443/x".to_owned(), "https://a.org/x".to_owned())
+            (
+                "https://a.org:8443/x".to_owned(),
+                "https://a.org/x".to_owned()
+            )
         );
         assert_eq!(
             port_variants("https://user:pw@[::1]:443/x"),
@@ -718,11 +744,17 @@ mod tests {
         );
         assert_eq!(
             port_variants("https://[::1]/x"),
-            ("https://[::1]:443/x".to_owned(), "https://[::1]/x".to_owned())
+            (
+                "https://[::1]:443/x".to_owned(),
+                "https://[::1]/x".to_owned()
+            )
         );
         assert_eq!(
             port_variants("https://a.org?q=1:2"),
-            ("https://a.org:443?q=1:2".to_owned(), "https://a.org?q=1:2".to_owned())
+            (
+                "https://a.org:443?q=1:2".to_owned(),
+                "https://a.org?q=1:2".to_owned()
+            )
         );
     }
 
@@ -730,7 +762,13 @@ mod tests {
     fn parse_form_keeps_order_and_repeated_names() {
         assert_eq!(
             parse_form(b"a=1&b=2&a=3&empty=&flag"),
-            pairs(&[("a", "1"), ("b", "2"), ("a", "3"), ("empty", ""), ("flag", "")])
+            pairs(&[
+                ("a", "1"),
+                ("b", "2"),
+                ("a", "3"),
+                ("empty", ""),
+                ("flag", "")
+            ])
         );
         assert!(parse_form(b"").is_empty());
     }
@@ -808,7 +846,10 @@ mod tests {
             ),
             "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/sms/inbound"
         );
-        assert_eq!(webhook_url("https://x.org/sms", "/sms", ""), "https://x.org/sms");
+        assert_eq!(
+            webhook_url("https://x.org/sms", "/sms", ""),
+            "https://x.org/sms"
+        );
     }
 
     #[test]
@@ -830,7 +871,10 @@ mod tests {
     #[test]
     fn webhook_url_tolerates_empty_path_missing_slash_and_leading_question_mark() {
         assert_eq!(webhook_url("https://x.org", "", ""), "https://x.org/");
-        assert_eq!(webhook_url("https://x.org", "in", "?a=1"), "https://x.org/in?a=1");
+        assert_eq!(
+            webhook_url("https://x.org", "in", "?a=1"),
+            "https://x.org/in?a=1"
+        );
     }
 
     #[test]
@@ -949,17 +993,12 @@ mod tests {
 
     #[test]
     fn end_to_end_form_webhook_validates_against_rebuilt_url() {
-        let event = http_api_event(
-            "/twilio/sms/inbound",
-            "",
-            "prod",
-            "api.example.org",
-        );
+        let event = http_api_event("/twilio/sms/inbound", "", "prod", "api.example.org");
         let request = lambda_http::request::from_str(&event).expect("valid event");
-        let url = webhook_url_for_request("https://api.example.org/twilio", &request)
-            .expect("url");
+        let url = webhook_url_for_request("https://api.example.org/twilio", &request).expect("url");
         let params = parse_form(b"Body=hi&From=%2B14158675309");
-        let signature = compute_signature(TOKEN, "https://api.example.org/twilio/sms/inbound", &params);
+        let signature =
+            compute_signature(TOKEN, "https://api.example.org/twilio/sms/inbound", &params);
         assert!(validate_form(TOKEN, &url, &params, &signature));
     }
 }

@@ -115,8 +115,10 @@ mod tests {
 
     #[test]
     fn unicode_and_newlines_are_kept_verbatim() {
-        assert!(messages(&["caf\u{e9} \u{1f44b}\nline 2\r\n\tend"])
-            .contains("<Message>caf\u{e9} \u{1f44b}\nline 2\r\n\tend</Message>"));
+        assert!(
+            messages(&["caf\u{e9} \u{1f44b}\nline 2\r\n\tend"])
+                .contains("<Message>caf\u{e9} \u{1f44b}\nline 2\r\n\tend</Message>")
+        );
     }
 
     #[test]

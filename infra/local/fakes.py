@@ -1,0 +1,107 @@
+"""Stand-ins for the Rust binaries, used by the tests of stack.py: a "function" that speaks the Lambda Runtime
+API like a real one, and a Twilio emulator that only answers its health check.
+
+    write_fakes(directory)  ->  directory/sms-inbound, directory/twilio-emulator, directory/fake-function
+
+The fake function chooses what to do from the `do` query parameter (or the path's last segment):
+echo (default: 201 with the event, the runtime headers and its environment), plain (a body without
+statusCode), error (an invocation error), crash (exits), sleep (sleeps `s` seconds, then echoes),
+b64 (a base64 body). FAKE_INIT_ERROR=1 in its environment makes it report an init error and exit.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+FAKE_FUNCTION = r'''
+import json, os, sys, time, urllib.request
+
+base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+
+
+def post(path, obj, headers=None):
+    req = urllib.request.Request(base + path, data=json.dumps(obj).encode(), method="POST", headers=headers or {})
+    urllib.request.urlopen(req).read()
+
+
+if os.environ.get("FAKE_INIT_ERROR") or os.path.exists(os.path.join(os.path.dirname(__file__), "init-error")):
+    post("/init/error", {"errorType": "Runtime.Fake", "errorMessage": "fake init failure"},
+         {"Lambda-Runtime-Function-Error-Type": "Runtime.Fake"})
+    sys.exit(1)
+print("fake function ready", flush=True)
+while True:
+    with urllib.request.urlopen(base + "/invocation/next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        runtime = {k: r.headers[k] for k in ("Lambda-Runtime-Aws-Request-Id", "Lambda-Runtime-Deadline-Ms",
+                                             "Lambda-Runtime-Invoked-Function-Arn", "Lambda-Runtime-Trace-Id")}
+        event = json.loads(r.read())
+    query = event.get("queryStringParameters") or {}
+    action = query.get("do") or event.get("rawPath", "/").rstrip("/").rsplit("/", 1)[-1]
+    if action == "sleep":
+        time.sleep(float(query.get("s", "30")))
+    if action == "crash":
+        os._exit(3)
+    if action == "error":
+        post(f"/invocation/{rid}/error", {"errorType": "FakeError", "errorMessage": "fake failure"},
+             {"Lambda-Runtime-Function-Error-Type": "FakeError"})
+        continue
+    if action == "plain":
+        post(f"/invocation/{rid}/response", {"hello": "world"})
+        continue
+    if action == "b64":
+        post(f"/invocation/{rid}/response", {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
+                                            "body": "AAEC/w==", "isBase64Encoded": True})
+        continue
+    body = json.dumps({"event": event, "runtime": runtime, "env": dict(os.environ), "pid": os.getpid()})
+    post(f"/invocation/{rid}/response", {"statusCode": 201, "headers": {"content-type": "application/json"},
+                                        "cookies": ["a=1; Path=/", "b=2"], "body": body})
+'''
+
+FAKE_EMULATOR = r'''
+import argparse, json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+parser = argparse.ArgumentParser()
+for flag in ("--listen", "--account-sid", "--auth-token", "--phone-number", "--sms-webhook-url"):
+    parser.add_argument(flag, required=True)
+args = parser.parse_args()
+host, port = args.listen.rsplit(":", 1)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        ok = self.path == "/_emulator/health"
+        body = json.dumps({"status": "ok", "args": vars(args)}).encode() if ok else b"{}"
+        self.send_response(200 if ok else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+server = HTTPServer((host, int(port)), Handler)
+print(f"twilio-emulator listening on http://{args.listen}", flush=True)
+server.serve_forever()
+'''
+
+
+def _write(path: Path, source: str) -> None:
+    path.write_text(f"#!{sys.executable}\n{source}")
+    path.chmod(0o755)
+
+
+def write_fakes(directory: Path | str, function_names: tuple[str, ...] = ("sms-inbound", "fake-function")) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in function_names:
+        _write(directory / name, FAKE_FUNCTION)
+    _write(directory / "twilio-emulator", FAKE_EMULATOR)
+    return directory
+
+
+if __name__ == "__main__":
+    print(write_fakes(sys.argv[1] if len(sys.argv) > 1 else os.getcwd()))

@@ -1,0 +1,2307 @@
+#!/usr/bin/env python3
+"""The local stack behind `make dev` and `make test`, driven by template.yaml (the one schema).
+
+    .venv/bin/python infra/local/stack.py up  [options]            # run until Ctrl-C / SIGTERM
+    .venv/bin/python infra/local/stack.py run [options] -- CMD...   # up, run CMD with the stack's env, down
+
+`up` starts moto (AWS APIs), creates every supported resource of the template in it, creates the SSM
+SecureString parameters the functions read, starts the Twilio emulator, and serves an API Gateway HTTP API
+emulation: each HTTP request becomes a payload-format-2.0 event handed to the real function binary through a
+local implementation of the Lambda Runtime API. When everything answers it writes `.local/stack.env`
+(KEY=VALUE lines) and prints `rising local stack ready: GATEWAY_URL=...`.
+
+Only the standard library, boto3 (comes with moto) and samcli's YAML loader (PyYAML fallback) are used.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DEFAULT_TEMPLATE = REPO / "template.yaml"
+DEFAULT_ENV_FILE = REPO / ".local" / "stack.env"
+PARAMETERS_FILE = HERE / "parameters.json"
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+PARTITION = "aws"
+URL_SUFFIX = "amazonaws.com"
+STACK_NAME = "rising-local"
+NAME_PREFIX = "rising-local-"
+LOOPBACK = "127.0.0.1"
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API payload limit
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda synchronous response limit
+INTEGRATION_TIMEOUT_MS = 30_000  # HTTP API default (and maximum) integration timeout
+INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
+SMS_WEBHOOK_PATH = "/sms/inbound"
+
+# Secret values behind template Parameters whose name ends in `Parameter` (the parameter's value is the SSM
+# name; the secret is stored there as a SecureString). Key = environment/env-file name of the secret value,
+# derived from the parameter name (ContactHashKeyParameter -> CONTACT_HASH_KEY); an environment variable of
+# that name wins. Unlisted ones get 32 random bytes, base64, per stack start.
+LOCAL_SECRETS: dict[str, Callable[[], str]] = {
+    "TWILIO_AUTH_TOKEN": lambda: secrets.token_hex(16),  # Twilio tokens are 32 hex characters
+    "CONTACT_HASH_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+}
+
+# Template Parameters whose local value is a value of the running stack (which itself honours the
+# environment variable of the same name), not the template Default.
+STACK_BOUND_PARAMETERS = {
+    "TwilioAccountSid": "TWILIO_ACCOUNT_SID",
+    "TwilioPhoneNumber": "TWILIO_PHONE_NUMBER",
+    "TwilioApiBaseUrl": "TWILIO_API_BASE_URL",
+    "PublicBaseUrl": "PUBLIC_BASE_URL",
+}
+
+# Request bodies API Gateway HTTP APIs hand over as plain text; every other content type (also a missing one
+# and, surprisingly, application/x-www-form-urlencoded) arrives base64-encoded with isBase64Encoded=true.
+TEXT_MEDIA_TYPES = {"application/json", "application/xml", "application/javascript"}
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade", "trailer"}
+
+
+class StackError(Exception):
+    """A failure with a message meant for the developer; no traceback."""
+
+
+class IntrinsicError(StackError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Logging: one prefixed line per child output line, to stderr.
+
+_log_lock = threading.Lock()
+
+
+def log(prefix: str, message: str) -> None:
+    with _log_lock:
+        for line in message.splitlines() or [""]:
+            sys.stderr.write(f"[{prefix}] {line}\n")
+        sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Template loading
+
+
+def load_template(path: Path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    try:
+        from samcli.yamlhelper import yaml_parse  # parses !Ref/!GetAtt/!Sub into the long form
+    except Exception:  # pragma: no cover - samcli missing: a small loader of our own
+        yaml_parse = _yaml_parse_fallback
+    data = yaml_parse(text)
+    return _plain(data)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _yaml_parse_fallback(text: str) -> Any:  # pragma: no cover - used only without samcli
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct(loader, tag_suffix, node):
+        name = "Ref" if tag_suffix == "Ref" else ("Condition" if tag_suffix == "Condition" else f"Fn::{tag_suffix}")
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if tag_suffix == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    Loader.add_multi_constructor("!", construct)
+    return yaml.load(text, Loader=Loader)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Names
+
+
+def upper_snake(name: str) -> str:
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
+    return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").upper()
+
+
+def kebab(name: str) -> str:
+    return upper_snake(name).lower().replace("_", "-")
+
+
+def secret_env_name(parameter_name: str) -> str:
+    base = parameter_name[: -len("Parameter")] if parameter_name.endswith("Parameter") else parameter_name
+    return upper_snake(base)
+
+
+def api_id_for(logical_id: str) -> str:
+    """A stable 10-character id shaped like an API Gateway API id."""
+    return hashlib.sha1(logical_id.encode()).hexdigest()[:10]
+
+
+def as_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() == "true"
+    return bool(v)
+
+
+def cfn_str(v: Any) -> str:
+    """How CloudFormation turns a scalar into a string (environment variables, attributes)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"))
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Intrinsic functions
+
+NO_VALUE = object()  # AWS::NoValue
+
+
+class Resolver:
+    """Resolves CloudFormation intrinsics against local parameter values and local resource attributes.
+
+    `attrs(logical_id)` returns the resource's attribute dict ("Ref" key = what !Ref returns).
+    """
+
+    def __init__(self, template: dict, parameters: dict[str, Any], region: str,
+                 attrs: Callable[[str], dict[str, Any]], account_id: str = ACCOUNT_ID):
+        self.template = template
+        self.parameters = parameters
+        self.attrs = attrs
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account_id,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": URL_SUFFIX,
+            "AWS::StackName": STACK_NAME,
+            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{region}:{account_id}:stack/{STACK_NAME}/"
+                            "00000000-0000-0000-0000-000000000000",
+            "AWS::NotificationARNs": [],
+        }
+        self._conditions: dict[str, bool] = {}
+
+    # public -------------------------------------------------------------------------------------------------
+    def resolve(self, v: Any) -> Any:
+        if isinstance(v, dict):
+            if len(v) == 1:
+                (key, arg), = v.items()
+                fn = self._FUNCTIONS.get(key)
+                if fn is not None:
+                    return fn(self, arg)
+                if key.startswith("Fn::"):
+                    raise IntrinsicError(f"{key} is not supported by the local stack")
+            out = {}
+            for k, x in v.items():
+                r = self.resolve(x)
+                if r is not NO_VALUE:
+                    out[k] = r
+            return out
+        if isinstance(v, list):
+            return [r for r in (self.resolve(x) for x in v) if r is not NO_VALUE]
+        return v
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            conditions = self.template.get("Conditions") or {}
+            if name not in conditions:
+                raise IntrinsicError(f"unknown Condition {name}")
+            self._conditions[name] = bool(self.resolve(conditions[name]))
+        return self._conditions[name]
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in (self.template.get("Parameters") or {}):
+            raise IntrinsicError(f"parameter {name} has no local value")
+        return self.attrs(name)["Ref"]
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        attrs = self.attrs(logical_id)
+        if attribute not in attrs:
+            raise IntrinsicError(f"!GetAtt {logical_id}.{attribute} has no local value")
+        return attrs[attribute]
+
+    # functions ----------------------------------------------------------------------------------------------
+    def _ref(self, arg):
+        return self.ref(self._name(arg))
+
+    def _get_att(self, arg):
+        if isinstance(arg, str):
+            logical_id, _, attribute = arg.partition(".")
+        else:
+            logical_id, attribute = self._name(arg[0]), self._name(arg[1])
+        return self.get_att(logical_id, attribute)
+
+    def _sub(self, arg):
+        if isinstance(arg, list):
+            text, variables = arg[0], self.resolve(arg[1] if len(arg) > 1 else {})
+        else:
+            text, variables = arg, {}
+        if not isinstance(text, str):
+            raise IntrinsicError("Fn::Sub needs a string")
+
+        def replace(m: re.Match) -> str:
+            inner = m.group(1)
+            if inner.startswith("!"):
+                return "${" + inner[1:] + "}"
+            name = inner.strip()
+            if name in variables:
+                value = variables[name]
+            elif "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                value = self.get_att(logical_id, attribute)
+            else:
+                value = self.ref(name)
+            return cfn_str(value)
+
+        return re.sub(r"\$\{([^}]*)\}", replace, text)
+
+    def _if(self, arg):
+        name, when_true, when_false = arg
+        return self.resolve(when_true if self.condition(self._name(name)) else when_false)
+
+    def _equals(self, arg):
+        a, b = (self.resolve(x) for x in arg)
+        return cfn_str(a) == cfn_str(b)
+
+    def _and(self, arg):
+        return all(self._truth(x) for x in arg)
+
+    def _or(self, arg):
+        return any(self._truth(x) for x in arg)
+
+    def _not(self, arg):
+        return not self._truth(arg[0])
+
+    def _truth(self, x):
+        r = self.resolve(x)
+        return as_bool(r) if isinstance(r, str) else bool(r)
+
+    def _condition(self, arg):
+        return self.condition(self._name(arg))
+
+    def _join(self, arg):
+        delimiter, values = arg
+        values = self.resolve(values)
+        if not isinstance(values, list):
+            raise IntrinsicError("Fn::Join needs a list")
+        return self.resolve(delimiter).join(cfn_str(x) for x in values)
+
+    def _select(self, arg):
+        index, values = self.resolve(arg[0]), self.resolve(arg[1])
+        if not isinstance(values, list):
+            raise IntrinsicError("Fn::Select needs a list")
+        return values[int(index)]
+
+    def _split(self, arg):
+        delimiter, text = self.resolve(arg[0]), self.resolve(arg[1])
+        return cfn_str(text).split(delimiter)
+
+    def _find_in_map(self, arg):
+        name, top, second = (self._name(x) for x in arg[:3])
+        try:
+            return self.template["Mappings"][name][top][second]
+        except KeyError:
+            if len(arg) > 3 and isinstance(arg[3], dict) and "DefaultValue" in arg[3]:
+                return self.resolve(arg[3]["DefaultValue"])
+            raise IntrinsicError(f"Fn::FindInMap {name}/{top}/{second} not found") from None
+
+    def _base64(self, arg):
+        return base64.b64encode(cfn_str(self.resolve(arg)).encode()).decode()
+
+    def _get_azs(self, arg):
+        region = self.resolve(arg) or self.pseudo["AWS::Region"]
+        return [f"{region}{z}" for z in "abc"]
+
+    def _to_json_string(self, arg):
+        return json.dumps(self.resolve(arg), separators=(",", ":"))
+
+    def _length(self, arg):
+        return len(self.resolve(arg))
+
+    def _name(self, x) -> str:
+        r = self.resolve(x)
+        if not isinstance(r, str):
+            raise IntrinsicError(f"expected a name, got {r!r}")
+        return r
+
+    _FUNCTIONS = {
+        "Ref": _ref, "Fn::GetAtt": _get_att, "Fn::Sub": _sub, "Fn::If": _if, "Fn::Equals": _equals,
+        "Fn::And": _and, "Fn::Or": _or, "Fn::Not": _not, "Condition": _condition, "Fn::Join": _join,
+        "Fn::Select": _select, "Fn::Split": _split, "Fn::FindInMap": _find_in_map, "Fn::Base64": _base64,
+        "Fn::GetAZs": _get_azs, "Fn::ToJsonString": _to_json_string, "Fn::Length": _length,
+    }
+
+
+def referenced_resources(v: Any, known: set[str]) -> set[str]:
+    """Logical ids of resources (in `known`) that an expression refers to: Ref, GetAtt, ${X} / ${X.Attr}."""
+    found: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            if len(x) == 1:
+                (k, a), = x.items()
+                if k == "Ref" and isinstance(a, str):
+                    found.add(a)
+                    return
+                if k == "Fn::GetAtt":
+                    found.add(a.split(".", 1)[0] if isinstance(a, str) else a[0] if isinstance(a[0], str) else "")
+                    return
+                if k == "Fn::Sub":
+                    text, variables = (a[0], a[1] if len(a) > 1 else {}) if isinstance(a, list) else (a, {})
+                    for m in re.finditer(r"\$\{([^}!][^}]*)\}", text if isinstance(text, str) else ""):
+                        name = m.group(1).strip().split(".", 1)[0]
+                        if name not in variables:
+                            found.add(name)
+                    walk(variables)
+                    return
+            for y in x.values():
+                walk(y)
+        elif isinstance(x, list):
+            for y in x:
+                walk(y)
+
+    walk(v)
+    return found & known
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Parameters
+
+
+def parameter_values(template: dict, env: dict[str, str], local_defaults: dict[str, Any],
+                     bound: dict[str, str]) -> dict[str, str]:
+    """Local value of every template Parameter.
+
+    Parameters bound to a stack value (STACK_BOUND_PARAMETERS) take it from `bound` when present; the others:
+    environment variable named like the parameter, else the template Default, else parameters.json.
+    Values from the environment or parameters.json are checked against AllowedPattern/AllowedValues.
+    """
+    values: dict[str, str] = {}
+    for name, spec in (template.get("Parameters") or {}).items():
+        spec = spec or {}
+        stack_key = STACK_BOUND_PARAMETERS.get(name)
+        if stack_key and stack_key in bound:
+            values[name] = bound[stack_key]
+            continue
+        if name in env:
+            value, source = env[name], f"environment variable {name}"
+        elif "Default" in spec:
+            values[name] = cfn_str(spec["Default"])
+            continue
+        elif name in local_defaults:
+            value, source = cfn_str(local_defaults[name]), str(PARAMETERS_FILE.relative_to(REPO))
+        else:
+            raise StackError(f"template parameter {name} has no Default: set the environment variable {name} "
+                             f"or add it to {PARAMETERS_FILE.relative_to(REPO)}")
+        pattern = spec.get("AllowedPattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise StackError(f"{name}={value!r} (from {source}) does not match the template's AllowedPattern "
+                             f"{pattern}")
+        allowed = spec.get("AllowedValues")
+        if allowed and value not in [cfn_str(a) for a in allowed]:
+            raise StackError(f"{name}={value!r} (from {source}) is not one of {allowed}")
+        values[name] = value
+    return values
+
+
+def secret_parameter_names(template: dict) -> list[str]:
+    return [n for n, s in (template.get("Parameters") or {}).items()
+            if n.endswith("Parameter") and str((s or {}).get("Type", "String")) == "String"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Resources: local attributes and creation in moto
+
+
+def physical_name(logical_id: str, props: dict, prop: str | None) -> str:
+    if prop and props.get(prop):
+        return str(props[prop])
+    return NAME_PREFIX + logical_id
+
+
+def fallback_attrs(logical_id: str, resource: dict, region: str, gateway_url: str = "") -> dict[str, Any]:
+    """Attributes of resources the local stack does not create (functions, APIs, roles, ...)."""
+    rtype = resource.get("Type", "")
+    props = resource.get("Properties") or {}
+    if rtype in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+        name = physical_name(logical_id, props, "FunctionName")
+        return {"Ref": name, "Arn": f"arn:{PARTITION}:lambda:{region}:{ACCOUNT_ID}:function:{name}"}
+    if rtype in ("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api") or logical_id == "ServerlessHttpApi":
+        api_id = api_id_for(logical_id)
+        return {"Ref": api_id, "ApiId": api_id, "ApiEndpoint": gateway_url}
+    if rtype == "AWS::IAM::Role" or logical_id.endswith("Role"):
+        name = physical_name(logical_id, props, "RoleName")
+        return {"Ref": name, "Arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}", "RoleId": "AROA" + "0" * 17}
+    service = rtype.split("::")[1].lower() if rtype.count("::") >= 2 else "unknown"
+    name = NAME_PREFIX + logical_id
+    return {"Ref": name, "Arn": f"arn:{PARTITION}:{service}:{region}:{ACCOUNT_ID}:{name}"}
+
+
+def _json_prop(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
+
+def _tags(props: dict) -> list[dict]:
+    tags = props.get("Tags") or []
+    if isinstance(tags, dict):
+        return [{"Key": k, "Value": cfn_str(v)} for k, v in tags.items()]
+    return [{"Key": t["Key"], "Value": cfn_str(t["Value"])} for t in tags]
+
+
+def create_dynamodb_table(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    name = physical_name(lid, p, "TableName")
+    billing = p.get("BillingMode", "PROVISIONED")
+    args: dict[str, Any] = {"TableName": name, "KeySchema": p["KeySchema"],
+                            "AttributeDefinitions": p["AttributeDefinitions"], "BillingMode": billing}
+    if billing == "PROVISIONED":
+        args["ProvisionedThroughput"] = _throughput(p.get("ProvisionedThroughput"))
+    gsis = []
+    for g in p.get("GlobalSecondaryIndexes") or []:
+        gsi = {k: g[k] for k in ("IndexName", "KeySchema", "Projection") if k in g}
+        if billing == "PROVISIONED":
+            gsi["ProvisionedThroughput"] = _throughput(g.get("ProvisionedThroughput"))
+        gsis.append(gsi)
+    if gsis:
+        args["GlobalSecondaryIndexes"] = gsis
+    lsis = [{k: x[k] for k in ("IndexName", "KeySchema", "Projection") if k in x}
+            for x in p.get("LocalSecondaryIndexes") or []]
+    if lsis:
+        args["LocalSecondaryIndexes"] = lsis
+    stream = p.get("StreamSpecification")
+    if stream:
+        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+    sse = p.get("SSESpecification")
+    if sse:
+        spec = {"Enabled": as_bool(sse.get("SSEEnabled", False))}
+        if sse.get("SSEType"):
+            spec["SSEType"] = sse["SSEType"]
+        if sse.get("KMSMasterKeyId"):
+            spec["KMSMasterKeyId"] = sse["KMSMasterKeyId"]
+        args["SSESpecification"] = spec
+    if "DeletionProtectionEnabled" in p:
+        args["DeletionProtectionEnabled"] = as_bool(p["DeletionProtectionEnabled"])
+    if p.get("TableClass"):
+        args["TableClass"] = p["TableClass"]
+    if _tags(p):
+        args["Tags"] = _tags(p)
+    ddb = aws("dynamodb")
+    desc = ddb.create_table(**args)["TableDescription"]
+    ttl = p.get("TimeToLiveSpecification")
+    if ttl and as_bool(ttl.get("Enabled", False)):
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+            "AttributeName": ttl["AttributeName"], "Enabled": True})
+    pitr = p.get("PointInTimeRecoverySpecification")
+    if pitr and as_bool(pitr.get("PointInTimeRecoveryEnabled", False)):
+        try:
+            ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True})
+        except Exception:  # not needed locally
+            pass
+    attrs = {"Ref": name, "Arn": desc["TableArn"]}
+    env = {"NAME": name, "ARN": desc["TableArn"]}
+    if desc.get("LatestStreamArn"):
+        attrs["StreamArn"] = env["STREAM_ARN"] = desc["LatestStreamArn"]
+    return attrs, env
+
+
+def _throughput(t: dict | None) -> dict:
+    t = t or {}
+    return {"ReadCapacityUnits": int(t.get("ReadCapacityUnits", 5)),
+            "WriteCapacityUnits": int(t.get("WriteCapacityUnits", 5))}
+
+
+SQS_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+                  "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
+                  "FifoThroughputLimit", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled")
+
+
+def create_sqs_queue(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    fifo = as_bool(p.get("FifoQueue", False))
+    name = p.get("QueueName") or (NAME_PREFIX + lid + (".fifo" if fifo else ""))
+    attributes = {k: cfn_str(p[k]) for k in SQS_ATTRIBUTES if k in p}
+    for k in ("RedrivePolicy", "RedriveAllowPolicy"):
+        if k in p:
+            attributes[k] = _json_prop(p[k])
+    args: dict[str, Any] = {"QueueName": name, "Attributes": attributes}
+    if _tags(p):
+        args["tags"] = {t["Key"]: t["Value"] for t in _tags(p)}
+    sqs = aws("sqs")
+    url = sqs.create_queue(**args)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return ({"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url},
+            {"NAME": name, "URL": url, "ARN": arn})
+
+
+def create_sns_topic(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    fifo = as_bool(p.get("FifoTopic", False))
+    name = p.get("TopicName") or (NAME_PREFIX + lid + (".fifo" if fifo else ""))
+    attributes = {k: cfn_str(p[k]) for k in ("DisplayName", "FifoTopic", "ContentBasedDeduplication",
+                                              "KmsMasterKeyId", "SignatureVersion", "TracingConfig") if k in p}
+    args: dict[str, Any] = {"Name": name, "Attributes": attributes}
+    if _tags(p):
+        args["Tags"] = _tags(p)
+    sns = aws("sns")
+    arn = sns.create_topic(**args)["TopicArn"]
+    for sub in p.get("Subscription") or []:
+        sns.subscribe(TopicArn=arn, Protocol=sub["Protocol"], Endpoint=sub["Endpoint"])
+    return {"Ref": arn, "TopicArn": arn, "TopicName": name}, {"NAME": name, "ARN": arn}
+
+
+def create_sns_subscription(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    attributes = {}
+    for k in ("RawMessageDelivery", "FilterPolicyScope"):
+        if k in p:
+            attributes[k] = cfn_str(p[k])
+    for k in ("FilterPolicy", "RedrivePolicy", "DeliveryPolicy"):
+        if k in p:
+            attributes[k] = _json_prop(p[k])
+    arn = aws("sns").subscribe(TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p.get("Endpoint", ""),
+                               Attributes=attributes, ReturnSubscriptionArn=True)["SubscriptionArn"]
+    return {"Ref": arn, "Arn": arn}, {"ARN": arn}
+
+
+def create_ses_email_identity(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    identity = p["EmailIdentity"]
+    args: dict[str, Any] = {"EmailIdentity": identity}
+    cs = (p.get("ConfigurationSetAttributes") or {}).get("ConfigurationSetName")
+    if cs:
+        args["ConfigurationSetName"] = cs
+    aws("sesv2").create_email_identity(**args)
+    return {"Ref": identity}, {"NAME": identity}
+
+
+def create_ses_configuration_set(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    name = physical_name(lid, p, "Name")
+    aws("sesv2").create_configuration_set(ConfigurationSetName=name)
+    return {"Ref": name}, {"NAME": name}
+
+
+def create_kms_key(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    args: dict[str, Any] = {}
+    for k in ("Description", "KeyUsage", "KeySpec"):
+        if k in p:
+            args[k] = p[k]
+    if "KeyPolicy" in p:
+        args["Policy"] = _json_prop(p["KeyPolicy"])
+    if _tags(p):
+        args["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in _tags(p)]
+    kms = aws("kms")
+    meta = kms.create_key(**args)["KeyMetadata"]
+    if as_bool(p.get("EnableKeyRotation", False)):
+        kms.enable_key_rotation(KeyId=meta["KeyId"])
+    if "Enabled" in p and not as_bool(p["Enabled"]):
+        kms.disable_key(KeyId=meta["KeyId"])
+    return ({"Ref": meta["KeyId"], "Arn": meta["Arn"], "KeyId": meta["KeyId"]},
+            {"ID": meta["KeyId"], "ARN": meta["Arn"]})
+
+
+def create_kms_alias(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    aws("kms").create_alias(AliasName=p["AliasName"], TargetKeyId=p["TargetKeyId"])
+    return {"Ref": p["AliasName"]}, {"NAME": p["AliasName"]}
+
+
+def create_ssm_parameter(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    name = physical_name(lid, p, "Name")
+    args = {"Name": name, "Type": p.get("Type", "String"), "Value": cfn_str(p["Value"]), "Overwrite": True}
+    if p.get("Description"):
+        args["Description"] = p["Description"]
+    aws("ssm").put_parameter(**args)
+    return {"Ref": name, "Type": args["Type"], "Value": args["Value"]}, {"NAME": name}
+
+
+def create_log_group(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    name = physical_name(lid, p, "LogGroupName")
+    logs = aws("logs")
+    logs.create_log_group(logGroupName=name)
+    if p.get("RetentionInDays"):
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(p["RetentionInDays"]))
+    arn = f"arn:{PARTITION}:logs:{aws.region}:{ACCOUNT_ID}:log-group:{name}:*"
+    return {"Ref": name, "Arn": arn}, {"NAME": name}
+
+
+# Resource types the local stack creates in moto. Add a type here and it appears for every template resource.
+RESOURCE_CREATORS: dict[str, Callable[[Any, str, dict], tuple[dict, dict]]] = {
+    "AWS::DynamoDB::Table": create_dynamodb_table,
+    "AWS::SQS::Queue": create_sqs_queue,
+    "AWS::SNS::Topic": create_sns_topic,
+    "AWS::SNS::Subscription": create_sns_subscription,
+    "AWS::SES::EmailIdentity": create_ses_email_identity,
+    "AWS::SES::ConfigurationSet": create_ses_configuration_set,
+    "AWS::KMS::Key": create_kms_key,
+    "AWS::KMS::Alias": create_kms_alias,
+    "AWS::SSM::Parameter": create_ssm_parameter,
+    "AWS::Logs::LogGroup": create_log_group,
+}
+
+
+def creation_order(resources: dict[str, dict], ids: list[str]) -> list[str]:
+    """Topological order of `ids` by their references (Ref/GetAtt/Sub/DependsOn) to each other."""
+    known = set(ids)
+    deps: dict[str, set[str]] = {}
+    for lid in ids:
+        r = resources[lid]
+        d = referenced_resources(r.get("Properties") or {}, known)
+        depends_on = r.get("DependsOn") or []
+        d |= set([depends_on] if isinstance(depends_on, str) else depends_on) & known
+        d.discard(lid)
+        deps[lid] = d
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(lid: str, path: list[str]):
+        if state.get(lid) == 2:
+            return
+        if state.get(lid) == 1:
+            raise StackError("circular references between resources: " + " -> ".join(path + [lid]))
+        state[lid] = 1
+        for d in sorted(deps[lid]):
+            visit(d, path + [lid])
+        state[lid] = 2
+        order.append(lid)
+
+    for lid in ids:
+        visit(lid, [])
+    return order
+
+
+class AwsClients:
+    def __init__(self, endpoint: str, region: str):
+        import boto3
+        from botocore.config import Config
+
+        self.endpoint, self.region = endpoint, region
+        self._session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                              region_name=region)
+        self._config = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint, config=self._config)
+        return self._clients[service]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Functions and routes
+
+
+@dataclass
+class Route:
+    method: str  # "GET", ..., or "ANY"
+    path: str  # "/sms/inbound", "/items/{id}", "/{proxy+}" or "$default"
+    function: str  # logical id
+    timeout_ms: int = INTEGRATION_TIMEOUT_MS
+    segments: list[tuple[str, str]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self):
+        self.method = self.method.upper()
+        if self.path != "$default":
+            if not self.path.startswith("/"):
+                raise StackError(f"route path {self.path!r} must start with /")
+            self.segments = [_segment(s) for s in self.path[1:].split("/")]
+            if any(kind == "greedy" for kind, _ in self.segments[:-1]):
+                raise StackError(f"route {self.path}: a greedy {{name+}} must be the last segment")
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method.upper()):
+            return None
+        if self.path == "$default":
+            return {}
+        parts = path[1:].split("/") if path.startswith("/") else None
+        if parts is None:
+            return None
+        params: dict[str, str] = {}
+        for i, (kind, value) in enumerate(self.segments):
+            if kind == "greedy":
+                rest = "/".join(parts[i:])
+                if not rest:
+                    return None
+                params[value] = rest
+                return params
+            if i >= len(parts):
+                return None
+            if kind == "literal":
+                if parts[i] != value:
+                    return None
+            elif not parts[i]:
+                return None
+            else:
+                params[value] = parts[i]
+        return params if len(parts) == len(self.segments) else None
+
+    def specificity(self) -> tuple:
+        """Lower sorts first: literal segments beat {param}, which beat {proxy+}; a method beats ANY."""
+        if self.path == "$default":
+            return (2,)
+        greedy = 1 if self.segments and self.segments[-1][0] == "greedy" else 0
+        kinds = tuple(0 if k == "literal" else 1 for k, _ in self.segments)
+        return (greedy, kinds, 1 if self.method == "ANY" else 0)
+
+
+def _segment(s: str) -> tuple[str, str]:
+    m = re.fullmatch(r"\{([A-Za-z0-9_.-]+)(\+?)\}", s)
+    if not m:
+        return ("literal", s)
+    return ("greedy" if m.group(2) else "param", m.group(1))
+
+
+def match_route(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+    candidates = []
+    for r in routes:
+        params = r.match(method, path)
+        if params is not None:
+            candidates.append((r.specificity(), r, params))
+    if not candidates:
+        return None, {}
+    candidates.sort(key=lambda c: c[0])
+    return candidates[0][1], candidates[0][2]
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    name: str
+    binary: str
+    arn: str
+    timeout_s: float
+    memory_mb: int
+    handler: str
+    log_format: str
+    environment: dict[str, str]
+    routes: list[Route]
+
+
+def http_api_routes(logical_id: str, props: dict) -> list[Route]:
+    routes = []
+    for event_name, event in (props.get("Events") or {}).items():
+        if (event or {}).get("Type") != "HttpApi":
+            continue
+        ep = event.get("Properties") or {}
+        if str(ep.get("PayloadFormatVersion", "2.0")) != "2.0":
+            log("stack", f"{logical_id}.{event_name}: only payload format 2.0 is emulated")
+        path, method = ep.get("Path"), ep.get("Method")
+        if path is None and method is None:
+            path, method = "$default", "ANY"
+        routes.append(Route(method=str(method or "ANY"), path=str(path or "$default"), function=logical_id,
+                            timeout_ms=int(ep.get("TimeoutInMillis", INTEGRATION_TIMEOUT_MS))))
+    return routes
+
+
+def function_binary_name(logical_id: str, resource: dict) -> str:
+    binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+    if binary:
+        return str(binary)
+    base = logical_id[: -len("Function")] if logical_id.endswith("Function") else logical_id
+    return kebab(base)
+
+
+def function_specs(template: dict, resolver: Resolver, region: str) -> list[FunctionSpec]:
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    specs = []
+    for lid, res in (template.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        if res.get("Condition") and not resolver.condition(res["Condition"]):
+            continue
+        props = res.get("Properties") or {}
+
+        def setting(key, default=None):
+            return props.get(key, globals_fn.get(key, default))
+
+        env: dict[str, str] = {}
+        for source in (globals_fn, props):
+            variables = (source.get("Environment") or {}).get("Variables") or {}
+            resolved = resolver.resolve(variables)
+            env.update({k: cfn_str(v) for k, v in resolved.items()})
+        attrs = fallback_attrs(lid, res, region)
+        logging_config = setting("LoggingConfig") or {}
+        specs.append(FunctionSpec(
+            logical_id=lid, name=attrs["Ref"], binary=function_binary_name(lid, res), arn=attrs["Arn"],
+            timeout_s=float(resolver.resolve(setting("Timeout", 3))),
+            memory_mb=int(resolver.resolve(setting("MemorySize", 128))),
+            handler=str(setting("Handler", "bootstrap")),
+            log_format=str(resolver.resolve(logging_config.get("LogFormat", "Text"))),
+            environment=env, routes=http_api_routes(lid, props)))
+    return specs
+
+
+# --------------------------------------------------------------------------------------------------------------
+# API Gateway HTTP API payload format 2.0: request -> event, response -> HTTP
+
+
+def is_text_media_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime.startswith("text/") or mime in TEXT_MEDIA_TYPES
+
+
+def parse_query(raw_query: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        key, value = urllib.parse.unquote(key), urllib.parse.unquote(value)
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+def request_time(now: float) -> tuple[str, int]:
+    t = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    return t.strftime("%d/%b/%Y:%H:%M:%S +0000"), int(now * 1000)
+
+
+def new_request_id() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(11)).decode()
+
+
+def new_trace_id(now: float) -> str:
+    return f"Root=1-{int(now):08x}-{secrets.token_hex(12)}"
+
+
+def build_event(*, method: str, target: str, headers: list[tuple[str, str]], body: bytes, route_key: str,
+                path_parameters: dict[str, str] | None, source_ip: str, protocol: str = "HTTP/1.1",
+                stage: str = "$default", api_id: str = "local", request_id: str | None = None,
+                now: float | None = None, server_port: int = 80, scheme: str = "http",
+                trace_id: str | None = None, stage_variables: dict[str, str] | None = None) -> dict:
+    """An API Gateway HTTP API payload format 2.0 event for one HTTP request.
+
+    `target` is the request-target as received (path?query); `headers` as received, in order, repeated.
+    """
+    now = time.time() if now is None else now
+    raw_target_path, _, raw_query = target.partition("?")
+    raw_path = urllib.parse.unquote(raw_target_path)  # HTTP APIs hand the path over decoded
+    out_headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key in HOP_BY_HOP:
+            continue
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+            continue
+        out_headers[key] = f"{out_headers[key]},{value}" if key in out_headers else value
+    forwarded = out_headers.get("x-forwarded-for")
+    out_headers["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
+    out_headers["x-forwarded-port"] = str(server_port)
+    out_headers["x-forwarded-proto"] = scheme
+    out_headers.setdefault("x-amzn-trace-id", trace_id or new_trace_id(now))
+    host = out_headers.get("host", f"{LOOPBACK}:{server_port}")
+    time_text, epoch_ms = request_time(now)
+    request_id = request_id or new_request_id()
+
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = out_headers
+    query = parse_query(raw_query)
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": api_id,
+        "domainName": host,
+        "domainPrefix": host.split(":", 1)[0].split(".", 1)[0],
+        "http": {
+            "method": method.upper(),
+            "path": raw_path,
+            "protocol": protocol,
+            "sourceIp": source_ip,
+            "userAgent": out_headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route_key,
+        "stage": stage,
+        "time": time_text,
+        "timeEpoch": epoch_ms,
+    }
+    if stage_variables:
+        event["stageVariables"] = dict(stage_variables)
+    if body:
+        if is_text_media_type(out_headers.get("content-type")):
+            event["body"] = body.decode("utf-8", errors="replace")
+            event["isBase64Encoded"] = False
+        else:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+class ResponseError(Exception):
+    pass
+
+
+def convert_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A function's payload-2.0 response as (status, headers, body), the way HTTP APIs read it.
+
+    A JSON object with `statusCode` is the structured form; any other valid JSON is the plain-body form
+    (200, content-type application/json, the JSON as body; a JSON string gives its text). Raises
+    ResponseError when API Gateway would answer 500.
+    """
+    try:
+        obj = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ResponseError(f"response is not JSON: {e}") from None
+    if not (isinstance(obj, dict) and "statusCode" in obj):
+        body = obj if isinstance(obj, str) else payload.decode("utf-8")
+        return 200, [("content-type", "application/json")], body.encode("utf-8")
+    status = obj["statusCode"]
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise ResponseError(f"invalid statusCode {status!r}")
+    headers: list[tuple[str, str]] = []
+    single = obj.get("headers")
+    single = {} if single is None else single
+    if not isinstance(single, dict):
+        raise ResponseError("headers must be an object")
+    for k, v in single.items():
+        if v is not None:
+            headers.append((str(k), cfn_str(v)))
+    seen = {k.lower() for k, _ in headers}
+    multi = obj.get("multiValueHeaders") or {}
+    if isinstance(multi, dict):
+        for k, values in multi.items():
+            if str(k).lower() in seen or values is None:
+                continue
+            for v in values if isinstance(values, list) else [values]:
+                headers.append((str(k), cfn_str(v)))
+    cookies = obj.get("cookies") or []
+    if isinstance(cookies, list):
+        headers.extend(("set-cookie", str(c)) for c in cookies)
+    body = obj.get("body")
+    if body is None:
+        data = b""
+    elif obj.get("isBase64Encoded") is True:
+        try:
+            data = base64.b64decode(str(body), validate=False)
+        except (binascii.Error, ValueError) as e:
+            raise ResponseError(f"body is not valid base64: {e}") from None
+    else:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+    headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
+    return status, headers, data
+
+
+def json_message(message: str) -> bytes:
+    return json.dumps({"message": message}).encode()
+
+
+JSON_HEADERS = [("Content-Type", "application/json")]
+PROBE_HEADER = "X-Rising-Stack-Probe"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Child processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def proc_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, starttime
+
+
+class Child:
+    """A child process in its own process group, its output logged line by line with a prefix."""
+
+    def __init__(self, prefix: str, argv: list[str], env: dict[str, str], cwd: Path | None = None,
+                 line_filter: Callable[[str], bool] | None = None, on_line: Callable[[str], None] | None = None,
+                 registry: "ProcessRegistry | None" = None, die_with_parent: bool = False):
+        self.prefix = prefix
+        self.argv = argv
+        self.registry = registry
+        setpriv = shutil.which("setpriv") if die_with_parent else None
+        if setpriv:
+            # SIGKILL when the stack dies without cleaning up. Only for children started from the main thread:
+            # the signal follows the exit of the thread that started the child.
+            argv = [setpriv, "--pdeathsig", "KILL", "--"] + argv
+        self.proc = subprocess.Popen(argv, env=env, cwd=str(cwd) if cwd else None, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started_at = time.monotonic()
+        if registry:
+            registry.add(self.proc.pid)
+        self._filter = line_filter
+        self._on_line = on_line
+        self._pump = threading.Thread(target=self._read, name=f"log-{prefix}", daemon=True)
+        self._pump.start()
+
+    def _read(self):
+        assert self.proc.stdout
+        for raw in iter(self.proc.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if self._on_line:
+                self._on_line(line)
+            if self._filter is None or self._filter(line):
+                log(self.prefix, line)
+        self.proc.stdout.close()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, grace: float = 3.0) -> None:
+        if self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.proc.wait()
+        # the group may outlive its leader (grandchildren); make sure nothing is left
+        self.kill(signal.SIGKILL)
+        self._pump.join(timeout=1)
+        if self.registry:
+            self.registry.remove(self.proc.pid)
+
+
+class ProcessRegistry:
+    """Remembers the process groups of this stack in a file next to the env file, so that an `up` after a
+    crashed (SIGKILLed) one can end what that one left behind."""
+
+    def __init__(self, path: Path, env_file: Path):
+        self.path = path
+        self.env_file = env_file
+        self._lock = threading.Lock()
+        self._pids: dict[int, str] = {}
+        self.claimed = False
+
+    def claim(self) -> None:
+        try:
+            previous = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous:
+            owner = previous.get("owner") or {}
+            if owner and proc_start_time(int(owner.get("pid", 0))) == owner.get("start"):
+                raise StackError(f"another local stack (pid {owner['pid']}) uses {self.path.parent}; stop it first "
+                                 "or pass another --env-file")
+            ended = 0
+            for entry in previous.get("children", []):
+                pid = int(entry["pid"])
+                if proc_start_time(pid) == entry.get("start"):
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                        ended += 1
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            if ended:
+                log("stack", f"ended {ended} process group(s) left by an earlier stack that did not shut down")
+        # whatever env file is there describes a stack that is gone: nobody may read it while this one starts
+        try:
+            self.env_file.unlink()
+        except FileNotFoundError:
+            pass
+        self.claimed = True
+        self._write()
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self._pids[pid] = proc_start_time(pid) or ""
+            self._write()
+
+    def remove(self, pid: int) -> None:
+        with self._lock:
+            self._pids.pop(pid, None)
+            self._write()
+
+    def _write(self) -> None:
+        if not self.claimed:
+            return
+        data = {"owner": {"pid": os.getpid(), "start": proc_start_time(os.getpid())},
+                "children": [{"pid": p, "start": s} for p, s in self._pids.items()]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path, json.dumps(data))
+
+    def release(self) -> None:
+        if not self.claimed:
+            return
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def probe(url: str, timeout: float = 1.0) -> bool:
+    req = urllib.request.Request(url, headers={PROBE_HEADER: "1"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status == 204
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def http_answers(url: str, timeout: float = 1.0) -> int | None:
+    """The HTTP status of GET url, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, urllib.error.URLError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Lambda Runtime API and function instances
+
+RUNTIME_PREFIX = "/2018-06-01/runtime"
+
+
+class Invocation:
+    def __init__(self, event: bytes, timeout_s: float):
+        self.id = str(uuid.uuid4())
+        self.event = event
+        self.timeout_s = timeout_s
+        self.cond = threading.Condition()
+        self.state = "queued"  # queued -> delivered -> done
+        self.delivered_at = 0.0
+        self.deadline_ms = 0
+        self.outcome: str | None = None  # ok | error | timeout | crash | init-timeout
+        self.payload: bytes = b""
+
+    def deliver(self) -> None:
+        with self.cond:
+            self.state = "delivered"
+            self.delivered_at = time.monotonic()
+            self.deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
+            self.cond.notify_all()
+
+    def undeliver(self) -> None:
+        with self.cond:
+            if self.state == "delivered":
+                self.state = "queued"
+                self.cond.notify_all()
+
+    def finish(self, outcome: str, payload: bytes = b"") -> bool:
+        with self.cond:
+            if self.state == "done":
+                return False
+            self.state, self.outcome, self.payload = "done", outcome, payload
+            self.cond.notify_all()
+            return True
+
+    def wait_for(self, states: set[str], timeout: float) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.state in states, timeout)
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return  # the peer went away (a killed function, a client that gave up)
+        log("stack", f"error serving {client_address[0]}:{client_address[1]}: {exc!r}")
+
+
+class RuntimeServer(QuietServer):
+
+    def __init__(self, instance: "FunctionInstance"):
+        super().__init__((LOOPBACK, 0), RuntimeHandler)
+        self.instance = instance
+        self.dead = False
+        self.saw_next = False
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+def read_request_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes | None:
+    """The request body (Content-Length or chunked); None when it is larger than `limit`."""
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        chunks, total = [], 0
+        while True:
+            size_line = handler.rfile.readline(65537)
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            total += size
+            if total > limit:
+                handler.close_connection = True
+                return None
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline(65537)
+        return b"".join(chunks)
+    length = int(handler.headers.get("Content-Length") or 0)
+    if length > limit:
+        handler.close_connection = True
+        return None
+    return handler.rfile.read(length) if length else b""
+
+
+class RuntimeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RuntimeServer
+
+    def log_message(self, format, *args):  # quiet
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response_only(status)
+        self.send_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def do_GET(self):
+        if self.path != f"{RUNTIME_PREFIX}/invocation/next":
+            return self._send(404, json.dumps({"errorType": "NotFound", "errorMessage": self.path}).encode())
+        inst = self.server.instance
+        inv = inst.next_invocation(self.server)
+        if inv is None:
+            self.close_connection = True
+            return self._send(500, b'{"errorType":"Runtime.Stopped","errorMessage":"runtime is shutting down"}')
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": inv.id,
+            "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": inst.spec.arn,
+            "Lambda-Runtime-Trace-Id": f"{new_trace_id(time.time())};Parent={secrets.token_hex(8)};Sampled=0",
+        }
+        try:
+            self._send(200, inv.event, headers)
+        except OSError:
+            inst.requeue(inv)
+
+    def do_POST(self):
+        body = read_request_body(self, MAX_RESPONSE_BYTES)
+        inst = self.server.instance
+        m = re.fullmatch(rf"{RUNTIME_PREFIX}/invocation/([^/]+)/(response|error)", self.path)
+        if m:
+            inv = inst.take_current(m.group(1))
+            if inv is None:
+                return self._send(400, json.dumps({"errorType": "InvalidRequestID",
+                                                   "errorMessage": "unknown or finished request id"}).encode())
+            if body is None:
+                inv.finish("error", json.dumps({"errorType": "Function.ResponseSizeTooLarge",
+                                                "errorMessage": "response larger than 6 MB"}).encode())
+                inst.log_error(inv, "Function.ResponseSizeTooLarge", "response larger than 6 MB")
+                return self._send(413, b'{"errorType":"RequestEntityTooLarge","errorMessage":"payload too large"}')
+            if m.group(2) == "response":
+                inv.finish("ok", body)
+            else:
+                error_type, message = _error_summary(self.headers.get("Lambda-Runtime-Function-Error-Type"), body)
+                inst.log_error(inv, error_type, message)
+                inv.finish("error", body)
+            return self._send(202, b'{"status":"OK"}')
+        if self.path == f"{RUNTIME_PREFIX}/init/error":
+            error_type, message = _error_summary(self.headers.get("Lambda-Runtime-Function-Error-Type"), body or b"")
+            inst.init_failed(self.server, error_type, message)
+            return self._send(202, b'{"status":"OK"}')
+        return self._send(404, json.dumps({"errorType": "NotFound", "errorMessage": self.path}).encode())
+
+
+def _error_summary(header_type: str | None, body: bytes) -> tuple[str, str]:
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        obj = {}
+    if not isinstance(obj, dict):
+        obj = {}
+    return (str(obj.get("errorType") or header_type or "Unhandled"),
+            str(obj.get("errorMessage") or "")[:500])
+
+
+class FunctionInstance:
+    """One execution environment: the function binary polling its own Runtime API endpoint. Restarted when
+    it exits or times out."""
+
+    def __init__(self, pool: "FunctionPool", index: int):
+        self.pool = pool
+        self.spec = pool.spec
+        self.index = index
+        self.prefix = pool.spec.binary if index == 0 else f"{pool.spec.binary}#{index + 1}"
+        self.cond = threading.Condition()
+        self.pending: Invocation | None = None
+        self.current: Invocation | None = None
+        self.server: RuntimeServer | None = None
+        self.child: Child | None = None
+        self.busy = False
+        self.stopping = False
+        self.ready = threading.Event()  # the current process has asked for work at least once
+        self.exits = 0
+        self.last_exit: str = ""
+        self._backoff = 0.0
+        self._kill_reason: str | None = None
+
+    # lifecycle -----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        with self.cond:
+            if self.stopping:
+                return
+            self.ready.clear()
+            server = RuntimeServer(self)
+            self.server = server
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
+                         name=f"runtime-{self.prefix}").start()
+        env = self.pool.process_env(server.port, self.index)
+        binary = self.pool.binary_path
+        try:
+            child = Child(self.prefix, [str(binary)], env, cwd=binary.parent, registry=self.pool.registry)
+        except OSError as e:
+            server.dead = True
+            server.shutdown()
+            server.server_close()
+            raise StackError(f"cannot start {binary}: {e}") from None
+        with self.cond:
+            self.child = child
+        threading.Thread(target=self._watch, args=(server, child), daemon=True, name=f"watch-{self.prefix}").start()
+
+    def _watch(self, server: RuntimeServer, child: Child) -> None:
+        rc = child.proc.wait()
+        with self.cond:
+            server.dead = True
+            self.cond.notify_all()
+            current, self.current = self.current, None
+            pending = None
+            if not server.saw_next and self.pending is not None:
+                pending, self.pending = self.pending, None  # died during init: the waiting request fails
+            reason, self._kill_reason = self._kill_reason, None
+            init_crash = not server.saw_next
+            stopping = self.stopping
+            self.exits += 1
+            self.last_exit = reason or _describe_exit(rc)
+        crash = json.dumps({"errorType": "Runtime.ExitError",
+                            "errorMessage": f"Runtime exited ({self.last_exit})"}).encode()
+        if current is not None:
+            current.finish("crash", crash)
+        if pending is not None:
+            pending.finish("crash", crash)
+        server.shutdown()
+        server.server_close()
+        if child.registry:
+            child.registry.remove(child.pid)
+        if stopping:
+            return
+        # back off only when the process keeps dying before it asks for work (a crash loop)
+        self._backoff = min(max(self._backoff * 2, 0.5), 10.0) if init_crash and not reason else 0.0
+        if not reason:
+            log(self.prefix, f"process {self.last_exit}; restarting"
+                + (f" in {self._backoff:.1f}s" if self._backoff else ""))
+        if self._backoff:
+            deadline = time.monotonic() + self._backoff
+            while time.monotonic() < deadline and not self.stopping:
+                time.sleep(0.1)
+        try:
+            self.start()
+        except StackError as e:
+            log(self.prefix, str(e))
+
+    def kill(self, reason: str) -> None:
+        with self.cond:
+            child = self.child
+            self._kill_reason = reason
+        if child:
+            child.kill(signal.SIGKILL)
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            child, server = self.child, self.server
+            self.cond.notify_all()
+        if child:
+            child.stop(grace=2.0)
+        if server:
+            server.dead = True
+            with self.cond:
+                self.cond.notify_all()
+
+    # runtime API side -----------------------------------------------------------------------------------------
+    def next_invocation(self, server: RuntimeServer) -> Invocation | None:
+        with self.cond:
+            if server.dead:
+                return None
+            server.saw_next = True
+            self.ready.set()
+            self.cond.wait_for(lambda: server.dead or self.pending is not None)
+            if server.dead:
+                return None
+            inv, self.pending = self.pending, None
+            self.current = inv
+        inv.deliver()
+        return inv
+
+    def requeue(self, inv: Invocation) -> None:
+        with self.cond:
+            if self.current is inv and inv.state != "done":
+                self.current = None
+                self.pending = inv
+                inv.undeliver()
+                self.cond.notify_all()
+
+    def take_current(self, request_id: str) -> Invocation | None:
+        with self.cond:
+            if self.current is not None and self.current.id == request_id:
+                inv, self.current = self.current, None
+                return inv
+        return None
+
+    def init_failed(self, server: RuntimeServer, error_type: str, message: str) -> None:
+        log(self.prefix, f"init error: {error_type}: {message}")
+        with self.cond:
+            pending = self.pending if not server.saw_next else None
+            if pending:
+                self.pending = None
+        if pending:
+            pending.finish("error", json.dumps({"errorType": error_type, "errorMessage": message}).encode())
+        # Lambda discards an environment whose init failed
+        threading.Timer(0.2, self.kill, args=(f"init error {error_type}",)).start()
+
+    def log_error(self, inv: Invocation, error_type: str, message: str) -> None:
+        log(self.prefix, f"invocation {inv.id} failed: {error_type}: {message}")
+
+    # gateway side ---------------------------------------------------------------------------------------------
+    def invoke(self, inv: Invocation) -> Invocation:
+        with self.cond:
+            self.pending = inv
+            self.cond.notify_all()
+        # wait for the process to take the event (a cold start may be in progress)
+        if not inv.wait_for({"delivered", "done"}, INIT_TIMEOUT_S + inv.timeout_s):
+            with self.cond:
+                if self.pending is inv:
+                    self.pending = None
+            if inv.finish("init-timeout"):
+                log(self.prefix, "the function did not ask for work in time; restarting it")
+                self.kill("init timeout")
+        while inv.state != "done":
+            remaining = inv.timeout_s - (time.monotonic() - inv.delivered_at)
+            if inv.wait_for({"done"}, max(remaining, 0) + 0.05):
+                break
+            if inv.state == "queued":  # handed back after a failed delivery; wait for the next poll
+                inv.wait_for({"delivered", "done"}, INIT_TIMEOUT_S)
+                continue
+            if inv.finish("timeout"):
+                log(self.prefix, f"invocation {inv.id} timed out after {inv.timeout_s:.2f} seconds; restarting")
+                with self.cond:
+                    if self.current is inv:
+                        self.current = None
+                self.kill(f"timeout of {inv.timeout_s:g}s")
+        with self.cond:
+            if self.pending is inv:
+                self.pending = None
+            if self.current is inv:
+                self.current = None
+        return inv
+
+
+def _describe_exit(rc: int) -> str:
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exited with code {rc}"
+
+
+class FunctionPool:
+    """Up to `concurrency` instances of one function; requests wait for a free one (up to the integration
+    timeout, then 503 like a throttled API)."""
+
+    def __init__(self, spec: FunctionSpec, binary_path: Path, base_env: dict[str, str], region: str,
+                 concurrency: int, registry: ProcessRegistry | None):
+        self.spec = spec
+        self.binary_path = binary_path
+        self.base_env = base_env
+        self.region = region
+        self.concurrency = max(1, concurrency)
+        self.registry = registry
+        self.cond = threading.Condition()
+        self.instances: list[FunctionInstance] = []
+        self.stopping = False
+
+    def process_env(self, runtime_port: int, index: int) -> dict[str, str]:
+        today = time.strftime("%Y/%m/%d", time.gmtime())
+        env = dict(self.base_env)
+        env.update({
+            "AWS_LAMBDA_RUNTIME_API": f"{LOOPBACK}:{runtime_port}",
+            "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[$LATEST]{secrets.token_hex(16)}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "_HANDLER": self.spec.handler,
+            "LAMBDA_TASK_ROOT": str(self.binary_path.parent),
+        })
+        if self.spec.log_format.upper() == "JSON":
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        return env
+
+    def start(self) -> FunctionInstance:
+        if not self.binary_path.is_file():
+            raise StackError(f"function binary {self.binary_path} for {self.spec.logical_id} not found: build it "
+                             "with `cargo build --bins` (or run `stack.py up` without --no-build)")
+        with self.cond:
+            inst = FunctionInstance(self, len(self.instances))
+            self.instances.append(inst)
+        inst.start()
+        return inst
+
+    def invoke(self, event: bytes, timeout_s: float, queue_timeout_s: float) -> Invocation:
+        inv = Invocation(event, timeout_s)
+        deadline = time.monotonic() + queue_timeout_s
+        cold = None
+        with self.cond:
+            while True:
+                if self.stopping:
+                    inv.finish("crash")
+                    return inv
+                free = [i for i in self.instances if not i.busy]
+                if free:
+                    free.sort(key=lambda i: (not i.ready.is_set(), i.index))
+                    inst = free[0]
+                    break
+                if len(self.instances) < self.concurrency:
+                    inst = cold = FunctionInstance(self, len(self.instances))
+                    self.instances.append(inst)
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    inv.finish("throttled")
+                    return inv
+                self.cond.wait(remaining)
+            inst.busy = True
+        try:
+            if cold is not None:
+                cold.start()
+            return inst.invoke(inv)
+        except StackError as e:
+            log(self.spec.binary, str(e))
+            inv.finish("crash")
+            return inv
+        finally:
+            with self.cond:
+                inst.busy = False
+                self.cond.notify()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            instances = list(self.instances)
+            self.cond.notify_all()
+        threads = [threading.Thread(target=i.stop, daemon=True) for i in instances]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=5)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The gateway
+
+
+@dataclass
+class Cors:
+    allow_origins: list[str]
+    allow_methods: list[str]
+    allow_headers: list[str]
+    expose_headers: list[str]
+    max_age: int | None
+    allow_credentials: bool
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "Cors | None":
+        if not cfg:
+            return None
+        if cfg is True or (isinstance(cfg, str) and as_bool(cfg)):
+            return cls(["*"], ["*"], ["*"], [], None, False)
+        if not isinstance(cfg, dict):
+            return None
+
+        def lst(key):
+            v = cfg.get(key) or []
+            return [str(x) for x in (v if isinstance(v, list) else [v])]
+
+        max_age = cfg.get("MaxAge")
+        return cls(lst("AllowOrigins"), [m.upper() for m in lst("AllowMethods")],
+                   [h.lower() for h in lst("AllowHeaders")], lst("ExposeHeaders"),
+                   int(max_age) if max_age is not None else None, as_bool(cfg.get("AllowCredentials", False)))
+
+    def origin_allowed(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin in self.allow_origins
+
+    def response_headers(self, origin: str) -> list[tuple[str, str]]:
+        h = [("access-control-allow-origin", "*" if "*" in self.allow_origins and not self.allow_credentials
+              else origin)]
+        if self.allow_credentials:
+            h.append(("access-control-allow-credentials", "true"))
+        if self.expose_headers:
+            h.append(("access-control-expose-headers", ",".join(self.expose_headers)))
+        return h
+
+    def preflight_headers(self, origin: str, method: str, headers: str) -> list[tuple[str, str]]:
+        h = self.response_headers(origin)
+        h.append(("access-control-allow-methods", "*" if "*" in self.allow_methods else ",".join(self.allow_methods)))
+        if self.allow_headers:
+            h.append(("access-control-allow-headers", headers if "*" in self.allow_headers and headers
+                      else ",".join(self.allow_headers)))
+        if self.max_age is not None:
+            h.append(("access-control-max-age", str(self.max_age)))
+        return h
+
+
+class Gateway(QuietServer):
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, port: int):
+        super().__init__((LOOPBACK, port), GatewayHandler)
+        self.routes: list[Route] = []
+        self.pools: dict[str, FunctionPool] = {}
+        self.specs: dict[str, FunctionSpec] = {}
+        self.stage = "$default"
+        self.api_id = "local"
+        self.cors: Cors | None = None
+        self.access_log = True
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+class GatewayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Gateway
+
+    def log_message(self, format, *args):
+        pass
+
+    def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes, request_id: str) -> None:
+        self.send_response_only(status)
+        self.send_header("Date", self.date_time_string())
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("apigw-requestid", request_id)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        gw = self.server
+        request_id = new_request_id()
+        if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+            try:
+                declared = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                declared = 0
+        else:
+            declared = 0
+        body = read_request_body(self, MAX_REQUEST_BYTES) if declared <= MAX_REQUEST_BYTES else None
+        if body is None:
+            self.close_connection = True
+            self._reply(413, JSON_HEADERS + [("Connection", "close")], json_message("Request Entity Too Large"),
+                        request_id)
+            return self._access(f"{self.command} (body too large)", 413, started)
+        target = self.path
+        path = urllib.parse.unquote(target.partition("?")[0])
+        if self.headers.get(PROBE_HEADER):  # the stack's own readiness probe, never routed
+            self._reply(204, [], b"", request_id)
+            return None
+        route_path: str | None = path
+        if gw.stage != "$default":
+            prefix = "/" + gw.stage
+            if path == prefix:
+                route_path = "/"
+            elif path.startswith(prefix + "/"):
+                route_path = path[len(prefix):]
+            else:
+                route_path = None
+        origin = self.headers.get("Origin")
+        cors = gw.cors if origin and gw.cors and gw.cors.origin_allowed(origin) else None
+        if (gw.cors and self.command == "OPTIONS" and origin
+                and self.headers.get("Access-Control-Request-Method")):
+            headers = cors.preflight_headers(origin, self.headers["Access-Control-Request-Method"],
+                                             self.headers.get("Access-Control-Request-Headers", "")) if cors else []
+            self._reply(204, headers, b"", request_id)
+            return self._access("OPTIONS (CORS preflight)", 204, started)
+        route, params = (None, {}) if route_path is None else match_route(gw.routes, self.command, route_path)
+        if route is None:
+            self._reply(404, JSON_HEADERS, json_message("Not Found"), request_id)
+            return self._access(f"{self.command} (no route)", 404, started)
+        spec = gw.specs[route.function]
+        event = build_event(method=self.command, target=target, headers=list(self.headers.items()), body=body,
+                            route_key=route.route_key, path_parameters=params, source_ip=self.client_address[0],
+                            protocol=self.request_version, stage=gw.stage, api_id=gw.api_id,
+                            request_id=request_id, server_port=gw.port)
+        timeout = min(spec.timeout_s, route.timeout_ms / 1000)
+        inv = gw.pools[route.function].invoke(json.dumps(event).encode(), timeout, route.timeout_ms / 1000)
+        extra = cors.response_headers(origin) if cors else []
+        if inv.outcome == "ok":
+            try:
+                status, headers, data = convert_response(inv.payload)
+            except ResponseError as e:
+                log(spec.binary, f"invalid response for {route.route_key}: {e}")
+                status, headers, data = 500, JSON_HEADERS, json_message("Internal Server Error")
+            if cors:
+                headers = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+        elif inv.outcome == "timeout":
+            status, headers, data = 504, JSON_HEADERS, json_message("Service Unavailable")
+        elif inv.outcome == "throttled":
+            status, headers, data = 503, JSON_HEADERS, json_message("Service Unavailable")
+        else:
+            status, headers, data = 500, JSON_HEADERS, json_message("Internal Server Error")
+        self._reply(status, headers + extra, data, request_id)
+        self._access(route.route_key, status, started)
+
+    def _access(self, route_key: str, status: int, started: float) -> None:
+        if self.server.access_log:
+            ms = (time.monotonic() - started) * 1000
+            log("gateway", f"{route_key} -> {status} ({ms:.0f} ms)")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The stack
+
+
+class Shutdown(Exception):
+    pass
+
+
+def _moto_line_filter(verbose: bool) -> Callable[[str], bool]:
+    noise = re.compile(r'"[A-Z]+ \S+ HTTP/[\d.]+" \d{3}|^\s*\* |Press CTRL\+C|WARNING: This is a development server')
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    return (lambda line: True) if verbose else (lambda line: not noise.search(ansi.sub("", line)))
+
+
+class Stack:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.env = dict(os.environ)
+        if not sys.stderr.isatty():
+            self.env.setdefault("NO_COLOR", "1")  # children's lines end up in a file or CI log
+        self.region = self.env.get("AWS_REGION") or self.env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.template_path = Path(args.template).resolve()
+        self.env_file = Path(args.env_file).resolve()
+        target = Path(self.env.get("CARGO_TARGET_DIR") or REPO / "target")
+        target = target if target.is_absolute() else REPO / target
+        self.bin_dir = Path(args.bin_dir).resolve() if args.bin_dir else target / "debug"
+        self.registry = ProcessRegistry(self.env_file.with_name(self.env_file.name + ".pids"), self.env_file)
+        self.children: dict[str, Child] = {}
+        self.pools: list[FunctionPool] = []
+        self.gateway: Gateway | None = None
+        self.gateway_serving = False
+        self.wrote_env = False
+
+    # helpers ------------------------------------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        log("stack", message)
+
+    def _start_child(self, name: str, argv: list[str], **kw) -> Child:
+        try:
+            child = Child(name, argv, kw.pop("env", self.env), registry=self.registry, die_with_parent=True, **kw)
+        except OSError as e:
+            raise StackError(f"cannot start {argv[0]}: {e}") from None
+        self.children[name] = child
+        return child
+
+    def _wait(self, what: str, check: Callable[[], bool], child: Child | None, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if child is not None and child.poll() is not None:
+                raise StackError(f"{what} exited during start ({_describe_exit(child.poll())}); see its lines above")
+            time.sleep(0.1)
+        raise StackError(f"{what} did not answer within {timeout:.0f}s")
+
+    # steps --------------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        cargo = shutil.which("cargo")
+        if not cargo:
+            raise StackError("cargo not found on PATH (needed to build the functions and the Twilio emulator; "
+                             "or pass --no-build)")
+        self.say("building: cargo build --bins")
+        rc = subprocess.call([cargo, "build", "--bins"], cwd=str(REPO), stdout=sys.stderr, stderr=sys.stderr,
+                             stdin=subprocess.DEVNULL)
+        if rc != 0:
+            raise StackError(f"cargo build failed (exit {rc})")
+
+    def emulator_binary(self) -> Path:
+        return Path(self.args.twilio_emulator) if self.args.twilio_emulator else self.bin_dir / "twilio-emulator"
+
+    def check_binaries(self, resources: dict) -> None:
+        """Fail before starting anything when a binary is missing."""
+        missing = []
+        if not self.env.get("TWILIO_API_BASE_URL") and not self.emulator_binary().is_file():
+            missing.append((self.emulator_binary(), "cargo build -p twilio-emulator"))
+        for lid, res in resources.items():
+            if res.get("Type") == "AWS::Serverless::Function":
+                binary = self.bin_dir / function_binary_name(lid, res)
+                if not binary.is_file():
+                    missing.append((binary, "cargo build --bins"))
+        if missing:
+            lines = "; ".join(f"{path} (build it with `{how}`)" for path, how in missing)
+            raise StackError(f"missing binaries: {lines}. Run `stack.py up` without --no-build to build them"
+                             + ("" if self.env.get("TWILIO_API_BASE_URL") else
+                                ", or set TWILIO_API_BASE_URL to use another Twilio endpoint than the emulator"))
+
+    def start_moto(self) -> tuple[Child, str]:
+        moto = Path(sys.executable).parent / "moto_server"
+        if not moto.exists():
+            moto = REPO / ".venv" / "bin" / "moto_server"
+        if not moto.exists():
+            raise StackError(f"moto_server not found next to {sys.executable}: run infra/bootstrap.sh and use "
+                             ".venv/bin/python")
+        port = free_port()
+        child = self._start_child("moto", [str(moto), "-H", LOOPBACK, "-p", str(port)],
+                                  line_filter=_moto_line_filter(self.args.verbose))
+        return child, f"http://{LOOPBACK}:{port}"
+
+    def start_emulator(self, sid: str, token: str, number: str, public_base_url: str) -> tuple[Child, str]:
+        binary = self.emulator_binary()
+        if not binary.is_file():
+            raise StackError(f"Twilio emulator binary {binary} not found: build it with "
+                             "`cargo build -p twilio-emulator` (or run `stack.py up` without --no-build), or set "
+                             "TWILIO_API_BASE_URL to use another Twilio endpoint")
+        port = free_port()
+        argv = [str(binary), "--listen", f"{LOOPBACK}:{port}", "--account-sid", sid, "--auth-token", token,
+                "--phone-number", number, "--sms-webhook-url", public_base_url.rstrip("/") + SMS_WEBHOOK_PATH]
+        child = self._start_child("twilio-emulator", argv)
+        return child, f"http://{LOOPBACK}:{port}"
+
+    def run(self, ready: Callable[[dict[str, str]], int | None] | None = None) -> int:
+        template = load_template(self.template_path)
+        resources = template.get("Resources") or {}
+        try:
+            local_defaults = json.loads(PARAMETERS_FILE.read_text())
+        except FileNotFoundError:
+            local_defaults = {}
+        base_params = parameter_values(template, self.env, local_defaults, {})
+
+        self.registry.claim()
+        if not self.args.no_build:
+            self.build()
+        self.check_binaries(resources)
+
+        # the gateway socket first: its port is part of PUBLIC_BASE_URL, which the emulator needs
+        port = self.args.gateway_port
+        try:
+            self.gateway = Gateway(port)
+        except OSError as e:
+            raise StackError(f"cannot listen on {LOOPBACK}:{port} ({e.strerror}): set GATEWAY_PORT or pass "
+                             "--gateway-port (0 picks a free port)") from None
+        gw = self.gateway
+        gw.stage = self.args.stage
+        gw.access_log = not self.args.quiet
+        gateway_url = f"http://{LOOPBACK}:{gw.port}"
+        stage_url = gateway_url if gw.stage == "$default" else f"{gateway_url}/{gw.stage}"
+
+        out: dict[str, str] = {}
+        out["GATEWAY_URL"] = stage_url
+        out["PUBLIC_BASE_URL"] = self.env.get("PUBLIC_BASE_URL") or stage_url
+        out["AWS_REGION"] = self.region
+        out["AWS_ACCESS_KEY_ID"] = "testing"
+        out["AWS_SECRET_ACCESS_KEY"] = "testing"
+        out["TWILIO_ACCOUNT_SID"] = self.env.get("TWILIO_ACCOUNT_SID") or base_params.get("TwilioAccountSid", "")
+        out["TWILIO_PHONE_NUMBER"] = (self.env.get("TWILIO_PHONE_NUMBER")
+                                      or base_params.get("TwilioPhoneNumber", ""))
+        secret_values: dict[str, str] = {}
+        for pname in secret_parameter_names(template):
+            key = secret_env_name(pname)
+            secret_values[key] = self.env.get(key) or LOCAL_SECRETS.get(
+                key, lambda: base64.b64encode(secrets.token_bytes(32)).decode())()
+        if "TWILIO_AUTH_TOKEN" not in secret_values:  # the emulator needs one even if no function reads it
+            secret_values["TWILIO_AUTH_TOKEN"] = (self.env.get("TWILIO_AUTH_TOKEN")
+                                                  or LOCAL_SECRETS["TWILIO_AUTH_TOKEN"]())
+        out["TWILIO_AUTH_TOKEN"] = secret_values["TWILIO_AUTH_TOKEN"]
+        hash_key = secret_values.get("CONTACT_HASH_KEY")
+        if hash_key:
+            try:
+                if len(base64.b64decode(hash_key, validate=True)) < 32:
+                    self.say("warning: CONTACT_HASH_KEY decodes to fewer than 32 bytes")
+            except (binascii.Error, ValueError):
+                raise StackError("CONTACT_HASH_KEY must be base64") from None
+
+        # moto and the emulator start together
+        moto, moto_url = self.start_moto()
+        emulator = None
+        if self.env.get("TWILIO_API_BASE_URL"):
+            out["TWILIO_API_BASE_URL"] = self.env["TWILIO_API_BASE_URL"]
+            out["TWILIO_EMULATOR_URL"] = self.env.get("TWILIO_EMULATOR_URL") or self.env["TWILIO_API_BASE_URL"]
+            self.say(f"using TWILIO_API_BASE_URL={out['TWILIO_API_BASE_URL']} (no emulator started)")
+        else:
+            emulator, emulator_url = self.start_emulator(out["TWILIO_ACCOUNT_SID"], out["TWILIO_AUTH_TOKEN"],
+                                                         out["TWILIO_PHONE_NUMBER"], out["PUBLIC_BASE_URL"])
+            out["TWILIO_API_BASE_URL"] = out["TWILIO_EMULATOR_URL"] = emulator_url
+        out["AWS_ENDPOINT_URL"] = moto_url
+        self._wait("moto", lambda: http_answers(moto_url + "/moto-api/") is not None, moto, 30)
+        if emulator:
+            self._wait("twilio-emulator", lambda: http_answers(emulator_url + "/_emulator/health") == 200,
+                       emulator, 30)
+
+        # parameters, resources, secrets
+        params = parameter_values(template, self.env, local_defaults,
+                                  {k: out[k] for k in STACK_BOUND_PARAMETERS.values() if k in out})
+        aws = AwsClients(moto_url, self.region)
+        created: dict[str, dict] = {}
+        resource_env: dict[str, str] = {}
+
+        def attrs(lid: str) -> dict:
+            if lid in created:
+                return created[lid]
+            if lid not in resources and lid != "ServerlessHttpApi" and not lid.endswith("Role"):
+                raise IntrinsicError(f"unknown resource or parameter {lid}")
+            return fallback_attrs(lid, resources.get(lid, {}), self.region, stage_url)
+
+        resolver = Resolver(template, params, self.region, attrs)
+        creatable = [lid for lid, r in resources.items() if r.get("Type") in RESOURCE_CREATORS
+                     and (not r.get("Condition") or resolver.condition(r["Condition"]))]
+        for lid in creation_order(resources, creatable):
+            r = resources[lid]
+            props = resolver.resolve(r.get("Properties") or {})
+            try:
+                a, e = RESOURCE_CREATORS[r["Type"]](aws, lid, props)
+            except Exception as ex:
+                raise StackError(f"creating {lid} ({r['Type']}) in moto failed: {ex}") from None
+            created[lid] = a
+            for suffix, value in e.items():
+                resource_env[f"{upper_snake(lid)}_{suffix}"] = value
+        skipped = sorted({r.get("Type", "?") for r in resources.values() if r.get("Type") not in RESOURCE_CREATORS
+                          and r.get("Type") not in ("AWS::Serverless::Function", "AWS::Serverless::HttpApi")})
+        self.say(f"created {len(created)} resource(s) in moto" + (f"; not emulated: {', '.join(skipped)}"
+                                                                   if skipped else ""))
+        ssm = aws("ssm")
+        for pname in secret_parameter_names(template):
+            key = secret_env_name(pname)
+            ssm.put_parameter(Name=params[pname], Type="SecureString", Value=secret_values[key], Overwrite=True)
+            out[upper_snake(pname)] = params[pname]
+            out[key] = secret_values[key]
+
+        # functions
+        specs = function_specs(template, resolver, self.region)
+        template_env: dict[str, str] = {}
+        for spec in specs:
+            for k, v in spec.environment.items():
+                if k != "RUST_LOG":
+                    template_env.setdefault(k, v)
+        base_env = self.function_base_env(out)
+        gw.api_id = api_id_for("HttpApi" if "HttpApi" in resources else "ServerlessHttpApi")
+        gw.cors = self.cors_config(template, resolver)
+        for spec in specs:
+            env = dict(base_env)
+            env.update(spec.environment)
+            for k in ("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_PHONE_NUMBER"):
+                env[k] = out[k]
+            if self.env.get("RUST_LOG"):
+                env["RUST_LOG"] = self.env["RUST_LOG"]
+            pool = FunctionPool(spec, self.bin_dir / spec.binary, env, self.region, self.args.concurrency,
+                                self.registry)
+            self.pools.append(pool)
+            gw.pools[spec.logical_id] = pool
+            gw.specs[spec.logical_id] = spec
+            gw.routes.extend(spec.routes)
+        for route_key in _duplicates([r.route_key for r in gw.routes]):
+            raise StackError(f"two functions claim the route {route_key}")
+        first = [pool.start() for pool in self.pools]
+        for pool, inst in zip(self.pools, first):
+            self._wait(f"function {pool.spec.binary}", lambda: inst.ready.is_set() or inst.exits > 0, None,
+                       self.args.ready_timeout)
+            if not inst.ready.is_set():
+                raise StackError(f"function {pool.spec.binary} ({pool.binary_path}) {inst.last_exit} before asking "
+                                 "the Runtime API for work; see its lines above")
+
+        threading.Thread(target=gw.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
+                         name="gateway").start()
+        self.gateway_serving = True
+        self._wait("gateway", lambda: probe(gateway_url + "/"), None, 10)
+
+        # the env file, once everything answers
+        lines = dict(out)
+        for k, v in sorted(resource_env.items()):
+            lines.setdefault(k, v)
+        for k, v in template_env.items():
+            lines.setdefault(k, v)
+        ordered = ["GATEWAY_URL", "PUBLIC_BASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+                   "AWS_SECRET_ACCESS_KEY", "TWILIO_API_BASE_URL", "TWILIO_EMULATOR_URL", "TWILIO_ACCOUNT_SID",
+                   "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER"]
+        keys = [k for k in ordered if k in lines] + [k for k in lines if k not in ordered]
+        text = "".join(f"{k}={_env_value(lines[k])}\n" for k in keys)
+        atomic_write(self.env_file, "# written by infra/local/stack.py; removed when the stack stops\n" + text)
+        self.wrote_env = True
+        stream = sys.stderr if ready else sys.stdout
+        stream.write(text)
+        stream.write(f"rising local stack ready: GATEWAY_URL={lines['GATEWAY_URL']}\n")
+        stream.flush()
+
+        if ready:
+            return ready({k: lines[k] for k in keys})
+        return self.monitor()
+
+    def function_base_env(self, out: dict[str, str]) -> dict[str, str]:
+        env = {
+            "PATH": self.env.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": out["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": out["AWS_SECRET_ACCESS_KEY"],
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_ENDPOINT_URL": out["AWS_ENDPOINT_URL"],
+            # the function must not read a developer's ~/.aws files or wait for EC2 metadata
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        for k in ("RUST_BACKTRACE", "SSL_CERT_FILE", "SSL_CERT_DIR", "NO_COLOR"):
+            if self.env.get(k):
+                env[k] = self.env[k]
+        return env
+
+    @staticmethod
+    def cors_config(template: dict, resolver: Resolver) -> Cors | None:
+        cfg = ((template.get("Globals") or {}).get("HttpApi") or {}).get("CorsConfiguration")
+        for r in (template.get("Resources") or {}).values():
+            if r.get("Type") == "AWS::Serverless::HttpApi" and (r.get("Properties") or {}).get("CorsConfiguration"):
+                cfg = r["Properties"]["CorsConfiguration"]
+        return Cors.from_config(resolver.resolve(cfg)) if cfg else None
+
+    def monitor(self) -> int:
+        while True:
+            for name in ("moto", "twilio-emulator"):
+                child = self.children.get(name)
+                if child is not None and child.poll() is not None:
+                    self.say(f"{name} {_describe_exit(child.poll())} unexpectedly; stopping the stack")
+                    return 1
+            time.sleep(0.25)
+
+    def shutdown(self) -> None:
+        if self.gateway:
+            if self.gateway_serving:
+                self.gateway.shutdown()
+            self.gateway.server_close()
+        threads = [threading.Thread(target=p.stop, daemon=True) for p in self.pools]
+        threads += [threading.Thread(target=c.stop, daemon=True) for c in self.children.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        if self.wrote_env:
+            try:
+                self.env_file.unlink()
+            except FileNotFoundError:
+                pass
+        self.registry.release()
+
+
+def _duplicates(items: list[str]) -> list[str]:
+    seen, dup = set(), []
+    for x in items:
+        if x in seen and x not in dup:
+            dup.append(x)
+        seen.add(x)
+    return dup
+
+
+def _env_value(v: str) -> str:
+    """Unquoted when safe for both `set -a; . file` and Make's `include` (every value the stack writes today);
+    single-quoted for a shell otherwise."""
+    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]*", v):
+        return v
+    return "'" + v.replace("'", "'\\''") + "'"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT") or 3000),
+                        help="port of the local HTTP API (default: $GATEWAY_PORT or 3000; 0 picks a free port)")
+    common.add_argument("--env-file", default=str(DEFAULT_ENV_FILE),
+                        help="where to write KEY=VALUE lines once the stack answers (default: .local/stack.env)")
+    common.add_argument("--no-build", action="store_true", help="do not run `cargo build --bins` first")
+    common.add_argument("--concurrency", type=int, default=2,
+                        help="most instances of one function running at once (default: 2)")
+    common.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="SAM template (default: template.yaml)")
+    common.add_argument("--bin-dir", default=None,
+                        help="directory of the function and emulator binaries (default: $CARGO_TARGET_DIR or "
+                             "target, then /debug)")
+    common.add_argument("--twilio-emulator", default=None, help="path of the Twilio emulator binary "
+                        "(default: <bin-dir>/twilio-emulator)")
+    common.add_argument("--stage", default="$default", help="API stage name (default: $default, no path prefix)")
+    common.add_argument("--ready-timeout", type=float, default=60.0,
+                        help="seconds a function may take to ask for its first event (default: 60)")
+    common.add_argument("--quiet", action="store_true", help="no access log line per request")
+    common.add_argument("--verbose", action="store_true", help="also show moto's request log")
+    parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", parents=[common], help="start the local stack and run until interrupted")
+    run = sub.add_parser("run", parents=[common], help="start the stack, run a command with its environment, stop")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and arguments")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        if args.cmd and args.cmd[0] == "--":
+            args.cmd = args.cmd[1:]
+        if not args.cmd:
+            parser.error("run needs a command after --")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    stack = Stack(args)
+    stopping = {"now": False, "signal": None}
+
+    def on_signal(signum, frame):
+        if stopping["now"]:
+            return
+        stopping["now"] = True
+        stopping["signal"] = signum
+        raise Shutdown()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    command_child: list[subprocess.Popen] = []
+
+    def run_command(env_lines: dict[str, str]) -> int:
+        env = dict(os.environ)
+        env.update(env_lines)
+        env["STACK_ENV_FILE"] = str(stack.env_file)
+        try:
+            proc = subprocess.Popen(args.cmd, env=env, start_new_session=True)
+        except OSError as e:
+            raise StackError(f"cannot run {args.cmd[0]}: {e}") from None
+        command_child.append(proc)
+        while True:
+            rc = proc.poll()
+            if rc is not None:
+                return rc if rc >= 0 else 128 - rc
+            for name in ("moto", "twilio-emulator"):
+                child = stack.children.get(name)
+                if child is not None and child.poll() is not None:
+                    stack.say(f"{name} {_describe_exit(child.poll())} unexpectedly; stopping the command")
+                    return 1
+            time.sleep(0.1)
+
+    code = 1
+    try:
+        code = stack.run(run_command if args.command == "run" else None)
+    except Shutdown:
+        code = 0 if args.command == "up" else 128 + (stopping["signal"] or signal.SIGINT)
+    except StackError as e:
+        log("stack", f"error: {e}")
+        code = 1
+    except Exception as e:  # unexpected: show it, still clean up
+        import traceback
+        traceback.print_exc()
+        log("stack", f"error: {e}")
+        code = 1
+    finally:
+        stopping["now"] = True  # a second Ctrl-C must not interrupt the cleanup
+        for proc in command_child:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        stack.shutdown()
+        log("stack", "stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
