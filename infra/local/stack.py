@@ -58,6 +58,13 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda synchronous response limit
 INTEGRATION_TIMEOUT_MS = 30_000  # HTTP API default (and maximum) integration timeout
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
 SMS_WEBHOOK_PATH = "/sms/inbound"
+# Numbers on which the local Twilio misbehaves as real carriers do, like Twilio's own magic test numbers
+# (README, "Text the local system"): delivery failures with their ErrorCode, an invalid and a landline number.
+EMULATOR_TEST_NUMBERS = [
+    "--fail-numbers", "+15005550001=30003,+15005550002=30005,+15005550003=30007:failed",
+    "--invalid-numbers", "+15005550010",
+    "--landline-numbers", "+15005550009",
+]
 
 # Secret values behind template Parameters whose name ends in `Parameter` (the parameter's value is the SSM
 # name; the secret is stored there as a SecureString). Key = environment/env-file name of the secret value,
@@ -1951,7 +1958,8 @@ class Stack:
                              "TWILIO_API_BASE_URL to use another Twilio endpoint")
         port = free_port()
         argv = [str(binary), "--listen", f"{LOOPBACK}:{port}", "--account-sid", sid, "--auth-token", token,
-                "--phone-number", number, "--sms-webhook-url", public_base_url.rstrip("/") + SMS_WEBHOOK_PATH]
+                "--phone-number", number, "--sms-webhook-url", public_base_url.rstrip("/") + SMS_WEBHOOK_PATH,
+                *EMULATOR_TEST_NUMBERS]
         child = self._start_child("twilio-emulator", argv)
         return child, f"http://{LOOPBACK}:{port}"
 
