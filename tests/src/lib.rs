@@ -165,6 +165,19 @@ impl Stack {
         response.json().await.expect("simulator JSON")
     }
 
+    /// Every message to or from `phone` that the Twilio emulator saw, oldest first.
+    pub async fn conversation(&self, phone: &str) -> Vec<serde_json::Value> {
+        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("phone", phone).finish();
+        self.http
+            .get(format!("{}/_emulator/messages?{query}", self.emulator_url))
+            .send()
+            .await
+            .expect("emulator reachable")
+            .json()
+            .await
+            .expect("emulator JSON")
+    }
+
     /// The parameters Twilio posts for an inbound SMS from `phone`.
     pub fn inbound_params(&self, phone: &str, body: &str, message_sid: &str) -> Vec<(String, String)> {
         [
