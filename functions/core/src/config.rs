@@ -12,7 +12,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: &'static str },
 }
 
-/// Where the Twilio REST API lives, who we are there, and where the secrets are.
+/// Where the Twilio REST API lives, who we are there, and where the secrets are (for senders).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwilioConfig {
     pub api_base_url: String,
@@ -22,29 +22,53 @@ pub struct TwilioConfig {
     pub auth_token_parameter: String,
 }
 
+/// What a Twilio webhook (`/sms/inbound`, `/sms/status`) needs to authenticate requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Base URL Twilio was given for webhooks (`https://sms.example.org`). `None`: derive it from the
+    /// API Gateway request context (the execute-api domain).
+    pub public_base_url: Option<String>,
+    /// The account whose webhooks are accepted.
+    pub account_sid: String,
+    /// Name of the SSM SecureString parameter holding the Auth Token (the signing key).
+    pub auth_token_parameter: String,
+    /// Name of the SSM SecureString parameter holding the key of the contact keyed hash.
+    pub contact_hash_key_parameter: String,
+}
+
 /// Configuration of the `sms-inbound` function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsInboundConfig {
     pub table_name: String,
-    /// Base URL Twilio was given for webhooks (`https://sms.example.org`). `None`: derive it from the
-    /// API Gateway request context (the execute-api domain).
-    pub public_base_url: Option<String>,
-    /// Name of the SSM SecureString parameter holding the key of the contact keyed hash.
-    pub contact_hash_key_parameter: String,
-    pub twilio: TwilioConfig,
+    pub webhook: WebhookConfig,
 }
 
-impl SmsInboundConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| env::var(name).ok())
+/// Reads variables through a lookup function, so tests need not touch the process environment.
+pub struct Env<F>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
     }
 
-    /// Reads configuration through `lookup`, so tests need not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
-        };
-        let public_base_url = match lookup("PUBLIC_BASE_URL").filter(|v| !v.trim().is_empty()) {
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn account_sid(&self) -> Result<String, ConfigError> {
+        let sid = self.required("TWILIO_ACCOUNT_SID")?;
+        if sid.len() == 34 && sid.starts_with("AC") && sid[2..].chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(sid)
+        } else {
+            Err(ConfigError::Invalid {
+                name: "TWILIO_ACCOUNT_SID",
+                reason: "must be AC followed by 32 hexadecimal characters",
+            })
+        }
+    }
+
+    pub fn webhook(&self) -> Result<WebhookConfig, ConfigError> {
+        let public_base_url = match self.optional("PUBLIC_BASE_URL") {
             None => None,
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
                 Some(url.trim_end_matches('/').to_string())
@@ -56,26 +80,39 @@ impl SmsInboundConfig {
                 });
             }
         };
-        let account_sid = required("TWILIO_ACCOUNT_SID")?;
-        if !(account_sid.len() == 34 && account_sid.starts_with("AC")) {
-            return Err(ConfigError::Invalid {
-                name: "TWILIO_ACCOUNT_SID",
-                reason: "must be AC followed by 32 hexadecimal characters",
-            });
-        }
-        Ok(Self {
-            table_name: required("TABLE_NAME")?,
+        Ok(WebhookConfig {
             public_base_url,
-            contact_hash_key_parameter: required("CONTACT_HASH_KEY_PARAMETER")?,
-            twilio: TwilioConfig {
-                api_base_url: lookup("TWILIO_API_BASE_URL")
-                    .filter(|v| !v.trim().is_empty())
-                    .unwrap_or_else(|| "https://api.twilio.com".to_string()),
-                account_sid,
-                phone_number: required("TWILIO_PHONE_NUMBER")?,
-                auth_token_parameter: required("TWILIO_AUTH_TOKEN_PARAMETER")?,
-            },
+            account_sid: self.account_sid()?,
+            auth_token_parameter: self.required("TWILIO_AUTH_TOKEN_PARAMETER")?,
+            contact_hash_key_parameter: self.required("CONTACT_HASH_KEY_PARAMETER")?,
         })
+    }
+
+    pub fn twilio(&self) -> Result<TwilioConfig, ConfigError> {
+        Ok(TwilioConfig {
+            api_base_url: self
+                .optional("TWILIO_API_BASE_URL")
+                .unwrap_or_else(|| crate::sms::client::PRODUCTION_BASE_URL.to_string()),
+            account_sid: self.account_sid()?,
+            phone_number: self.required("TWILIO_PHONE_NUMBER")?,
+            auth_token_parameter: self.required("TWILIO_AUTH_TOKEN_PARAMETER")?,
+        })
+    }
+}
+
+/// The process environment.
+pub fn process_env() -> Env<impl Fn(&str) -> Option<String>> {
+    Env(|name: &str| env::var(name).ok())
+}
+
+impl SmsInboundConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        Ok(Self { table_name: env.required("TABLE_NAME")?, webhook: env.webhook()? })
     }
 }
 
@@ -102,15 +139,16 @@ mod tests {
     #[test]
     fn a_complete_environment_gives_a_typed_config_with_production_defaults() {
         let config = load(&full()).unwrap();
-        assert_eq!(config.public_base_url.as_deref(), Some("https://sms.example.org"));
-        assert_eq!(config.twilio.api_base_url, "https://api.twilio.com");
+        assert_eq!(config.webhook.public_base_url.as_deref(), Some("https://sms.example.org"));
+        let twilio = Env(|name: &str| full().get(name).map(|v| v.to_string())).twilio().unwrap();
+        assert_eq!(twilio.api_base_url, "https://api.twilio.com");
     }
 
     #[test]
     fn an_empty_public_base_url_means_derive_it_from_the_request() {
         let mut vars = full();
         vars.insert("PUBLIC_BASE_URL", "");
-        assert_eq!(load(&vars).unwrap().public_base_url, None);
+        assert_eq!(load(&vars).unwrap().webhook.public_base_url, None);
     }
 
     #[test]

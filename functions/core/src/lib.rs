@@ -15,3 +15,4 @@ pub mod secrets;
 pub mod sms;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;

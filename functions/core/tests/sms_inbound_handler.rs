@@ -4,7 +4,7 @@
 //! tests say so loudly and skip.
 
 use base64::Engine as _;
-use rising_core::config::{SmsInboundConfig, TwilioConfig};
+use rising_core::config::{SmsInboundConfig, WebhookConfig};
 use rising_core::conversation::SmsInbound;
 use rising_core::secrets::StaticSecretStore;
 use rising_core::sms::signature;
@@ -29,13 +29,11 @@ fn reference_event() -> Option<serde_json::Value> {
 fn config(public_base_url: Option<&str>) -> SmsInboundConfig {
     SmsInboundConfig {
         table_name: "t".into(),
-        public_base_url: public_base_url.map(str::to_string),
-        contact_hash_key_parameter: "/k".into(),
-        twilio: TwilioConfig {
-            api_base_url: "http://127.0.0.1:9".into(),
+        webhook: WebhookConfig {
+            public_base_url: public_base_url.map(str::to_string),
             account_sid: ACCOUNT.into(),
-            phone_number: "+15550100000".into(),
             auth_token_parameter: "/t".into(),
+            contact_hash_key_parameter: "/k".into(),
         },
     }
 }

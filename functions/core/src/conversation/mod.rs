@@ -3,7 +3,7 @@
 
 mod webhook;
 
-pub use webhook::{InboundSmsError, SmsInbound, WEBHOOK_BODY_LIMIT};
+pub use webhook::{InboundSmsError, SmsInbound};
 
 use time::OffsetDateTime;
 
