@@ -15,3 +15,7 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
 pub fn ssm(config: &SdkConfig) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(config)
 }
+
+pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(config)
+}
