@@ -65,7 +65,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 parser = argparse.ArgumentParser()
 for flag in ("--listen", "--account-sid", "--auth-token", "--phone-number", "--sms-webhook-url"):
     parser.add_argument(flag, required=True)
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # test-number flags (--fail-numbers ...) do not matter to the fake
 host, port = args.listen.rsplit(":", 1)
 
 
@@ -94,7 +94,8 @@ def _write(path: Path, source: str) -> None:
     path.chmod(0o755)
 
 
-def write_fakes(directory: Path | str, function_names: tuple[str, ...] = ("sms-inbound", "fake-function")) -> Path:
+def write_fakes(directory: Path | str,
+                function_names: tuple[str, ...] = ("sms-inbound", "sms-status", "fake-function")) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name in function_names:

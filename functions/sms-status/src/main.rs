@@ -1,0 +1,19 @@
+//! `POST /sms/status`: Twilio's message status callbacks. Reads config, builds clients once, hands
+//! each request to `rising_core::delivery::SmsStatus`.
+
+use lambda_http::{Error, service_fn};
+use rising_core::config::SmsStatusConfig;
+use rising_core::delivery::SmsStatus;
+use rising_core::secrets::SsmSecretStore;
+use rising_core::store::DynamoDeliveryStore;
+use rising_core::{aws, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = SmsStatusConfig::from_env()?;
+    let sdk = aws::load().await;
+    let store = DynamoDeliveryStore::new(aws::dynamodb(&sdk), config.table_name.clone());
+    let app = SmsStatus::new(config, store, SsmSecretStore::new(aws::ssm(&sdk)));
+    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(app.handle(request).await) })).await
+}
