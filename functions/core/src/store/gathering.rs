@@ -1,0 +1,170 @@
+//! Ports for gatherings, RSVPs and configured keywords. Adapters: [`super::DynamoGatheringStore`]
+//! (one table, see the item table in `store/mod.rs`) and [`super::MemoryGatheringStore`].
+//!
+//! Every write is a conditional create, so a retried request writes nothing twice and reports what
+//! it found instead.
+
+use std::future::Future;
+use time::OffsetDateTime;
+
+use super::StoreError;
+use crate::domain::{CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord, Language};
+use crate::geo::{Distance, GeoPoint, SearchRadius};
+use crate::privacy::{ContactHash, Sealed};
+
+/// What creating a gathering did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutGathering {
+    /// The gathering, its code and its index entries were written together.
+    Created,
+    /// A gathering with this id already exists (a retry): nothing was written.
+    AlreadyExists,
+    /// Another gathering has this code, or a keyword is this word: nothing was written. Suggest
+    /// another code and try again.
+    CodeTaken,
+}
+
+/// What configuring a keyword did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutKeyword {
+    Created,
+    /// The word is already configured (perhaps by a retry): nothing was written.
+    AlreadyExists,
+    /// A gathering uses the word as its code: nothing was written.
+    TakenByGatheringCode,
+}
+
+/// A gathering found near a place, and how far it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearbyGathering {
+    pub gathering: Gathering,
+    pub distance: Distance,
+}
+
+/// How a person came to RSVP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RsvpSource {
+    /// Texted the campaign number.
+    Sms,
+    /// Submitted the embedded web form.
+    Form,
+    /// Answered a host's invitation.
+    Invite,
+}
+
+/// Whether an RSVP holds a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RsvpStatus {
+    Going,
+    /// The gathering was full when they asked.
+    Waitlist,
+}
+
+/// A person's RSVP to a gathering, as stored. The same record serves the SMS conversation, the web
+/// form and invitations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RsvpRecord {
+    pub gathering_id: GatheringId,
+    /// The person's keyed contact hash (`p.…`), as stored: opaque, never a phone or an email.
+    pub contact_hash: String,
+    pub status: RsvpStatus,
+    pub source: RsvpSource,
+    pub language: Language,
+    /// Sealed with the person's field context, `crate::privacy::field_context(contact, "first_name")`.
+    pub first_name: Sealed,
+    pub starts_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+/// What an RSVP did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsvpOutcome {
+    /// A place was taken.
+    Created,
+    /// They had a place already: nothing was written.
+    AlreadyGoing,
+    /// The gathering is full: they were put on its waitlist.
+    Waitlisted,
+    /// They were on the waitlist already: nothing was written.
+    AlreadyWaitlisted,
+    /// There is no gathering with this id.
+    NoSuchGathering,
+    /// The gathering has ended.
+    Ended,
+}
+
+/// An RSVP to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRsvp<'a> {
+    pub gathering: &'a GatheringId,
+    pub contact: &'a ContactHash,
+    pub source: RsvpSource,
+    pub language: Language,
+    /// Sealed with `crate::privacy::field_context(contact, "first_name")`.
+    pub first_name: &'a Sealed,
+}
+
+/// Port: gatherings.
+pub trait GatheringStore: Send + Sync {
+    /// Creates a gathering together with its unique code and its place in the search index. Nothing
+    /// is written if its id exists or its code is taken.
+    fn put(
+        &self,
+        gathering: &Gathering,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<PutGathering, StoreError>> + Send;
+
+    fn get(&self, id: &GatheringId) -> impl Future<Output = Result<Option<Gathering>, StoreError>> + Send;
+
+    /// The gathering a code belongs to.
+    fn by_code(&self, code: &GatheringCode) -> impl Future<Output = Result<Option<Gathering>, StoreError>> + Send;
+
+    /// Up to `limit` listed gatherings that start after `now` within `radius` of `origin`, nearest
+    /// first (then soonest).
+    fn upcoming_near(
+        &self,
+        origin: GeoPoint,
+        radius: SearchRadius,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<NearbyGathering>, StoreError>> + Send;
+}
+
+/// Port: RSVPs, by gathering and by person.
+pub trait RsvpStore: Send + Sync {
+    /// Records that a person is coming: a place while there is room (capacity), the waitlist after.
+    /// A second RSVP of the same person to the same gathering writes nothing and says what they have.
+    fn rsvp(
+        &self,
+        rsvp: NewRsvp<'_>,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<RsvpOutcome, StoreError>> + Send;
+
+    /// Every RSVP to a gathering.
+    fn rsvps_for(&self, gathering: &GatheringId) -> impl Future<Output = Result<Vec<RsvpRecord>, StoreError>> + Send;
+
+    /// Every RSVP of a person, soonest gathering first.
+    fn rsvps_of(&self, contact: &ContactHash) -> impl Future<Output = Result<Vec<RsvpRecord>, StoreError>> + Send;
+}
+
+/// Port: words people text that organizers configured.
+pub trait KeywordStore: Send + Sync {
+    fn put_keyword(
+        &self,
+        keyword: &CampaignKeyword,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<PutKeyword, StoreError>> + Send;
+
+    fn keyword(&self, word: &KeywordWord) -> impl Future<Output = Result<Option<CampaignKeyword>, StoreError>> + Send;
+}
+
+/// The order of search results: nearest first, then soonest, then by id (stable).
+pub(crate) fn nearest_then_soonest(a: &NearbyGathering, b: &NearbyGathering) -> std::cmp::Ordering {
+    a.distance
+        .km()
+        .total_cmp(&b.distance.km())
+        .then(a.gathering.starts_at.cmp(&b.gathering.starts_at))
+        .then(a.gathering.id.cmp(&b.gathering.id))
+}

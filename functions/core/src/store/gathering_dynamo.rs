@@ -1,0 +1,868 @@
+//! DynamoDB adapter of the gathering, RSVP and keyword ports. Item shapes are in the table in
+//! `store/mod.rs`; this is the only code that writes them (the local seed uses it too).
+//!
+//! **Search by place.** A listed gathering's item carries `gsi1pk = GEO#<geohash, precision 3>` and
+//! `gsi1sk = <starts_at>#<id>`; a small pointer item (`GATHERING#<id>` / `GEO2`) carries the same at
+//! precision 2 (`GEO2#<geohash>`). A search reads the origin's cell and its 8 neighbours with
+//! `gsi1sk > now` (see [`crate::geo`] for how far that reaches), at precision 3 when that block covers
+//! the radius (≈100 km or more in the contiguous US), at precision 2 otherwise, then computes
+//! distances. Precision-2 hits are pointers: their gatherings are read with `BatchGetItem`, nearest
+//! first, until `limit` are found. Unlisted gatherings have no index keys (a sparse index).
+//!
+//! **Codes.** `CODE#<CODE>` / `CODE` points to the gathering; it is written in the same transaction
+//! as the gathering with `attribute_not_exists`, and the transaction also checks that no keyword
+//! `KEYWORD#<CODE>` exists, so a code is unique among codes and keywords.
+//!
+//! **RSVPs.** `GATHERING#<id>` / `RSVP#<contact hash>`, created with `attribute_not_exists` in one
+//! transaction with `going_count + 1` on the gathering, conditioned on `going_count < capacity`; a
+//! full gathering gets a `waitlist` RSVP instead.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::gathering::{
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome, RsvpRecord,
+    RsvpSource, RsvpStatus, RsvpStore, nearest_then_soonest,
+};
+use super::{StoreError, timestamp};
+use crate::domain::{
+    Address, CampaignKeyword, Gathering, GatheringCode, GatheringId, GatheringTitle, KeywordTarget, KeywordWord,
+    Language, Zip,
+};
+use crate::geo::{self, GeoPoint, SearchRadius};
+use crate::privacy::{ContactHash, Sealed};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Most keys in one `BatchGetItem`.
+const BATCH_GET_MAX: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct DynamoGatheringStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoGatheringStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Item shapes
+
+#[derive(Debug, Serialize, Deserialize)]
+struct GatheringItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    id: String,
+    code: String,
+    title: String,
+    starts_at: String,
+    ends_at: String,
+    timezone: String,
+    town: String,
+    state: String,
+    zip: String,
+    lat: f64,
+    lon: f64,
+    /// Precision-3 geohash of the location (also in `gsi1pk` while listed).
+    geohash: String,
+    /// `public` or `private`.
+    address_kind: String,
+    /// A public address, in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    /// A private address, sealed with `gathering#<id>|address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address_sealed: Option<Sealed>,
+    /// Sealed with `gathering#<id>|host_first_name`.
+    host_first_name_sealed: Sealed,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capacity: Option<u32>,
+    /// People with a place; incremented by each RSVP that takes one.
+    #[serde(default)]
+    going_count: u32,
+    language: Language,
+    listed: bool,
+    created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Geo2Item {
+    pk: String,
+    sk: String,
+    entity: String,
+    gathering_id: String,
+    lat: f64,
+    lon: f64,
+    starts_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CodeItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    code: String,
+    gathering_id: String,
+    created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct KeywordItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    word: String,
+    /// `campaign` or `gathering`.
+    kind: String,
+    language: Language,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gathering_id: Option<String>,
+    created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RsvpItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    gathering_id: String,
+    contact_hash: String,
+    status: RsvpStatus,
+    source: RsvpSource,
+    language: Language,
+    /// Sealed with `<contact hash>|first_name`.
+    first_name_sealed: Sealed,
+    starts_at: String,
+    created_at: String,
+    gsi1pk: String,
+    gsi1sk: String,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keys
+
+fn gathering_pk(id: &GatheringId) -> String {
+    format!("GATHERING#{}", id.as_str())
+}
+
+fn code_pk(code: &str) -> String {
+    format!("CODE#{code}")
+}
+
+fn keyword_pk(word: &str) -> String {
+    format!("KEYWORD#{word}")
+}
+
+fn rsvp_sk(contact: &str) -> String {
+    format!("RSVP#{contact}")
+}
+
+fn fine_cell_key(cell: &str) -> String {
+    format!("GEO#{cell}")
+}
+
+fn coarse_cell_key(cell: &str) -> String {
+    format!("GEO2#{cell}")
+}
+
+fn geo_sort_key(starts_at: OffsetDateTime, id: &GatheringId) -> String {
+    format!("{}#{}", timestamp(starts_at), id.as_str())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), AttributeValue::S(pk)), ("sk".to_string(), AttributeValue::S(sk.to_string()))])
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conversions
+
+fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Dynamo { operation, source: Box::new(e) }
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn parse_time(what: &str, text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| corrupt(what, e))
+}
+
+impl GatheringItem {
+    fn from_gathering(g: &Gathering, now: OffsetDateTime) -> Self {
+        let fine_cell = g.location.geohash(geo::FINE_PRECISION);
+        let (address_kind, address, address_sealed) = match &g.address {
+            Address::Public(text) => ("public", Some(text.clone()), None),
+            Address::Private(sealed) => ("private", None, Some(sealed.clone())),
+        };
+        Self {
+            pk: gathering_pk(&g.id),
+            sk: "GATHERING".into(),
+            entity: "gathering".into(),
+            id: g.id.as_str().to_string(),
+            code: g.code.as_str().to_string(),
+            title: g.title.as_str().to_string(),
+            starts_at: timestamp(g.starts_at),
+            ends_at: timestamp(g.ends_at),
+            timezone: g.timezone.clone(),
+            town: g.town.clone(),
+            state: g.state.clone(),
+            zip: g.zip.as_str().to_string(),
+            lat: g.location.lat(),
+            lon: g.location.lon(),
+            gsi1pk: g.listed.then(|| fine_cell_key(&fine_cell)),
+            gsi1sk: g.listed.then(|| geo_sort_key(g.starts_at, &g.id)),
+            geohash: fine_cell,
+            address_kind: address_kind.into(),
+            address,
+            address_sealed,
+            host_first_name_sealed: g.host_first_name.clone(),
+            capacity: g.capacity,
+            going_count: 0,
+            language: g.language,
+            listed: g.listed,
+            created_at: timestamp(now),
+        }
+    }
+
+    fn into_gathering(self) -> Result<Gathering, StoreError> {
+        let address = match (self.address_kind.as_str(), self.address, self.address_sealed) {
+            ("public", Some(text), _) => Address::Public(text),
+            ("private", _, Some(sealed)) => Address::Private(sealed),
+            (kind, _, _) => return Err(corrupt("gathering address", format!("kind {kind:?} without its value"))),
+        };
+        Ok(Gathering {
+            id: GatheringId::parse(&self.id).map_err(|e| corrupt("gathering id", e))?,
+            code: GatheringCode::parse(&self.code).map_err(|e| corrupt("gathering code", e))?,
+            title: GatheringTitle::parse(&self.title).map_err(|e| corrupt("gathering title", e))?,
+            starts_at: parse_time("gathering starts_at", &self.starts_at)?,
+            ends_at: parse_time("gathering ends_at", &self.ends_at)?,
+            timezone: self.timezone,
+            town: self.town,
+            state: self.state,
+            zip: Zip::parse(&self.zip).map_err(|e| corrupt("gathering zip", e))?,
+            location: GeoPoint::new(self.lat, self.lon).map_err(|e| corrupt("gathering location", e))?,
+            address,
+            host_first_name: self.host_first_name_sealed,
+            capacity: self.capacity,
+            language: self.language,
+            listed: self.listed,
+        })
+    }
+}
+
+impl RsvpItem {
+    fn into_record(self) -> Result<RsvpRecord, StoreError> {
+        Ok(RsvpRecord {
+            gathering_id: GatheringId::parse(&self.gathering_id).map_err(|e| corrupt("rsvp gathering id", e))?,
+            contact_hash: self.contact_hash,
+            status: self.status,
+            source: self.source,
+            language: self.language,
+            first_name: self.first_name_sealed,
+            starts_at: parse_time("rsvp starts_at", &self.starts_at)?,
+            created_at: parse_time("rsvp created_at", &self.created_at)?,
+        })
+    }
+}
+
+fn is_transaction_canceled<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: ProvideTransactionCanceled,
+{
+    err.as_service_error().is_some_and(ProvideTransactionCanceled::is_canceled)
+}
+
+/// Whether a cancelled transaction lost a race with another one (worth retrying) rather than failing
+/// a condition.
+fn is_conflict<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: ProvideTransactionCanceled,
+{
+    err.as_service_error().is_some_and(ProvideTransactionCanceled::conflicted)
+}
+
+trait ProvideTransactionCanceled {
+    fn is_canceled(&self) -> bool;
+    fn conflicted(&self) -> bool;
+}
+
+impl ProvideTransactionCanceled for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+    fn is_canceled(&self) -> bool {
+        self.is_transaction_canceled_exception()
+    }
+
+    fn conflicted(&self) -> bool {
+        match self {
+            Self::TransactionCanceledException(e) => {
+                e.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Attempts at a transaction cancelled by a concurrent one (a popular gathering's counter).
+const TRANSACTION_ATTEMPTS: u32 = 4;
+
+// ---------------------------------------------------------------------------------------------------------
+// Reads
+
+impl DynamoGatheringStore {
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err("GetItem"))?;
+        Ok(output.item)
+    }
+
+    async fn gathering_item(&self, id: &GatheringId) -> Result<Option<GatheringItem>, StoreError> {
+        self.get_item(gathering_pk(id), "GATHERING").await?.map(from_item).transpose()
+    }
+
+    async fn rsvp_item(&self, id: &GatheringId, contact: &str) -> Result<Option<RsvpItem>, StoreError> {
+        self.get_item(gathering_pk(id), &rsvp_sk(contact)).await?.map(from_item).transpose()
+    }
+
+    /// Every item of one geo index cell starting after `now`, following pages.
+    async fn query_cell(
+        client: Client,
+        table: String,
+        cell_key: String,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = client
+                .query()
+                .table_name(&table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :cell AND gsi1sk > :now")
+                .expression_attribute_values(":cell", AttributeValue::S(cell_key.clone()))
+                .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The items of several cells, read concurrently.
+    async fn query_cells(&self, cell_keys: Vec<String>, now: OffsetDateTime) -> Result<Vec<Item>, StoreError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for cell_key in cell_keys {
+            tasks.spawn(Self::query_cell(self.client.clone(), self.table.clone(), cell_key, now));
+        }
+        let mut items = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            let cell_items = result.map_err(|e| StoreError::Dynamo { operation: "Query", source: Box::new(e) })??;
+            items.extend(cell_items);
+        }
+        Ok(items)
+    }
+
+    /// Gathering items by id (`BatchGetItem`, retrying unprocessed keys).
+    async fn batch_get_gatherings(&self, ids: &[GatheringId]) -> Result<Vec<GatheringItem>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(BATCH_GET_MAX) {
+            let mut keys: Vec<Item> = chunk.iter().map(|id| key(gathering_pk(id), "GATHERING")).collect();
+            for attempt in 0..8u32 {
+                if keys.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(dynamo_err("build BatchGetItem"))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(dynamo_err("BatchGetItem"))?;
+                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    found.push(from_item(item)?);
+                }
+                keys =
+                    output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+            }
+            if !keys.is_empty() {
+                return Err(StoreError::Corrupt("BatchGetItem left keys unprocessed after retries".into()));
+            }
+        }
+        Ok(found)
+    }
+
+    fn nearby(
+        item: GatheringItem,
+        origin: GeoPoint,
+        radius: SearchRadius,
+        now: OffsetDateTime,
+    ) -> Result<Option<NearbyGathering>, StoreError> {
+        let gathering = item.into_gathering()?;
+        let distance = origin.distance_to(gathering.location);
+        let wanted = gathering.listed && gathering.starts_at > now && radius.contains(distance);
+        Ok(wanted.then_some(NearbyGathering { gathering, distance }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Gatherings
+
+impl GatheringStore for DynamoGatheringStore {
+    #[tracing::instrument(name = "store.put_gathering", skip_all, fields(gathering = %gathering.id))]
+    async fn put(&self, gathering: &Gathering, now: OffsetDateTime) -> Result<PutGathering, StoreError> {
+        let item = GatheringItem::from_gathering(gathering, now);
+        let code = CodeItem {
+            pk: code_pk(gathering.code.as_str()),
+            sk: "CODE".into(),
+            entity: "gathering_code".into(),
+            code: gathering.code.as_str().to_string(),
+            gathering_id: gathering.id.as_str().to_string(),
+            created_at: timestamp(now),
+        };
+        let coarse_cell = gathering.location.geohash(geo::COARSE_PRECISION);
+        let pointer = Geo2Item {
+            pk: gathering_pk(&gathering.id),
+            sk: "GEO2".into(),
+            entity: "gathering_geo2".into(),
+            gathering_id: gathering.id.as_str().to_string(),
+            lat: gathering.location.lat(),
+            lon: gathering.location.lon(),
+            starts_at: timestamp(gathering.starts_at),
+            gsi1pk: gathering.listed.then(|| coarse_cell_key(&coarse_cell)),
+            gsi1sk: gathering.listed.then(|| geo_sort_key(gathering.starts_at, &gathering.id)),
+        };
+        let create = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(dynamo_err("build Put"))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let no_keyword = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keyword_pk(gathering.code.as_str()), "KEYWORD")))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(dynamo_err("build ConditionCheck"))?;
+        let items = vec![
+            create(to_item(&item)?)?,
+            create(to_item(&code)?)?,
+            create(to_item(&pointer)?)?,
+            TransactWriteItem::builder().condition_check(no_keyword).build(),
+        ];
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match result {
+            Ok(_) => Ok(PutGathering::Created),
+            Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
+                if self.gathering_item(&gathering.id).await?.is_some() {
+                    Ok(PutGathering::AlreadyExists)
+                } else {
+                    Ok(PutGathering::CodeTaken)
+                }
+            }
+            Err(err) => Err(dynamo_err("TransactWriteItems")(err)),
+        }
+    }
+
+    async fn get(&self, id: &GatheringId) -> Result<Option<Gathering>, StoreError> {
+        self.gathering_item(id).await?.map(GatheringItem::into_gathering).transpose()
+    }
+
+    async fn by_code(&self, code: &GatheringCode) -> Result<Option<Gathering>, StoreError> {
+        let Some(item) = self.get_item(code_pk(code.as_str()), "CODE").await? else { return Ok(None) };
+        let code: CodeItem = from_item(item)?;
+        let id = GatheringId::parse(&code.gathering_id).map_err(|e| corrupt("code gathering id", e))?;
+        self.get(&id).await
+    }
+
+    #[tracing::instrument(name = "store.upcoming_near", skip_all, fields(radius_km = radius.distance().km(), limit))]
+    async fn upcoming_near(
+        &self,
+        origin: GeoPoint,
+        radius: SearchRadius,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<NearbyGathering>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (precision, cells) = geo::search_cells(origin, radius);
+        let mut found = Vec::new();
+        if precision == geo::FINE_PRECISION {
+            let items = self.query_cells(cells.iter().map(|c| fine_cell_key(c)).collect(), now).await?;
+            for item in items {
+                if let Some(n) = Self::nearby(from_item(item)?, origin, radius, now)? {
+                    found.push(n);
+                }
+            }
+            found.sort_by(nearest_then_soonest);
+            found.truncate(limit);
+            return Ok(found);
+        }
+        // Coarse cells hold pointers: rank them by distance, then read gatherings nearest first.
+        let mut candidates: Vec<(f64, String, GatheringId)> = Vec::new();
+        let mut seen = HashSet::new();
+        for item in self.query_cells(cells.iter().map(|c| coarse_cell_key(c)).collect(), now).await? {
+            let pointer: Geo2Item = from_item(item)?;
+            let Ok(point) = GeoPoint::new(pointer.lat, pointer.lon) else { continue };
+            let distance = origin.distance_to(point);
+            let id = GatheringId::parse(&pointer.gathering_id).map_err(|e| corrupt("geo2 gathering id", e))?;
+            if radius.contains(distance) && seen.insert(id.clone()) {
+                candidates.push((distance.km(), pointer.starts_at, id));
+            }
+        }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        for chunk in candidates.chunks(BATCH_GET_MAX) {
+            let ids: Vec<GatheringId> = chunk.iter().map(|(_, _, id)| id.clone()).collect();
+            for item in self.batch_get_gatherings(&ids).await? {
+                if let Some(n) = Self::nearby(item, origin, radius, now)? {
+                    found.push(n);
+                }
+            }
+            if found.len() >= limit {
+                break;
+            }
+        }
+        found.sort_by(nearest_then_soonest);
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// RSVPs
+
+impl DynamoGatheringStore {
+    fn new_rsvp_item(
+        rsvp: &NewRsvp<'_>,
+        starts_at: OffsetDateTime,
+        status: RsvpStatus,
+        now: OffsetDateTime,
+    ) -> RsvpItem {
+        let contact = rsvp.contact.as_str();
+        RsvpItem {
+            pk: gathering_pk(rsvp.gathering),
+            sk: rsvp_sk(contact),
+            entity: "rsvp".into(),
+            gathering_id: rsvp.gathering.as_str().to_string(),
+            contact_hash: contact.to_string(),
+            status,
+            source: rsvp.source,
+            language: rsvp.language,
+            first_name_sealed: rsvp.first_name.clone(),
+            starts_at: timestamp(starts_at),
+            created_at: timestamp(now),
+            gsi1pk: format!("CONTACT#{contact}"),
+            gsi1sk: format!("RSVP#{}#{}", timestamp(starts_at), rsvp.gathering.as_str()),
+        }
+    }
+
+    fn create_put(&self, item: Item) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(dynamo_err("build Put"))
+    }
+
+    async fn existing_rsvp(&self, rsvp: &NewRsvp<'_>) -> Result<Option<RsvpOutcome>, StoreError> {
+        Ok(self.rsvp_item(rsvp.gathering, rsvp.contact.as_str()).await?.map(|existing| match existing.status {
+            RsvpStatus::Going => RsvpOutcome::AlreadyGoing,
+            RsvpStatus::Waitlist => RsvpOutcome::AlreadyWaitlisted,
+        }))
+    }
+
+    /// Takes a place: the RSVP and `going_count + 1`, in one transaction. `Ok(false)`: a condition
+    /// failed (the RSVP exists, or the gathering is full or gone).
+    async fn take_place(&self, item: &RsvpItem, gathering: &GatheringId) -> Result<bool, StoreError> {
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(gathering_pk(gathering), "GATHERING")))
+            .update_expression("SET going_count = if_not_exists(going_count, :zero) + :one")
+            // `capacity` is a DynamoDB reserved word: it needs a name placeholder.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR going_count < #capacity)",
+            )
+            .expression_attribute_names("#capacity", "capacity")
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(dynamo_err("build Update"))?;
+        let items = vec![
+            TransactWriteItem::builder().put(self.create_put(to_item(item)?)?).build(),
+            TransactWriteItem::builder().update(count).build(),
+        ];
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(err) if is_conflict(&err) && attempt + 1 < TRANSACTION_ATTEMPTS => {
+                    let jitter = rand::random_range(0..25u64);
+                    tokio::time::sleep(std::time::Duration::from_millis((25 << attempt) + jitter)).await;
+                }
+                Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => return Ok(false),
+                Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
+            }
+        }
+        Err(StoreError::Corrupt("RSVP transaction kept conflicting".into()))
+    }
+}
+
+impl RsvpStore for DynamoGatheringStore {
+    #[tracing::instrument(name = "store.rsvp", skip_all, fields(gathering = %rsvp.gathering, source = ?rsvp.source))]
+    async fn rsvp(&self, rsvp: NewRsvp<'_>, now: OffsetDateTime) -> Result<RsvpOutcome, StoreError> {
+        let Some(gathering) = self.gathering_item(rsvp.gathering).await? else {
+            return Ok(RsvpOutcome::NoSuchGathering);
+        };
+        let starts_at = parse_time("gathering starts_at", &gathering.starts_at)?;
+        let ends_at = parse_time("gathering ends_at", &gathering.ends_at)?;
+        if now >= ends_at {
+            return Ok(RsvpOutcome::Ended);
+        }
+        if let Some(existing) = self.existing_rsvp(&rsvp).await? {
+            return Ok(existing);
+        }
+        let going = Self::new_rsvp_item(&rsvp, starts_at, RsvpStatus::Going, now);
+        if self.take_place(&going, rsvp.gathering).await? {
+            return Ok(RsvpOutcome::Created);
+        }
+        // A condition failed: they RSVPed meanwhile, or there is no room (or no gathering) left.
+        if let Some(existing) = self.existing_rsvp(&rsvp).await? {
+            return Ok(existing);
+        }
+        if self.gathering_item(rsvp.gathering).await?.is_none() {
+            return Ok(RsvpOutcome::NoSuchGathering);
+        }
+        let waitlist = Self::new_rsvp_item(&rsvp, starts_at, RsvpStatus::Waitlist, now);
+        let result = self
+            .client
+            .put_item()
+            .set_item(Some(to_item(&waitlist)?))
+            .table_name(&self.table)
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(RsvpOutcome::Waitlisted),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(self.existing_rsvp(&rsvp).await?.unwrap_or(RsvpOutcome::AlreadyWaitlisted))
+            }
+            Err(err) => Err(dynamo_err("PutItem")(err)),
+        }
+    }
+
+    async fn rsvps_for(&self, gathering: &GatheringId) -> Result<Vec<RsvpRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :rsvp)")
+                .expression_attribute_values(":pk", AttributeValue::S(gathering_pk(gathering)))
+                .expression_attribute_values(":rsvp", AttributeValue::S("RSVP#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            for item in output.items.unwrap_or_default() {
+                records.push(from_item::<RsvpItem>(item)?.into_record()?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    async fn rsvps_of(&self, contact: &ContactHash) -> Result<Vec<RsvpRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :contact AND begins_with(gsi1sk, :rsvp)")
+                .expression_attribute_values(":contact", AttributeValue::S(format!("CONTACT#{}", contact.as_str())))
+                .expression_attribute_values(":rsvp", AttributeValue::S("RSVP#".into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            for item in output.items.unwrap_or_default() {
+                records.push(from_item::<RsvpItem>(item)?.into_record()?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keywords
+
+impl KeywordStore for DynamoGatheringStore {
+    #[tracing::instrument(name = "store.put_keyword", skip_all, fields(word = %keyword.word))]
+    async fn put_keyword(&self, keyword: &CampaignKeyword, now: OffsetDateTime) -> Result<PutKeyword, StoreError> {
+        let word = keyword.word.as_str();
+        let (kind, gathering_id) = match &keyword.target {
+            KeywordTarget::Campaign => ("campaign", None),
+            KeywordTarget::Gathering(id) => ("gathering", Some(id.as_str().to_string())),
+        };
+        let item = KeywordItem {
+            pk: keyword_pk(word),
+            sk: "KEYWORD".into(),
+            entity: "keyword".into(),
+            word: word.to_string(),
+            kind: kind.into(),
+            language: keyword.language,
+            gathering_id,
+            created_at: timestamp(now),
+        };
+        let no_code = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(code_pk(word), "CODE")))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(dynamo_err("build ConditionCheck"))?;
+        let items = vec![
+            TransactWriteItem::builder().put(self.create_put(to_item(&item)?)?).build(),
+            TransactWriteItem::builder().condition_check(no_code).build(),
+        ];
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(PutKeyword::Created),
+            Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
+                if self.get_item(keyword_pk(word), "KEYWORD").await?.is_some() {
+                    Ok(PutKeyword::AlreadyExists)
+                } else {
+                    Ok(PutKeyword::TakenByGatheringCode)
+                }
+            }
+            Err(err) => Err(dynamo_err("TransactWriteItems")(err)),
+        }
+    }
+
+    async fn keyword(&self, word: &KeywordWord) -> Result<Option<CampaignKeyword>, StoreError> {
+        let Some(item) = self.get_item(keyword_pk(word.as_str()), "KEYWORD").await? else { return Ok(None) };
+        let item: KeywordItem = from_item(item)?;
+        let target = match (item.kind.as_str(), item.gathering_id) {
+            ("campaign", _) => KeywordTarget::Campaign,
+            ("gathering", Some(id)) => {
+                KeywordTarget::Gathering(GatheringId::parse(&id).map_err(|e| corrupt("keyword gathering id", e))?)
+            }
+            (kind, _) => return Err(corrupt("keyword kind", format!("{kind:?}"))),
+        };
+        Ok(Some(CampaignKeyword {
+            word: KeywordWord::parse(&item.word).map_err(|e| corrupt("keyword word", e))?,
+            target,
+            language: item.language,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AddressDraft, FirstName, GatheringDraft};
+    use crate::privacy::Sealer;
+
+    async fn gathering(listed: bool, address: AddressDraft) -> Gathering {
+        let starts_at = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        GatheringDraft {
+            code: GatheringCode::parse("MAPLE5").unwrap(),
+            title: GatheringTitle::parse("Maple Street potluck").unwrap(),
+            starts_at,
+            ends_at: starts_at + time::Duration::hours(2),
+            zip: Zip::parse("20001").unwrap(),
+            timezone: None,
+            town: None,
+            location: None,
+            address,
+            host_first_name: FirstName::parse("Rosalind").unwrap(),
+            capacity: Some(3),
+            language: Language::Es,
+            listed,
+        }
+        .seal(GatheringId::random(), &Sealer::in_memory())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_gathering_item_round_trips_and_holds_no_name_or_private_address_in_clear() {
+        let g = gathering(true, AddressDraft::Private("12 Elm Street".into())).await;
+        let item = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
+        let text = format!("{item:?}");
+        assert!(!text.contains("Rosalind") && !text.contains("Elm"), "{text}");
+        assert_eq!(item["gsi1pk"].as_s().unwrap(), "GEO#dqc");
+        assert!(item["gsi1sk"].as_s().unwrap().starts_with("2030-03-17T17:46:40.000Z#"));
+        assert_eq!(item["language"].as_s().unwrap(), "es");
+        let back = from_item::<GatheringItem>(item).unwrap().into_gathering().unwrap();
+        assert_eq!(back, g);
+    }
+
+    #[tokio::test]
+    async fn an_unlisted_gathering_has_no_index_keys() {
+        let g = gathering(false, AddressDraft::Public("Library".into())).await;
+        let item = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
+        assert!(!item.contains_key("gsi1pk") && !item.contains_key("gsi1sk"));
+        assert_eq!(item["address"].as_s().unwrap(), "Library");
+    }
+}

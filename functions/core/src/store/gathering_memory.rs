@@ -1,0 +1,407 @@
+//! In-memory adapter of the gathering, RSVP and keyword ports, for unit tests. Same semantics as the
+//! DynamoDB adapter (unique codes shared with keywords, conditional creates, capacity and waitlist),
+//! except that a search considers every gathering instead of reading geohash cells.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use time::OffsetDateTime;
+
+use super::StoreError;
+use super::gathering::{
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome, RsvpRecord,
+    RsvpStatus, RsvpStore, nearest_then_soonest,
+};
+use crate::domain::{CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord};
+use crate::geo::{GeoPoint, SearchRadius};
+use crate::privacy::ContactHash;
+
+#[derive(Debug, Default)]
+struct State {
+    gatherings: HashMap<GatheringId, (Gathering, u32)>,
+    codes: HashMap<String, GatheringId>,
+    keywords: HashMap<String, CampaignKeyword>,
+    /// Keyed by gathering id and contact hash.
+    rsvps: HashMap<(GatheringId, String), RsvpRecord>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryGatheringStore {
+    state: Mutex<State>,
+}
+
+impl MemoryGatheringStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))
+    }
+
+    /// How many people have a place at a gathering (the stored counter).
+    pub fn going_count(&self, id: &GatheringId) -> Option<u32> {
+        self.state.lock().ok()?.gatherings.get(id).map(|(_, going)| *going)
+    }
+}
+
+impl GatheringStore for MemoryGatheringStore {
+    async fn put(&self, gathering: &Gathering, _now: OffsetDateTime) -> Result<PutGathering, StoreError> {
+        let mut state = self.state()?;
+        if state.gatherings.contains_key(&gathering.id) {
+            return Ok(PutGathering::AlreadyExists);
+        }
+        let code = gathering.code.as_str();
+        if state.codes.contains_key(code) || state.keywords.contains_key(code) {
+            return Ok(PutGathering::CodeTaken);
+        }
+        state.codes.insert(code.to_string(), gathering.id.clone());
+        state.gatherings.insert(gathering.id.clone(), (gathering.clone(), 0));
+        Ok(PutGathering::Created)
+    }
+
+    async fn get(&self, id: &GatheringId) -> Result<Option<Gathering>, StoreError> {
+        Ok(self.state()?.gatherings.get(id).map(|(g, _)| g.clone()))
+    }
+
+    async fn by_code(&self, code: &GatheringCode) -> Result<Option<Gathering>, StoreError> {
+        let state = self.state()?;
+        Ok(state.codes.get(code.as_str()).and_then(|id| state.gatherings.get(id)).map(|(g, _)| g.clone()))
+    }
+
+    async fn upcoming_near(
+        &self,
+        origin: GeoPoint,
+        radius: SearchRadius,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<NearbyGathering>, StoreError> {
+        let state = self.state()?;
+        let mut found: Vec<NearbyGathering> = state
+            .gatherings
+            .values()
+            .map(|(g, _)| g)
+            .filter(|g| g.listed && g.starts_at > now)
+            .map(|g| NearbyGathering { distance: origin.distance_to(g.location), gathering: g.clone() })
+            .filter(|n| radius.contains(n.distance))
+            .collect();
+        found.sort_by(nearest_then_soonest);
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+impl RsvpStore for MemoryGatheringStore {
+    async fn rsvp(&self, rsvp: NewRsvp<'_>, now: OffsetDateTime) -> Result<RsvpOutcome, StoreError> {
+        let mut state = self.state()?;
+        let Some((gathering, going)) = state.gatherings.get(rsvp.gathering).cloned() else {
+            return Ok(RsvpOutcome::NoSuchGathering);
+        };
+        if now >= gathering.ends_at {
+            return Ok(RsvpOutcome::Ended);
+        }
+        let key = (rsvp.gathering.clone(), rsvp.contact.as_str().to_string());
+        if let Some(existing) = state.rsvps.get(&key) {
+            return Ok(match existing.status {
+                RsvpStatus::Going => RsvpOutcome::AlreadyGoing,
+                RsvpStatus::Waitlist => RsvpOutcome::AlreadyWaitlisted,
+            });
+        }
+        let has_room = gathering.capacity.is_none_or(|capacity| going < capacity);
+        let status = if has_room { RsvpStatus::Going } else { RsvpStatus::Waitlist };
+        state.rsvps.insert(
+            key,
+            RsvpRecord {
+                gathering_id: rsvp.gathering.clone(),
+                contact_hash: rsvp.contact.as_str().to_string(),
+                status,
+                source: rsvp.source,
+                language: rsvp.language,
+                first_name: rsvp.first_name.clone(),
+                starts_at: gathering.starts_at,
+                created_at: now,
+            },
+        );
+        if has_room {
+            if let Some((_, going)) = state.gatherings.get_mut(rsvp.gathering) {
+                *going += 1;
+            }
+            Ok(RsvpOutcome::Created)
+        } else {
+            Ok(RsvpOutcome::Waitlisted)
+        }
+    }
+
+    async fn rsvps_for(&self, gathering: &GatheringId) -> Result<Vec<RsvpRecord>, StoreError> {
+        let state = self.state()?;
+        let mut found: Vec<RsvpRecord> =
+            state.rsvps.values().filter(|r| &r.gathering_id == gathering).cloned().collect();
+        found.sort_by(|a, b| a.contact_hash.cmp(&b.contact_hash));
+        Ok(found)
+    }
+
+    async fn rsvps_of(&self, contact: &ContactHash) -> Result<Vec<RsvpRecord>, StoreError> {
+        let state = self.state()?;
+        let mut found: Vec<RsvpRecord> =
+            state.rsvps.values().filter(|r| r.contact_hash == contact.as_str()).cloned().collect();
+        found.sort_by(|a, b| a.starts_at.cmp(&b.starts_at).then(a.gathering_id.cmp(&b.gathering_id)));
+        Ok(found)
+    }
+}
+
+impl KeywordStore for MemoryGatheringStore {
+    async fn put_keyword(&self, keyword: &CampaignKeyword, _now: OffsetDateTime) -> Result<PutKeyword, StoreError> {
+        let mut state = self.state()?;
+        let word = keyword.word.as_str();
+        if state.keywords.contains_key(word) {
+            return Ok(PutKeyword::AlreadyExists);
+        }
+        if state.codes.contains_key(word) {
+            return Ok(PutKeyword::TakenByGatheringCode);
+        }
+        state.keywords.insert(word.to_string(), keyword.clone());
+        Ok(PutKeyword::Created)
+    }
+
+    async fn keyword(&self, word: &KeywordWord) -> Result<Option<CampaignKeyword>, StoreError> {
+        Ok(self.state()?.keywords.get(word.as_str()).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AddressDraft, FirstName, GatheringDraft, GatheringTitle, KeywordTarget, Language, Zip};
+    use crate::privacy::{ContactHasher, Sealed, Sealer, field_context};
+    use crate::store::{RsvpSource, RsvpStatus};
+    use time::Duration;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    struct Spec {
+        code: &'static str,
+        zip: &'static str,
+        at: Option<(f64, f64)>,
+        starts_in: Duration,
+        listed: bool,
+        capacity: Option<u32>,
+    }
+
+    impl Spec {
+        fn new(code: &'static str, zip: &'static str) -> Self {
+            Self { code, zip, at: None, starts_in: Duration::days(3), listed: true, capacity: None }
+        }
+    }
+
+    async fn gathering(sealer: &Sealer, spec: Spec) -> Gathering {
+        let starts_at = now() + spec.starts_in;
+        GatheringDraft {
+            code: GatheringCode::parse(spec.code).unwrap(),
+            title: GatheringTitle::parse("Potluck").unwrap(),
+            starts_at,
+            ends_at: starts_at + Duration::hours(2),
+            zip: Zip::parse(spec.zip).unwrap(),
+            timezone: None,
+            town: None,
+            location: spec.at.map(|(lat, lon)| GeoPoint::new(lat, lon).unwrap()),
+            address: AddressDraft::Public("Library".into()),
+            host_first_name: FirstName::parse("Rosa").unwrap(),
+            capacity: spec.capacity,
+            language: Language::En,
+            listed: spec.listed,
+        }
+        .seal(GatheringId::random(), sealer)
+        .await
+        .unwrap()
+    }
+
+    fn contact(n: u8) -> ContactHash {
+        let hasher = ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap();
+        hasher.phone(&crate::domain::PhoneNumber::parse(&format!("+1202555{:04}", 100 + u32::from(n))).unwrap())
+    }
+
+    async fn first_name(sealer: &Sealer, contact: &ContactHash) -> Sealed {
+        sealer.seal(&field_context(contact, "first_name"), "Ana").await.unwrap()
+    }
+
+    fn dc() -> GeoPoint {
+        GeoPoint::new(38.9072, -77.0369).unwrap()
+    }
+
+    #[tokio::test]
+    async fn creating_the_same_gathering_twice_writes_it_once() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        assert_eq!(store.put(&g, now()).await.unwrap(), PutGathering::Created);
+        assert_eq!(store.put(&g, now()).await.unwrap(), PutGathering::AlreadyExists);
+        assert_eq!(store.get(&g.id).await.unwrap(), Some(g.clone()));
+        assert_eq!(store.by_code(&g.code).await.unwrap(), Some(g));
+    }
+
+    #[tokio::test]
+    async fn a_code_belongs_to_one_gathering_only() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let first = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        let second = gathering(&sealer, Spec::new("MAPLE5", "94110")).await;
+        store.put(&first, now()).await.unwrap();
+        assert_eq!(store.put(&second, now()).await.unwrap(), PutGathering::CodeTaken);
+        assert_eq!(store.get(&second.id).await.unwrap(), None);
+        assert_eq!(store.by_code(&first.code).await.unwrap().map(|g| g.id), Some(first.id));
+    }
+
+    #[tokio::test]
+    async fn a_code_cannot_take_a_keyword_and_a_keyword_cannot_take_a_code() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let park = CampaignKeyword {
+            word: KeywordWord::parse("PARKDC").unwrap(),
+            target: KeywordTarget::Campaign,
+            language: Language::En,
+        };
+        assert_eq!(store.put_keyword(&park, now()).await.unwrap(), PutKeyword::Created);
+        assert_eq!(store.put_keyword(&park, now()).await.unwrap(), PutKeyword::AlreadyExists);
+        assert_eq!(store.keyword(&park.word).await.unwrap(), Some(park));
+        let g = gathering(&sealer, Spec::new("PARKDC", "20001")).await;
+        assert_eq!(store.put(&g, now()).await.unwrap(), PutGathering::CodeTaken);
+
+        let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        store.put(&g, now()).await.unwrap();
+        let maple = CampaignKeyword {
+            word: KeywordWord::parse("MAPLE5").unwrap(),
+            target: KeywordTarget::Gathering(g.id),
+            language: Language::En,
+        };
+        assert_eq!(store.put_keyword(&maple, now()).await.unwrap(), PutKeyword::TakenByGatheringCode);
+    }
+
+    #[tokio::test]
+    async fn a_search_finds_only_listed_upcoming_gatherings_within_the_radius_nearest_first() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let near = gathering(&sealer, Spec { at: Some((38.91, -77.03)), ..Spec::new("NEAR2", "20001") }).await;
+        let silver_spring = gathering(&sealer, Spec::new("SILVER3", "20910")).await;
+        let baltimore = gathering(&sealer, Spec::new("BALT4", "21201")).await;
+        let far = gathering(&sealer, Spec::new("MISSION5", "94110")).await;
+        let past = gathering(&sealer, Spec { starts_in: -Duration::hours(1), ..Spec::new("PAST6", "20001") }).await;
+        let unlisted = gathering(&sealer, Spec { listed: false, ..Spec::new("HIDDEN7", "20001") }).await;
+        for g in [&near, &silver_spring, &baltimore, &far, &past, &unlisted] {
+            store.put(g, now()).await.unwrap();
+        }
+
+        let found = store.upcoming_near(dc(), SearchRadius::km(80.0).unwrap(), now(), 10).await.unwrap();
+
+        let codes: Vec<&str> = found.iter().map(|n| n.gathering.code.as_str()).collect();
+        assert_eq!(codes, ["NEAR2", "SILVER3", "BALT4"]);
+        assert!(found.windows(2).all(|w| w[0].distance <= w[1].distance));
+        assert!((found[2].distance.km() - 55.0).abs() < 5.0, "{}", found[2].distance.km());
+        let two = store.upcoming_near(dc(), SearchRadius::km(80.0).unwrap(), now(), 2).await.unwrap();
+        assert_eq!(two.len(), 2);
+        let within_20 = store.upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10).await.unwrap();
+        assert_eq!(within_20.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn gatherings_at_the_same_distance_come_soonest_first() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let later = gathering(&sealer, Spec { starts_in: Duration::days(9), ..Spec::new("LATER2", "20001") }).await;
+        let sooner = gathering(&sealer, Spec { starts_in: Duration::days(2), ..Spec::new("SOONER3", "20001") }).await;
+        store.put(&later, now()).await.unwrap();
+        store.put(&sooner, now()).await.unwrap();
+        let found = store.upcoming_near(dc(), SearchRadius::km(10.0).unwrap(), now(), 10).await.unwrap();
+        let codes: Vec<&str> = found.iter().map(|n| n.gathering.code.as_str()).collect();
+        assert_eq!(codes, ["SOONER3", "LATER2"]);
+    }
+
+    #[tokio::test]
+    async fn a_second_rsvp_of_the_same_person_changes_nothing() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        store.put(&g, now()).await.unwrap();
+        let ana = contact(1);
+        let name = first_name(&sealer, &ana).await;
+        let rsvp = NewRsvp {
+            gathering: &g.id,
+            contact: &ana,
+            source: RsvpSource::Sms,
+            language: Language::Es,
+            first_name: &name,
+        };
+        assert_eq!(store.rsvp(rsvp.clone(), now()).await.unwrap(), RsvpOutcome::Created);
+        assert_eq!(store.rsvp(rsvp, now()).await.unwrap(), RsvpOutcome::AlreadyGoing);
+        assert_eq!(store.going_count(&g.id), Some(1));
+        let records = store.rsvps_for(&g.id).await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            (records[0].status, records[0].source, records[0].language),
+            (RsvpStatus::Going, RsvpSource::Sms, Language::Es)
+        );
+        assert_eq!(sealer.open(&field_context(&ana, "first_name"), &records[0].first_name).await.unwrap(), "Ana");
+        assert_eq!(store.rsvps_of(&ana).await.unwrap(), records);
+    }
+
+    #[tokio::test]
+    async fn people_beyond_the_capacity_are_waitlisted() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(&sealer, Spec { capacity: Some(2), ..Spec::new("MAPLE5", "20001") }).await;
+        store.put(&g, now()).await.unwrap();
+        let mut outcomes = Vec::new();
+        for n in 1..=3 {
+            let person = contact(n);
+            let name = first_name(&sealer, &person).await;
+            let rsvp = NewRsvp {
+                gathering: &g.id,
+                contact: &person,
+                source: RsvpSource::Form,
+                language: Language::En,
+                first_name: &name,
+            };
+            outcomes.push(store.rsvp(rsvp.clone(), now()).await.unwrap());
+            if n == 3 {
+                outcomes.push(store.rsvp(rsvp, now()).await.unwrap());
+            }
+        }
+        use RsvpOutcome::*;
+        assert_eq!(outcomes, [Created, Created, Waitlisted, AlreadyWaitlisted]);
+        assert_eq!(store.going_count(&g.id), Some(2));
+    }
+
+    #[tokio::test]
+    async fn an_rsvp_to_an_unknown_or_ended_gathering_is_refused() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        let ana = contact(1);
+        let name = first_name(&sealer, &ana).await;
+        let rsvp = NewRsvp {
+            gathering: &g.id,
+            contact: &ana,
+            source: RsvpSource::Invite,
+            language: Language::En,
+            first_name: &name,
+        };
+        assert_eq!(store.rsvp(rsvp.clone(), now()).await.unwrap(), RsvpOutcome::NoSuchGathering);
+        store.put(&g, now()).await.unwrap();
+        assert_eq!(store.rsvp(rsvp, g.ends_at).await.unwrap(), RsvpOutcome::Ended);
+    }
+
+    #[tokio::test]
+    async fn a_persons_rsvps_come_soonest_gathering_first() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let later = gathering(&sealer, Spec { starts_in: Duration::days(9), ..Spec::new("LATER2", "20001") }).await;
+        let sooner = gathering(&sealer, Spec { starts_in: Duration::days(2), ..Spec::new("SOONER3", "94110") }).await;
+        let ana = contact(1);
+        let name = first_name(&sealer, &ana).await;
+        for g in [&later, &sooner] {
+            store.put(g, now()).await.unwrap();
+            let rsvp = NewRsvp {
+                gathering: &g.id,
+                contact: &ana,
+                source: RsvpSource::Sms,
+                language: Language::En,
+                first_name: &name,
+            };
+            store.rsvp(rsvp, now()).await.unwrap();
+        }
+        let ids: Vec<GatheringId> = store.rsvps_of(&ana).await.unwrap().into_iter().map(|r| r.gathering_id).collect();
+        assert_eq!(ids, [sooner.id, later.id]);
+        assert!(store.rsvps_of(&contact(2)).await.unwrap().is_empty());
+    }
+}
