@@ -59,9 +59,11 @@ INTEGRATION_TIMEOUT_MS = 30_000  # HTTP API default (and maximum) integration ti
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
 SMS_WEBHOOK_PATH = "/sms/inbound"
 # Numbers on which the local Twilio misbehaves as real carriers do, like Twilio's own magic test numbers
-# (README, "Text the local system"): delivery failures with their ErrorCode, an invalid and a landline number.
+# (README, "Text the local system"): delivery failures with their ErrorCode (30003 unreachable, 30005 unknown,
+# 30007 carrier filtering, 21610 unsubscribed, 30004 blocked), an invalid and a landline number.
 EMULATOR_TEST_NUMBERS = [
-    "--fail-numbers", "+15005550001=30003,+15005550002=30005,+15005550003=30007:failed",
+    "--fail-numbers",
+    "+15005550001=30003,+15005550002=30005,+15005550003=30007:failed,+15005550004=21610:failed,+15005550005=30004",
     "--invalid-numbers", "+15005550010",
     "--landline-numbers", "+15005550009",
 ]
@@ -1866,6 +1868,25 @@ def _moto_line_filter(verbose: bool) -> Callable[[str], bool]:
     return (lambda line: True) if verbose else (lambda line: not noise.search(ansi.sub("", line)))
 
 
+def run_seed(binary: Path, seed_file: Path, env: dict[str, str], timeout: float = 120.0) -> bool:
+    """Writes the local development data in `seed_file` (gatherings, keywords) with the `seed` binary (infra/seed),
+    which writes through rising-core's own stores: seeded items have the functions' shapes, names sealed by KMS.
+    Skipped (False) when the binary or the file is missing; a failing seed stops the start."""
+    if not binary.is_file() or not seed_file.is_file():
+        log("stack", f"not seeding: {seed_file if binary.is_file() else binary} not found")
+        return False
+    argv = [str(binary), "--file", str(seed_file)] + (["--table", env["TABLE_NAME"]] if env.get("TABLE_NAME") else [])
+    try:
+        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise StackError(f"seeding with {binary} failed: {e}") from None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        log("seed", line)
+    if proc.returncode != 0:
+        raise StackError(f"seeding with {binary} failed ({_describe_exit(proc.returncode)}); see its lines above")
+    return True
+
+
 class Stack:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -2079,6 +2100,7 @@ class Stack:
                 if k != "RUST_LOG":
                     template_env.setdefault(k, v)
         base_env = self.function_base_env(out)
+        run_seed(self.bin_dir / "seed", HERE / "seed" / "gatherings.json", {**base_env, **template_env})
         gw.api_id = api_id_for("HttpApi" if "HttpApi" in resources else "ServerlessHttpApi")
         gw.cors = self.cors_config(template, resolver)
         for spec in specs:

@@ -653,5 +653,48 @@ class GatewayTest(unittest.TestCase):
         self.assertFalse([k for k, _ in headers if k.startswith("access-control")])
 
 
+class SeedTest(unittest.TestCase):
+    """stack.run_seed: the local data is written by the `seed` binary with the functions' environment."""
+
+    def fake_seed(self, directory: Path, exit_code: int = 0) -> Path:
+        binary = directory / "seed"
+        binary.write_text(f"""#!{sys.executable}
+import json, os, sys
+json.dump({{"argv": sys.argv[1:], "table": os.environ.get("TABLE_NAME"),
+           "key": os.environ.get("CONTACT_DATA_KEY_ID")}}, open(os.path.join(os.path.dirname(__file__), "ran"), "w"))
+print("seeded gathering MAPLE5")
+sys.exit({exit_code})
+""")
+        binary.chmod(0o755)
+        return binary
+
+    def test_the_seed_binary_runs_with_the_table_the_key_and_the_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            binary, seed_file = self.fake_seed(d), d / "gatherings.json"
+            seed_file.write_text("{}")
+            env = {"PATH": os.environ.get("PATH", ""), "TABLE_NAME": "rising-local-RisingTable",
+                   "CONTACT_DATA_KEY_ID": "key-1"}
+            self.assertTrue(stack.run_seed(binary, seed_file, env))
+            ran = json.loads((d / "ran").read_text())
+            self.assertEqual(ran["argv"], ["--file", str(seed_file), "--table", "rising-local-RisingTable"])
+            self.assertEqual((ran["table"], ran["key"]), ("rising-local-RisingTable", "key-1"))
+
+    def test_seeding_is_skipped_without_the_binary_or_the_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            self.assertFalse(stack.run_seed(d / "seed", d / "gatherings.json", {}))
+            self.assertFalse(stack.run_seed(self.fake_seed(d), d / "gatherings.json", {}))
+            self.assertFalse((d / "ran").exists())
+
+    def test_a_failing_seed_stops_the_start(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            binary, seed_file = self.fake_seed(d, exit_code=3), d / "gatherings.json"
+            seed_file.write_text("{}")
+            with self.assertRaisesRegex(StackError, "exited with code 3"):
+                stack.run_seed(binary, seed_file, {"PATH": os.environ.get("PATH", "")})
+
+
 if __name__ == "__main__":
     unittest.main()

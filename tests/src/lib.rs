@@ -31,6 +31,11 @@ pub struct Stack {
     contact_hash_key: Vec<u8>,
     pub http: reqwest::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The AWS SDK configuration pointing at the stack's moto (for clients other than DynamoDB).
+    pub aws: aws_config::SdkConfig,
+    /// The KMS key that wraps the data keys of sealed contact data (`CONTACT_DATA_KEY_ID`); `None`
+    /// when the stack was started from a template without it.
+    pub contact_data_key_id: Option<String>,
 }
 
 /// What the phone simulator saw when a phone texted the project's number.
@@ -103,6 +108,8 @@ pub async fn spawn_app() -> Stack {
             .build()
             .expect("HTTP client"),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        contact_data_key_id: vars.get("CONTACT_DATA_KEY_ID").cloned(),
+        aws: sdk,
     };
     let health = stack.http.get(format!("{}/_emulator/health", stack.emulator_url)).send().await;
     assert!(

@@ -177,7 +177,7 @@ async fn an_oversized_body_is_refused_with_413() {
 }
 
 #[tokio::test]
-async fn stop_after_join_records_the_opt_out_with_its_evidence() {
+async fn stop_after_join_opts_out_with_exactly_one_confirmation_from_twilio() {
     let app = spawn_app().await;
     let phone = unique_phone();
     app.text(&phone, "JOIN").await;
@@ -185,23 +185,96 @@ async fn stop_after_join_records_the_opt_out_with_its_evidence() {
     let delivery = app.text(&phone, "stop").await;
 
     assert_eq!(delivery.webhook_status, 200);
-    assert!(delivery.replies.is_empty(), "Twilio itself confirms a STOP: {delivery:?}");
+    assert!(delivery.replies.is_empty(), "Twilio's Advanced Opt-Out confirmed; rising must not: {delivery:?}");
     let items = app.contact_items(&phone).await;
     let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
     assert_eq!(s(contact, "sms_status"), Some("opted_out"));
-    let actions: Vec<_> = items.iter().filter_map(|i| s(i, "action")).collect();
-    assert_eq!(actions, vec!["opt_in", "opt_out"]);
+    let evidence: Vec<_> = items.iter().filter_map(|i| Some((s(i, "action")?, s(i, "source")?))).collect();
+    assert_eq!(evidence, vec![("opt_in", "keyword"), ("opt_out", "twilio_advanced_opt_out")]);
+    let outbound_after_stop: Vec<_> = app
+        .conversation(&phone)
+        .await
+        .into_iter()
+        .skip_while(|m| m["body"] != "stop")
+        .filter(|m| m["direction"] != "inbound")
+        .collect();
+    assert_eq!(outbound_after_stop.len(), 1, "one confirmation: {outbound_after_stop:?}");
 }
 
 #[tokio::test]
-async fn unrecognised_text_from_a_stranger_stores_no_contact() {
+async fn free_text_revocation_opts_out_and_rising_confirms_once() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    app.text(&phone, "JOIN").await;
+
+    let first = app.text(&phone, "Please stop texting me").await;
+    let second = app.text(&phone, "wrong number").await;
+
+    assert_eq!(first.replies.len(), 1);
+    assert!(first.replies[0].contains("no more texts"), "{first:?}");
+    assert!(second.replies.is_empty(), "never another text after an opt-out: {second:?}");
+    let items = app.contact_items(&phone).await;
+    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    assert_eq!(s(contact, "sms_status"), Some("opted_out"));
+    assert!(items.iter().any(|i| s(i, "source") == Some("revocation")));
+}
+
+#[tokio::test]
+async fn start_after_stop_opts_back_in() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    app.text(&phone, "JOIN").await;
+    app.text(&phone, "STOP").await;
+
+    let delivery = app.text(&phone, "START").await;
+
+    assert_eq!(delivery.webhook_status, 200);
+    let items = app.contact_items(&phone).await;
+    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    assert_eq!(s(contact, "sms_status"), Some("opted_in"));
+    assert_eq!(items.iter().filter(|i| s(i, "action") == Some("opt_in")).count(), 2);
+}
+
+#[tokio::test]
+async fn help_answers_with_the_program_a_contact_and_how_to_stop() {
     let app = spawn_app().await;
     let phone = unique_phone();
 
-    let delivery = app.text(&phone, "who is this?").await;
+    let delivery = app.text(&phone, "HELP").await;
 
-    assert_eq!(delivery.webhook_status, 200);
-    assert!(app.contact_items(&phone).await.is_empty());
+    assert_eq!(delivery.replies.len(), 1, "{delivery:?}");
+    let help = &delivery.replies[0];
+    assert!(help.starts_with("rising:") && help.contains("Msg & data rates may apply. Reply STOP to cancel."), "{help}");
+    assert!(help.contains('@') || help.contains("http"), "HELP names a contact: {help}");
+}
+
+#[tokio::test]
+async fn unirme_opts_in_in_spanish_and_the_language_is_remembered() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+
+    let joined = app.text(&phone, "unirme").await;
+    let help = app.text(&phone, "help").await;
+
+    assert!(joined.replies[0].starts_with("¡Bienvenido"), "{joined:?}");
+    assert!(help.replies[0].contains("Responde STOP para cancelar"), "{help:?}");
+    let items = app.contact_items(&phone).await;
+    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    assert_eq!(s(contact, "language"), Some("es"));
+}
+
+#[tokio::test]
+async fn a_stranger_gets_one_pointer_a_day_and_no_contact_is_stored() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+
+    let first = app.text(&phone, "who is this?").await;
+    let second = app.text(&phone, "hello??").await;
+
+    assert_eq!(first.replies.len(), 1);
+    assert!(first.replies[0].contains("Text JOIN"), "{first:?}");
+    assert!(second.replies.is_empty(), "{second:?}");
+    assert!(!app.contact_items(&phone).await.iter().any(|i| s(i, "sk") == Some("CONTACT")));
 }
 
 #[tokio::test]

@@ -36,11 +36,21 @@ pub struct WebhookConfig {
     pub contact_hash_key_parameter: String,
 }
 
+/// How the programme presents itself in texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramConfig {
+    /// Name at the start of compliance texts (`PROGRAM_NAME`, default `rising`).
+    pub name: String,
+    /// Where a person reaches a human (`SUPPORT_CONTACT`: an email address or URL), sent in HELP replies.
+    pub support_contact: String,
+}
+
 /// Configuration of the `sms-inbound` function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsInboundConfig {
     pub table_name: String,
     pub webhook: WebhookConfig,
+    pub program: ProgramConfig,
 }
 
 /// Reads variables through a lookup function, so tests need not touch the process environment.
@@ -88,6 +98,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    pub fn program(&self) -> Result<ProgramConfig, ConfigError> {
+        Ok(ProgramConfig {
+            name: self.optional("PROGRAM_NAME").unwrap_or_else(|| "rising".to_string()),
+            support_contact: self.required("SUPPORT_CONTACT")?,
+        })
+    }
+
     pub fn twilio(&self) -> Result<TwilioConfig, ConfigError> {
         Ok(TwilioConfig {
             api_base_url: self
@@ -112,6 +129,27 @@ impl SmsInboundConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
+        Ok(Self { table_name: env.required("TABLE_NAME")?, webhook: env.webhook()?, program: env.program()? })
+    }
+}
+
+/// Configuration of the `sms-status` function (Twilio status callbacks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsStatusConfig {
+    pub table_name: String,
+    pub webhook: WebhookConfig,
+}
+
+impl SmsStatusConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_lookup(&process_env())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_env_lookup(&Env(lookup))
+    }
+
+    fn from_env_lookup<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self { table_name: env.required("TABLE_NAME")?, webhook: env.webhook()? })
     }
 }
@@ -129,6 +167,7 @@ mod tests {
             ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
             ("TWILIO_PHONE_NUMBER", "+15550100000"),
             ("TWILIO_AUTH_TOKEN_PARAMETER", "/rising/twilio-auth-token"),
+            ("SUPPORT_CONTACT", "help@example.org"),
         ])
     }
 

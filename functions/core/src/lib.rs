@@ -1,13 +1,15 @@
 //! rising's shared library. Layers, from the bottom up:
-//! `domain` (newtypes that parse) · `privacy` (keyed hashes) · `sms` (Twilio client, signatures, TwiML,
-//! segments) · `config` (typed configuration) · `secrets` (SSM, fetched on first use) · `store`
-//! (DynamoDB behind port traits, plus in-memory fakes) · use cases (`conversation`), each with its own
+//! `domain` (newtypes that parse) · `privacy` (keyed hashes, envelope encryption) · `sms` (Twilio client,
+//! signatures, TwiML, segments) · `config` (typed configuration) · `secrets` (SSM, fetched on first use) · `store`
+//! (DynamoDB behind port traits, plus in-memory fakes) · use cases (`conversation`, `delivery`), each with its own
 //! error enum mapped to HTTP statuses in one place.
 
 pub mod aws;
 pub mod config;
 pub mod conversation;
+pub mod delivery;
 pub mod domain;
+pub mod geo;
 pub mod ids;
 pub mod messages;
 pub mod privacy;

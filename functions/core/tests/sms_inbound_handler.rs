@@ -4,7 +4,7 @@
 //! tests say so loudly and skip.
 
 use base64::Engine as _;
-use rising_core::config::{SmsInboundConfig, WebhookConfig};
+use rising_core::config::{ProgramConfig, SmsInboundConfig, WebhookConfig};
 use rising_core::conversation::SmsInbound;
 use rising_core::secrets::StaticSecretStore;
 use rising_core::sms::signature;
@@ -35,6 +35,7 @@ fn config(public_base_url: Option<&str>) -> SmsInboundConfig {
             auth_token_parameter: "/t".into(),
             contact_hash_key_parameter: "/k".into(),
         },
+        program: ProgramConfig { name: "rising".into(), support_contact: "help@example.org".into() },
     }
 }
 
@@ -117,7 +118,7 @@ async fn a_base64_encoded_body_is_decoded_before_the_signature_check() {
     let (status, body) = call(&app(None), request).await;
 
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("Reply STOP to opt out"), "{body}");
+    assert!(body.contains("Reply STOP to cancel."), "{body}");
 }
 
 #[tokio::test]

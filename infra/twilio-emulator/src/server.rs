@@ -776,7 +776,16 @@ async fn inbound(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
         spawn_delivery(st.clone(), m, None, generation);
     }
 
-    let params = inbound_params(&st.cfg, &req, &sid, &to);
+    let mut params = inbound_params(&st.cfg, &req, &sid, &to);
+    // Like Twilio's Advanced Opt-Out: when Twilio itself answered an opt-out keyword, the webhook
+    // says so, so the application records it without answering a second time.
+    if st.cfg.opt_out_auto_reply {
+        match opt_change {
+            Some(OptChange::OptOut) => params.push(("OptOutType".into(), "STOP".into())),
+            Some(OptChange::OptIn) => params.push(("OptOutType".into(), "START".into())),
+            None => {}
+        }
+    }
     let signing = match (&req.signature, req.sign) {
         (Some(s), _) => Signing::Header(s.clone()),
         (None, Some(false)) => Signing::Unsigned,

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
 use super::{InboundText, respond};
-use crate::config::SmsInboundConfig;
+use crate::config::{ProgramConfig, SmsInboundConfig};
 use crate::domain::{MessageSid, PhoneNumber};
 use crate::secrets::SecretStore;
 use crate::sms::twiml;
@@ -44,13 +44,14 @@ impl InboundSmsError {
 /// The `sms-inbound` function: its dependencies, built once per cold start.
 pub struct SmsInbound<S, K> {
     webhook: TwilioWebhook<K>,
+    program: ProgramConfig,
     store: S,
 }
 
 impl<S: InboundStore, K: SecretStore> SmsInbound<S, K> {
     /// Builds the handler. Does no I/O: secrets are fetched on the first request.
     pub fn new(config: SmsInboundConfig, store: S, secrets: K) -> Self {
-        Self { webhook: TwilioWebhook::new(config.webhook, secrets), store }
+        Self { webhook: TwilioWebhook::new(config.webhook, secrets), program: config.program, store }
     }
 
     /// Handles one request; never fails at the Lambda level (errors become HTTP responses).
@@ -77,8 +78,9 @@ impl<S: InboundStore, K: SecretStore> SmsInbound<S, K> {
             sid: MessageSid::parse(field("MessageSid")?).map_err(|_| InboundSmsError::InvalidMessageSid)?,
             from: PhoneNumber::parse(field("From")?).map_err(|_| InboundSmsError::InvalidSender)?,
             body: field("Body")?.to_string(),
+            opt_out_type: webhook.param("OptOutType").map(str::to_string),
         };
-        Ok(respond(&self.store, &webhook.keys.hasher, &text, now).await?)
+        Ok(respond(&self.store, &webhook.keys.hasher, &self.program, &text, now).await?)
     }
 }
 fn xml_response(status: StatusCode, reply: String) -> Response<Body> {

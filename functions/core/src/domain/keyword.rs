@@ -1,78 +1,218 @@
-//! Whole-message keywords people text to the campaign number.
+//! What an inbound text means before any conversation state is considered: the compliance keywords
+//! every number must honour (STOP, START, HELP and their synonyms, English and Spanish), free-text
+//! revocation of consent, and candidate campaign keywords.
 
-/// A keyword recognised when it is the whole message, in any case, with surrounding whitespace and
-/// punctuation ignored ("join", " JOIN! ", "Join." all mean `Join`).
+use super::Language;
+
+/// A recognised whole-message compliance keyword or a revocation in free text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
-    /// Join the movement (opt in to texts).
-    Join,
-    /// Stop all texts (the carrier-standard opt-out words).
-    Stop,
-    /// Ask what this number is.
-    Help,
+    /// Opt out of all texts. `word` is the canonical keyword (or `REVOCATION` for free text).
+    Stop { word: &'static str, language: Option<Language> },
+    /// Opt back in.
+    Start { word: &'static str },
+    /// Ask who we are.
+    Help { word: &'static str, language: Option<Language> },
 }
 
-/// Opt-out words carriers and the CTIA expect to be honoured.
-const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"];
+/// Opt-out words carriers and the CTIA expect to be honoured, and their Spanish equivalents.
+const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
+const STOP_WORDS_ES: [&str; 3] = ["PARAR", "ALTO", "CANCELAR"];
+const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 const HELP_WORDS: [&str; 2] = ["HELP", "INFO"];
+const HELP_WORDS_ES: [&str; 1] = ["AYUDA"];
+
+/// Free-text ways people revoke consent (FCC: "any reasonable means"). Matched against the whole
+/// message after normalisation, allowing polite words around them.
+const REVOCATION_PHRASES: [&str; 22] = [
+    "stop texting me",
+    "stop texting",
+    "stop messaging me",
+    "stop sending me texts",
+    "stop sending me messages",
+    "stop contacting me",
+    "remove me",
+    "remove me from this list",
+    "remove me from your list",
+    "remove my number",
+    "unsubscribe me",
+    "no more texts",
+    "no more messages",
+    "wrong number",
+    "dont text me",
+    "do not text me",
+    "take me off this list",
+    "take me off your list",
+    "opt me out",
+    "no me manden mensajes",
+    "numero equivocado",
+    "borrame de la lista",
+];
+
+/// Words that may surround a revocation phrase without changing its meaning.
+const FILLER: [&str; 12] = ["please", "pls", "plz", "thanks", "thank", "you", "now", "asap", "ok", "por", "favor", "gracias"];
+
+/// The message reduced to one canonical word: surrounding whitespace and punctuation removed.
+pub fn whole_word(body: &str) -> &str {
+    body.trim_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿')
+}
 
 impl Keyword {
-    /// Recognises a keyword in an inbound message body. Anything else, including a keyword inside a
-    /// longer sentence, is not a keyword.
+    /// Recognises a compliance keyword (whole message, any case) or a free-text revocation.
     pub fn recognise(body: &str) -> Option<Self> {
-        let word = body
-            .trim_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿');
-        let is = |w: &&str| word.eq_ignore_ascii_case(w);
-        if word.eq_ignore_ascii_case("JOIN") {
-            Some(Self::Join)
-        } else if STOP_WORDS.iter().any(is) {
-            Some(Self::Stop)
-        } else if HELP_WORDS.iter().any(is) {
-            Some(Self::Help)
-        } else {
-            None
+        let word = whole_word(body);
+        let find = |list: &[&'static str]| list.iter().copied().find(|w| word.eq_ignore_ascii_case(w));
+        if let Some(w) = find(&STOP_WORDS) {
+            return Some(Self::Stop { word: w, language: None });
         }
+        if let Some(w) = find(&STOP_WORDS_ES) {
+            return Some(Self::Stop { word: w, language: Some(Language::Es) });
+        }
+        if let Some(w) = find(&START_WORDS) {
+            return Some(Self::Start { word: w });
+        }
+        if let Some(w) = find(&HELP_WORDS) {
+            return Some(Self::Help { word: w, language: None });
+        }
+        if let Some(w) = find(&HELP_WORDS_ES) {
+            return Some(Self::Help { word: w, language: Some(Language::Es) });
+        }
+        if is_revocation(body) {
+            return Some(Self::Stop { word: "REVOCATION", language: None });
+        }
+        None
     }
 
     /// The canonical word, for consent evidence.
-    pub fn as_str(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
-            Self::Join => "JOIN",
-            Self::Stop => "STOP",
-            Self::Help => "HELP",
+            Self::Stop { word, .. } | Self::Start { word } | Self::Help { word, .. } => word,
         }
     }
+
+    /// Whether this is a reserved word that no campaign or gathering code may use.
+    pub fn is_reserved(word: &str) -> bool {
+        [&STOP_WORDS[..], &STOP_WORDS_ES, &START_WORDS, &HELP_WORDS, &HELP_WORDS_ES]
+            .iter()
+            .any(|list| list.iter().any(|w| w.eq_ignore_ascii_case(word)))
+    }
+}
+
+/// Lower-cases, strips accents that matter here and punctuation, and splits into words.
+fn words(body: &str) -> Vec<String> {
+    let folded: String = body
+        .chars()
+        .map(|c| match c {
+            'á' | 'Á' => 'a',
+            'é' | 'É' => 'e',
+            'í' | 'Í' => 'i',
+            'ó' | 'Ó' => 'o',
+            'ú' | 'Ú' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            '\'' | '\u{2019}' => '\0',
+            c if c.is_alphanumeric() => c.to_ascii_lowercase(),
+            _ => ' ',
+        })
+        .filter(|c| *c != '\0')
+        .collect();
+    folded.split_whitespace().map(str::to_string).collect()
+}
+
+/// Whether a free-text message revokes consent: the whole message is a revocation phrase, possibly
+/// with polite filler words around it ("Please stop texting me, thanks").
+fn is_revocation(body: &str) -> bool {
+    let words = words(body);
+    if words.is_empty() || words.len() > 12 {
+        return false;
+    }
+    let core: Vec<&str> = {
+        let start = words.iter().position(|w| !FILLER.contains(&w.as_str())).unwrap_or(words.len());
+        let end = words.iter().rposition(|w| !FILLER.contains(&w.as_str())).map_or(start, |i| i + 1);
+        words[start..end.max(start)].iter().map(String::as_str).collect()
+    };
+    let core = core.join(" ");
+    REVOCATION_PHRASES.iter().any(|p| core == *p)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn stop(body: &str) -> bool {
+        matches!(Keyword::recognise(body), Some(Keyword::Stop { .. }))
+    }
+
     #[test]
-    fn join_in_any_case_with_surrounding_whitespace_is_the_join_keyword() {
-        for body in ["JOIN", "join", " Join ", "\tjOiN\n", "JOIN!", "join."] {
-            assert_eq!(Keyword::recognise(body), Some(Keyword::Join), "{body:?}");
+    fn every_carrier_opt_out_word_is_stop_in_any_case_with_punctuation_ignored() {
+        for body in ["STOP", "stop", "StopAll", " unsubscribe ", "cancel", "END.", "quit", "optout", "Revoke", "stop!"] {
+            assert!(stop(body), "{body:?}");
         }
     }
 
     #[test]
-    fn join_inside_a_sentence_is_not_a_keyword() {
-        for body in ["I want to join", "JOINED", "JO IN", "", "   "] {
-            assert_eq!(Keyword::recognise(body), None, "{body:?}");
+    fn spanish_opt_out_words_are_stop_in_spanish() {
+        for body in ["PARAR", "alto", "Cancelar."] {
+            assert_eq!(Keyword::recognise(body).map(|k| matches!(k, Keyword::Stop { language: Some(Language::Es), .. })), Some(true), "{body}");
         }
     }
 
     #[test]
-    fn every_carrier_opt_out_word_is_stop() {
-        for body in ["STOP", "stop", "StopAll", " unsubscribe ", "cancel", "END.", "quit", "optout", "Revoke"] {
-            assert_eq!(Keyword::recognise(body), Some(Keyword::Stop), "{body:?}");
+    fn start_unstop_and_yes_opt_back_in() {
+        for body in ["START", "unstop", "Yes"] {
+            assert!(matches!(Keyword::recognise(body), Some(Keyword::Start { .. })), "{body}");
         }
-        assert_eq!(Keyword::recognise("please stop texting me"), None);
     }
 
     #[test]
-    fn help_and_info_are_help() {
-        assert_eq!(Keyword::recognise("help?"), Some(Keyword::Help));
-        assert_eq!(Keyword::recognise("INFO"), Some(Keyword::Help));
+    fn help_info_and_ayuda_ask_for_help() {
+        assert!(matches!(Keyword::recognise("help?"), Some(Keyword::Help { language: None, .. })));
+        assert!(matches!(Keyword::recognise("INFO"), Some(Keyword::Help { .. })));
+        assert!(matches!(Keyword::recognise("¿Ayuda?"), Some(Keyword::Help { language: Some(Language::Es), .. })));
+    }
+
+    #[test]
+    fn free_text_revocation_is_an_opt_out() {
+        for body in [
+            "Stop texting me",
+            "please stop texting me!!",
+            "Remove me",
+            "remove me from your list please",
+            "Unsubscribe me",
+            "No more texts",
+            "Wrong number",
+            "don't text me",
+            "Do not text me.",
+            "take me off this list",
+            "No me manden mensajes",
+            "Número equivocado",
+        ] {
+            assert!(stop(body), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn near_misses_are_not_opt_outs() {
+        for body in [
+            "I'll stop by at 7",
+            "can't stop now, see you there",
+            "don't stop",
+            "what's the right number to call?",
+            "text me the address",
+            "is there room for one more?",
+            "stopwatch",
+            "Maria",
+            "20001",
+            "I want to remove my plus-one",
+            "this is the best thing, no more waiting for someone else to organize",
+        ] {
+            assert!(!stop(body), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn reserved_words_cannot_be_campaign_keywords() {
+        assert!(Keyword::is_reserved("stop"));
+        assert!(Keyword::is_reserved("AYUDA"));
+        assert!(!Keyword::is_reserved("RISING"));
     }
 }

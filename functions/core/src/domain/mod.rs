@@ -1,9 +1,22 @@
 //! Domain types that parse: once you hold one, it is valid. No AWS or HTTP types here.
 
+mod campaign_keyword;
+mod first_name;
+mod gathering;
 mod keyword;
+mod language;
 mod message_sid;
 mod phone;
+mod zip;
 
-pub use keyword::Keyword;
+pub use campaign_keyword::{CampaignKeyword, KeywordTarget, KeywordWord, KeywordWordError};
+pub use first_name::{FirstName, FirstNameError};
+pub use gathering::{
+    Address, AddressDraft, Gathering, GatheringCode, GatheringCodeError, GatheringDraft, GatheringError, GatheringId,
+    GatheringIdError, GatheringTitle, GatheringTitleError, PRIVATE_ADDRESS_NOTICE, RESERVED_WORDS,
+};
+pub use keyword::{Keyword, whole_word};
+pub use language::Language;
 pub use message_sid::{MessageSid, MessageSidError};
 pub use phone::{PhoneNumber, PhoneNumberError};
+pub use zip::{Zip, ZipError, preload as preload_zip_codes};

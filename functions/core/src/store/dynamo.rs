@@ -6,8 +6,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Applied, ContactEffect, INBOUND_IDEMPOTENCY_TTL, InboundStore, StoreError, timestamp};
-use crate::domain::MessageSid;
+use super::{
+    Applied, ContactEffect, ContactState, DAILY_REPLY_TTL, INBOUND_IDEMPOTENCY_TTL, InboundStore, SmsStatus, StoreError,
+    timestamp,
+};
+use crate::domain::{Language, MessageSid};
+use crate::privacy::ContactHash;
 
 /// Program name recorded with consent evidence.
 const SMS_PROGRAM: &str = "rising";
@@ -42,6 +46,7 @@ struct ConsentItem<'a> {
     channel: &'static str,
     action: &'static str,
     source: &'static str,
+    language: &'static str,
     program: &'static str,
     keyword: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,7 +59,7 @@ fn inbound_key(sid: &MessageSid) -> String {
     format!("INBOUND#{}", sid.as_str())
 }
 
-fn contact_key(hash: &crate::privacy::ContactHash) -> String {
+fn contact_key(hash: &ContactHash) -> String {
     format!("CONTACT#{}", hash.as_str())
 }
 
@@ -70,13 +75,16 @@ fn to_item<T: Serialize>(value: &T) -> Result<std::collections::HashMap<String, 
 }
 
 impl DynamoInboundStore {
+    #[allow(clippy::too_many_arguments)]
     fn consent_put(
         &self,
         sid: &MessageSid,
-        contact: &crate::privacy::ContactHash,
+        contact: &ContactHash,
         action: &'static str,
+        source: &'static str,
         keyword: &str,
         wording: Option<&str>,
+        language: Language,
         now: OffsetDateTime,
     ) -> Result<TransactWriteItem, StoreError> {
         let at = timestamp(now);
@@ -86,7 +94,8 @@ impl DynamoInboundStore {
             entity: "consent",
             channel: "sms",
             action,
-            source: "keyword",
+            source,
+            language: language.code(),
             program: SMS_PROGRAM,
             keyword,
             wording,
@@ -103,9 +112,10 @@ impl DynamoInboundStore {
 
     fn contact_update(
         &self,
-        contact: &crate::privacy::ContactHash,
+        contact: &ContactHash,
         opted_in: bool,
         keyword: &str,
+        language: Language,
         now: OffsetDateTime,
     ) -> Result<TransactWriteItem, StoreError> {
         let now_s = timestamp(now);
@@ -116,9 +126,11 @@ impl DynamoInboundStore {
             .key("sk", AttributeValue::S("CONTACT".into()))
             .update_expression(
                 "SET entity = :entity, sms_status = :status, sms_status_at = :now, sms_status_keyword = :kw, \
-                 updated_at = :now, created_at = if_not_exists(created_at, :now), \
+                 #lang = :lang, updated_at = :now, created_at = if_not_exists(created_at, :now), \
                  join_source = if_not_exists(join_source, :source), person_id = if_not_exists(person_id, :pid)",
             )
+            .expression_attribute_names("#lang", "language")
+            .expression_attribute_values(":lang", AttributeValue::S(language.code().into()))
             .expression_attribute_values(":entity", AttributeValue::S("contact".into()))
             .expression_attribute_values(
                 ":status",
@@ -135,6 +147,53 @@ impl DynamoInboundStore {
 }
 
 impl InboundStore for DynamoInboundStore {
+    #[tracing::instrument(name = "store.contact_state", skip_all)]
+    async fn contact_state(&self, contact: &ContactHash) -> Result<Option<ContactState>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(contact_key(contact)))
+            .key("sk", AttributeValue::S("CONTACT".into()))
+            .projection_expression("sms_status, #lang")
+            .expression_attribute_names("#lang", "language")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err("GetItem"))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+        let sms_status = match text("sms_status") {
+            Some("opted_in") => Some(SmsStatus::OptedIn),
+            Some("opted_out") => Some(SmsStatus::OptedOut),
+            _ => None,
+        };
+        let language = text("language").and_then(Language::parse).unwrap_or_default();
+        Ok(Some(ContactState { sms_status, language }))
+    }
+
+    #[tracing::instrument(name = "store.claim_daily_reply", skip_all)]
+    async fn claim_daily_reply(&self, contact: &ContactHash, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let day = &timestamp(now)[..10];
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(contact_key(contact)))
+            .item("sk", AttributeValue::S(format!("DAILYREPLY#{day}")))
+            .item("entity", AttributeValue::S("daily_reply".into()))
+            .item("expires_at", AttributeValue::N((now + DAILY_REPLY_TTL).unix_timestamp().to_string()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(dynamo_err("PutItem")(e)),
+        }
+    }
+
     #[tracing::instrument(name = "store.processed_reply", skip_all, fields(message_sid = %sid.as_str()))]
     async fn processed_reply(&self, sid: &MessageSid, now: OffsetDateTime) -> Result<Option<String>, StoreError> {
         let output = self
@@ -178,13 +237,22 @@ impl InboundStore for DynamoInboundStore {
             .map_err(dynamo_err("build Put"))?;
         let mut items = vec![TransactWriteItem::builder().put(guard).build()];
         match effect {
-            ContactEffect::OptIn { contact, keyword, wording } => {
-                items.push(self.contact_update(contact, true, keyword, now)?);
-                items.push(self.consent_put(sid, contact, "opt_in", keyword, Some(wording), now)?);
+            ContactEffect::OptIn { contact, keyword, wording, language } => {
+                items.push(self.contact_update(contact, true, keyword, *language, now)?);
+                items.push(self.consent_put(sid, contact, "opt_in", "keyword", keyword, Some(wording), *language, now)?);
             }
-            ContactEffect::OptOut { contact, keyword } => {
-                items.push(self.contact_update(contact, false, keyword, now)?);
-                items.push(self.consent_put(sid, contact, "opt_out", keyword, None, now)?);
+            ContactEffect::OptOut { contact, keyword, source, wording, language } => {
+                items.push(self.contact_update(contact, false, keyword, *language, now)?);
+                items.push(self.consent_put(
+                    sid,
+                    contact,
+                    "opt_out",
+                    source,
+                    keyword,
+                    wording.as_deref(),
+                    *language,
+                    now,
+                )?);
             }
             ContactEffect::Nothing => {}
         }

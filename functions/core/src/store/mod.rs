@@ -8,31 +8,75 @@
 //! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear |
 //! | consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | what was agreed, when, how |
 //! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given; TTL `expires_at` |
+//! | daily reply to a stranger | `CONTACT#<keyed hash>` | `DAILYREPLY#<yyyy-mm-dd>` | at most one a day; TTL `expires_at` |
+//! | delivery status of a sent text | `OUTBOUND#<MessageSid>` | `STATUS#<status>` | one per status Twilio reported: error code, when |
+//! | sent text summary | `OUTBOUND#<MessageSid>` | `MESSAGE` | latest status by rank (never moves back), error code |
+//! | carrier opt-out evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `opt_out`, source `carrier`, error code |
+//! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
+//! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed`, `capacity`?, `going_count`, language, `listed`; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>` |
+//! | gathering, wide-search pointer | `GATHERING#<id>` | `GEO2` | `gathering_id`, `lat`/`lon`, `starts_at`; while listed `gsi1pk` = `GEO2#<geohash/2>`, `gsi1sk` = `<starts_at>#<id>` |
+//! | gathering code | `CODE#<CODE>` | `CODE` | `gathering_id`; created with the gathering, unique among codes and keywords |
+//! | keyword | `KEYWORD#<WORD>` | `KEYWORD` | `kind` `campaign` or `gathering` (+ `gathering_id`), `language`; never a gathering's code |
+//! | RSVP | `GATHERING#<id>` | `RSVP#<keyed hash>` | `status` `going`/`waitlist`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `RSVP#<starts_at>#<gathering id>`. One record shape for SMS, web form and invitations |
 
+mod delivery;
+mod delivery_dynamo;
+mod delivery_memory;
 mod dynamo;
+mod gathering;
+mod gathering_dynamo;
+mod gathering_memory;
 mod memory;
 
+pub use delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
+pub use delivery_dynamo::DynamoDeliveryStore;
+pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemorySummary};
 pub use dynamo::DynamoInboundStore;
-pub use memory::MemoryInboundStore;
+pub use gathering::{
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome, RsvpRecord,
+    RsvpSource, RsvpStatus, RsvpStore,
+};
+pub use gathering_dynamo::DynamoGatheringStore;
+pub use gathering_memory::MemoryGatheringStore;
+pub use memory::{MemoryContact, MemoryInboundStore};
 
 use std::future::Future;
 use time::OffsetDateTime;
 
-use crate::domain::MessageSid;
+use crate::domain::{Language, MessageSid};
 use crate::privacy::ContactHash;
 
 /// How long the reply to a processed inbound message is kept to answer Twilio's retries identically.
 pub const INBOUND_IDEMPOTENCY_TTL: time::Duration = time::Duration::days(7);
 
+/// How long the marker of the daily reply to a stranger lives (a day, plus slack for time zones).
+pub const DAILY_REPLY_TTL: time::Duration = time::Duration::hours(36);
+
 /// What an inbound message changes for its sender's contact record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactEffect {
-    /// The sender opted in to texts by keyword. `wording` is what they were told they agreed to.
-    OptIn { contact: ContactHash, keyword: String, wording: String },
-    /// The sender opted out of all texts.
-    OptOut { contact: ContactHash, keyword: String },
+    /// The sender opted in to texts. `keyword` is what they sent (canonical), `wording` what they
+    /// were told they agreed to.
+    OptIn { contact: ContactHash, keyword: String, wording: String, language: Language },
+    /// The sender opted out of all texts. `source` says how (`keyword`, `revocation` for free text,
+    /// `twilio_advanced_opt_out`); `wording` is the confirmation sent, if any.
+    OptOut { contact: ContactHash, keyword: String, source: &'static str, wording: Option<String>, language: Language },
     /// Nothing changes; only the reply is remembered.
     Nothing,
+}
+
+/// The SMS consent state of a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsStatus {
+    OptedIn,
+    OptedOut,
+}
+
+/// What the conversation needs to know about a sender it has seen before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactState {
+    pub sms_status: Option<SmsStatus>,
+    pub language: Language,
 }
 
 /// The outcome of applying an inbound message.
@@ -59,6 +103,19 @@ pub enum StoreError {
 
 /// Port used by the inbound SMS path.
 pub trait InboundStore: Send + Sync {
+    /// The sender's consent state and language, if they are known.
+    fn contact_state(
+        &self,
+        contact: &ContactHash,
+    ) -> impl Future<Output = Result<Option<ContactState>, StoreError>> + Send;
+
+    /// Claims the one reply a stranger may get per UTC day; `false` if it was already given today.
+    fn claim_daily_reply(
+        &self,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The reply already given to this MessageSid, if it was processed and the record has not expired.
     fn processed_reply(
         &self,
