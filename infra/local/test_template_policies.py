@@ -24,7 +24,8 @@ from samcli.yamlhelper import yaml_parse
 from samtranslator.policy_template_processor.processor import PolicyTemplatesProcessor
 
 # Functions that may open sealed contact details and names. Adding one is a privacy decision: review it.
-DECRYPT_ALLOWED: set[str] = set()
+# SmsInboundFunction: writes the RSVP confirmation with the person's and the host's first names.
+DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction"}
 # Functions that may seal contact details and names (they store them, and need not read them back).
 GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction"}
 

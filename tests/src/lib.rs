@@ -50,9 +50,9 @@ pub struct Delivery {
 
 fn stack_env() -> HashMap<String, String> {
     let mut vars = HashMap::new();
-    let file = std::env::var("RISING_STACK_ENV").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env")
-    });
+    let file = std::env::var("RISING_STACK_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env"));
     if let Ok(text) = std::fs::read_to_string(&file) {
         for line in text.lines() {
             if let Some((k, v)) = line.split_once('=')
@@ -86,8 +86,12 @@ pub async fn spawn_app() -> Stack {
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new(region))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            vars.get("AWS_ACCESS_KEY_ID").cloned().unwrap_or_else(|| "testing".into()),
-            vars.get("AWS_SECRET_ACCESS_KEY").cloned().unwrap_or_else(|| "testing".into()),
+            vars.get("AWS_ACCESS_KEY_ID")
+                .cloned()
+                .unwrap_or_else(|| "testing".into()),
+            vars.get("AWS_SECRET_ACCESS_KEY")
+                .cloned()
+                .unwrap_or_else(|| "testing".into()),
             None,
             None,
             "rising-tests",
@@ -102,7 +106,9 @@ pub async fn spawn_app() -> Stack {
         auth_token: get("TWILIO_AUTH_TOKEN"),
         phone_number: get("TWILIO_PHONE_NUMBER"),
         table_name: get("TABLE_NAME"),
-        contact_hash_key: STANDARD.decode(get("CONTACT_HASH_KEY")).expect("CONTACT_HASH_KEY is base64"),
+        contact_hash_key: STANDARD
+            .decode(get("CONTACT_HASH_KEY"))
+            .expect("CONTACT_HASH_KEY is base64"),
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -111,7 +117,11 @@ pub async fn spawn_app() -> Stack {
         contact_data_key_id: vars.get("CONTACT_DATA_KEY_ID").cloned(),
         aws: sdk,
     };
-    let health = stack.http.get(format!("{}/_emulator/health", stack.emulator_url)).send().await;
+    let health = stack
+        .http
+        .get(format!("{}/_emulator/health", stack.emulator_url))
+        .send()
+        .await;
     assert!(
         health.map(|r| r.status().is_success()).unwrap_or(false),
         "the Twilio emulator at {} does not answer; is the stack running (`make dev`)?",
@@ -123,13 +133,19 @@ pub async fn spawn_app() -> Stack {
 /// A random, valid US mobile-format number (Washington DC area code), unique per test.
 pub fn unique_phone() -> String {
     let mut rng = rand::rng();
-    format!("+1202{}{:04}", rng.random_range(200..=999), rng.random_range(0..10_000))
+    format!(
+        "+1202{}{:04}",
+        rng.random_range(200..=999),
+        rng.random_range(0..10_000)
+    )
 }
 
 /// A fresh Twilio-shaped MessageSid.
 pub fn unique_message_sid() -> String {
     let mut rng = rand::rng();
-    let hex: String = (0..32).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect();
+    let hex: String = (0..32)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect();
     format!("SM{hex}")
 }
 
@@ -143,7 +159,8 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) ->
         data.push_str(k);
         data.push_str(v);
     }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
     mac.update(data.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -151,12 +168,16 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) ->
 impl Stack {
     /// `phone` texts `body` to the project's number through the Twilio emulator's phone simulator.
     pub async fn text(&self, phone: &str, body: &str) -> Delivery {
-        self.simulate(serde_json::json!({ "from": phone, "body": body })).await
+        self.simulate(serde_json::json!({ "from": phone, "body": body }))
+            .await
     }
 
     /// Twilio delivers the same inbound message (same MessageSid) again.
     pub async fn redeliver(&self, phone: &str, body: &str, message_sid: &str) -> Delivery {
-        self.simulate(serde_json::json!({ "from": phone, "body": body, "message_sid": message_sid })).await
+        self.simulate(
+            serde_json::json!({ "from": phone, "body": body, "message_sid": message_sid }),
+        )
+        .await
     }
 
     /// Posts to the emulator's simulator with arbitrary options (e.g. a forged signature).
@@ -168,13 +189,19 @@ impl Stack {
             .send()
             .await
             .expect("emulator reachable");
-        assert!(response.status().is_success(), "simulator answered {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "simulator answered {}",
+            response.status()
+        );
         response.json().await.expect("simulator JSON")
     }
 
     /// Every message to or from `phone` that the Twilio emulator saw, oldest first.
     pub async fn conversation(&self, phone: &str) -> Vec<serde_json::Value> {
-        let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("phone", phone).finish();
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("phone", phone)
+            .finish();
         self.http
             .get(format!("{}/_emulator/messages?{query}", self.emulator_url))
             .send()
@@ -186,7 +213,12 @@ impl Stack {
     }
 
     /// The parameters Twilio posts for an inbound SMS from `phone`.
-    pub fn inbound_params(&self, phone: &str, body: &str, message_sid: &str) -> Vec<(String, String)> {
+    pub fn inbound_params(
+        &self,
+        phone: &str,
+        body: &str,
+        message_sid: &str,
+    ) -> Vec<(String, String)> {
         [
             ("MessageSid", message_sid),
             ("SmsSid", message_sid),
@@ -212,9 +244,13 @@ impl Stack {
         params: &[(String, String)],
         signature: Option<&str>,
     ) -> reqwest::Response {
-        let body: String =
-            form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
-        let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish();
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let signed_url = format!("{}{}", self.public_base_url, path_and_query);
         let computed = twilio_signature(&self.auth_token, &signed_url, &pairs);
         let mut request = self
@@ -233,7 +269,8 @@ impl Stack {
     /// The keyed hash the system uses for `phone`, computed independently from the published
     /// construction HMAC-SHA256(key, "phone\0" || E.164), base64url.
     pub fn phone_hash(&self, phone: &str) -> String {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.contact_hash_key).expect("any key length");
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(&self.contact_hash_key).expect("any key length");
         mac.update(b"phone\x00");
         mac.update(phone.as_bytes());
         format!("p.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
@@ -241,7 +278,8 @@ impl Stack {
 
     /// Every item stored under a phone's contact key.
     pub async fn contact_items(&self, phone: &str) -> Vec<Item> {
-        self.query_pk(&format!("CONTACT#{}", self.phone_hash(phone))).await
+        self.query_pk(&format!("CONTACT#{}", self.phone_hash(phone)))
+            .await
     }
 
     pub async fn query_pk(&self, pk: &str) -> Vec<Item> {
@@ -282,7 +320,9 @@ impl Stack {
 
 /// A string attribute of an item, for assertions.
 pub fn s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 /// All text of an item (keys and values), to check that no contact detail appears in clear.

@@ -27,7 +27,15 @@ fn field_of_a_new_person(app: &Stack, field: &str) -> String {
 }
 
 fn wrapped_key(sealed: &Sealed) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(sealed.as_str().split('.').nth(1).expect("a wrapped key part")).expect("base64url")
+    URL_SAFE_NO_PAD
+        .decode(
+            sealed
+                .as_str()
+                .split('.')
+                .nth(1)
+                .expect("a wrapped key part"),
+        )
+        .expect("base64url")
 }
 
 #[tokio::test]
@@ -51,10 +59,26 @@ async fn a_new_execution_environment_opens_the_values_of_another() {
     let context = field_of_a_new_person(&app, "first_name");
     let from_first = first.seal(&context, NAME).await.expect("seal");
     let from_second = second.seal(&context, "Beto").await.expect("seal");
-    assert_ne!(wrapped_key(&from_first), wrapped_key(&from_second), "each environment has its own data key");
+    assert_ne!(
+        wrapped_key(&from_first),
+        wrapped_key(&from_second),
+        "each environment has its own data key"
+    );
 
-    assert_eq!(second.open(&context, &from_first).await.expect("unwrap through KMS Decrypt"), NAME);
-    assert_eq!(first.open(&context, &from_second).await.expect("unwrap through KMS Decrypt"), "Beto");
+    assert_eq!(
+        second
+            .open(&context, &from_first)
+            .await
+            .expect("unwrap through KMS Decrypt"),
+        NAME
+    );
+    assert_eq!(
+        first
+            .open(&context, &from_second)
+            .await
+            .expect("unwrap through KMS Decrypt"),
+        "Beto"
+    );
 }
 
 #[tokio::test]
@@ -66,15 +90,25 @@ async fn a_value_does_not_open_for_another_person_or_another_field() {
 
     let other_person = field_of_a_new_person(&app, "first_name");
     let other_field = context.replace("|first_name", "|last_name");
-    assert_eq!(sealer.open(&other_person, &sealed).await, Err(CryptoError::Rejected));
-    assert_eq!(new_execution_environment(&app).open(&other_field, &sealed).await, Err(CryptoError::Rejected));
+    assert_eq!(
+        sealer.open(&other_person, &sealed).await,
+        Err(CryptoError::Rejected)
+    );
+    assert_eq!(
+        new_execution_environment(&app)
+            .open(&other_field, &sealed)
+            .await,
+        Err(CryptoError::Rejected)
+    );
 }
 
 #[tokio::test]
 async fn kms_refuses_a_wrapped_key_it_did_not_issue() {
     let app = spawn_app().await;
-    let sealed =
-        new_execution_environment(&app).seal(&field_of_a_new_person(&app, "email"), NAME).await.unwrap();
+    let sealed = new_execution_environment(&app)
+        .seal(&field_of_a_new_person(&app, "email"), NAME)
+        .await
+        .unwrap();
     let mut wrapped = wrapped_key(&sealed);
     let last = wrapped.len() - 1;
     wrapped[last] ^= 1;
@@ -82,27 +116,56 @@ async fn kms_refuses_a_wrapped_key_it_did_not_issue() {
     parts[1] = URL_SAFE_NO_PAD.encode(&wrapped);
     let altered = Sealed::parse(parts.join(".")).unwrap();
 
-    let error = new_execution_environment(&app).open("p.x|email", &altered).await.unwrap_err();
+    let error = new_execution_environment(&app)
+        .open("p.x|email", &altered)
+        .await
+        .unwrap_err();
 
-    assert!(matches!(error, CryptoError::KeyService { operation: "Decrypt", .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            CryptoError::KeyService {
+                operation: "Decrypt",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
 async fn kms_unwraps_a_data_key_only_under_its_encryption_context() {
     let app = spawn_app().await;
-    let sealed =
-        new_execution_environment(&app).seal(&field_of_a_new_person(&app, "email"), NAME).await.unwrap();
+    let sealed = new_execution_environment(&app)
+        .seal(&field_of_a_new_person(&app, "email"), NAME)
+        .await
+        .unwrap();
     let kms = aws_sdk_kms::Client::new(&app.aws);
     let decrypt = |context: &[(&str, &str)]| {
-        let mut request = kms.decrypt().key_id(key_id(&app)).ciphertext_blob(Blob::new(wrapped_key(&sealed)));
+        let mut request = kms
+            .decrypt()
+            .key_id(key_id(&app))
+            .ciphertext_blob(Blob::new(wrapped_key(&sealed)));
         for (name, value) in context {
             request = request.encryption_context(*name, *value);
         }
         request.send()
     };
 
-    let unwrapped = decrypt(&KEY_ENCRYPTION_CONTEXT).await.expect("Decrypt under the encryption context");
-    assert_eq!(unwrapped.plaintext.map(Blob::into_inner).map(|k| k.len()), Some(32));
-    assert!(decrypt(&[]).await.is_err(), "KMS unwrapped a data key without its encryption context");
-    assert!(decrypt(&[("app", "rising"), ("purpose", "other")]).await.is_err());
+    let unwrapped = decrypt(&KEY_ENCRYPTION_CONTEXT)
+        .await
+        .expect("Decrypt under the encryption context");
+    assert_eq!(
+        unwrapped.plaintext.map(Blob::into_inner).map(|k| k.len()),
+        Some(32)
+    );
+    assert!(
+        decrypt(&[]).await.is_err(),
+        "KMS unwrapped a data key without its encryption context"
+    );
+    assert!(
+        decrypt(&[("app", "rising"), ("purpose", "other")])
+            .await
+            .is_err()
+    );
 }

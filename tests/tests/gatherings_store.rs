@@ -7,14 +7,14 @@
 
 use rand::Rng;
 use rising_core::domain::{
-    AddressDraft, CampaignKeyword, FirstName, Gathering, GatheringCode, GatheringDraft, GatheringId, GatheringTitle,
-    KeywordTarget, KeywordWord, Language, PhoneNumber, Zip,
+    AddressDraft, CampaignKeyword, FirstName, Gathering, GatheringCode, GatheringDraft,
+    GatheringId, GatheringTitle, KeywordTarget, KeywordWord, Language, PhoneNumber, Zip,
 };
 use rising_core::geo::{EARTH_RADIUS_KM, GeoPoint, SearchRadius};
 use rising_core::privacy::{ContactHash, ContactHasher, Sealer, field_context};
 use rising_core::store::{
-    DynamoGatheringStore, GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword,
-    RsvpOutcome, RsvpSource, RsvpStatus, RsvpStore,
+    DynamoGatheringStore, GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering,
+    PutKeyword, RsvpOutcome, RsvpSource, RsvpStatus, RsvpStore,
 };
 use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
 use time::{Duration, OffsetDateTime};
@@ -42,20 +42,30 @@ fn unique_code() -> GatheringCode {
 /// A first name no stored item could contain by chance.
 fn unique_name() -> String {
     let mut rng = rand::rng();
-    let tail: String = (0..10).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
+    let tail: String = (0..10)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect();
     format!("Zy{tail}")
 }
 
 /// A random origin between 55° S and 55° N, away from the antimeridian.
 fn random_origin() -> GeoPoint {
     let mut rng = rand::rng();
-    GeoPoint::new(rng.random_range(-55.0..55.0), rng.random_range(-170.0..170.0)).expect("in range")
+    GeoPoint::new(
+        rng.random_range(-55.0..55.0),
+        rng.random_range(-170.0..170.0),
+    )
+    .expect("in range")
 }
 
 /// The point `km` from `origin` on `bearing_deg`.
 fn destination(origin: GeoPoint, km: f64, bearing_deg: f64) -> GeoPoint {
     let d = km / EARTH_RADIUS_KM;
-    let (p1, l1, b) = (origin.lat().to_radians(), origin.lon().to_radians(), bearing_deg.to_radians());
+    let (p1, l1, b) = (
+        origin.lat().to_radians(),
+        origin.lon().to_radians(),
+        bearing_deg.to_radians(),
+    );
     let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * b.cos()).asin();
     let l2 = l1 + (b.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
     GeoPoint::new(p2.to_degrees(), l2.to_degrees()).expect("in range")
@@ -107,13 +117,20 @@ async fn gathering(sealer: &Sealer, spec: Spec) -> Gathering {
 
 async fn put_all(store: &DynamoGatheringStore, gatherings: &[&Gathering]) {
     for g in gatherings {
-        assert_eq!(store.put(g, now()).await.expect("put"), PutGathering::Created);
+        assert_eq!(
+            store.put(g, now()).await.expect("put"),
+            PutGathering::Created
+        );
     }
 }
 
 /// The ids of `found` that belong to `mine`, in order.
 fn own_ids(found: &[NearbyGathering], mine: &[&Gathering]) -> Vec<GatheringId> {
-    found.iter().filter(|n| mine.iter().any(|g| g.id == n.gathering.id)).map(|n| n.gathering.id.clone()).collect()
+    found
+        .iter()
+        .filter(|n| mine.iter().any(|g| g.id == n.gathering.id))
+        .map(|n| n.gathering.id.clone())
+        .collect()
 }
 
 fn assert_every_result_qualifies(
@@ -124,16 +141,28 @@ fn assert_every_result_qualifies(
 ) {
     for n in found {
         assert!(n.gathering.listed, "an unlisted gathering was found");
-        assert!(n.gathering.starts_at > at, "a gathering that already started was found");
-        assert!(radius.contains(n.distance), "{} km is beyond the radius", n.distance.km());
+        assert!(
+            n.gathering.starts_at > at,
+            "a gathering that already started was found"
+        );
+        assert!(
+            radius.contains(n.distance),
+            "{} km is beyond the radius",
+            n.distance.km()
+        );
         assert!((origin.distance_to(n.gathering.location).km() - n.distance.km()).abs() < 1e-6);
     }
-    assert!(found.windows(2).all(|w| w[0].distance <= w[1].distance), "not nearest first");
+    assert!(
+        found.windows(2).all(|w| w[0].distance <= w[1].distance),
+        "not nearest first"
+    );
 }
 
 fn contact() -> ContactHash {
     let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    ContactHasher::from_base64(key).expect("key").phone(&PhoneNumber::parse(&unique_phone()).expect("phone"))
+    ContactHasher::from_base64(key)
+        .expect("key")
+        .phone(&PhoneNumber::parse(&unique_phone()).expect("phone"))
 }
 
 #[tokio::test]
@@ -141,32 +170,75 @@ async fn a_search_finds_only_nearby_upcoming_listed_gatherings_nearest_first() {
     let stack = spawn_app().await;
     let (store, sealer) = (store(&stack), Sealer::in_memory());
     let origin = random_origin();
-    let near =
-        gathering(&sealer, Spec { starts_in: Duration::days(3), ..Spec::at(destination(origin, 1.0, 10.0)) }).await;
-    let middle =
-        gathering(&sealer, Spec { starts_in: Duration::days(2), ..Spec::at(destination(origin, 30.0, 100.0)) }).await;
-    let edge =
-        gathering(&sealer, Spec { starts_in: Duration::days(1), ..Spec::at(destination(origin, 65.0, 250.0)) }).await;
+    let near = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(3),
+            ..Spec::at(destination(origin, 1.0, 10.0))
+        },
+    )
+    .await;
+    let middle = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(2),
+            ..Spec::at(destination(origin, 30.0, 100.0))
+        },
+    )
+    .await;
+    let edge = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(1),
+            ..Spec::at(destination(origin, 65.0, 250.0))
+        },
+    )
+    .await;
     let too_far = gathering(&sealer, Spec::at(destination(origin, 90.0, 300.0))).await;
-    let started =
-        gathering(&sealer, Spec { starts_in: -Duration::hours(1), ..Spec::at(destination(origin, 2.0, 0.0)) }).await;
-    let unlisted = gathering(&sealer, Spec { listed: false, ..Spec::at(destination(origin, 2.0, 180.0)) }).await;
+    let started = gathering(
+        &sealer,
+        Spec {
+            starts_in: -Duration::hours(1),
+            ..Spec::at(destination(origin, 2.0, 0.0))
+        },
+    )
+    .await;
+    let unlisted = gathering(
+        &sealer,
+        Spec {
+            listed: false,
+            ..Spec::at(destination(origin, 2.0, 180.0))
+        },
+    )
+    .await;
     let mine = [&near, &middle, &edge, &too_far, &started, &unlisted];
     put_all(&store, &mine).await;
 
     let radius = SearchRadius::km(70.0).expect("radius");
     let at = now();
-    let found = store.upcoming_near(origin, radius, at, 20).await.expect("search");
+    let found = store
+        .upcoming_near(origin, radius, at, 20)
+        .await
+        .expect("search");
 
     assert_every_result_qualifies(&found, origin, radius, at);
-    assert_eq!(own_ids(&found, &mine), [near.id.clone(), middle.id.clone(), edge.id.clone()]);
+    assert_eq!(
+        own_ids(&found, &mine),
+        [near.id.clone(), middle.id.clone(), edge.id.clone()]
+    );
     let distances: Vec<f64> = found
         .iter()
         .filter(|n| n.gathering.id == near.id || n.gathering.id == edge.id)
         .map(|n| n.distance.km())
         .collect();
-    assert!((distances[0] - 1.0).abs() < 0.01 && (distances[1] - 65.0).abs() < 0.05, "{distances:?}");
-    let first = store.upcoming_near(origin, radius, at, 1).await.expect("search");
+    assert!(
+        (distances[0] - 1.0).abs() < 0.01 && (distances[1] - 65.0).abs() < 0.05,
+        "{distances:?}"
+    );
+    let first = store
+        .upcoming_near(origin, radius, at, 1)
+        .await
+        .expect("search");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].distance, found[0].distance);
 }
@@ -180,16 +252,29 @@ async fn a_wide_search_reads_the_coarse_cells_and_still_ranks_nearest_first() {
     let b = gathering(&sealer, Spec::at(destination(origin, 230.0, 135.0))).await;
     let c = gathering(&sealer, Spec::at(destination(origin, 380.0, 270.0))).await;
     let beyond = gathering(&sealer, Spec::at(destination(origin, 470.0, 0.0))).await;
-    let hidden = gathering(&sealer, Spec { listed: false, ..Spec::at(destination(origin, 100.0, 90.0)) }).await;
+    let hidden = gathering(
+        &sealer,
+        Spec {
+            listed: false,
+            ..Spec::at(destination(origin, 100.0, 90.0))
+        },
+    )
+    .await;
     let mine = [&c, &beyond, &a, &hidden, &b];
     put_all(&store, &mine).await;
 
     let radius = SearchRadius::km(400.0).expect("radius");
     let at = now();
-    let found = store.upcoming_near(origin, radius, at, 50).await.expect("search");
+    let found = store
+        .upcoming_near(origin, radius, at, 50)
+        .await
+        .expect("search");
 
     assert_every_result_qualifies(&found, origin, radius, at);
-    assert_eq!(own_ids(&found, &mine), [a.id.clone(), b.id.clone(), c.id.clone()]);
+    assert_eq!(
+        own_ids(&found, &mine),
+        [a.id.clone(), b.id.clone(), c.id.clone()]
+    );
 }
 
 #[tokio::test]
@@ -200,14 +285,35 @@ async fn a_code_belongs_to_one_gathering_and_creating_twice_writes_once() {
     let mut second = gathering(&sealer, Spec::at(random_origin())).await;
     second.code = first.code.clone();
 
-    assert_eq!(store.put(&first, now()).await.expect("put"), PutGathering::Created);
-    assert_eq!(store.put(&first, now()).await.expect("put"), PutGathering::AlreadyExists);
-    assert_eq!(store.put(&second, now()).await.expect("put"), PutGathering::CodeTaken);
+    assert_eq!(
+        store.put(&first, now()).await.expect("put"),
+        PutGathering::Created
+    );
+    assert_eq!(
+        store.put(&first, now()).await.expect("put"),
+        PutGathering::AlreadyExists
+    );
+    assert_eq!(
+        store.put(&second, now()).await.expect("put"),
+        PutGathering::CodeTaken
+    );
 
     assert_eq!(store.get(&second.id).await.expect("get"), None);
-    assert!(stack.query_pk(&format!("GATHERING#{}", second.id)).await.is_empty(), "a refused gathering left items");
-    assert_eq!(store.by_code(&first.code).await.expect("by code"), Some(first.clone()));
-    assert_eq!(store.get(&first.id).await.expect("get"), Some(first.clone()));
+    assert!(
+        stack
+            .query_pk(&format!("GATHERING#{}", second.id))
+            .await
+            .is_empty(),
+        "a refused gathering left items"
+    );
+    assert_eq!(
+        store.by_code(&first.code).await.expect("by code"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.get(&first.id).await.expect("get"),
+        Some(first.clone())
+    );
     let code_items = stack.query_pk(&format!("CODE#{}", first.code)).await;
     assert_eq!(code_items.len(), 1);
     assert_eq!(s(&code_items[0], "gathering_id"), Some(first.id.as_str()));
@@ -219,12 +325,25 @@ async fn a_code_can_never_be_a_configured_keyword() {
     let (store, sealer) = (store(&stack), Sealer::in_memory());
     let mut g = gathering(&sealer, Spec::at(random_origin())).await;
     let word = KeywordWord::parse(g.code.as_str()).expect("word");
-    let keyword = CampaignKeyword { word: word.clone(), target: KeywordTarget::Campaign, language: Language::Es };
+    let keyword = CampaignKeyword {
+        word: word.clone(),
+        target: KeywordTarget::Campaign,
+        language: Language::Es,
+    };
 
-    assert_eq!(store.put_keyword(&keyword, now()).await.expect("keyword"), PutKeyword::Created);
-    assert_eq!(store.put_keyword(&keyword, now()).await.expect("keyword"), PutKeyword::AlreadyExists);
+    assert_eq!(
+        store.put_keyword(&keyword, now()).await.expect("keyword"),
+        PutKeyword::Created
+    );
+    assert_eq!(
+        store.put_keyword(&keyword, now()).await.expect("keyword"),
+        PutKeyword::AlreadyExists
+    );
     assert_eq!(store.keyword(&word).await.expect("keyword"), Some(keyword));
-    assert_eq!(store.put(&g, now()).await.expect("put"), PutGathering::CodeTaken);
+    assert_eq!(
+        store.put(&g, now()).await.expect("put"),
+        PutGathering::CodeTaken
+    );
 
     g.code = unique_code();
     store.put(&g, now()).await.expect("put");
@@ -233,19 +352,32 @@ async fn a_code_can_never_be_a_configured_keyword() {
         target: KeywordTarget::Gathering(g.id.clone()),
         language: Language::En,
     };
-    assert_eq!(store.put_keyword(&taken, now()).await.expect("keyword"), PutKeyword::TakenByGatheringCode);
+    assert_eq!(
+        store.put_keyword(&taken, now()).await.expect("keyword"),
+        PutKeyword::TakenByGatheringCode
+    );
 }
 
 #[tokio::test]
 async fn an_rsvp_is_recorded_once_and_people_past_the_capacity_are_waitlisted() {
     let stack = spawn_app().await;
     let (store, sealer) = (store(&stack), Sealer::in_memory());
-    let g = gathering(&sealer, Spec { capacity: Some(2), ..Spec::at(random_origin()) }).await;
+    let g = gathering(
+        &sealer,
+        Spec {
+            capacity: Some(2),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
     put_all(&store, &[&g]).await;
     let people: Vec<ContactHash> = (0..3).map(|_| contact()).collect();
     let mut outcomes = Vec::new();
     for (i, person) in people.iter().enumerate() {
-        let name = sealer.seal(&field_context(person, "first_name"), "Ana").await.expect("seal");
+        let name = sealer
+            .seal(&field_context(person, "first_name"), "Ana")
+            .await
+            .expect("seal");
         let rsvp = NewRsvp {
             gathering: &g.id,
             contact: person,
@@ -259,30 +391,72 @@ async fn an_rsvp_is_recorded_once_and_people_past_the_capacity_are_waitlisted() 
         }
     }
     use RsvpOutcome::*;
-    assert_eq!(outcomes, [Created, AlreadyGoing, Created, Waitlisted, AlreadyWaitlisted]);
+    assert_eq!(
+        outcomes,
+        [
+            Created,
+            AlreadyGoing,
+            Created,
+            Waitlisted,
+            AlreadyWaitlisted
+        ]
+    );
 
     let records = store.rsvps_for(&g.id).await.expect("by gathering");
     assert_eq!(records.len(), 3);
-    assert_eq!(records.iter().filter(|r| r.status == RsvpStatus::Going).count(), 2);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.status == RsvpStatus::Going)
+            .count(),
+        2
+    );
     let items = stack.query_pk(&format!("GATHERING#{}", g.id)).await;
-    let gathering_item = items.iter().find(|i| s(i, "sk") == Some("GATHERING")).expect("gathering item");
-    assert_eq!(gathering_item.get("going_count").and_then(|v| v.as_n().ok()).map(String::as_str), Some("2"));
+    let gathering_item = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("GATHERING"))
+        .expect("gathering item");
+    assert_eq!(
+        gathering_item
+            .get("going_count")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("2")
+    );
 
     let of_first = store.rsvps_of(&people[0]).await.expect("by person");
     assert_eq!(of_first.len(), 1);
     assert_eq!(
-        (of_first[0].gathering_id.clone(), of_first[0].status, of_first[0].source),
+        (
+            of_first[0].gathering_id.clone(),
+            of_first[0].status,
+            of_first[0].source
+        ),
         (g.id.clone(), RsvpStatus::Going, RsvpSource::Sms)
     );
     assert_eq!(of_first[0].starts_at, records[0].starts_at);
     assert_eq!(
-        sealer.open(&field_context(&people[0], "first_name"), &of_first[0].first_name).await.expect("open"),
+        sealer
+            .open(
+                &field_context(&people[0], "first_name"),
+                &of_first[0].first_name
+            )
+            .await
+            .expect("open"),
         "Ana"
     );
-    let rsvp_item =
-        items.iter().find(|i| s(i, "sk") == Some(&format!("RSVP#{}", people[0].as_str()))).expect("rsvp item");
-    assert_eq!(s(rsvp_item, "gsi1pk"), Some(format!("CONTACT#{}", people[0].as_str()).as_str()));
-    assert!(s(rsvp_item, "gsi1sk").is_some_and(|k| k.starts_with("RSVP#") && k.ends_with(g.id.as_str())));
+    let rsvp_item = items
+        .iter()
+        .find(|i| s(i, "sk") == Some(&format!("RSVP#{}", people[0].as_str())))
+        .expect("rsvp item");
+    assert_eq!(
+        s(rsvp_item, "gsi1pk"),
+        Some(format!("CONTACT#{}", people[0].as_str()).as_str())
+    );
+    assert!(
+        s(rsvp_item, "gsi1sk")
+            .is_some_and(|k| k.starts_with("RSVP#") && k.ends_with(g.id.as_str()))
+    );
 }
 
 #[tokio::test]
@@ -290,7 +464,10 @@ async fn an_rsvp_to_an_unknown_gathering_writes_nothing() {
     let stack = spawn_app().await;
     let (store, sealer) = (store(&stack), Sealer::in_memory());
     let person = contact();
-    let name = sealer.seal(&field_context(&person, "first_name"), "Ana").await.expect("seal");
+    let name = sealer
+        .seal(&field_context(&person, "first_name"), "Ana")
+        .await
+        .expect("seal");
     let id = GatheringId::random();
     let rsvp = NewRsvp {
         gathering: &id,
@@ -299,7 +476,10 @@ async fn an_rsvp_to_an_unknown_gathering_writes_nothing() {
         language: Language::En,
         first_name: &name,
     };
-    assert_eq!(store.rsvp(rsvp, now()).await.expect("rsvp"), RsvpOutcome::NoSuchGathering);
+    assert_eq!(
+        store.rsvp(rsvp, now()).await.expect("rsvp"),
+        RsvpOutcome::NoSuchGathering
+    );
     assert!(stack.query_pk(&format!("GATHERING#{id}")).await.is_empty());
 }
 
@@ -311,13 +491,20 @@ async fn no_host_name_private_address_or_guest_name_is_stored_in_clear() {
     let address = format!("{} Hidden Lane", rand::rng().random_range(1000..9999));
     let g = gathering(
         &sealer,
-        Spec { host: host.clone(), address: AddressDraft::Private(address.clone()), ..Spec::at(random_origin()) },
+        Spec {
+            host: host.clone(),
+            address: AddressDraft::Private(address.clone()),
+            ..Spec::at(random_origin())
+        },
     )
     .await;
     put_all(&store, &[&g]).await;
     let guest = unique_name();
     let person = contact();
-    let name = sealer.seal(&field_context(&person, "first_name"), &guest).await.expect("seal");
+    let name = sealer
+        .seal(&field_context(&person, "first_name"), &guest)
+        .await
+        .expect("seal");
     let rsvp = NewRsvp {
         gathering: &g.id,
         contact: &person,
@@ -329,7 +516,11 @@ async fn no_host_name_private_address_or_guest_name_is_stored_in_clear() {
 
     let mut items = stack.query_pk(&format!("GATHERING#{}", g.id)).await;
     items.extend(stack.query_pk(&format!("CODE#{}", g.code)).await);
-    assert_eq!(items.len(), 4, "gathering, wide-search pointer, RSVP and code");
+    assert_eq!(
+        items.len(),
+        4,
+        "gathering, wide-search pointer, RSVP and code"
+    );
     for item in &items {
         let text = item_text(item);
         for secret in [host.as_str(), address.as_str(), guest.as_str()] {
@@ -337,16 +528,28 @@ async fn no_host_name_private_address_or_guest_name_is_stored_in_clear() {
         }
     }
     let stored = store.get(&g.id).await.expect("get").expect("found");
-    assert_eq!(stored.open_host_first_name(&sealer).await.expect("open"), host);
+    assert_eq!(
+        stored.open_host_first_name(&sealer).await.expect("open"),
+        host
+    );
     let day_before = stored.starts_at - Duration::hours(12);
-    assert_eq!(stored.open_address(&sealer, day_before).await.expect("open"), Some(address));
+    assert_eq!(
+        stored
+            .open_address(&sealer, day_before)
+            .await
+            .expect("open"),
+        Some(address)
+    );
 }
 
 #[tokio::test]
 async fn the_seeded_gatherings_are_stored_like_the_functions_store_them() {
     let stack = spawn_app().await;
     let store = store(&stack);
-    let key_id = stack.contact_data_key_id.clone().expect("CONTACT_DATA_KEY_ID in the stack env");
+    let key_id = stack
+        .contact_data_key_id
+        .clone()
+        .expect("CONTACT_DATA_KEY_ID in the stack env");
     let sealer = Sealer::kms(rising_core::aws::kms(&stack.aws), key_id);
     let code = |c: &str| GatheringCode::parse(c).expect("code");
 
@@ -354,26 +557,66 @@ async fn the_seeded_gatherings_are_stored_like_the_functions_store_them() {
         "the seeded gathering MAPLE5: the stack seeds infra/local/seed/gatherings.json when target/debug/seed exists \
          (cargo build --workspace --bins)",
     );
-    assert_eq!(maple.open_host_first_name(&sealer).await.expect("KMS-sealed host name opens"), "Rosa");
-    assert!(maple.starts_at > now());
-    let cedar = store.by_code(&code("CEDAR3")).await.expect("by code").expect("CEDAR3");
     assert_eq!(
-        cedar.open_address(&sealer, cedar.starts_at - Duration::hours(1)).await.expect("open").as_deref(),
+        maple
+            .open_host_first_name(&sealer)
+            .await
+            .expect("KMS-sealed host name opens"),
+        "Rosa"
+    );
+    assert!(maple.starts_at > now());
+    let cedar = store
+        .by_code(&code("CEDAR3"))
+        .await
+        .expect("by code")
+        .expect("CEDAR3");
+    assert_eq!(
+        cedar
+            .open_address(&sealer, cedar.starts_at - Duration::hours(1))
+            .await
+            .expect("open")
+            .as_deref(),
         Some("1400 Example Court, Apt 2 (ring the bell)")
     );
 
     let dc = Zip::parse("20001").expect("zip").centroid();
-    let found = store.upcoming_near(dc, SearchRadius::miles(50.0).expect("radius"), now(), 20).await.expect("search");
-    let codes: Vec<&str> = found.iter().map(|n| n.gathering.code.as_str()).filter(|c| !c.starts_with('T')).collect();
-    assert_eq!(codes, ["MAPLE5", "CEDAR3", "HARBOR7"], "DRAFT8 is unlisted, MISSION4 and ALAMO6 are far away");
+    let found = store
+        .upcoming_near(dc, SearchRadius::miles(50.0).expect("radius"), now(), 20)
+        .await
+        .expect("search");
+    let codes: Vec<&str> = found
+        .iter()
+        .map(|n| n.gathering.code.as_str())
+        .filter(|c| !c.starts_with('T'))
+        .collect();
+    assert_eq!(
+        codes,
+        ["MAPLE5", "CEDAR3", "HARBOR7"],
+        "DRAFT8 is unlisted, MISSION4 and ALAMO6 are far away"
+    );
 
-    let join = store.keyword(&KeywordWord::parse("UNIRME").expect("word")).await.expect("keyword").expect("UNIRME");
-    assert_eq!((join.target, join.language), (KeywordTarget::Campaign, Language::Es));
-    let shaw = store.keyword(&KeywordWord::parse("SHAW").expect("word")).await.expect("keyword").expect("SHAW");
+    let join = store
+        .keyword(&KeywordWord::parse("UNIRME").expect("word"))
+        .await
+        .expect("keyword")
+        .expect("UNIRME");
+    assert_eq!(
+        (join.target, join.language),
+        (KeywordTarget::Campaign, Language::Es)
+    );
+    let shaw = store
+        .keyword(&KeywordWord::parse("SHAW").expect("word"))
+        .await
+        .expect("keyword")
+        .expect("SHAW");
     assert_eq!(shaw.target, KeywordTarget::Gathering(maple.id.clone()));
 
     let seeded = |item: &rising_tests::Item| {
-        s(item, "pk").is_some_and(|pk| ["GATHERING#", "CODE#", "KEYWORD#"].iter().any(|p| pk.starts_with(p)))
+        s(item, "pk").is_some_and(|pk| {
+            ["GATHERING#", "CODE#", "KEYWORD#"]
+                .iter()
+                .any(|p| pk.starts_with(p))
+        })
     };
     for item in stack.scan_all().await.iter().filter(|i| seeded(i)) {
         let text = item_text(item);

@@ -13,20 +13,36 @@ async fn texting_join_stores_the_person_opted_in_and_answers_the_welcome_in_twim
     let delivery = app.text(&phone, "  Join ").await;
 
     assert_eq!(delivery.webhook_status, 200);
-    assert!(delivery.content_type.as_deref().unwrap_or("").starts_with("text/xml"), "{delivery:?}");
+    assert!(
+        delivery
+            .content_type
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("text/xml"),
+        "{delivery:?}"
+    );
     assert_eq!(delivery.replies.len(), 1, "{delivery:?}");
     assert!(delivery.replies[0].starts_with(WELCOME_START));
     assert!(delivery.replies[0].contains("Reply HELP for help, STOP to opt out"));
 
     let items = app.contact_items(&phone).await;
-    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact record");
+    let contact = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("CONTACT"))
+        .expect("contact record");
     assert_eq!(s(contact, "sms_status"), Some("opted_in"));
     assert_eq!(s(contact, "join_source"), Some("keyword"));
     assert!(s(contact, "created_at").is_some());
-    let consent = items.iter().find(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#"))).expect("consent");
+    let consent = items
+        .iter()
+        .find(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#")))
+        .expect("consent");
     assert_eq!(s(consent, "action"), Some("opt_in"));
     assert_eq!(s(consent, "keyword"), Some("JOIN"));
-    assert_eq!(s(consent, "message_sid"), Some(delivery.message_sid.as_str()));
+    assert_eq!(
+        s(consent, "message_sid"),
+        Some(delivery.message_sid.as_str())
+    );
     assert!(s(consent, "wording").is_some_and(|w| w.starts_with(WELCOME_START)));
 }
 
@@ -39,7 +55,10 @@ async fn no_stored_item_contains_the_phone_number_in_clear() {
     let national = &phone[2..]; // the ten digits without +1
     for item in app.scan_all().await {
         let text = item_text(&item);
-        assert!(!text.contains(national), "an item holds the phone in clear: {text}");
+        assert!(
+            !text.contains(national),
+            "an item holds the phone in clear: {text}"
+        );
     }
 }
 
@@ -54,7 +73,11 @@ async fn the_same_message_sid_delivered_again_gets_the_same_reply_and_writes_not
 
     assert_eq!(again.webhook_status, 200);
     assert_eq!(again.replies, first.replies);
-    assert_eq!(app.contact_items(&phone).await, before, "a replay must not write");
+    assert_eq!(
+        app.contact_items(&phone).await,
+        before,
+        "a replay must not write"
+    );
 }
 
 #[tokio::test]
@@ -84,13 +107,18 @@ async fn a_forged_signature_is_refused_with_403_and_nothing_is_stored() {
     let app = spawn_app().await;
     let phone = unique_phone();
 
-    let delivery =
-        app.simulate(serde_json::json!({ "from": phone, "body": "JOIN", "signature": "forged" })).await;
+    let delivery = app
+        .simulate(serde_json::json!({ "from": phone, "body": "JOIN", "signature": "forged" }))
+        .await;
 
     assert_eq!(delivery.webhook_status, 403);
     assert!(delivery.replies.is_empty());
     assert!(app.contact_items(&phone).await.is_empty());
-    assert!(app.query_pk(&format!("INBOUND#{}", delivery.message_sid)).await.is_empty());
+    assert!(
+        app.query_pk(&format!("INBOUND#{}", delivery.message_sid))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -111,12 +139,20 @@ async fn a_signed_body_that_was_tampered_with_is_refused() {
     let phone = unique_phone();
     let sid = unique_message_sid();
     let params = app.inbound_params(&phone, "HELP", &sid);
-    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let signature =
-        rising_tests::twilio_signature(&app.auth_token, &format!("{}/sms/inbound", app.public_base_url), &pairs);
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let signature = rising_tests::twilio_signature(
+        &app.auth_token,
+        &format!("{}/sms/inbound", app.public_base_url),
+        &pairs,
+    );
     let tampered = app.inbound_params(&phone, "JOIN", &sid);
 
-    let response = app.post_webhook("/sms/inbound", &tampered, Some(&signature)).await;
+    let response = app
+        .post_webhook("/sms/inbound", &tampered, Some(&signature))
+        .await;
 
     assert_eq!(response.status(), 403);
     assert!(app.contact_items(&phone).await.is_empty());
@@ -128,7 +164,9 @@ async fn the_signature_covers_the_query_string_twilio_was_given() {
     let phone = unique_phone();
     let params = app.inbound_params(&phone, "JOIN", &unique_message_sid());
 
-    let response = app.post_webhook("/sms/inbound?campaign=flyer&b=2", &params, None).await;
+    let response = app
+        .post_webhook("/sms/inbound?campaign=flyer&b=2", &params, None)
+        .await;
 
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains(WELCOME_START));
@@ -185,12 +223,27 @@ async fn stop_after_join_opts_out_with_exactly_one_confirmation_from_twilio() {
     let delivery = app.text(&phone, "stop").await;
 
     assert_eq!(delivery.webhook_status, 200);
-    assert!(delivery.replies.is_empty(), "Twilio's Advanced Opt-Out confirmed; rising must not: {delivery:?}");
+    assert!(
+        delivery.replies.is_empty(),
+        "Twilio's Advanced Opt-Out confirmed; rising must not: {delivery:?}"
+    );
     let items = app.contact_items(&phone).await;
-    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    let contact = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("CONTACT"))
+        .expect("contact");
     assert_eq!(s(contact, "sms_status"), Some("opted_out"));
-    let evidence: Vec<_> = items.iter().filter_map(|i| Some((s(i, "action")?, s(i, "source")?))).collect();
-    assert_eq!(evidence, vec![("opt_in", "keyword"), ("opt_out", "twilio_advanced_opt_out")]);
+    let evidence: Vec<_> = items
+        .iter()
+        .filter_map(|i| Some((s(i, "action")?, s(i, "source")?)))
+        .collect();
+    assert_eq!(
+        evidence,
+        vec![
+            ("opt_in", "keyword"),
+            ("opt_out", "twilio_advanced_opt_out")
+        ]
+    );
     let outbound_after_stop: Vec<_> = app
         .conversation(&phone)
         .await
@@ -198,7 +251,11 @@ async fn stop_after_join_opts_out_with_exactly_one_confirmation_from_twilio() {
         .skip_while(|m| m["body"] != "stop")
         .filter(|m| m["direction"] != "inbound")
         .collect();
-    assert_eq!(outbound_after_stop.len(), 1, "one confirmation: {outbound_after_stop:?}");
+    assert_eq!(
+        outbound_after_stop.len(),
+        1,
+        "one confirmation: {outbound_after_stop:?}"
+    );
 }
 
 #[tokio::test]
@@ -212,9 +269,15 @@ async fn free_text_revocation_opts_out_and_rising_confirms_once() {
 
     assert_eq!(first.replies.len(), 1);
     assert!(first.replies[0].contains("no more texts"), "{first:?}");
-    assert!(second.replies.is_empty(), "never another text after an opt-out: {second:?}");
+    assert!(
+        second.replies.is_empty(),
+        "never another text after an opt-out: {second:?}"
+    );
     let items = app.contact_items(&phone).await;
-    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    let contact = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("CONTACT"))
+        .expect("contact");
     assert_eq!(s(contact, "sms_status"), Some("opted_out"));
     assert!(items.iter().any(|i| s(i, "source") == Some("revocation")));
 }
@@ -230,9 +293,18 @@ async fn start_after_stop_opts_back_in() {
 
     assert_eq!(delivery.webhook_status, 200);
     let items = app.contact_items(&phone).await;
-    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    let contact = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("CONTACT"))
+        .expect("contact");
     assert_eq!(s(contact, "sms_status"), Some("opted_in"));
-    assert_eq!(items.iter().filter(|i| s(i, "action") == Some("opt_in")).count(), 2);
+    assert_eq!(
+        items
+            .iter()
+            .filter(|i| s(i, "action") == Some("opt_in"))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -244,8 +316,15 @@ async fn help_answers_with_the_program_a_contact_and_how_to_stop() {
 
     assert_eq!(delivery.replies.len(), 1, "{delivery:?}");
     let help = &delivery.replies[0];
-    assert!(help.starts_with("rising:") && help.contains("Msg & data rates may apply. Reply STOP to cancel."), "{help}");
-    assert!(help.contains('@') || help.contains("http"), "HELP names a contact: {help}");
+    assert!(
+        help.starts_with("rising:")
+            && help.contains("Msg & data rates may apply. Reply STOP to cancel."),
+        "{help}"
+    );
+    assert!(
+        help.contains('@') || help.contains("http"),
+        "HELP names a contact: {help}"
+    );
 }
 
 #[tokio::test]
@@ -257,9 +336,15 @@ async fn unirme_opts_in_in_spanish_and_the_language_is_remembered() {
     let help = app.text(&phone, "help").await;
 
     assert!(joined.replies[0].starts_with("¡Bienvenido"), "{joined:?}");
-    assert!(help.replies[0].contains("Responde STOP para cancelar"), "{help:?}");
+    assert!(
+        help.replies[0].contains("Responde STOP para cancelar"),
+        "{help:?}"
+    );
     let items = app.contact_items(&phone).await;
-    let contact = items.iter().find(|i| s(i, "sk") == Some("CONTACT")).expect("contact");
+    let contact = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("CONTACT"))
+        .expect("contact");
     assert_eq!(s(contact, "language"), Some("es"));
 }
 
@@ -274,12 +359,22 @@ async fn a_stranger_gets_one_pointer_a_day_and_no_contact_is_stored() {
     assert_eq!(first.replies.len(), 1);
     assert!(first.replies[0].contains("Text JOIN"), "{first:?}");
     assert!(second.replies.is_empty(), "{second:?}");
-    assert!(!app.contact_items(&phone).await.iter().any(|i| s(i, "sk") == Some("CONTACT")));
+    assert!(
+        !app.contact_items(&phone)
+            .await
+            .iter()
+            .any(|i| s(i, "sk") == Some("CONTACT"))
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_route_is_a_404_like_api_gateway() {
     let app = spawn_app().await;
-    let response = app.http.post(format!("{}/nope", app.gateway_url)).send().await.unwrap();
+    let response = app
+        .http
+        .post(format!("{}/nope", app.gateway_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
 }

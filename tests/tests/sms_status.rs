@@ -16,7 +16,9 @@ const UNSUBSCRIBED: &str = "+15005550004"; // 21610, failed
 const BLOCKED: &str = "+15005550005"; // 30004, undelivered
 
 fn n<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_n().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .map(String::as_str)
 }
 
 fn by_sk<'a>(items: &'a [Item], sk: &str) -> Option<&'a Item> {
@@ -30,8 +32,14 @@ fn status_callback_url(app: &Stack) -> String {
 /// Sends a text through the emulator with the stack's status callback; returns its MessageSid.
 async fn send(app: &Stack, to: &str) -> String {
     let twilio = TwilioClient::new(
-        TwilioAuth::AuthToken { account_sid: app.account_sid.clone(), auth_token: app.auth_token.clone() },
-        ClientConfig { base_url: app.emulator_url.clone(), ..ClientConfig::default() },
+        TwilioAuth::AuthToken {
+            account_sid: app.account_sid.clone(),
+            auth_token: app.auth_token.clone(),
+        },
+        ClientConfig {
+            base_url: app.emulator_url.clone(),
+            ..ClientConfig::default()
+        },
     )
     .expect("client");
     let message = OutboundMessage {
@@ -40,7 +48,11 @@ async fn send(app: &Stack, to: &str) -> String {
         body: "Your gathering is tomorrow at 7pm.".to_string(),
         status_callback: Some(status_callback_url(app)),
     };
-    twilio.send_message(&message).await.expect("the emulator accepts the text").sid
+    twilio
+        .send_message(&message)
+        .await
+        .expect("the emulator accepts the text")
+        .sid
 }
 
 /// Waits until the emulator has made `count` status callbacks for `sid`; asserts the gateway
@@ -49,7 +61,15 @@ async fn callbacks(app: &Stack, sid: &str, count: usize) -> Vec<String> {
     let url = format!("{}/_emulator/callbacks?message_sid={sid}", app.emulator_url);
     let mut seen: Vec<serde_json::Value> = vec![];
     for _ in 0..200 {
-        seen = app.http.get(&url).send().await.expect("emulator").json().await.expect("emulator JSON");
+        seen = app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("emulator")
+            .json()
+            .await
+            .expect("emulator JSON");
         if seen.len() >= count {
             break;
         }
@@ -59,7 +79,9 @@ async fn callbacks(app: &Stack, sid: &str, count: usize) -> Vec<String> {
     for callback in &seen {
         assert_eq!(callback["http_status"], 204, "{callback}");
     }
-    seen.iter().map(|c| c["message_status"].as_str().unwrap_or_default().to_string()).collect()
+    seen.iter()
+        .map(|c| c["message_status"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 async fn outbound_items(app: &Stack, sid: &str) -> Vec<Item> {
@@ -73,7 +95,13 @@ fn sks(items: &[Item]) -> Vec<&str> {
 }
 
 /// Status callback parameters as Twilio posts them.
-fn status_params(app: &Stack, sid: &str, to: &str, status: &str, error_code: Option<&str>) -> Vec<(String, String)> {
+fn status_params(
+    app: &Stack,
+    sid: &str,
+    to: &str,
+    status: &str,
+    error_code: Option<&str>,
+) -> Vec<(String, String)> {
     let mut params = vec![];
     if let Some(code) = error_code {
         params.push(("ErrorCode", code));
@@ -88,7 +116,10 @@ fn status_params(app: &Stack, sid: &str, to: &str, status: &str, error_code: Opt
         ("From", app.phone_number.as_str()),
         ("ApiVersion", "2010-04-01"),
     ]);
-    params.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    params
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The consent evidence left by message `sid` on `phone`'s contact.
@@ -96,7 +127,10 @@ async fn evidence_of(app: &Stack, phone: &str, sid: &str) -> Item {
     app.contact_items(phone)
         .await
         .into_iter()
-        .find(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#")) && s(i, "message_sid") == Some(sid))
+        .find(|i| {
+            s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#"))
+                && s(i, "message_sid") == Some(sid)
+        })
         .expect("consent evidence for the message")
 }
 
@@ -107,18 +141,35 @@ async fn a_delivered_text_ends_delivered_with_one_status_item_per_callback() {
 
     let sid = send(&app, &phone).await;
 
-    assert_eq!(callbacks(&app, &sid, 3).await, vec!["queued", "sent", "delivered"]);
+    assert_eq!(
+        callbacks(&app, &sid, 3).await,
+        vec!["queued", "sent", "delivered"]
+    );
     let items = outbound_items(&app, &sid).await;
-    assert_eq!(sks(&items), vec!["MESSAGE", "STATUS#delivered", "STATUS#queued", "STATUS#sent"]);
+    assert_eq!(
+        sks(&items),
+        vec![
+            "MESSAGE",
+            "STATUS#delivered",
+            "STATUS#queued",
+            "STATUS#sent"
+        ]
+    );
     let summary = by_sk(&items, "MESSAGE").unwrap();
     assert_eq!(s(summary, "status"), Some("delivered"));
     assert_eq!(s(summary, "message_sid"), Some(sid.as_str()));
     let delivered = by_sk(&items, "STATUS#delivered").unwrap();
     assert!(s(delivered, "at").is_some());
     assert_eq!(n(delivered, "error_code"), None);
-    assert!(app.contact_items(&phone).await.is_empty(), "a delivered text changes no contact");
+    assert!(
+        app.contact_items(&phone).await.is_empty(),
+        "a delivered text changes no contact"
+    );
     for item in &items {
-        assert!(!item_text(item).contains(&phone[2..]), "no phone in clear: {item:?}");
+        assert!(
+            !item_text(item).contains(&phone[2..]),
+            "no phone in clear: {item:?}"
+        );
     }
 }
 
@@ -128,16 +179,31 @@ async fn an_unreachable_handset_marks_the_contact_undeliverable() {
 
     let sid = send(&app, UNREACHABLE).await;
 
-    assert_eq!(callbacks(&app, &sid, 3).await, vec!["queued", "sent", "undelivered"]);
+    assert_eq!(
+        callbacks(&app, &sid, 3).await,
+        vec!["queued", "sent", "undelivered"]
+    );
     let items = outbound_items(&app, &sid).await;
     let undelivered = by_sk(&items, "STATUS#undelivered").expect("undelivered status");
     assert_eq!(n(undelivered, "error_code"), Some("30003"));
-    assert_eq!(s(by_sk(&items, "MESSAGE").unwrap(), "status"), Some("undelivered"));
+    assert_eq!(
+        s(by_sk(&items, "MESSAGE").unwrap(), "status"),
+        Some("undelivered")
+    );
     let contacts = app.contact_items(UNREACHABLE).await;
     let contact = by_sk(&contacts, "CONTACT").expect("contact");
-    assert_eq!(contact.get("sms_undeliverable").and_then(|v| v.as_bool().ok()), Some(&true));
+    assert_eq!(
+        contact
+            .get("sms_undeliverable")
+            .and_then(|v| v.as_bool().ok()),
+        Some(&true)
+    );
     assert_eq!(n(contact, "sms_undeliverable_code"), Some("30003"));
-    assert_eq!(s(contact, "sms_undeliverable_at"), s(undelivered, "at"), "marked by this very callback");
+    assert_eq!(
+        s(contact, "sms_undeliverable_at"),
+        s(undelivered, "at"),
+        "marked by this very callback"
+    );
     assert_eq!(s(contact, "entity"), Some("contact"));
 }
 
@@ -154,7 +220,11 @@ async fn an_unknown_destination_marks_the_contact_undeliverable() {
     let contact = by_sk(&contacts, "CONTACT").expect("contact");
     assert_eq!(n(contact, "sms_undeliverable_code"), Some("30005"));
     assert_eq!(s(contact, "sms_undeliverable_at"), s(undelivered, "at"));
-    assert_ne!(s(contact, "sms_status"), Some("opted_out"), "undeliverable is not an opt-out");
+    assert_ne!(
+        s(contact, "sms_status"),
+        Some("opted_out"),
+        "undeliverable is not an opt-out"
+    );
 }
 
 #[tokio::test]
@@ -176,7 +246,11 @@ async fn carrier_filtering_is_counted_for_the_day_and_changes_no_contact() {
     assert_eq!(n(failed, "error_code"), Some("30007"));
     let day = format!("DAY#{}", &s(failed, "at").unwrap()[..10]);
     let after = counts(app.query_pk("METRIC#carrier_filtering").await);
-    assert_eq!(after.get(&day).copied(), Some(before.get(&day).copied().unwrap_or(0) + 1), "{day}");
+    assert_eq!(
+        after.get(&day).copied(),
+        Some(before.get(&day).copied().unwrap_or(0) + 1),
+        "{day}"
+    );
     assert!(app.contact_items(FILTERED).await.is_empty());
 }
 
@@ -196,7 +270,11 @@ async fn an_unsubscribed_recipient_is_opted_out_with_evidence_from_the_carrier()
     assert_eq!(s(&evidence, "source"), Some("carrier"));
     assert_eq!(s(&evidence, "channel"), Some("sms"));
     assert_eq!(n(&evidence, "error_code"), Some("21610"));
-    assert_eq!(s(&evidence, "at"), s(contact, "sms_status_at"), "opted out by this very callback");
+    assert_eq!(
+        s(&evidence, "at"),
+        s(contact, "sms_status_at"),
+        "opted out by this very callback"
+    );
 }
 
 #[tokio::test]
@@ -205,9 +283,15 @@ async fn a_recipient_whose_carrier_blocks_our_texts_is_opted_out_with_evidence()
 
     let sid = send(&app, BLOCKED).await;
 
-    assert_eq!(callbacks(&app, &sid, 3).await, vec!["queued", "sent", "undelivered"]);
+    assert_eq!(
+        callbacks(&app, &sid, 3).await,
+        vec!["queued", "sent", "undelivered"]
+    );
     let contacts = app.contact_items(BLOCKED).await;
-    assert_eq!(s(by_sk(&contacts, "CONTACT").expect("contact"), "sms_status"), Some("opted_out"));
+    assert_eq!(
+        s(by_sk(&contacts, "CONTACT").expect("contact"), "sms_status"),
+        Some("opted_out")
+    );
     let evidence = evidence_of(&app, BLOCKED, &sid).await;
     assert_eq!(s(&evidence, "source"), Some("carrier"));
     assert_eq!(n(&evidence, "error_code"), Some("30004"));
@@ -220,20 +304,39 @@ async fn a_person_who_joined_and_is_then_reported_unsubscribed_is_opted_out_keep
     app.text(&phone, "JOIN").await;
     let sid = unique_message_sid();
 
-    let response =
-        app.post_webhook("/sms/status", &status_params(&app, &sid, &phone, "failed", Some("21610")), None).await;
+    let response = app
+        .post_webhook(
+            "/sms/status",
+            &status_params(&app, &sid, &phone, "failed", Some("21610")),
+            None,
+        )
+        .await;
 
     assert_eq!(response.status(), 204);
     let items = app.contact_items(&phone).await;
-    assert_eq!(s(by_sk(&items, "CONTACT").unwrap(), "sms_status"), Some("opted_out"));
+    assert_eq!(
+        s(by_sk(&items, "CONTACT").unwrap(), "sms_status"),
+        Some("opted_out")
+    );
     let consents: Vec<_> = items
         .iter()
         .filter(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#")))
-        .map(|i| (s(i, "action").unwrap_or_default(), s(i, "source").unwrap_or_default()))
+        .map(|i| {
+            (
+                s(i, "action").unwrap_or_default(),
+                s(i, "source").unwrap_or_default(),
+            )
+        })
         .collect();
-    assert_eq!(consents, vec![("opt_in", "keyword"), ("opt_out", "carrier")]);
+    assert_eq!(
+        consents,
+        vec![("opt_in", "keyword"), ("opt_out", "carrier")]
+    );
     for item in &items {
-        assert!(!item_text(item).contains(&phone[2..]), "no phone in clear: {item:?}");
+        assert!(
+            !item_text(item).contains(&phone[2..]),
+            "no phone in clear: {item:?}"
+        );
     }
 }
 
@@ -243,7 +346,12 @@ async fn a_callback_posted_twice_writes_nothing_new() {
     let phone = unique_phone();
     let sid = unique_message_sid();
     let delivered = status_params(&app, &sid, &phone, "delivered", None);
-    assert_eq!(app.post_webhook("/sms/status", &delivered, None).await.status(), 204);
+    assert_eq!(
+        app.post_webhook("/sms/status", &delivered, None)
+            .await
+            .status(),
+        204
+    );
     let before = outbound_items(&app, &sid).await;
 
     let again = app.post_webhook("/sms/status", &delivered, None).await;
@@ -258,10 +366,21 @@ async fn an_undeliverable_callback_posted_twice_touches_the_contact_once() {
     let phone = unique_phone();
     let sid = unique_message_sid();
     let undelivered = status_params(&app, &sid, &phone, "undelivered", Some("30006"));
-    assert_eq!(app.post_webhook("/sms/status", &undelivered, None).await.status(), 204);
+    assert_eq!(
+        app.post_webhook("/sms/status", &undelivered, None)
+            .await
+            .status(),
+        204
+    );
     let contact_before = app.contact_items(&phone).await;
     let outbound_before = outbound_items(&app, &sid).await;
-    assert_eq!(n(by_sk(&contact_before, "CONTACT").unwrap(), "sms_undeliverable_code"), Some("30006"));
+    assert_eq!(
+        n(
+            by_sk(&contact_before, "CONTACT").unwrap(),
+            "sms_undeliverable_code"
+        ),
+        Some("30006")
+    );
     tokio::time::sleep(Duration::from_millis(5)).await; // a second write would carry a later time
 
     let again = app.post_webhook("/sms/status", &undelivered, None).await;
@@ -277,14 +396,28 @@ async fn a_late_sent_after_delivered_is_kept_but_does_not_move_the_message_back(
     let phone = unique_phone();
     let sid = unique_message_sid();
     let delivered = status_params(&app, &sid, &phone, "delivered", None);
-    assert_eq!(app.post_webhook("/sms/status", &delivered, None).await.status(), 204);
+    assert_eq!(
+        app.post_webhook("/sms/status", &delivered, None)
+            .await
+            .status(),
+        204
+    );
 
     let sent = status_params(&app, &sid, &phone, "sent", None);
-    assert_eq!(app.post_webhook("/sms/status", &sent, None).await.status(), 204);
+    assert_eq!(
+        app.post_webhook("/sms/status", &sent, None).await.status(),
+        204
+    );
 
     let items = outbound_items(&app, &sid).await;
-    assert_eq!(sks(&items), vec!["MESSAGE", "STATUS#delivered", "STATUS#sent"]);
-    assert_eq!(s(by_sk(&items, "MESSAGE").unwrap(), "status"), Some("delivered"));
+    assert_eq!(
+        sks(&items),
+        vec!["MESSAGE", "STATUS#delivered", "STATUS#sent"]
+    );
+    assert_eq!(
+        s(by_sk(&items, "MESSAGE").unwrap(), "status"),
+        Some("delivered")
+    );
 }
 
 #[tokio::test]
@@ -294,7 +427,9 @@ async fn a_forged_signature_is_refused_with_403_and_nothing_is_written() {
     let sid = unique_message_sid();
     let params = status_params(&app, &sid, &phone, "failed", Some("21610"));
 
-    let response = app.post_webhook("/sms/status", &params, Some("forged")).await;
+    let response = app
+        .post_webhook("/sms/status", &params, Some("forged"))
+        .await;
 
     assert_eq!(response.status(), 403);
     assert!(outbound_items(&app, &sid).await.is_empty());
@@ -323,13 +458,21 @@ async fn concurrent_deliveries_of_one_opt_out_callback_are_recorded_once() {
     let sid = unique_message_sid();
     let params = status_params(&app, &sid, &phone, "failed", Some("21610"));
 
-    let responses = futures::future::join_all((0..4).map(|_| app.post_webhook("/sms/status", &params, None))).await;
+    let responses =
+        futures::future::join_all((0..4).map(|_| app.post_webhook("/sms/status", &params, None)))
+            .await;
 
     for response in &responses {
         assert_eq!(response.status(), 204);
     }
     let items = app.contact_items(&phone).await;
-    let consents = items.iter().filter(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#"))).count();
+    let consents = items
+        .iter()
+        .filter(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#")))
+        .count();
     assert_eq!(consents, 1, "{items:?}");
-    assert_eq!(sks(&outbound_items(&app, &sid).await), vec!["MESSAGE", "STATUS#failed"]);
+    assert_eq!(
+        sks(&outbound_items(&app, &sid).await),
+        vec!["MESSAGE", "STATUS#failed"]
+    );
 }

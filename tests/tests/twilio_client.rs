@@ -7,14 +7,23 @@ use std::time::Duration;
 
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
-use rising_core::sms::client::{ClientConfig, OutboundMessage, RetryPolicy, Sender, TwilioAuth, TwilioClient, TwilioError};
+use rising_core::sms::client::{
+    ClientConfig, OutboundMessage, RetryPolicy, Sender, TwilioAuth, TwilioClient, TwilioError,
+};
 use rising_core::sms::{segments, signature};
 use rising_tests::{Stack, spawn_app, unique_phone};
 
 fn client(app: &Stack, auth_token: &str) -> TwilioClient {
-    let config = ClientConfig { base_url: app.emulator_url.clone(), retry: RetryPolicy::default(), ..ClientConfig::default() };
+    let config = ClientConfig {
+        base_url: app.emulator_url.clone(),
+        retry: RetryPolicy::default(),
+        ..ClientConfig::default()
+    };
     TwilioClient::new(
-        TwilioAuth::AuthToken { account_sid: app.account_sid.clone(), auth_token: auth_token.to_string() },
+        TwilioAuth::AuthToken {
+            account_sid: app.account_sid.clone(),
+            auth_token: auth_token.to_string(),
+        },
         config,
     )
     .expect("client")
@@ -37,7 +46,10 @@ async fn a_normalised_text_is_sent_as_one_gsm7_segment_and_the_phone_receives_it
     let body = segments::normalise(typed);
     assert_eq!(segments::segments(typed).encoding, segments::Encoding::Ucs2);
 
-    let message = client(&app, &app.auth_token).send_message(&text_to(&app, &phone, &body, None)).await.unwrap();
+    let message = client(&app, &app.auth_token)
+        .send_message(&text_to(&app, &phone, &body, None))
+        .await
+        .unwrap();
 
     assert!(message.sid.starts_with("SM"));
     assert_eq!(message.num_segments, Some(1));
@@ -53,9 +65,14 @@ async fn a_phone_that_texted_stop_is_reported_as_unsubscribed_and_not_texted() {
     let phone = unique_phone();
     app.text(&phone, "STOP").await;
 
-    let result = client(&app, &app.auth_token).send_message(&text_to(&app, &phone, "Hello", None)).await;
+    let result = client(&app, &app.auth_token)
+        .send_message(&text_to(&app, &phone, "Hello", None))
+        .await;
 
-    assert!(matches!(result, Err(TwilioError::RecipientUnsubscribed)), "{result:?}");
+    assert!(
+        matches!(result, Err(TwilioError::RecipientUnsubscribed)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -63,11 +80,21 @@ async fn invalid_and_landline_numbers_are_typed_so_callers_can_mark_them_undeliv
     let app = spawn_app().await;
     let twilio = client(&app, &app.auth_token);
 
-    let invalid = twilio.send_message(&text_to(&app, "+15005550010", "Hi", None)).await;
-    let landline = twilio.send_message(&text_to(&app, "+15005550009", "Hi", None)).await;
+    let invalid = twilio
+        .send_message(&text_to(&app, "+15005550010", "Hi", None))
+        .await;
+    let landline = twilio
+        .send_message(&text_to(&app, "+15005550009", "Hi", None))
+        .await;
 
-    assert!(matches!(invalid, Err(TwilioError::InvalidRecipient { code: 21211 })), "{invalid:?}");
-    assert!(matches!(landline, Err(TwilioError::InvalidRecipient { code: 21614 })), "{landline:?}");
+    assert!(
+        matches!(invalid, Err(TwilioError::InvalidRecipient { code: 21211 })),
+        "{invalid:?}"
+    );
+    assert!(
+        matches!(landline, Err(TwilioError::InvalidRecipient { code: 21614 })),
+        "{landline:?}"
+    );
     assert!(!invalid.unwrap_err().is_retryable());
 }
 
@@ -75,42 +102,73 @@ async fn invalid_and_landline_numbers_are_typed_so_callers_can_mark_them_undeliv
 async fn a_wrong_auth_token_is_an_authentication_error() {
     let app = spawn_app().await;
 
-    let result = client(&app, "not-the-token").send_message(&text_to(&app, &unique_phone(), "Hi", None)).await;
+    let result = client(&app, "not-the-token")
+        .send_message(&text_to(&app, &unique_phone(), "Hi", None))
+        .await;
 
-    assert!(matches!(result, Err(TwilioError::Authentication { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(TwilioError::Authentication { .. })),
+        "{result:?}"
+    );
 }
 
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>);
+/// One status callback as received: its signature header and its form parameters.
+type Callback = (String, Vec<(String, String)>);
 
-async fn receive(State(received): State<Received>, headers: HeaderMap, Form(params): Form<Vec<(String, String)>>) {
-    let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Callback>>>);
+
+async fn receive(
+    State(received): State<Received>,
+    headers: HeaderMap,
+    Form(params): Form<Vec<(String, String)>>,
+) {
+    let sig = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     received.0.lock().unwrap().push((sig, params));
 }
 
 /// A local endpoint that records Twilio's status callbacks.
 async fn callback_receiver() -> (String, Received) {
     let received = Received::default();
-    let router = axum::Router::new().route("/sms/status", axum::routing::post(receive)).with_state(received.clone());
+    let router = axum::Router::new()
+        .route("/sms/status", axum::routing::post(receive))
+        .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/sms/status?batch=7", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/sms/status?batch=7",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
     (url, received)
 }
 
-async fn statuses_until(received: &Received, last: &str) -> Vec<(String, Vec<(String, String)>)> {
+async fn statuses_until(received: &Received, last: &str) -> Vec<Callback> {
     for _ in 0..100 {
         let got = received.0.lock().unwrap().clone();
-        if got.iter().any(|(_, p)| p.iter().any(|(k, v)| k == "MessageStatus" && v == last)) {
+        if got
+            .iter()
+            .any(|(_, p)| p.iter().any(|(k, v)| k == "MessageStatus" && v == last))
+        {
             return got;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no {last} callback arrived: {:?}", received.0.lock().unwrap());
+    panic!(
+        "no {last} callback arrived: {:?}",
+        received.0.lock().unwrap()
+    );
 }
 
 fn status_of(params: &[(String, String)]) -> &str {
-    params.iter().find(|(k, _)| k == "MessageStatus").map(|(_, v)| v.as_str()).unwrap_or("")
+    params
+        .iter()
+        .find(|(k, _)| k == "MessageStatus")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 #[tokio::test]
@@ -119,14 +177,24 @@ async fn status_callbacks_arrive_in_order_and_pass_the_projects_signature_check(
     let (url, received) = callback_receiver().await;
     let phone = unique_phone();
 
-    let sent = client(&app, &app.auth_token).send_message(&text_to(&app, &phone, "Hi", Some(url.clone()))).await.unwrap();
+    let sent = client(&app, &app.auth_token)
+        .send_message(&text_to(&app, &phone, "Hi", Some(url.clone())))
+        .await
+        .unwrap();
 
     let callbacks = statuses_until(&received, "delivered").await;
     let order: Vec<_> = callbacks.iter().map(|(_, p)| status_of(p)).collect();
     assert_eq!(order, vec!["queued", "sent", "delivered"]);
     for (sig, params) in &callbacks {
-        assert!(params.iter().any(|(k, v)| k == "MessageSid" && v == &sent.sid));
-        assert!(signature::validate_form(&app.auth_token, &url, params, sig), "callback signature rejected");
+        assert!(
+            params
+                .iter()
+                .any(|(k, v)| k == "MessageSid" && v == &sent.sid)
+        );
+        assert!(
+            signature::validate_form(&app.auth_token, &url, params, sig),
+            "callback signature rejected"
+        );
         assert!(!signature::validate_form("other-token", &url, params, sig));
     }
 }
@@ -137,11 +205,17 @@ async fn a_carrier_failure_ends_undelivered_with_its_error_code() {
     let (url, received) = callback_receiver().await;
     let twilio = client(&app, &app.auth_token);
 
-    let sent = twilio.send_message(&text_to(&app, "+15005550001", "Hi", Some(url))).await.unwrap();
+    let sent = twilio
+        .send_message(&text_to(&app, "+15005550001", "Hi", Some(url)))
+        .await
+        .unwrap();
 
     let callbacks = statuses_until(&received, "undelivered").await;
     let (_, last) = callbacks.last().unwrap();
-    assert!(last.iter().any(|(k, v)| k == "ErrorCode" && v == "30003"), "{last:?}");
+    assert!(
+        last.iter().any(|(k, v)| k == "ErrorCode" && v == "30003"),
+        "{last:?}"
+    );
     let fetched = twilio.fetch_message(&sent.sid).await.unwrap();
     assert_eq!(fetched.error_code, Some(30003));
 }
@@ -154,9 +228,28 @@ async fn the_phone_simulator_shows_the_welcome_reply_to_join() {
     app.text(&phone, "JOIN").await;
 
     let conversation: Vec<serde_json::Value> = app.conversation(&phone).await;
-    let bodies: Vec<_> = conversation.iter().map(|m| (m["direction"].as_str(), m["body"].as_str())).collect();
+    let bodies: Vec<_> = conversation
+        .iter()
+        .map(|m| (m["direction"].as_str(), m["body"].as_str()))
+        .collect();
     assert_eq!(bodies[0], (Some("inbound"), Some("JOIN")));
-    assert!(bodies[1].1.is_some_and(|b| b.starts_with("Welcome to rising!")), "{bodies:?}");
-    let page = app.http.get(&app.emulator_url).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("<form"), "the simulator page has a form to text from");
+    assert!(
+        bodies[1]
+            .1
+            .is_some_and(|b| b.starts_with("Welcome to rising!")),
+        "{bodies:?}"
+    );
+    let page = app
+        .http
+        .get(&app.emulator_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<form"),
+        "the simulator page has a form to text from"
+    );
 }

@@ -9,7 +9,10 @@ pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: &'static str },
+    Invalid {
+        name: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// Where the Twilio REST API lives, who we are there, and where the secrets are (for senders).
@@ -45,12 +48,30 @@ pub struct ProgramConfig {
     pub support_contact: String,
 }
 
+/// The campaign's links and search settings, as texts give them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignConfig {
+    /// The overview training's recording, sent with every RSVP confirmation (`OVERVIEW_RECORDING_URL`).
+    pub overview_recording_url: String,
+    /// All training recordings (`RECORDINGS_URL`).
+    pub recordings_url: String,
+    /// The safety and nonviolence resource (`SAFETY_URL`).
+    pub safety_url: String,
+    /// Where to sign up to host a gathering (`HOST_SIGNUP_URL`).
+    pub host_signup_url: String,
+    /// How far to look for gatherings from a ZIP code's centre (`SEARCH_RADIUS_MILES`, default 25).
+    pub search_radius_miles: f64,
+}
+
 /// Configuration of the `sms-inbound` function.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SmsInboundConfig {
     pub table_name: String,
     pub webhook: WebhookConfig,
     pub program: ProgramConfig,
+    pub campaign: CampaignConfig,
+    /// The KMS key that wraps the data keys of sealed names (`CONTACT_DATA_KEY_ID`).
+    pub contact_data_key_id: String,
 }
 
 /// Reads variables through a lookup function, so tests need not touch the process environment.
@@ -67,7 +88,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     pub fn account_sid(&self) -> Result<String, ConfigError> {
         let sid = self.required("TWILIO_ACCOUNT_SID")?;
-        if sid.len() == 34 && sid.starts_with("AC") && sid[2..].chars().all(|c| c.is_ascii_hexdigit()) {
+        if sid.len() == 34
+            && sid.starts_with("AC")
+            && sid[2..].chars().all(|c| c.is_ascii_hexdigit())
+        {
             Ok(sid)
         } else {
             Err(ConfigError::Invalid {
@@ -98,9 +122,44 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    pub fn campaign(&self) -> Result<CampaignConfig, ConfigError> {
+        let url = |name: &'static str| {
+            let value = self.required(name)?;
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be an http(s) URL",
+                })
+            }
+        };
+        let search_radius_miles = match self.optional("SEARCH_RADIUS_MILES") {
+            None => 25.0,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| *r > 0.0 && *r <= 300.0)
+                .ok_or(ConfigError::Invalid {
+                    name: "SEARCH_RADIUS_MILES",
+                    reason: "must be a number of miles, 1 to 300",
+                })?,
+        };
+        Ok(CampaignConfig {
+            overview_recording_url: url("OVERVIEW_RECORDING_URL")?,
+            recordings_url: url("RECORDINGS_URL")?,
+            safety_url: url("SAFETY_URL")?,
+            host_signup_url: url("HOST_SIGNUP_URL")?,
+            search_radius_miles,
+        })
+    }
+
     pub fn program(&self) -> Result<ProgramConfig, ConfigError> {
         Ok(ProgramConfig {
-            name: self.optional("PROGRAM_NAME").unwrap_or_else(|| "rising".to_string()),
+            name: self
+                .optional("PROGRAM_NAME")
+                .unwrap_or_else(|| "rising".to_string()),
             support_contact: self.required("SUPPORT_CONTACT")?,
         })
     }
@@ -129,7 +188,13 @@ impl SmsInboundConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
-        Ok(Self { table_name: env.required("TABLE_NAME")?, webhook: env.webhook()?, program: env.program()? })
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            webhook: env.webhook()?,
+            program: env.program()?,
+            campaign: env.campaign()?,
+            contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
+        })
     }
 }
 
@@ -150,7 +215,10 @@ impl SmsStatusConfig {
     }
 
     fn from_env_lookup<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        Ok(Self { table_name: env.required("TABLE_NAME")?, webhook: env.webhook()? })
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            webhook: env.webhook()?,
+        })
     }
 }
 
@@ -168,6 +236,14 @@ mod tests {
             ("TWILIO_PHONE_NUMBER", "+15550100000"),
             ("TWILIO_AUTH_TOKEN_PARAMETER", "/rising/twilio-auth-token"),
             ("SUPPORT_CONTACT", "help@example.org"),
+            ("OVERVIEW_RECORDING_URL", "https://example.org/r/overview"),
+            ("RECORDINGS_URL", "https://example.org/r"),
+            ("SAFETY_URL", "https://example.org/safety"),
+            ("HOST_SIGNUP_URL", "https://example.org/host"),
+            (
+                "CONTACT_DATA_KEY_ID",
+                "arn:aws:kms:us-east-1:123456789012:key/abc",
+            ),
         ])
     }
 
@@ -178,8 +254,13 @@ mod tests {
     #[test]
     fn a_complete_environment_gives_a_typed_config_with_production_defaults() {
         let config = load(&full()).unwrap();
-        assert_eq!(config.webhook.public_base_url.as_deref(), Some("https://sms.example.org"));
-        let twilio = Env(|name: &str| full().get(name).map(|v| v.to_string())).twilio().unwrap();
+        assert_eq!(
+            config.webhook.public_base_url.as_deref(),
+            Some("https://sms.example.org")
+        );
+        let twilio = Env(|name: &str| full().get(name).map(|v| v.to_string()))
+            .twilio()
+            .unwrap();
         assert_eq!(twilio.api_base_url, "https://api.twilio.com");
     }
 
@@ -201,6 +282,12 @@ mod tests {
     fn a_malformed_account_sid_is_rejected() {
         let mut vars = full();
         vars.insert("TWILIO_ACCOUNT_SID", "SK123");
-        assert!(matches!(load(&vars), Err(ConfigError::Invalid { name: "TWILIO_ACCOUNT_SID", .. })));
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "TWILIO_ACCOUNT_SID",
+                ..
+            })
+        ));
     }
 }

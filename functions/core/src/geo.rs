@@ -49,7 +49,10 @@ impl TryFrom<RawPoint> for GeoPoint {
 
 impl From<GeoPoint> for RawPoint {
     fn from(p: GeoPoint) -> Self {
-        RawPoint { lat: p.lat, lon: p.lon }
+        RawPoint {
+            lat: p.lat,
+            lon: p.lon,
+        }
     }
 }
 
@@ -87,7 +90,14 @@ impl GeoPoint {
         let precision = precision.clamp(1, 12);
         // The coordinates are in range by construction, so encoding cannot fail; a failure would only
         // lose index coverage, never panic.
-        geohash::encode(geohash::Coord { x: self.lon, y: self.lat }, precision).unwrap_or_default()
+        geohash::encode(
+            geohash::Coord {
+                x: self.lon,
+                y: self.lat,
+            },
+            precision,
+        )
+        .unwrap_or_default()
     }
 }
 
@@ -99,7 +109,9 @@ pub struct Distance {
 
 impl Distance {
     pub fn from_km(km: f64) -> Self {
-        Self { km: if km.is_finite() { km.max(0.0) } else { 0.0 } }
+        Self {
+            km: if km.is_finite() { km.max(0.0) } else { 0.0 },
+        }
     }
 
     pub fn from_miles(miles: f64) -> Self {
@@ -119,7 +131,11 @@ impl fmt::Display for Distance {
     /// Miles, the unit US participants read: "0.4 mi", "12 mi".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let miles = self.miles();
-        if miles < 10.0 { write!(f, "{miles:.1} mi") } else { write!(f, "{miles:.0} mi") }
+        if miles < 10.0 {
+            write!(f, "{miles:.1} mi")
+        } else {
+            write!(f, "{miles:.0} mi")
+        }
     }
 }
 
@@ -135,7 +151,9 @@ impl SearchRadius {
         if km.is_finite() && km > 0.0 && km <= Self::MAX_KM {
             Ok(Self(Distance::from_km(km)))
         } else {
-            Err(GeoError::Radius { max_km: Self::MAX_KM })
+            Err(GeoError::Radius {
+                max_km: Self::MAX_KM,
+            })
         }
     }
 
@@ -172,8 +190,8 @@ fn cell_size_degrees(precision: usize) -> (f64, f64) {
 pub fn covered_radius(origin: GeoPoint, precision: usize) -> Distance {
     let (h, w) = cell_size_degrees(precision.clamp(1, 12));
     let north_south = EARTH_RADIUS_KM * h.to_radians();
-    let east_west =
-        EARTH_RADIUS_KM * (origin.lat.to_radians().cos() * w.to_radians().min(90f64.to_radians()).sin()).asin();
+    let east_west = EARTH_RADIUS_KM
+        * (origin.lat.to_radians().cos() * w.to_radians().min(90f64.to_radians()).sin()).asin();
     Distance::from_km(north_south.min(east_west))
 }
 
@@ -194,8 +212,11 @@ pub fn cells_around(origin: GeoPoint, precision: usize) -> Vec<String> {
 /// Which cells a search around `origin` within `radius` must read: the fine 3 × 3 block when it covers
 /// the radius, the coarse one otherwise.
 pub fn search_cells(origin: GeoPoint, radius: SearchRadius) -> (usize, Vec<String>) {
-    let precision =
-        if covered_radius(origin, FINE_PRECISION) >= radius.distance() { FINE_PRECISION } else { COARSE_PRECISION };
+    let precision = if covered_radius(origin, FINE_PRECISION) >= radius.distance() {
+        FINE_PRECISION
+    } else {
+        COARSE_PRECISION
+    };
     (precision, cells_around(origin, precision))
 }
 
@@ -261,12 +282,21 @@ mod tests {
 
     #[test]
     fn the_fine_block_covers_more_than_100_km_in_the_contiguous_us_and_less_in_alaska() {
-        for (lat, lon) in [(25.76, -80.19), (38.9, -77.0), (47.6, -122.3), (48.99, -95.0)] {
+        for (lat, lon) in [
+            (25.76, -80.19),
+            (38.9, -77.0),
+            (47.6, -122.3),
+            (48.99, -95.0),
+        ] {
             let r = covered_radius(GeoPoint::new(lat, lon).unwrap(), FINE_PRECISION);
             assert!(r.km() > 100.0, "{lat}: {} km", r.km());
         }
         let anchorage = covered_radius(GeoPoint::new(61.2, -149.9).unwrap(), FINE_PRECISION);
-        assert!(anchorage.km() < 100.0 && anchorage.km() > 70.0, "{}", anchorage.km());
+        assert!(
+            anchorage.km() < 100.0 && anchorage.km() > 70.0,
+            "{}",
+            anchorage.km()
+        );
         let coarse = covered_radius(GeoPoint::new(49.0, -95.0).unwrap(), COARSE_PRECISION);
         assert!(coarse.km() > SearchRadius::MAX_KM, "{}", coarse.km());
     }
@@ -274,7 +304,13 @@ mod tests {
     #[test]
     fn every_point_within_the_covered_radius_lies_in_the_block() {
         // Walk a ring just inside the covered radius around origins all over the US.
-        for (lat, lon) in [(38.9, -77.0), (29.47, -98.53), (37.75, -122.41), (61.2, -149.9), (44.98, -93.27)] {
+        for (lat, lon) in [
+            (38.9, -77.0),
+            (29.47, -98.53),
+            (37.75, -122.41),
+            (61.2, -149.9),
+            (44.98, -93.27),
+        ] {
             let origin = GeoPoint::new(lat, lon).unwrap();
             for precision in [FINE_PRECISION, COARSE_PRECISION] {
                 let cells = cells_around(origin, precision);
@@ -284,9 +320,13 @@ mod tests {
                     let d = r / EARTH_RADIUS_KM;
                     let (p1, l1) = (origin.lat().to_radians(), origin.lon().to_radians());
                     let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * bearing.cos()).asin();
-                    let l2 = l1 + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
+                    let l2 = l1
+                        + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
                     let point = GeoPoint::new(p2.to_degrees(), l2.to_degrees()).unwrap();
-                    assert!(cells.contains(&point.geohash(precision)), "{lat},{lon} p{precision} bearing {step}");
+                    assert!(
+                        cells.contains(&point.geohash(precision)),
+                        "{lat},{lon} p{precision} bearing {step}"
+                    );
                 }
             }
         }
@@ -306,7 +346,9 @@ mod tests {
     fn cells_across_the_antimeridian_are_neighbours() {
         let fiji = GeoPoint::new(-17.0, 179.9).unwrap();
         let cells = cells_around(fiji, FINE_PRECISION);
-        let across = GeoPoint::new(-17.0, -179.9).unwrap().geohash(FINE_PRECISION);
+        let across = GeoPoint::new(-17.0, -179.9)
+            .unwrap()
+            .geohash(FINE_PRECISION);
         assert!(cells.contains(&across));
     }
 }

@@ -42,7 +42,10 @@ impl SecretStore for SsmSecretStore {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| SecretError::Unavailable { name: name.to_string(), source: Box::new(e) })?;
+            .map_err(|e| SecretError::Unavailable {
+                name: name.to_string(),
+                source: Box::new(e),
+            })?;
         output
             .parameter
             .and_then(|p| p.value)
@@ -66,9 +69,12 @@ impl StaticSecretStore {
 
 impl SecretStore for StaticSecretStore {
     async fn fetch(&self, name: &str) -> Result<String, SecretError> {
-        self.values.get(name).cloned().ok_or_else(|| SecretError::Unavailable {
-            name: name.to_string(),
-            source: "no such parameter".into(),
-        })
+        self.values
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SecretError::Unavailable {
+                name: name.to_string(),
+                source: "no such parameter".into(),
+            })
     }
 }

@@ -36,7 +36,10 @@ pub enum WebhookError {
 impl WebhookError {
     /// Whether the fault is ours (configuration, secrets), not the caller's.
     pub fn is_server_error(&self) -> bool {
-        matches!(self, Self::UnknownPublicUrl | Self::Secret(_) | Self::HashKey(_))
+        matches!(
+            self,
+            Self::UnknownPublicUrl | Self::Secret(_) | Self::HashKey(_)
+        )
     }
 }
 
@@ -55,7 +58,10 @@ pub struct Authenticated<'a> {
 impl Authenticated<'_> {
     /// The first value of a form parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -68,7 +74,11 @@ pub struct TwilioWebhook<K> {
 
 impl<K: SecretStore> TwilioWebhook<K> {
     pub fn new(config: WebhookConfig, secrets: K) -> Self {
-        Self { config, secrets, keys: OnceCell::new() }
+        Self {
+            config,
+            secrets,
+            keys: OnceCell::new(),
+        }
     }
 
     async fn keys(&self) -> Result<&WebhookKeys, WebhookError> {
@@ -78,7 +88,10 @@ impl<K: SecretStore> TwilioWebhook<K> {
                     self.secrets.fetch(&self.config.auth_token_parameter),
                     self.secrets.fetch(&self.config.contact_hash_key_parameter),
                 )?;
-                Ok::<_, WebhookError>(WebhookKeys { auth_token: token, hasher: ContactHasher::from_base64(&key)? })
+                Ok::<_, WebhookError>(WebhookKeys {
+                    auth_token: token,
+                    hasher: ContactHasher::from_base64(&key)?,
+                })
             })
             .await
     }
@@ -112,7 +125,11 @@ impl<K: SecretStore> TwilioWebhook<K> {
     /// was given (`rawPath`, which keeps a named stage or a custom-domain mapping) + the raw query.
     fn public_url(&self, request: &Request) -> Result<String, WebhookError> {
         let raw_path = request.raw_http_path();
-        let raw_path = if raw_path.is_empty() { request.uri().path() } else { raw_path };
+        let raw_path = if raw_path.is_empty() {
+            request.uri().path()
+        } else {
+            raw_path
+        };
         let query = request.uri().query().unwrap_or("");
         let base = match &self.config.public_base_url {
             Some(base) => base.clone(),

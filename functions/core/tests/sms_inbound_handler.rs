@@ -4,11 +4,12 @@
 //! tests say so loudly and skip.
 
 use base64::Engine as _;
-use rising_core::config::{ProgramConfig, SmsInboundConfig, WebhookConfig};
+use rising_core::config::{CampaignConfig, ProgramConfig, SmsInboundConfig, WebhookConfig};
 use rising_core::conversation::SmsInbound;
+use rising_core::privacy::Sealer;
 use rising_core::secrets::StaticSecretStore;
 use rising_core::sms::signature;
-use rising_core::store::MemoryInboundStore;
+use rising_core::store::{MemoryGatheringStore, MemoryInboundStore};
 
 const TOKEN: &str = "12345";
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -20,7 +21,10 @@ fn reference_event() -> Option<serde_json::Value> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference event is JSON")),
         Err(_) => {
-            eprintln!("SKIPPED: reference event not found at {} — handler event tests did not run", path.display());
+            eprintln!(
+                "SKIPPED: reference event not found at {} — handler event tests did not run",
+                path.display()
+            );
             None
         }
     }
@@ -35,13 +39,34 @@ fn config(public_base_url: Option<&str>) -> SmsInboundConfig {
             auth_token_parameter: "/t".into(),
             contact_hash_key_parameter: "/k".into(),
         },
-        program: ProgramConfig { name: "rising".into(), support_contact: "help@example.org".into() },
+        program: ProgramConfig {
+            name: "rising".into(),
+            support_contact: "help@example.org".into(),
+        },
+        campaign: CampaignConfig {
+            overview_recording_url: "https://r.example/overview".into(),
+            recordings_url: "https://r.example/all".into(),
+            safety_url: "https://r.example/safety".into(),
+            host_signup_url: "https://r.example/host".into(),
+            search_radius_miles: 25.0,
+        },
+        contact_data_key_id: "unused-in-memory".into(),
     }
 }
 
-fn app(public_base_url: Option<&str>) -> SmsInbound<MemoryInboundStore, StaticSecretStore> {
-    let secrets = StaticSecretStore::default().with("/t", TOKEN).with("/k", HASH_KEY);
-    SmsInbound::new(config(public_base_url), MemoryInboundStore::default(), secrets)
+type App = SmsInbound<MemoryInboundStore, MemoryGatheringStore, StaticSecretStore>;
+
+fn app(public_base_url: Option<&str>) -> App {
+    let secrets = StaticSecretStore::default()
+        .with("/t", TOKEN)
+        .with("/k", HASH_KEY);
+    SmsInbound::new(
+        config(public_base_url),
+        MemoryInboundStore::default(),
+        MemoryGatheringStore::default(),
+        Sealer::in_memory(),
+        secrets,
+    )
 }
 
 fn params(body: &str, sid: &str) -> Vec<(String, String)> {
@@ -68,7 +93,9 @@ fn event(
     signed_url: &str,
     base64_body: bool,
 ) -> lambda_http::Request {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
     let sig = signature::compute_signature(TOKEN, signed_url, params);
     base["routeKey"] = "POST /sms/inbound".into();
     base["rawPath"] = raw_path.into();
@@ -79,7 +106,9 @@ fn event(
     base["headers"]["content-type"] = "application/x-www-form-urlencoded".into();
     base["headers"]["x-twilio-signature"] = sig.into();
     if base64_body {
-        base["body"] = base64::engine::general_purpose::STANDARD.encode(&body).into();
+        base["body"] = base64::engine::general_purpose::STANDARD
+            .encode(&body)
+            .into();
         base["isBase64Encoded"] = true.into();
     } else {
         base["body"] = body.into();
@@ -87,7 +116,7 @@ fn event(
     lambda_http::request::from_str(&base.to_string()).expect("a valid API Gateway v2 event")
 }
 
-async fn call(app: &SmsInbound<MemoryInboundStore, StaticSecretStore>, request: lambda_http::Request) -> (u16, String) {
+async fn call(app: &App, request: lambda_http::Request) -> (u16, String) {
     let response = app.handle(request).await;
     let status = response.status().as_u16();
     let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
@@ -98,22 +127,45 @@ const SID: &str = "SM0123456789abcdef0123456789abcdef";
 
 #[tokio::test]
 async fn a_signed_join_on_the_execute_api_domain_is_answered_with_twiml() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let url = "https://aaaaaaaaaa.execute-api.us-west-2.amazonaws.com/sms/inbound";
-    let request = event(base, "/sms/inbound", "", "$default", &params("JOIN", SID), url, false);
+    let request = event(
+        base,
+        "/sms/inbound",
+        "",
+        "$default",
+        &params("JOIN", SID),
+        url,
+        false,
+    );
 
     let (status, body) = call(&app(None), request).await;
 
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("<?xml"));
-    assert!(body.contains("<Response><Message>Welcome to rising!"), "{body}");
+    assert!(
+        body.contains("<Response><Message>Welcome to rising! What&apos;s your first name?"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn a_base64_encoded_body_is_decoded_before_the_signature_check() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let url = "https://aaaaaaaaaa.execute-api.us-west-2.amazonaws.com/sms/inbound";
-    let request = event(base, "/sms/inbound", "", "$default", &params("HELP", SID), url, true);
+    let request = event(
+        base,
+        "/sms/inbound",
+        "",
+        "$default",
+        &params("HELP", SID),
+        url,
+        true,
+    );
 
     let (status, body) = call(&app(None), request).await;
 
@@ -123,9 +175,19 @@ async fn a_base64_encoded_body_is_decoded_before_the_signature_check() {
 
 #[tokio::test]
 async fn a_named_stage_in_the_raw_path_is_part_of_the_signed_url() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let url = "https://aaaaaaaaaa.execute-api.us-west-2.amazonaws.com/prod/sms/inbound?x=1";
-    let request = event(base, "/prod/sms/inbound", "x=1", "prod", &params("JOIN", SID), url, false);
+    let request = event(
+        base,
+        "/prod/sms/inbound",
+        "x=1",
+        "prod",
+        &params("JOIN", SID),
+        url,
+        false,
+    );
 
     let (status, _) = call(&app(None), request).await;
 
@@ -134,22 +196,56 @@ async fn a_named_stage_in_the_raw_path_is_part_of_the_signed_url() {
 
 #[tokio::test]
 async fn a_configured_public_base_url_is_what_the_signature_covers() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let url = "https://sms.example.org/sms/inbound";
-    let request = event(base.clone(), "/sms/inbound", "", "$default", &params("JOIN", SID), url, false);
-    assert_eq!(call(&app(Some("https://sms.example.org")), request).await.0, 200);
+    let request = event(
+        base.clone(),
+        "/sms/inbound",
+        "",
+        "$default",
+        &params("JOIN", SID),
+        url,
+        false,
+    );
+    assert_eq!(
+        call(&app(Some("https://sms.example.org")), request).await.0,
+        200
+    );
 
     // Signed for the execute-api domain, but Twilio was given the custom domain: refused.
     let wrong = "https://aaaaaaaaaa.execute-api.us-west-2.amazonaws.com/sms/inbound";
-    let request = event(base, "/sms/inbound", "", "$default", &params("JOIN", SID), wrong, false);
-    assert_eq!(call(&app(Some("https://sms.example.org")), request).await.0, 403);
+    let request = event(
+        base,
+        "/sms/inbound",
+        "",
+        "$default",
+        &params("JOIN", SID),
+        wrong,
+        false,
+    );
+    assert_eq!(
+        call(&app(Some("https://sms.example.org")), request).await.0,
+        403
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_signature_is_403_and_nothing_is_stored() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
-    let request = event(base, "/sms/inbound", "", "$default", &params("JOIN", SID), "https://evil.example/", false);
+    let request = event(
+        base,
+        "/sms/inbound",
+        "",
+        "$default",
+        &params("JOIN", SID),
+        "https://evil.example/",
+        false,
+    );
 
     let (status, body) = call(&app, request).await;
 

@@ -27,7 +27,10 @@ fn reference_event() -> Option<serde_json::Value> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("reference event is JSON")),
         Err(_) => {
-            eprintln!("SKIPPED: reference event not found at {} — handler event tests did not run", path.display());
+            eprintln!(
+                "SKIPPED: reference event not found at {} — handler event tests did not run",
+                path.display()
+            );
             None
         }
     }
@@ -46,8 +49,14 @@ fn config(public_base_url: Option<&str>) -> SmsStatusConfig {
 }
 
 fn app(public_base_url: Option<&str>) -> App {
-    let secrets = StaticSecretStore::default().with("/t", TOKEN).with("/k", HASH_KEY);
-    SmsStatus::new(config(public_base_url), MemoryDeliveryStore::default(), secrets)
+    let secrets = StaticSecretStore::default()
+        .with("/t", TOKEN)
+        .with("/k", HASH_KEY);
+    SmsStatus::new(
+        config(public_base_url),
+        MemoryDeliveryStore::default(),
+        secrets,
+    )
 }
 
 /// The parameters Twilio posts for a status change, as its documentation lists them.
@@ -66,7 +75,10 @@ fn params(status: &str, error_code: Option<&str>) -> Vec<(String, String)> {
         ("From", "+15550100000"),
         ("ApiVersion", "2010-04-01"),
     ]);
-    params.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    params
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn without(mut params: Vec<(String, String)>, name: &str) -> Vec<(String, String)> {
@@ -91,7 +103,9 @@ fn event(
     params: &[(String, String)],
     signed_url: &str,
 ) -> lambda_http::Request {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
     let sig = signature::compute_signature(TOKEN, signed_url, params);
     base["routeKey"] = "POST /sms/status".into();
     base["rawPath"] = "/sms/status".into();
@@ -101,7 +115,9 @@ fn event(
     base["requestContext"]["stage"] = "$default".into();
     base["headers"]["content-type"] = "application/x-www-form-urlencoded".into();
     base["headers"]["x-twilio-signature"] = sig.into();
-    base["body"] = base64::engine::general_purpose::STANDARD.encode(&body).into();
+    base["body"] = base64::engine::general_purpose::STANDARD
+        .encode(&body)
+        .into();
     base["isBase64Encoded"] = true.into();
     lambda_http::request::from_str(&base.to_string()).expect("a valid API Gateway v2 event")
 }
@@ -115,12 +131,17 @@ async fn call(app: &App, request: lambda_http::Request) -> (u16, String) {
 
 fn recipient_hash() -> String {
     let hasher = ContactHasher::from_base64(HASH_KEY).unwrap();
-    hasher.phone(&PhoneNumber::parse(RECIPIENT).unwrap()).as_str().to_string()
+    hasher
+        .phone(&PhoneNumber::parse(RECIPIENT).unwrap())
+        .as_str()
+        .to_string()
 }
 
 #[tokio::test]
 async fn a_signed_delivered_callback_is_answered_204_with_an_empty_body_and_recorded() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
 
     let (status, body) = call(&app, event(base, "", &params("delivered", None), URL)).await;
@@ -133,22 +154,44 @@ async fn a_signed_delivered_callback_is_answered_204_with_an_empty_body_and_reco
 
 #[tokio::test]
 async fn the_query_string_of_the_status_callback_url_is_part_of_the_signed_url() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(Some("https://sms.example.org"));
     let signed = "https://sms.example.org/sms/status?batch=7&kind=invite";
 
-    let (status, _) = call(&app, event(base.clone(), "batch=7&kind=invite", &params("sent", None), signed)).await;
+    let (status, _) = call(
+        &app,
+        event(
+            base.clone(),
+            "batch=7&kind=invite",
+            &params("sent", None),
+            signed,
+        ),
+    )
+    .await;
     assert_eq!(status, 204);
 
     // The same callback signed without the query string is not what Twilio would have sent.
     let unsigned_query = "https://sms.example.org/sms/status";
-    let (status, _) = call(&app, event(base, "batch=7&kind=invite", &params("delivered", None), unsigned_query)).await;
+    let (status, _) = call(
+        &app,
+        event(
+            base,
+            "batch=7&kind=invite",
+            &params("delivered", None),
+            unsigned_query,
+        ),
+    )
+    .await;
     assert_eq!(status, 403);
 }
 
 #[tokio::test]
 async fn an_unsubscribed_error_opts_the_recipient_out() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
 
     let (status, _) = call(&app, event(base, "", &params("failed", Some("21610")), URL)).await;
@@ -161,10 +204,21 @@ async fn an_unsubscribed_error_opts_the_recipient_out() {
 
 #[tokio::test]
 async fn a_wrong_signature_is_403_and_nothing_is_recorded() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
 
-    let (status, body) = call(&app, event(base, "", &params("delivered", None), "https://evil.example/")).await;
+    let (status, body) = call(
+        &app,
+        event(
+            base,
+            "",
+            &params("delivered", None),
+            "https://evil.example/",
+        ),
+    )
+    .await;
 
     assert_eq!(status, 403);
     assert!(body.contains("X-Twilio-Signature"), "{body}");
@@ -173,7 +227,9 @@ async fn a_wrong_signature_is_403_and_nothing_is_recorded() {
 
 #[tokio::test]
 async fn a_missing_signature_is_403() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
     let mut request = event(base, "", &params("delivered", None), URL);
     request.headers_mut().remove("x-twilio-signature");
@@ -186,9 +242,15 @@ async fn a_missing_signature_is_403() {
 
 #[tokio::test]
 async fn a_callback_for_another_account_is_403() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
-    let other = with(params("delivered", None), "AccountSid", "ACffffffffffffffffffffffffffffffff");
+    let other = with(
+        params("delivered", None),
+        "AccountSid",
+        "ACffffffffffffffffffffffffffffffff",
+    );
 
     let (status, _) = call(&app, event(base, "", &other, URL)).await;
 
@@ -198,10 +260,21 @@ async fn a_callback_for_another_account_is_403() {
 
 #[tokio::test]
 async fn a_callback_without_message_status_is_400_naming_the_field_and_nothing_is_recorded() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
 
-    let (status, body) = call(&app, event(base, "", &without(params("delivered", None), "MessageStatus"), URL)).await;
+    let (status, body) = call(
+        &app,
+        event(
+            base,
+            "",
+            &without(params("delivered", None), "MessageStatus"),
+            URL,
+        ),
+    )
+    .await;
 
     assert_eq!(status, 400);
     assert_eq!(body, "missing field MessageStatus");
@@ -210,11 +283,19 @@ async fn a_callback_without_message_status_is_400_naming_the_field_and_nothing_i
 
 #[tokio::test]
 async fn malformed_fields_are_400_with_a_message_that_names_the_field_but_not_its_value() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
     let cases = [
-        (with(params("delivered", None), "MessageSid", "not-a-sid"), "MessageSid"),
-        (with(params("delivered", None), "MessageStatus", "received"), "MessageStatus"),
+        (
+            with(params("delivered", None), "MessageSid", "not-a-sid"),
+            "MessageSid",
+        ),
+        (
+            with(params("delivered", None), "MessageStatus", "received"),
+            "MessageStatus",
+        ),
         (params("failed", Some("30o7")), "ErrorCode"),
         (with(params("delivered", None), "To", "+1 202 555 01"), "To"),
     ];
@@ -229,10 +310,21 @@ async fn malformed_fields_are_400_with_a_message_that_names_the_field_but_not_it
 
 #[tokio::test]
 async fn an_opt_out_error_without_a_recipient_is_400() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
 
-    let (status, body) = call(&app, event(base, "", &without(params("failed", Some("21610")), "To"), URL)).await;
+    let (status, body) = call(
+        &app,
+        event(
+            base,
+            "",
+            &without(params("failed", Some("21610")), "To"),
+            URL,
+        ),
+    )
+    .await;
 
     assert_eq!(status, 400);
     assert!(body.contains("missing field To"), "{body}");
@@ -241,7 +333,9 @@ async fn an_opt_out_error_without_a_recipient_is_400() {
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
-    let Some(base) = reference_event() else { return };
+    let Some(base) = reference_event() else {
+        return;
+    };
     let app = app(None);
     let mut big = params("delivered", None);
     big.push(("Padding".into(), "x".repeat(70 * 1024)));
@@ -261,10 +355,18 @@ fn the_status_function_reads_the_same_settings_as_the_other_webhooks() {
         ("TWILIO_ACCOUNT_SID", ACCOUNT),
         ("TWILIO_AUTH_TOKEN_PARAMETER", "/rising/twilio-auth-token"),
     ]);
-    let config = SmsStatusConfig::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
+    let config =
+        SmsStatusConfig::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
     assert_eq!(config.table_name, "rising");
     assert_eq!(config.webhook.public_base_url, None);
-    assert_eq!(config.webhook.contact_hash_key_parameter, "/rising/contact-hash-key");
-    let missing = SmsStatusConfig::from_lookup(|name| (name != "TABLE_NAME").then(|| "x".to_string()));
-    assert_eq!(missing, Err(rising_core::config::ConfigError::Missing("TABLE_NAME")));
+    assert_eq!(
+        config.webhook.contact_hash_key_parameter,
+        "/rising/contact-hash-key"
+    );
+    let missing =
+        SmsStatusConfig::from_lookup(|name| (name != "TABLE_NAME").then(|| "x".to_string()));
+    assert_eq!(
+        missing,
+        Err(rising_core::config::ConfigError::Missing("TABLE_NAME"))
+    );
 }

@@ -4,16 +4,31 @@
 use lambda_http::{Error, service_fn};
 use rising_core::config::SmsInboundConfig;
 use rising_core::conversation::SmsInbound;
+use rising_core::privacy::Sealer;
 use rising_core::secrets::SsmSecretStore;
-use rising_core::store::DynamoInboundStore;
-use rising_core::{aws, telemetry};
+use rising_core::store::{DynamoGatheringStore, DynamoInboundStore};
+use rising_core::{aws, domain, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SmsInboundConfig::from_env()?;
+    // The ZIP code dataset is decompressed on first use (~0.5 s); do it beside init, not in a reply.
+    std::thread::spawn(domain::preload_zip_codes);
     let sdk = aws::load().await;
-    let store = DynamoInboundStore::new(aws::dynamodb(&sdk), config.table_name.clone());
-    let app = SmsInbound::new(config, store, SsmSecretStore::new(aws::ssm(&sdk)));
-    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(app.handle(request).await) })).await
+    let dynamodb = aws::dynamodb(&sdk);
+    let store = DynamoInboundStore::new(dynamodb.clone(), config.table_name.clone());
+    let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());
+    let sealer = Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone());
+    let app = SmsInbound::new(
+        config,
+        store,
+        gatherings,
+        sealer,
+        SsmSecretStore::new(aws::ssm(&sdk)),
+    );
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Error>(app.handle(request).await)
+    }))
+    .await
 }

@@ -15,5 +15,8 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load().await;
     let store = DynamoDeliveryStore::new(aws::dynamodb(&sdk), config.table_name.clone());
     let app = SmsStatus::new(config, store, SsmSecretStore::new(aws::ssm(&sdk)));
-    lambda_http::run(service_fn(|request| async { Ok::<_, Error>(app.handle(request).await) })).await
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Error>(app.handle(request).await)
+    }))
+    .await
 }

@@ -12,12 +12,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rising_core::domain::{
-    AddressDraft, CampaignKeyword, FirstName, GatheringCode, GatheringDraft, GatheringId, GatheringTitle,
-    KeywordTarget, KeywordWord, Language, Zip,
+    AddressDraft, CampaignKeyword, FirstName, GatheringCode, GatheringDraft, GatheringId,
+    GatheringTitle, KeywordTarget, KeywordWord, Language, Zip,
 };
 use rising_core::geo::GeoPoint;
 use rising_core::privacy::Sealer;
-use rising_core::store::{DynamoGatheringStore, GatheringStore, KeywordStore, PutGathering, PutKeyword};
+use rising_core::store::{
+    DynamoGatheringStore, GatheringStore, KeywordStore, PutGathering, PutKeyword,
+};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -28,13 +30,22 @@ enum SeedError {
     #[error("{0} is not set")]
     MissingEnv(&'static str),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid seed file: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{entry}: {message}")]
     Entry { entry: String, message: String },
     #[error("{entry}: {source}")]
-    Store { entry: String, source: rising_core::store::StoreError },
+    Store {
+        entry: String,
+        source: rising_core::store::StoreError,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,13 +130,24 @@ struct Args {
     file: PathBuf,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>, table_env: Option<String>) -> Result<Args, SeedError> {
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+    table_env: Option<String>,
+) -> Result<Args, SeedError> {
     let (mut table, mut file) = (table_env, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--table" => table = Some(args.next().ok_or_else(|| SeedError::Usage("--table needs a value".into()))?),
+            "--table" => {
+                table = Some(
+                    args.next()
+                        .ok_or_else(|| SeedError::Usage("--table needs a value".into()))?,
+                )
+            }
             "--file" => {
-                file = Some(PathBuf::from(args.next().ok_or_else(|| SeedError::Usage("--file needs a value".into()))?))
+                file =
+                    Some(PathBuf::from(args.next().ok_or_else(|| {
+                        SeedError::Usage("--file needs a value".into())
+                    })?))
             }
             other => return Err(SeedError::Usage(format!("unknown argument {other}"))),
         }
@@ -139,15 +161,25 @@ fn parse_args(mut args: impl Iterator<Item = String>, table_env: Option<String>)
 }
 
 /// Today + `days` at local `at` (`HH:MM`) in `timezone`, as a UTC instant.
-fn local_start(timezone: &str, days: i32, at: &str, today: jiff::Timestamp) -> Result<OffsetDateTime, String> {
+fn local_start(
+    timezone: &str,
+    days: i32,
+    at: &str,
+    today: jiff::Timestamp,
+) -> Result<OffsetDateTime, String> {
     let tz = jiff::tz::TimeZone::get(timezone).map_err(|e| format!("time zone {timezone}: {e}"))?;
-    let time: jiff::civil::Time = at.parse().map_err(|e| format!("\"at\" must be HH:MM: {e}"))?;
+    let time: jiff::civil::Time = at
+        .parse()
+        .map_err(|e| format!("\"at\" must be HH:MM: {e}"))?;
     let date = today
         .to_zoned(tz.clone())
         .date()
         .checked_add(jiff::Span::new().days(days))
         .map_err(|e| format!("starts_in_days: {e}"))?;
-    let zoned = date.to_datetime(time).to_zoned(tz).map_err(|e| format!("local time: {e}"))?;
+    let zoned = date
+        .to_datetime(time)
+        .to_zoned(tz)
+        .map_err(|e| format!("local time: {e}"))?;
     OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).map_err(|e| e.to_string())
 }
 
@@ -176,7 +208,8 @@ fn draft(seed: &SeedGathering, today: jiff::Timestamp) -> Result<GatheringDraft,
             SeedAddress::Public(a) => AddressDraft::Public(a.clone()),
             SeedAddress::Private(a) => AddressDraft::Private(a.clone()),
         },
-        host_first_name: FirstName::parse(&seed.host_first_name).map_err(|e| format!("host_first_name: {e}"))?,
+        host_first_name: FirstName::parse(&seed.host_first_name)
+            .map_err(|e| format!("host_first_name: {e}"))?,
         capacity: seed.capacity,
         language: seed.language,
         listed: seed.listed,
@@ -189,23 +222,44 @@ async fn seed_gatherings(
     seeds: &[SeedGathering],
     now: OffsetDateTime,
 ) -> Result<(), SeedError> {
-    let today = jiff::Timestamp::from_second(now.unix_timestamp())
-        .map_err(|e| SeedError::Entry { entry: "now".into(), message: e.to_string() })?;
+    let today =
+        jiff::Timestamp::from_second(now.unix_timestamp()).map_err(|e| SeedError::Entry {
+            entry: "now".into(),
+            message: e.to_string(),
+        })?;
     for seed in seeds {
         let entry = format!("gathering {}", seed.code);
-        let draft = draft(seed, today).map_err(|message| SeedError::Entry { entry: entry.clone(), message })?;
-        let (code, town, state, starts_at) = (draft.code.clone(), draft.zip.city(), draft.zip.state(), draft.starts_at);
+        let draft = draft(seed, today).map_err(|message| SeedError::Entry {
+            entry: entry.clone(),
+            message,
+        })?;
+        let (code, town, state, starts_at) = (
+            draft.code.clone(),
+            draft.zip.city(),
+            draft.zip.state(),
+            draft.starts_at,
+        );
         let gathering = draft
             .seal(GatheringId::random(), sealer)
             .await
-            .map_err(|e| SeedError::Entry { entry: entry.clone(), message: e.to_string() })?;
-        let outcome =
-            store.put(&gathering, now).await.map_err(|source| SeedError::Store { entry: entry.clone(), source })?;
+            .map_err(|e| SeedError::Entry {
+                entry: entry.clone(),
+                message: e.to_string(),
+            })?;
+        let outcome = store
+            .put(&gathering, now)
+            .await
+            .map_err(|source| SeedError::Store {
+                entry: entry.clone(),
+                source,
+            })?;
         let verb = match outcome {
             PutGathering::Created => "seeded",
             PutGathering::AlreadyExists | PutGathering::CodeTaken => "already there:",
         };
-        let starts = starts_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let starts = starts_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         println!("seed: {verb} gathering {code} ({town} {state}, starts {starts})");
     }
     Ok(())
@@ -218,7 +272,10 @@ async fn seed_keywords(
 ) -> Result<(), SeedError> {
     for seed in seeds {
         let entry = format!("keyword {}", seed.word);
-        let fail = |message: String| SeedError::Entry { entry: entry.clone(), message };
+        let fail = |message: String| SeedError::Entry {
+            entry: entry.clone(),
+            message,
+        };
         let word = KeywordWord::parse(&seed.word).map_err(|e| fail(e.to_string()))?;
         let target = match (seed.kind, &seed.gathering) {
             (SeedKeywordKind::Campaign, None) => KeywordTarget::Campaign,
@@ -227,22 +284,43 @@ async fn seed_keywords(
                 let gathering = store
                     .by_code(&code)
                     .await
-                    .map_err(|source| SeedError::Store { entry: entry.clone(), source })?
+                    .map_err(|source| SeedError::Store {
+                        entry: entry.clone(),
+                        source,
+                    })?
                     .ok_or_else(|| fail(format!("no gathering has the code {code}")))?;
                 KeywordTarget::Gathering(gathering.id)
             }
-            (SeedKeywordKind::Campaign, Some(_)) => return Err(fail("a campaign keyword has no \"gathering\"".into())),
-            (SeedKeywordKind::Gathering, None) => return Err(fail("a gathering keyword needs \"gathering\"".into())),
+            (SeedKeywordKind::Campaign, Some(_)) => {
+                return Err(fail("a campaign keyword has no \"gathering\"".into()));
+            }
+            (SeedKeywordKind::Gathering, None) => {
+                return Err(fail("a gathering keyword needs \"gathering\"".into()));
+            }
         };
-        let keyword = CampaignKeyword { word, target, language: seed.language };
-        let outcome = store
-            .put_keyword(&keyword, now)
-            .await
-            .map_err(|source| SeedError::Store { entry: entry.clone(), source })?;
+        let keyword = CampaignKeyword {
+            word,
+            target,
+            language: seed.language,
+        };
+        let outcome =
+            store
+                .put_keyword(&keyword, now)
+                .await
+                .map_err(|source| SeedError::Store {
+                    entry: entry.clone(),
+                    source,
+                })?;
         match outcome {
-            PutKeyword::Created => println!("seed: seeded keyword {} ({})", keyword.word, keyword.language.code()),
+            PutKeyword::Created => println!(
+                "seed: seeded keyword {} ({})",
+                keyword.word,
+                keyword.language.code()
+            ),
             PutKeyword::AlreadyExists => println!("seed: already there: keyword {}", keyword.word),
-            PutKeyword::TakenByGatheringCode => return Err(fail("a gathering uses this word as its code".into())),
+            PutKeyword::TakenByGatheringCode => {
+                return Err(fail("a gathering uses this word as its code".into()));
+            }
         }
     }
     Ok(())
@@ -254,10 +332,14 @@ async fn run() -> Result<(), SeedError> {
         .ok()
         .filter(|k| !k.is_empty())
         .ok_or(SeedError::MissingEnv("CONTACT_DATA_KEY_ID"))?;
-    let text =
-        std::fs::read_to_string(&args.file).map_err(|source| SeedError::Read { path: args.file.clone(), source })?;
-    let file: SeedFile =
-        serde_json::from_str(&text).map_err(|source| SeedError::Parse { path: args.file.clone(), source })?;
+    let text = std::fs::read_to_string(&args.file).map_err(|source| SeedError::Read {
+        path: args.file.clone(),
+        source,
+    })?;
+    let file: SeedFile = serde_json::from_str(&text).map_err(|source| SeedError::Parse {
+        path: args.file.clone(),
+        source,
+    })?;
 
     let sdk = rising_core::aws::load().await;
     let store = DynamoGatheringStore::new(rising_core::aws::dynamodb(&sdk), args.table);
@@ -313,10 +395,23 @@ mod tests {
 
     #[test]
     fn arguments_name_the_table_and_the_file() {
-        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
         let parsed = parse_args(args(&["--table", "T", "--file", "f.json"]), None).unwrap();
-        assert_eq!((parsed.table.as_str(), parsed.file), ("T", PathBuf::from("f.json")));
-        assert_eq!(parse_args(args(&["--file", "f.json"]), Some("E".into())).unwrap().table, "E");
+        assert_eq!(
+            (parsed.table.as_str(), parsed.file),
+            ("T", PathBuf::from("f.json"))
+        );
+        assert_eq!(
+            parse_args(args(&["--file", "f.json"]), Some("E".into()))
+                .unwrap()
+                .table,
+            "E"
+        );
         assert!(parse_args(args(&["--file", "f.json"]), None).is_err());
         assert!(parse_args(args(&["--table", "T"]), None).is_err());
         assert!(parse_args(args(&["--nope"]), None).is_err());

@@ -1,8 +1,12 @@
-//! Text to join: what an inbound text does and what we answer. Compliance keywords come first and
-//! work on every path: STOP and its synonyms (English and Spanish) and free-text revocation opt the
-//! sender out with one confirmation and never another text; START opts back in; HELP answers who we
-//! are. A campaign keyword (JOIN, UNIRME) opts in. A stranger's other text gets a short pointer, at
-//! most once a day.
+//! Text to join: what an inbound text does and what we answer.
+//!
+//! Compliance keywords come first and work in every state: STOP and its synonyms (English and
+//! Spanish) and free-text revocation opt the sender out with one confirmation and never another
+//! text; START opts back in; HELP answers who we are. Then the conversation: a campaign keyword
+//! (JOIN, RISING, UNIRME, or one an organizer configured) → first name → ZIP code → up to three
+//! nearest upcoming gatherings → a number → RSVP and confirmation. A gathering's own code (MAPLE5)
+//! skips to first name → RSVP. A stranger's other text gets a short pointer, at most once a day.
+//! State lives in DynamoDB with a TTL and is written atomically with the reply, once per MessageSid.
 
 mod webhook;
 
@@ -10,11 +14,18 @@ pub use webhook::{InboundSmsError, SmsInbound};
 
 use time::OffsetDateTime;
 
-use crate::config::ProgramConfig;
-use crate::domain::{Keyword, Language, MessageSid, PhoneNumber, whole_word};
-use crate::messages::{self, Catalog};
-use crate::privacy::ContactHasher;
-use crate::store::{Applied, ContactEffect, ContactState, InboundStore, SmsStatus, StoreError};
+use crate::config::{CampaignConfig, ProgramConfig};
+use crate::domain::{
+    FirstName, Gathering, GatheringCode, GatheringId, Keyword, KeywordTarget, KeywordWord,
+    Language, MessageSid, PhoneNumber, Zip, whole_word,
+};
+use crate::geo::SearchRadius;
+use crate::messages::{self, Catalog, render};
+use crate::privacy::{ContactHash, ContactHasher, CryptoError, Sealed, Sealer, field_context};
+use crate::store::{
+    Applied, ContactEffect, ConversationState, GatheringStore, InboundStore, KeywordStore, NewRsvp,
+    RsvpOutcome, RsvpSource, RsvpStore, SmsStatus, StateChange, Step, StoreError,
+};
 
 /// An inbound text, already authenticated and parsed.
 #[derive(Debug, Clone)]
@@ -27,227 +38,951 @@ pub struct InboundText {
     pub opt_out_type: Option<String>,
 }
 
-/// Campaign keywords built into every deployment, with the language they start in.
-const CAMPAIGN_KEYWORDS: [(&str, Language); 3] =
-    [("JOIN", Language::En), ("RISING", Language::En), ("UNIRME", Language::Es)];
-
-fn campaign_keyword(body: &str) -> Option<(&'static str, Language)> {
-    let word = whole_word(body);
-    CAMPAIGN_KEYWORDS.iter().copied().find(|(w, _)| word.eq_ignore_ascii_case(w))
+/// Why a text could not be answered (all are our faults: the person gets no error text).
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
-/// Decides the effect and reply of an inbound text and stores them atomically, once per MessageSid.
-/// Returns the reply text ("" for no reply).
-#[tracing::instrument(name = "conversation.respond", skip_all, fields(message_sid = %text.sid.as_str()))]
-pub async fn respond<S: InboundStore>(
-    store: &S,
-    hasher: &ContactHasher,
-    program: &ProgramConfig,
-    text: &InboundText,
-    now: OffsetDateTime,
-) -> Result<String, StoreError> {
-    if let Some(reply) = store.processed_reply(&text.sid, now).await? {
-        tracing::info!(outcome = "duplicate", "message already processed; repeating the reply");
-        return Ok(reply);
-    }
-    let contact = hasher.phone(&text.from);
-    let known = store.contact_state(&contact).await?;
-    let opted_out = known.as_ref().is_some_and(|c| c.sms_status == Some(SmsStatus::OptedOut));
-    let known_language = known.as_ref().map(|c: &ContactState| c.language);
-    let handled_by_twilio = |word: &str| text.opt_out_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(word));
-    let fill = |template: &str| {
-        messages::render(template, &[("program", &program.name), ("contact", &program.support_contact)])
-    };
-    let catalog = |language: Language| -> &'static Catalog { messages::catalog(language) };
+/// Campaign keywords built into every deployment, with the language they start in. Organizers add
+/// more as `KEYWORD#` items (see README).
+const CAMPAIGN_KEYWORDS: [(&str, Language); 3] = [
+    ("JOIN", Language::En),
+    ("RISING", Language::En),
+    ("UNIRME", Language::Es),
+];
 
-    let (kind, effect, reply) = match Keyword::recognise(&text.body) {
-        Some(Keyword::Stop { word, language }) => {
-            let language = language.or(known_language).unwrap_or_default();
-            let twilio = handled_by_twilio("STOP");
-            // One confirmation, never another text: none if Twilio confirmed, or if already opted out.
-            let reply = if twilio || opted_out { String::new() } else { fill(catalog(language).stopped) };
-            let source = if twilio {
-                "twilio_advanced_opt_out"
-            } else if word == "REVOCATION" {
-                "revocation"
-            } else {
-                "keyword"
-            };
-            let wording = (!reply.is_empty()).then(|| reply.clone());
-            let effect =
-                ContactEffect::OptOut { contact, keyword: word.to_string(), source, wording, language };
-            ("stop", effect, reply)
+/// The sealing context of the stored reply to a message.
+fn reply_context(sid: &MessageSid) -> String {
+    format!("inbound#{}|reply", sid.as_str())
+}
+
+/// How many gatherings are offered at once.
+const CHOICES: usize = 3;
+
+/// Everything the conversation reads and writes, borrowed from the function's state.
+pub struct Conversation<'a, S, G> {
+    pub store: &'a S,
+    pub gatherings: &'a G,
+    pub sealer: &'a Sealer,
+    pub hasher: &'a ContactHasher,
+    pub program: &'a ProgramConfig,
+    pub campaign: &'a CampaignConfig,
+}
+
+/// A decided answer: the contact change, the conversation change and the reply, stored together.
+struct Turn {
+    kind: &'static str,
+    effect: ContactEffect,
+    state: StateChange,
+    reply: String,
+}
+
+impl Turn {
+    fn reply(kind: &'static str, state: StateChange, reply: String) -> Self {
+        Self {
+            kind,
+            effect: ContactEffect::Nothing,
+            state,
+            reply,
         }
-        Some(Keyword::Start { word }) => {
-            let language = known_language.unwrap_or_default();
-            let confirmation = fill(catalog(language).restarted);
-            let reply = if handled_by_twilio("START") { String::new() } else { confirmation.clone() };
-            let effect = ContactEffect::OptIn { contact, keyword: word.to_string(), wording: confirmation, language };
-            ("start", effect, reply)
+    }
+}
+
+/// What a whole-message word starts.
+enum Start {
+    Campaign(Language, &'static str),
+    Configured(Language, String),
+    Gathering(Language, Box<Gathering>),
+}
+
+impl<S, G> Conversation<'_, S, G>
+where
+    S: InboundStore,
+    G: GatheringStore + RsvpStore + KeywordStore,
+{
+    fn fill(&self, template: &str, values: &[(&str, &str)]) -> String {
+        let mut all: Vec<(&str, &str)> = vec![
+            ("program", &self.program.name),
+            ("contact", &self.program.support_contact),
+        ];
+        all.extend_from_slice(values);
+        render(template, &all)
+    }
+
+    /// Decides the effect and reply of an inbound text and stores them atomically, once per
+    /// MessageSid. Returns the reply text ("" for no reply).
+    #[tracing::instrument(name = "conversation.respond", skip_all, fields(message_sid = %text.sid.as_str()))]
+    pub async fn respond(
+        &self,
+        text: &InboundText,
+        now: OffsetDateTime,
+    ) -> Result<String, ConversationError> {
+        if let Some(stored) = self.store.processed_reply(&text.sid, now).await? {
+            tracing::info!(
+                outcome = "duplicate",
+                "message already processed; repeating the reply"
+            );
+            return self.open_reply(&text.sid, &stored).await;
         }
-        Some(Keyword::Help { language, .. }) => {
-            let language = language.or(known_language).unwrap_or_default();
-            let reply = if handled_by_twilio("HELP") { String::new() } else { fill(catalog(language).help) };
-            ("help", ContactEffect::Nothing, reply)
-        }
-        None => match campaign_keyword(&text.body) {
-            Some((word, language)) => {
-                let welcome = fill(catalog(language).welcome);
-                let effect =
-                    ContactEffect::OptIn { contact, keyword: word.to_string(), wording: welcome.clone(), language };
-                ("join", effect, welcome)
+        let contact = self.hasher.phone(&text.from);
+        let turn = self.decide(text, &contact, now).await?;
+        // The reply is kept to answer Twilio's retries identically; it can hold names and places,
+        // so it is sealed like any other personal data.
+        let sealed = if turn.reply.is_empty() {
+            String::new()
+        } else {
+            self.sealer
+                .seal(&reply_context(&text.sid), &turn.reply)
+                .await?
+                .as_str()
+                .to_string()
+        };
+        let applied = self
+            .store
+            .apply(&text.sid, &turn.effect, &turn.state, &sealed, now)
+            .await?;
+        let (outcome, reply) = match applied {
+            Applied::Stored => ("stored", turn.reply),
+            Applied::AlreadyProcessed { reply } => {
+                ("duplicate", self.open_reply(&text.sid, &reply).await?)
             }
-            None if known.is_some() => ("other", ContactEffect::Nothing, String::new()),
-            None => {
-                let reply = if store.claim_daily_reply(&contact, now).await? {
-                    fill(catalog(Language::En).stranger)
-                } else {
+        };
+        tracing::info!(
+            outcome,
+            kind = turn.kind,
+            replied = !reply.is_empty(),
+            "inbound text handled"
+        );
+        Ok(reply)
+    }
+
+    async fn open_reply(
+        &self,
+        sid: &MessageSid,
+        stored: &str,
+    ) -> Result<String, ConversationError> {
+        if stored.is_empty() {
+            return Ok(String::new());
+        }
+        Ok(self
+            .sealer
+            .open(&reply_context(sid), &Sealed::parse(stored)?)
+            .await?)
+    }
+
+    async fn decide(
+        &self,
+        text: &InboundText,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ConversationError> {
+        let known = self.store.contact_state(contact).await?;
+        let opted_out = known
+            .as_ref()
+            .is_some_and(|c| c.sms_status == Some(SmsStatus::OptedOut));
+        let known_language = known.as_ref().map(|c| c.language);
+        let handled_by_twilio = |word: &str| {
+            text.opt_out_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(word))
+        };
+        let catalog = |language: Language| -> &'static Catalog { messages::catalog(language) };
+
+        match Keyword::recognise(&text.body) {
+            Some(Keyword::Stop { word, language }) => {
+                let language = language.or(known_language).unwrap_or_default();
+                let twilio = handled_by_twilio("STOP");
+                // One confirmation, never another text: none if Twilio confirmed, or if already opted out.
+                let reply = if twilio || opted_out {
                     String::new()
+                } else {
+                    self.fill(catalog(language).stopped, &[])
                 };
-                ("stranger", ContactEffect::Nothing, reply)
+                let source = if twilio {
+                    "twilio_advanced_opt_out"
+                } else if word == "REVOCATION" {
+                    "revocation"
+                } else {
+                    "keyword"
+                };
+                let wording = (!reply.is_empty()).then(|| reply.clone());
+                let effect = ContactEffect::OptOut {
+                    contact: contact.clone(),
+                    keyword: word.to_string(),
+                    source,
+                    wording,
+                    language,
+                };
+                return Ok(Turn {
+                    kind: "stop",
+                    effect,
+                    state: StateChange::End(contact.clone()),
+                    reply,
+                });
             }
-        },
-    };
-    let applied = store.apply(&text.sid, &effect, &reply, now).await?;
-    let (outcome, reply) = match applied {
-        Applied::Stored => ("stored", reply),
-        Applied::AlreadyProcessed { reply } => ("duplicate", reply),
-    };
-    tracing::info!(outcome, kind, replied = !reply.is_empty(), "inbound text handled");
-    Ok(reply)
+            Some(Keyword::Start { word }) => {
+                let language = known_language.unwrap_or_default();
+                let confirmation = self.fill(catalog(language).restarted, &[]);
+                let reply = if handled_by_twilio("START") {
+                    String::new()
+                } else {
+                    confirmation.clone()
+                };
+                let effect = ContactEffect::OptIn {
+                    contact: contact.clone(),
+                    keyword: word.to_string(),
+                    wording: confirmation,
+                    language,
+                };
+                return Ok(Turn {
+                    kind: "start",
+                    effect,
+                    state: StateChange::Keep,
+                    reply,
+                });
+            }
+            Some(Keyword::Help { language, .. }) => {
+                let language = language.or(known_language).unwrap_or_default();
+                let reply = if handled_by_twilio("HELP") {
+                    String::new()
+                } else {
+                    self.fill(catalog(language).help, &[])
+                };
+                return Ok(Turn::reply("help", StateChange::Keep, reply));
+            }
+            None => {}
+        }
+
+        if let Some(start) = self.start_word(&text.body).await? {
+            return self.start(start, contact, now).await;
+        }
+        if opted_out {
+            return Ok(Turn::reply("opted_out", StateChange::Keep, String::new()));
+        }
+        if let Some(state) = self.store.conversation(contact, now).await? {
+            return self
+                .continue_conversation(state, &text.body, contact, now)
+                .await;
+        }
+        if known.is_some() {
+            return Ok(Turn::reply("other", StateChange::Keep, String::new()));
+        }
+        let reply = if self.store.claim_daily_reply(contact, now).await? {
+            self.fill(catalog(Language::En).stranger, &[])
+        } else {
+            String::new()
+        };
+        Ok(Turn::reply("stranger", StateChange::Keep, reply))
+    }
+
+    /// A campaign keyword, a configured keyword, or a gathering's code, as the whole message.
+    async fn start_word(&self, body: &str) -> Result<Option<Start>, ConversationError> {
+        let word = whole_word(body);
+        if let Some((w, language)) = CAMPAIGN_KEYWORDS
+            .iter()
+            .copied()
+            .find(|(w, _)| word.eq_ignore_ascii_case(w))
+        {
+            return Ok(Some(Start::Campaign(language, w)));
+        }
+        if let Ok(keyword) = KeywordWord::parse(word)
+            && let Some(found) = self.gatherings.keyword(&keyword).await?
+        {
+            return Ok(match found.target {
+                KeywordTarget::Campaign => Some(Start::Configured(
+                    found.language,
+                    found.word.as_str().to_string(),
+                )),
+                KeywordTarget::Gathering(id) => self
+                    .gatherings
+                    .get(&id)
+                    .await?
+                    .map(|g| Start::Gathering(found.language, Box::new(g))),
+            });
+        }
+        if let Ok(code) = GatheringCode::parse(word)
+            && let Some(gathering) = self.gatherings.by_code(&code).await?
+        {
+            return Ok(Some(Start::Gathering(
+                gathering.language,
+                Box::new(gathering),
+            )));
+        }
+        Ok(None)
+    }
+
+    async fn start(
+        &self,
+        start: Start,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ConversationError> {
+        let (language, keyword, gathering) = match start {
+            Start::Campaign(language, word) => (language, word.to_string(), None),
+            Start::Configured(language, word) => (language, word, None),
+            Start::Gathering(language, gathering) => (
+                language,
+                gathering.code.as_str().to_string(),
+                Some(gathering),
+            ),
+        };
+        let catalog = messages::catalog(language);
+        let (reply, step) = match &gathering {
+            None => (
+                self.fill(catalog.ask_name, &[]),
+                Step::AwaitingName { gathering: None },
+            ),
+            Some(g) if g.starts_at <= now => {
+                let reply = self.fill(
+                    catalog.gathering_gone,
+                    &[("host_url", &self.campaign.host_signup_url)],
+                );
+                return Ok(Turn::reply("gathering_gone", StateChange::Keep, reply));
+            }
+            Some(g) => {
+                let when = messages::when(g.starts_at, &g.timezone, language);
+                let reply = self.fill(
+                    catalog.ask_name_for_gathering,
+                    &[("title", g.title.as_str()), ("when", &when)],
+                );
+                (
+                    reply,
+                    Step::AwaitingName {
+                        gathering: Some(g.id.clone()),
+                    },
+                )
+            }
+        };
+        let effect = ContactEffect::OptIn {
+            contact: contact.clone(),
+            keyword,
+            wording: reply.clone(),
+            language,
+        };
+        let state = StateChange::Set(
+            contact.clone(),
+            ConversationState {
+                step,
+                language,
+                first_name: None,
+            },
+        );
+        Ok(Turn {
+            kind: "join",
+            effect,
+            state,
+            reply,
+        })
+    }
+
+    async fn continue_conversation(
+        &self,
+        state: ConversationState,
+        body: &str,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ConversationError> {
+        let language = state.language;
+        let catalog = messages::catalog(language);
+        match &state.step {
+            Step::AwaitingName { gathering } => {
+                let Ok(name) = FirstName::parse(body) else {
+                    return Ok(Turn::reply(
+                        "bad_name",
+                        StateChange::Keep,
+                        self.fill(catalog.bad_name, &[]),
+                    ));
+                };
+                let sealed = self
+                    .sealer
+                    .seal(&field_context(contact, "first_name"), name.as_str())
+                    .await?;
+                if let Some(id) = gathering {
+                    return self
+                        .rsvp(id, contact, &sealed, name.as_str(), language, now)
+                        .await;
+                }
+                let reply = self.fill(catalog.ask_zip, &[("name", name.as_str())]);
+                let next = ConversationState {
+                    step: Step::AwaitingZip,
+                    language,
+                    first_name: Some(sealed),
+                };
+                Ok(Turn::reply(
+                    "name",
+                    StateChange::Set(contact.clone(), next),
+                    reply,
+                ))
+            }
+            Step::AwaitingZip => {
+                let Ok(zip) = Zip::parse(body) else {
+                    return Ok(Turn::reply(
+                        "bad_zip",
+                        StateChange::Keep,
+                        self.fill(catalog.bad_zip, &[]),
+                    ));
+                };
+                let radius = SearchRadius::miles(self.campaign.search_radius_miles)
+                    .map_err(|e| StoreError::Corrupt(format!("search radius: {e}")))?;
+                let nearby = self
+                    .gatherings
+                    .upcoming_near(zip.centroid(), radius, now, CHOICES)
+                    .await?;
+                if nearby.is_empty() {
+                    let radius = format!("{}", self.campaign.search_radius_miles.round());
+                    let reply = self.fill(
+                        catalog.none_nearby,
+                        &[
+                            ("radius", &radius),
+                            ("host_url", &self.campaign.host_signup_url),
+                            ("recordings_url", &self.campaign.recordings_url),
+                        ],
+                    );
+                    return Ok(Turn::reply(
+                        "none_nearby",
+                        StateChange::End(contact.clone()),
+                        reply,
+                    ));
+                }
+                let options: Vec<GatheringId> =
+                    nearby.iter().map(|n| n.gathering.id.clone()).collect();
+                let reply = if let [only] = nearby.as_slice() {
+                    let g = &only.gathering;
+                    let when = messages::when(g.starts_at, &g.timezone, language);
+                    let distance = only.distance.to_string();
+                    self.fill(
+                        catalog.one_choice,
+                        &[
+                            ("title", g.title.as_str()),
+                            ("when", &when),
+                            ("town", &g.town),
+                            ("distance", &distance),
+                        ],
+                    )
+                } else {
+                    let lines: Vec<String> = nearby
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| {
+                            let g = &n.gathering;
+                            render(
+                                catalog.choice_line,
+                                &[
+                                    ("n", &(i + 1).to_string()),
+                                    ("when", &messages::when(g.starts_at, &g.timezone, language)),
+                                    ("town", &g.town),
+                                    ("distance", &n.distance.to_string()),
+                                ],
+                            )
+                        })
+                        .collect();
+                    self.fill(
+                        catalog.choices,
+                        &[
+                            ("list", &lines.join("\n")),
+                            ("last", &nearby.len().to_string()),
+                        ],
+                    )
+                };
+                let next = ConversationState {
+                    step: Step::AwaitingChoice { options },
+                    language,
+                    first_name: state.first_name.clone(),
+                };
+                Ok(Turn::reply(
+                    "choices",
+                    StateChange::Set(contact.clone(), next),
+                    reply,
+                ))
+            }
+            Step::AwaitingChoice { options } => {
+                let chosen = whole_word(body)
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=options.len()).contains(n));
+                let (Some(n), Some(sealed)) = (chosen, &state.first_name) else {
+                    let last = options.len().to_string();
+                    return Ok(Turn::reply(
+                        "bad_choice",
+                        StateChange::Keep,
+                        self.fill(catalog.bad_choice, &[("last", &last)]),
+                    ));
+                };
+                let name = self
+                    .sealer
+                    .open(&field_context(contact, "first_name"), sealed)
+                    .await?;
+                self.rsvp(&options[n - 1], contact, sealed, &name, language, now)
+                    .await
+            }
+        }
+    }
+
+    /// Stores the RSVP (idempotent: a retry finds it and confirms the same way) and confirms it.
+    async fn rsvp(
+        &self,
+        id: &GatheringId,
+        contact: &ContactHash,
+        first_name: &Sealed,
+        name: &str,
+        language: Language,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ConversationError> {
+        let catalog = messages::catalog(language);
+        let end = StateChange::End(contact.clone());
+        let gone = |this: &Self| {
+            this.fill(
+                catalog.gathering_gone,
+                &[("host_url", &this.campaign.host_signup_url)],
+            )
+        };
+        let Some(gathering) = self.gatherings.get(id).await? else {
+            return Ok(Turn::reply("gathering_gone", end, gone(self)));
+        };
+        let outcome = self
+            .gatherings
+            .rsvp(
+                NewRsvp {
+                    gathering: id,
+                    contact,
+                    source: RsvpSource::Sms,
+                    language,
+                    first_name,
+                },
+                now,
+            )
+            .await?;
+        let title = gathering.title.as_str();
+        let recording = &self.campaign.overview_recording_url;
+        match outcome {
+            RsvpOutcome::Created | RsvpOutcome::AlreadyGoing => {
+                let when = messages::when(gathering.starts_at, &gathering.timezone, language);
+                let place = match gathering.open_address(self.sealer, now).await? {
+                    Some(address) => format!("{address}, {}", gathering.town),
+                    None => format!("{}, {}", gathering.town, catalog.private_place),
+                };
+                let host = gathering.open_host_first_name(self.sealer).await?;
+                let reply = self.fill(
+                    catalog.confirmed,
+                    &[
+                        ("name", name),
+                        ("title", title),
+                        ("when", &when),
+                        ("place", &place),
+                        ("host", &host),
+                        ("recording_url", recording),
+                        ("safety_url", &self.campaign.safety_url),
+                    ],
+                );
+                Ok(Turn::reply("rsvp", end, reply))
+            }
+            RsvpOutcome::Waitlisted | RsvpOutcome::AlreadyWaitlisted => {
+                let reply = self.fill(
+                    catalog.waitlisted,
+                    &[
+                        ("name", name),
+                        ("title", title),
+                        ("recording_url", recording),
+                    ],
+                );
+                Ok(Turn::reply("waitlist", end, reply))
+            }
+            RsvpOutcome::NoSuchGathering | RsvpOutcome::Ended => {
+                Ok(Turn::reply("gathering_gone", end, gone(self)))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryInboundStore;
+    use crate::domain::{AddressDraft, GatheringDraft};
+    use crate::store::{MemoryContact, MemoryGatheringStore, MemoryInboundStore};
 
     const PHONE: &str = "+12025550143";
 
-    fn hasher() -> ContactHasher {
-        ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap()
+    struct World {
+        store: MemoryInboundStore,
+        gatherings: MemoryGatheringStore,
+        sealer: Sealer,
+        hasher: ContactHasher,
+        program: ProgramConfig,
+        campaign: CampaignConfig,
+        now: OffsetDateTime,
     }
 
-    fn program() -> ProgramConfig {
-        ProgramConfig { name: "rising".into(), support_contact: "help@example.org".into() }
-    }
+    impl World {
+        fn new() -> Self {
+            Self {
+                store: MemoryInboundStore::default(),
+                gatherings: MemoryGatheringStore::default(),
+                sealer: Sealer::in_memory(),
+                hasher: ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+                    .unwrap(),
+                program: ProgramConfig {
+                    name: "rising".into(),
+                    support_contact: "help@example.org".into(),
+                },
+                campaign: CampaignConfig {
+                    overview_recording_url: "https://r.example/overview".into(),
+                    recordings_url: "https://r.example/all".into(),
+                    safety_url: "https://r.example/safety".into(),
+                    host_signup_url: "https://r.example/host".into(),
+                    search_radius_miles: 25.0,
+                },
+                now: OffsetDateTime::now_utc(),
+            }
+        }
 
-    fn sid(n: u32) -> MessageSid {
-        MessageSid::parse(&format!("SM{n:032x}")).unwrap()
-    }
+        async fn say_with(&self, n: u32, body: &str, opt_out_type: Option<&str>) -> String {
+            let conversation = Conversation {
+                store: &self.store,
+                gatherings: &self.gatherings,
+                sealer: &self.sealer,
+                hasher: &self.hasher,
+                program: &self.program,
+                campaign: &self.campaign,
+            };
+            let text = InboundText {
+                sid: MessageSid::parse(&format!("SM{n:032x}")).unwrap(),
+                from: PhoneNumber::parse(PHONE).unwrap(),
+                body: body.into(),
+                opt_out_type: opt_out_type.map(str::to_string),
+            };
+            conversation.respond(&text, self.now).await.unwrap()
+        }
 
-    fn text(n: u32, body: &str) -> InboundText {
-        InboundText { sid: sid(n), from: PhoneNumber::parse(PHONE).unwrap(), body: body.into(), opt_out_type: None }
-    }
+        async fn say(&self, n: u32, body: &str) -> String {
+            self.say_with(n, body, None).await
+        }
 
-    fn contact(store: &MemoryInboundStore) -> Option<crate::store::MemoryContact> {
-        store.contact(hasher().phone(&PhoneNumber::parse(PHONE).unwrap()).as_str())
-    }
+        fn contact(&self) -> Option<MemoryContact> {
+            self.store.contact(
+                self.hasher
+                    .phone(&PhoneNumber::parse(PHONE).unwrap())
+                    .as_str(),
+            )
+        }
 
-    async fn say(store: &MemoryInboundStore, n: u32, body: &str) -> String {
-        respond(store, &hasher(), &program(), &text(n, body), OffsetDateTime::now_utc()).await.unwrap()
+        async fn gathering(
+            &self,
+            title: &str,
+            zip: &str,
+            days: i64,
+            capacity: Option<u32>,
+            private: bool,
+        ) -> Gathering {
+            let starts_at = self.now + time::Duration::days(days);
+            let id = GatheringId::random();
+            let draft = GatheringDraft {
+                code: GatheringCode::parse(&format!("T{}", &id.as_str()[..8].to_uppercase()))
+                    .unwrap(),
+                title: crate::domain::GatheringTitle::parse(title).unwrap(),
+                starts_at,
+                ends_at: starts_at + time::Duration::hours(2),
+                zip: Zip::parse(zip).unwrap(),
+                timezone: None,
+                town: None,
+                location: None,
+                address: if private {
+                    AddressDraft::Private("12 Elm St".into())
+                } else {
+                    AddressDraft::Public("Public Library".into())
+                },
+                host_first_name: FirstName::parse("Dana").unwrap(),
+                capacity,
+                language: Language::En,
+                listed: true,
+            };
+            let gathering = draft.seal(id, &self.sealer).await.unwrap();
+            self.gatherings.put(&gathering, self.now).await.unwrap();
+            gathering
+        }
     }
 
     #[tokio::test]
-    async fn join_opts_the_sender_in_and_answers_with_the_welcome() {
-        let store = MemoryInboundStore::default();
-        let reply = say(&store, 1, " join ").await;
-        assert!(reply.starts_with("Welcome to rising!"), "{reply}");
-        assert!(contact(&store).unwrap().sms_opted_in);
+    async fn a_campaign_keyword_opts_in_and_asks_for_a_first_name() {
+        let w = World::new();
+        let reply = w.say(1, " join ").await;
+        assert!(
+            reply.starts_with("Welcome to rising! What's your first name?"),
+            "{reply}"
+        );
+        assert!(w.contact().unwrap().sms_opted_in);
     }
 
     #[tokio::test]
-    async fn unirme_opts_in_in_spanish_and_later_help_answers_in_spanish() {
-        let store = MemoryInboundStore::default();
-        let reply = say(&store, 1, "Unirme").await;
-        assert!(reply.starts_with("¡Bienvenido a rising!"), "{reply}");
-        assert_eq!(contact(&store).unwrap().language, Language::Es);
-        assert!(say(&store, 2, "HELP").await.contains("Responde STOP para cancelar"));
+    async fn keyword_name_zip_and_choice_end_in_an_rsvp_and_a_confirmation() {
+        let w = World::new();
+        let near = w
+            .gathering("Maple Street gathering", "20001", 3, None, false)
+            .await;
+        w.gathering("Baltimore gathering", "21201", 4, None, false)
+            .await;
+        w.say(1, "RISING").await;
+        let ask_zip = w.say(2, "Maria").await;
+        assert!(
+            ask_zip.starts_with("Thanks, Maria! What's your ZIP code?"),
+            "{ask_zip}"
+        );
+        let choices = w.say(3, "20001").await;
+        assert!(
+            choices.starts_with("Near you: Maple Street gathering"),
+            "only one within 25 miles: {choices}"
+        );
+        let confirmation = w.say(4, "1").await;
+        assert!(
+            confirmation.starts_with("You're going, Maria! Maple Street gathering"),
+            "{confirmation}"
+        );
+        assert!(
+            confirmation.contains("Public Library") && confirmation.contains("Host: Dana"),
+            "{confirmation}"
+        );
+        assert!(
+            confirmation.contains("https://r.example/overview")
+                && confirmation.contains("https://r.example/safety")
+        );
+        let contact = w.hasher.phone(&PhoneNumber::parse(PHONE).unwrap());
+        let rsvps = w.gatherings.rsvps_for(&near.id).await.unwrap();
+        assert_eq!(rsvps.len(), 1);
+        assert_eq!(rsvps[0].contact_hash, contact.as_str());
+        assert_eq!(
+            w.store.conversation(&contact, w.now).await.unwrap(),
+            None,
+            "the conversation ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn several_gatherings_nearby_are_numbered_nearest_first_and_a_wrong_number_asks_again() {
+        let w = World::new();
+        w.gathering("Second", "20002", 5, None, false).await;
+        w.gathering("First", "20001", 6, None, false).await;
+        w.say(1, "JOIN").await;
+        w.say(2, "Sam").await;
+        let choices = w.say(3, "20001").await;
+        assert!(
+            choices.starts_with("Gatherings near you:\n1) "),
+            "{choices}"
+        );
+        assert!(choices.ends_with("Reply 1-2 to RSVP."), "{choices}");
+        assert_eq!(
+            w.say(4, "7").await,
+            "Please reply with a number from 1 to 2."
+        );
+        assert!(w.say(5, "2").await.starts_with("You're going, Sam!"));
+    }
+
+    #[tokio::test]
+    async fn a_gathering_code_skips_to_the_name_and_a_private_home_is_not_revealed_early() {
+        let w = World::new();
+        let g = w.gathering("Cedar house", "22201", 5, None, true).await;
+        let ask = w
+            .say(1, &format!("{}!", g.code.as_str().to_lowercase()))
+            .await;
+        assert!(ask.contains("You're joining Cedar house"), "{ask}");
+        let confirmation = w.say(2, "Lee").await;
+        assert!(
+            confirmation.contains("address sent the day before"),
+            "{confirmation}"
+        );
+        assert!(!confirmation.contains("12 Elm St"));
+    }
+
+    #[tokio::test]
+    async fn no_gathering_nearby_offers_hosting_and_the_recordings() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "Ana").await;
+        let reply = w.say(3, "59601").await;
+        assert!(
+            reply
+                .starts_with("No gatherings within 25 miles yet. Host one: https://r.example/host"),
+            "{reply}"
+        );
+        assert!(reply.contains("https://r.example/all"));
+    }
+
+    #[tokio::test]
+    async fn bad_answers_are_asked_again_without_losing_the_place() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        assert_eq!(w.say(2, "!!!").await, "Please send just your first name.");
+        w.say(3, "Jo").await;
+        assert_eq!(
+            w.say(4, "my zip is secret").await,
+            "Please send a 5-digit ZIP code."
+        );
+        assert_eq!(w.say(5, "00000").await, "Please send a 5-digit ZIP code.");
+    }
+
+    #[tokio::test]
+    async fn a_full_gathering_puts_the_person_on_the_waitlist() {
+        let w = World::new();
+        let g = w.gathering("Tiny", "20001", 2, Some(1), false).await;
+        let other = w.hasher.phone(&PhoneNumber::parse("+12025550199").unwrap());
+        let name = w
+            .sealer
+            .seal(&field_context(&other, "first_name"), "Pat")
+            .await
+            .unwrap();
+        let first = NewRsvp {
+            gathering: &g.id,
+            contact: &other,
+            source: RsvpSource::Form,
+            language: Language::En,
+            first_name: &name,
+        };
+        assert_eq!(
+            w.gatherings.rsvp(first, w.now).await.unwrap(),
+            RsvpOutcome::Created
+        );
+        w.say(1, g.code.as_str()).await;
+        let reply = w.say(2, "Kim").await;
+        assert!(
+            reply.starts_with("Tiny is full, Kim: you're on the waitlist"),
+            "{reply}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unirme_runs_the_conversation_in_spanish() {
+        let w = World::new();
+        w.gathering("Reunion del barrio", "20001", 3, None, false)
+            .await;
+        assert!(
+            w.say(1, "Unirme")
+                .await
+                .starts_with("¡Bienvenido a rising! ¿Como te llamas?")
+        );
+        assert!(w.say(2, "Lucia").await.starts_with("¡Gracias, Lucia!"));
+        assert!(
+            w.say(3, "20001")
+                .await
+                .starts_with("Cerca de ti: Reunion del barrio")
+        );
+        assert!(w.say(4, "1").await.starts_with("¡Vas, Lucia!"));
+        assert_eq!(w.contact().unwrap().language, Language::Es);
+        assert!(
+            w.say(5, "HELP")
+                .await
+                .contains("Responde STOP para cancelar")
+        );
     }
 
     #[tokio::test]
     async fn the_same_message_delivered_twice_is_stored_once_and_answered_the_same() {
-        let store = MemoryInboundStore::default();
-        let now = OffsetDateTime::now_utc();
-        let first = respond(&store, &hasher(), &program(), &text(1, "JOIN"), now).await.unwrap();
-        let second = respond(&store, &hasher(), &program(), &text(1, "JOIN"), now).await.unwrap();
+        let w = World::new();
+        let first = w.say(1, "JOIN").await;
+        let second = w.say(1, "JOIN").await;
         assert_eq!(first, second);
-        assert_eq!(contact(&store).unwrap().consents.len(), 1);
+        assert_eq!(w.contact().unwrap().consents.len(), 1);
     }
 
     #[tokio::test]
-    async fn stop_opts_out_with_one_confirmation_and_never_another_text() {
-        let store = MemoryInboundStore::default();
-        say(&store, 1, "JOIN").await;
-        let confirmation = say(&store, 2, "Stop").await;
+    async fn stop_opts_out_with_one_confirmation_and_ends_the_conversation() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        let confirmation = w.say(2, "Stop").await;
         assert!(confirmation.contains("no more texts"), "{confirmation}");
-        assert!(!contact(&store).unwrap().sms_opted_in);
-        assert_eq!(say(&store, 3, "STOP").await, "", "a second STOP gets no second confirmation");
-        assert_eq!(say(&store, 4, "hello?").await, "", "an opted-out person is never texted");
-        assert_eq!(contact(&store).unwrap().consents, vec!["opt_in:JOIN", "opt_out:STOP:keyword", "opt_out:STOP:keyword"]);
+        assert!(!w.contact().unwrap().sms_opted_in);
+        assert_eq!(
+            w.say(3, "STOP").await,
+            "",
+            "a second STOP gets no second confirmation"
+        );
+        assert_eq!(
+            w.say(4, "Maria").await,
+            "",
+            "an opted-out person is never texted, even mid-conversation"
+        );
+        assert_eq!(
+            w.contact().unwrap().consents,
+            vec![
+                "opt_in:JOIN",
+                "opt_out:STOP:keyword",
+                "opt_out:STOP:keyword"
+            ]
+        );
     }
 
     #[tokio::test]
     async fn spanish_stop_confirms_in_spanish() {
-        let store = MemoryInboundStore::default();
-        let reply = say(&store, 1, "parar").await;
-        assert!(reply.contains("Responde START para volver"), "{reply}");
+        let w = World::new();
+        assert!(
+            w.say(1, "parar")
+                .await
+                .contains("Responde START para volver")
+        );
     }
 
     #[tokio::test]
     async fn free_text_revocation_opts_out_and_is_recorded_as_a_revocation() {
-        let store = MemoryInboundStore::default();
-        say(&store, 1, "JOIN").await;
-        let reply = say(&store, 2, "Please stop texting me").await;
-        assert!(reply.contains("unsubscribed"));
-        assert_eq!(contact(&store).unwrap().consents[1], "opt_out:REVOCATION:revocation");
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        assert!(
+            w.say(2, "Please stop texting me")
+                .await
+                .contains("unsubscribed")
+        );
+        assert_eq!(
+            w.contact().unwrap().consents[1],
+            "opt_out:REVOCATION:revocation"
+        );
     }
 
     #[tokio::test]
     async fn when_twilio_already_handled_stop_it_is_recorded_without_a_second_confirmation() {
-        let store = MemoryInboundStore::default();
-        say(&store, 1, "JOIN").await;
-        let mut stop = text(2, "STOP");
-        stop.opt_out_type = Some("STOP".into());
-        let reply = respond(&store, &hasher(), &program(), &stop, OffsetDateTime::now_utc()).await.unwrap();
-        assert_eq!(reply, "");
-        assert_eq!(contact(&store).unwrap().consents[1], "opt_out:STOP:twilio_advanced_opt_out");
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        assert_eq!(w.say_with(2, "STOP", Some("STOP")).await, "");
+        assert_eq!(
+            w.contact().unwrap().consents[1],
+            "opt_out:STOP:twilio_advanced_opt_out"
+        );
     }
 
     #[tokio::test]
     async fn start_opts_back_in_with_a_confirmation() {
-        let store = MemoryInboundStore::default();
-        say(&store, 1, "JOIN").await;
-        say(&store, 2, "STOP").await;
-        let reply = say(&store, 3, "start").await;
-        assert!(reply.contains("subscribed again"), "{reply}");
-        assert!(contact(&store).unwrap().sms_opted_in);
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "STOP").await;
+        assert!(w.say(3, "start").await.contains("subscribed again"));
+        assert!(w.contact().unwrap().sms_opted_in);
     }
 
     #[tokio::test]
     async fn help_names_the_program_the_contact_and_how_to_stop() {
-        let store = MemoryInboundStore::default();
-        let reply = say(&store, 1, "help").await;
-        assert!(reply.starts_with("rising:") && reply.contains("help@example.org"), "{reply}");
+        let w = World::new();
+        let reply = w.say(1, "help").await;
+        assert!(
+            reply.starts_with("rising:") && reply.contains("help@example.org"),
+            "{reply}"
+        );
         assert!(reply.contains("Msg & data rates may apply. Reply STOP to cancel."));
-        assert!(contact(&store).is_none(), "HELP stores no contact");
+        assert!(w.contact().is_none(), "HELP stores no contact");
     }
 
     #[tokio::test]
     async fn a_stranger_gets_one_pointer_a_day_not_a_loop() {
-        let store = MemoryInboundStore::default();
-        let first = say(&store, 1, "who is this?").await;
-        assert!(first.contains("Text JOIN"), "{first}");
-        assert_eq!(say(&store, 2, "hello??").await, "");
-        assert!(contact(&store).is_none());
+        let w = World::new();
+        assert!(w.say(1, "who is this?").await.contains("Text JOIN"));
+        assert_eq!(w.say(2, "hello??").await, "");
+        assert!(w.contact().is_none());
     }
 
     #[tokio::test]
     async fn an_expired_idempotency_record_counts_as_absent() {
-        let store = MemoryInboundStore::default();
-        let now = OffsetDateTime::now_utc();
-        respond(&store, &hasher(), &program(), &text(1, "HELP"), now).await.unwrap();
-        let later = now + crate::store::INBOUND_IDEMPOTENCY_TTL + time::Duration::seconds(1);
-        assert_eq!(store.processed_reply(&sid(1), later).await.unwrap(), None);
+        let w = World::new();
+        w.say(1, "HELP").await;
+        let later = w.now + crate::store::INBOUND_IDEMPOTENCY_TTL + time::Duration::seconds(1);
+        let sid = MessageSid::parse(&format!("SM{:032x}", 1)).unwrap();
+        assert_eq!(w.store.processed_reply(&sid, later).await.unwrap(), None);
     }
 }

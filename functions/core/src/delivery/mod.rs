@@ -69,7 +69,10 @@ impl DeliveryStatus {
     /// Parses Twilio's value (`delivered`, `partially_delivered` …). Inbound statuses (`receiving`,
     /// `received`) and unknown values are refused.
     pub fn parse(value: &str) -> Result<Self, UnknownStatus> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value).ok_or(UnknownStatus)
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .ok_or(UnknownStatus)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -128,7 +131,9 @@ impl Consequence {
         match error_code {
             Some(code) if status.is_failure() => match code {
                 CODE_UNSUBSCRIBED | CODE_BLOCKED => Self::OptOut(code),
-                CODE_UNREACHABLE | CODE_UNKNOWN_DESTINATION | CODE_LANDLINE => Self::Undeliverable(code),
+                CODE_UNREACHABLE | CODE_UNKNOWN_DESTINATION | CODE_LANDLINE => {
+                    Self::Undeliverable(code)
+                }
                 CODE_CARRIER_FILTERING => Self::CarrierFiltering(code),
                 _ => Self::Nothing,
             },
@@ -176,7 +181,12 @@ impl StatusCallback {
         if consequence.needs_recipient() && recipient.is_none() {
             return Err(MissingRecipient(error_code.unwrap_or_default()));
         }
-        Ok(Self { sid, status, error_code, recipient })
+        Ok(Self {
+            sid,
+            status,
+            error_code,
+            recipient,
+        })
     }
 
     pub fn sid(&self) -> &MessageSid {
@@ -204,7 +214,9 @@ pub async fn record<S: DeliveryStore>(
     let contact = || callback.recipient.as_ref().map(|phone| hasher.phone(phone));
     let effect = match (consequence, contact()) {
         (Consequence::OptOut(code), Some(contact)) => DeliveryEffect::OptOut { contact, code },
-        (Consequence::Undeliverable(code), Some(contact)) => DeliveryEffect::Undeliverable { contact, code },
+        (Consequence::Undeliverable(code), Some(contact)) => {
+            DeliveryEffect::Undeliverable { contact, code }
+        }
         (Consequence::CarrierFiltering(code), _) => DeliveryEffect::CarrierFiltering { code },
         // `StatusCallback::new` guarantees a recipient whenever the consequence needs one.
         _ => DeliveryEffect::Nothing,
@@ -217,7 +229,11 @@ pub async fn record<S: DeliveryStore>(
         effect,
     };
     let recorded = store.record(&record, now).await?;
-    let outcome = if recorded.duplicate { "duplicate" } else { "stored" };
+    let outcome = if recorded.duplicate {
+        "duplicate"
+    } else {
+        "stored"
+    };
     // Span fields are not printed (see `telemetry`): the MessageSid goes on each event.
     let message_sid = callback.sid.as_str();
     tracing::info!(
@@ -259,7 +275,10 @@ mod tests {
     }
 
     fn contact_hash() -> String {
-        hasher().phone(&PhoneNumber::parse(PHONE).unwrap()).as_str().to_string()
+        hasher()
+            .phone(&PhoneNumber::parse(PHONE).unwrap())
+            .as_str()
+            .to_string()
     }
 
     fn callback(status: &str, code: Option<u32>) -> StatusCallback {
@@ -289,18 +308,27 @@ mod tests {
 
     #[test]
     fn inbound_unknown_or_oddly_written_statuses_are_refused() {
-        for bad in ["", "received", "receiving", "Delivered", " delivered", "done"] {
+        for bad in [
+            "",
+            "received",
+            "receiving",
+            "Delivered",
+            " delivered",
+            "done",
+        ] {
             assert_eq!(DeliveryStatus::parse(bad), Err(UnknownStatus), "{bad:?}");
         }
     }
 
     #[test]
     fn ranks_follow_a_message_from_queued_to_read() {
-        let order =
-            ["queued", "sending", "sent", "delivered", "read"].map(|s| DeliveryStatus::parse(s).unwrap().rank());
+        let order = ["queued", "sending", "sent", "delivered", "read"]
+            .map(|s| DeliveryStatus::parse(s).unwrap().rank());
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
         for final_status in ["delivered", "undelivered", "failed", "canceled"] {
-            assert!(DeliveryStatus::parse(final_status).unwrap().rank() > DeliveryStatus::Sent.rank());
+            assert!(
+                DeliveryStatus::parse(final_status).unwrap().rank() > DeliveryStatus::Sent.rank()
+            );
         }
     }
 
@@ -308,20 +336,38 @@ mod tests {
     fn carrier_error_codes_map_to_their_consequences() {
         let failed = DeliveryStatus::Failed;
         let undelivered = DeliveryStatus::Undelivered;
-        assert_eq!(Consequence::of(failed, Some(21610)), Consequence::OptOut(21610));
-        assert_eq!(Consequence::of(undelivered, Some(30004)), Consequence::OptOut(30004));
+        assert_eq!(
+            Consequence::of(failed, Some(21610)),
+            Consequence::OptOut(21610)
+        );
+        assert_eq!(
+            Consequence::of(undelivered, Some(30004)),
+            Consequence::OptOut(30004)
+        );
         for code in [30003, 30005, 30006] {
-            assert_eq!(Consequence::of(undelivered, Some(code)), Consequence::Undeliverable(code));
+            assert_eq!(
+                Consequence::of(undelivered, Some(code)),
+                Consequence::Undeliverable(code)
+            );
         }
-        assert_eq!(Consequence::of(failed, Some(30007)), Consequence::CarrierFiltering(30007));
+        assert_eq!(
+            Consequence::of(failed, Some(30007)),
+            Consequence::CarrierFiltering(30007)
+        );
         assert_eq!(Consequence::of(failed, Some(30008)), Consequence::Nothing);
         assert_eq!(Consequence::of(failed, None), Consequence::Nothing);
     }
 
     #[test]
     fn an_error_code_on_a_status_that_is_not_a_failure_has_no_consequence() {
-        assert_eq!(Consequence::of(DeliveryStatus::Delivered, Some(21610)), Consequence::Nothing);
-        assert_eq!(Consequence::of(DeliveryStatus::Sent, Some(30003)), Consequence::Nothing);
+        assert_eq!(
+            Consequence::of(DeliveryStatus::Delivered, Some(21610)),
+            Consequence::Nothing
+        );
+        assert_eq!(
+            Consequence::of(DeliveryStatus::Sent, Some(30003)),
+            Consequence::Nothing
+        );
     }
 
     #[test]
@@ -329,7 +375,9 @@ mod tests {
         let sid = MessageSid::parse(SID).unwrap();
         let result = StatusCallback::new(sid.clone(), DeliveryStatus::Failed, Some(21610), None);
         assert_eq!(result.unwrap_err(), MissingRecipient(21610));
-        assert!(StatusCallback::new(sid.clone(), DeliveryStatus::Failed, Some(30007), None).is_ok());
+        assert!(
+            StatusCallback::new(sid.clone(), DeliveryStatus::Failed, Some(30007), None).is_ok()
+        );
         assert!(StatusCallback::new(sid, DeliveryStatus::Delivered, None, None).is_ok());
     }
 
@@ -337,7 +385,15 @@ mod tests {
     async fn a_delivered_text_keeps_one_record_per_status_and_a_delivered_summary() {
         let store = MemoryDeliveryStore::default();
 
-        feed(&store, &[callback("queued", None), callback("sent", None), callback("delivered", None)]).await;
+        feed(
+            &store,
+            &[
+                callback("queued", None),
+                callback("sent", None),
+                callback("delivered", None),
+            ],
+        )
+        .await;
 
         assert_eq!(store.statuses(SID), vec!["delivered", "queued", "sent"]);
         assert_eq!(store.summary(SID).unwrap().status, "delivered");
@@ -360,7 +416,11 @@ mod tests {
     async fn a_late_sent_after_delivered_is_recorded_but_does_not_move_the_summary_back() {
         let store = MemoryDeliveryStore::default();
 
-        let outcomes = feed(&store, &[callback("delivered", None), callback("sent", None)]).await;
+        let outcomes = feed(
+            &store,
+            &[callback("delivered", None), callback("sent", None)],
+        )
+        .await;
 
         assert!(!outcomes[1].duplicate);
         assert!(!outcomes[1].summary_advanced);
@@ -372,7 +432,14 @@ mod tests {
     async fn the_first_final_outcome_stands_but_read_still_follows_it() {
         let store = MemoryDeliveryStore::default();
 
-        feed(&store, &[callback("undelivered", Some(30008)), callback("delivered", None)]).await;
+        feed(
+            &store,
+            &[
+                callback("undelivered", Some(30008)),
+                callback("delivered", None),
+            ],
+        )
+        .await;
         assert_eq!(store.summary(SID).unwrap().status, "undelivered");
         assert_eq!(store.summary(SID).unwrap().error_code, Some(30008));
 
@@ -384,7 +451,11 @@ mod tests {
     async fn an_unsubscribed_recipient_is_opted_out_with_carrier_evidence() {
         let store = MemoryDeliveryStore::default();
 
-        feed(&store, &[callback("queued", None), callback("failed", Some(21610))]).await;
+        feed(
+            &store,
+            &[callback("queued", None), callback("failed", Some(21610))],
+        )
+        .await;
 
         let contact = store.contact(&contact_hash()).unwrap();
         assert!(contact.sms_opted_out);
@@ -396,7 +467,14 @@ mod tests {
     async fn a_blocked_recipient_is_opted_out_once_even_if_twilio_repeats_the_callback() {
         let store = MemoryDeliveryStore::default();
 
-        feed(&store, &[callback("undelivered", Some(30004)), callback("undelivered", Some(30004))]).await;
+        feed(
+            &store,
+            &[
+                callback("undelivered", Some(30004)),
+                callback("undelivered", Some(30004)),
+            ],
+        )
+        .await;
 
         let contact = store.contact(&contact_hash()).unwrap();
         assert!(contact.sms_opted_out);
@@ -420,7 +498,14 @@ mod tests {
     #[tokio::test]
     async fn carrier_filtering_is_counted_once_per_message_and_changes_no_contact() {
         let store = MemoryDeliveryStore::default();
-        feed(&store, &[callback("failed", Some(30007)), callback("failed", Some(30007))]).await;
+        feed(
+            &store,
+            &[
+                callback("failed", Some(30007)),
+                callback("failed", Some(30007)),
+            ],
+        )
+        .await;
 
         assert_eq!(store.counter("carrier_filtering", "2023-11-14"), 1);
         assert!(store.contact(&contact_hash()).is_none());

@@ -60,7 +60,10 @@ pub struct SmsStatus<S, K> {
 impl<S: DeliveryStore, K: SecretStore> SmsStatus<S, K> {
     /// Builds the handler. Does no I/O: secrets are fetched on the first request.
     pub fn new(config: SmsStatusConfig, store: S, secrets: K) -> Self {
-        Self { webhook: TwilioWebhook::new(config.webhook, secrets), store }
+        Self {
+            webhook: TwilioWebhook::new(config.webhook, secrets),
+            store,
+        }
     }
 
     /// The store, for tests that look at what was recorded.
@@ -80,24 +83,37 @@ impl<S: DeliveryStore, K: SecretStore> SmsStatus<S, K> {
                     tracing::warn!(error = %error, status = status.as_u16(), "status callback refused");
                 }
                 let mut response = response(status, Body::Text(error.to_string()));
-                response
-                    .headers_mut()
-                    .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
                 response
             }
         }
     }
 
     #[tracing::instrument(name = "sms_status", skip_all)]
-    async fn try_handle(&self, request: &Request, now: OffsetDateTime) -> Result<(), StatusCallbackError> {
+    async fn try_handle(
+        &self,
+        request: &Request,
+        now: OffsetDateTime,
+    ) -> Result<(), StatusCallbackError> {
         let webhook = self.webhook.authenticate(request).await?;
-        let field = |name: &'static str| webhook.param(name).ok_or(StatusCallbackError::MissingField(name));
+        let field = |name: &'static str| {
+            webhook
+                .param(name)
+                .ok_or(StatusCallbackError::MissingField(name))
+        };
         // Optional fields: absent and empty are the same.
         let optional = |name: &str| webhook.param(name).filter(|v| !v.is_empty());
-        let sid = MessageSid::parse(field("MessageSid")?).map_err(|_| StatusCallbackError::InvalidMessageSid)?;
+        let sid = MessageSid::parse(field("MessageSid")?)
+            .map_err(|_| StatusCallbackError::InvalidMessageSid)?;
         let status = DeliveryStatus::parse(field("MessageStatus")?)?;
         let error_code = optional("ErrorCode")
-            .map(|code| code.parse::<u32>().map_err(|_| StatusCallbackError::InvalidErrorCode))
+            .map(|code| {
+                code.parse::<u32>()
+                    .map_err(|_| StatusCallbackError::InvalidErrorCode)
+            })
             .transpose()?;
         let recipient = optional("To")
             .map(|to| PhoneNumber::parse(to).map_err(|_| StatusCallbackError::InvalidRecipient))

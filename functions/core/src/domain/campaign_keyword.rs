@@ -44,9 +44,14 @@ impl KeywordWord {
     /// Parses a word in any case, with surrounding whitespace and punctuation ignored.
     pub fn parse(input: &str) -> Result<Self, KeywordWordError> {
         let word = input
-            .trim_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿')
+            .trim_matches(|c: char| {
+                c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿'
+            })
             .to_ascii_uppercase();
-        if !word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        if !word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
             return Err(KeywordWordError::Characters);
         }
         if !(2..=20).contains(&word.len()) {
@@ -105,19 +110,32 @@ mod tests {
     #[test]
     fn opt_out_opt_in_and_help_words_can_never_be_keywords() {
         for word in ["stop", "START", "Ayuda", "parar", "info"] {
-            assert!(matches!(KeywordWord::parse(word), Err(KeywordWordError::Compliance(_))), "{word}");
+            assert!(
+                matches!(
+                    KeywordWord::parse(word),
+                    Err(KeywordWordError::Compliance(_))
+                ),
+                "{word}"
+            );
         }
     }
 
     #[test]
     fn campaign_keywords_are_reserved_for_codes() {
         assert!(KeywordWord::parse("JOIN").unwrap().is_reserved_for_codes());
-        assert!(!KeywordWord::parse("PARKDC").unwrap().is_reserved_for_codes());
+        assert!(
+            !KeywordWord::parse("PARKDC")
+                .unwrap()
+                .is_reserved_for_codes()
+        );
     }
 
     #[test]
     fn malformed_keywords_are_refused() {
         assert_eq!(KeywordWord::parse("J"), Err(KeywordWordError::Length));
-        assert_eq!(KeywordWord::parse("JOIN US"), Err(KeywordWordError::Characters));
+        assert_eq!(
+            KeywordWord::parse("JOIN US"),
+            Err(KeywordWordError::Characters)
+        );
     }
 }

@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn a_name_is_trimmed_and_its_inner_spaces_collapsed() {
-        assert_eq!(FirstName::parse("  Mary   Ann ").unwrap().as_str(), "Mary Ann");
+        assert_eq!(
+            FirstName::parse("  Mary   Ann ").unwrap().as_str(),
+            "Mary Ann"
+        );
         assert_eq!(FirstName::parse("José").unwrap().as_str(), "José");
         assert_eq!(FirstName::parse("O'Neil").unwrap().as_str(), "O'Neil");
         assert_eq!(FirstName::parse("Jean-Luc").unwrap().as_str(), "Jean-Luc");
@@ -63,11 +66,20 @@ mod tests {
     #[test]
     fn empty_long_or_symbolic_names_are_refused_with_a_clear_message() {
         assert_eq!(FirstName::parse("   "), Err(FirstNameError::Empty));
-        assert_eq!(FirstName::parse(&"a".repeat(41)), Err(FirstNameError::TooLong));
+        assert_eq!(
+            FirstName::parse(&"a".repeat(41)),
+            Err(FirstNameError::TooLong)
+        );
         assert_eq!(FirstName::parse("R2D2"), Err(FirstNameError::Symbols));
-        assert_eq!(FirstName::parse("me@example.org"), Err(FirstNameError::Symbols));
+        assert_eq!(
+            FirstName::parse("me@example.org"),
+            Err(FirstNameError::Symbols)
+        );
         assert_eq!(FirstName::parse("--"), Err(FirstNameError::Symbols));
-        assert_eq!(FirstNameError::Empty.to_string(), "Please send your first name.");
+        assert_eq!(
+            FirstNameError::Empty.to_string(),
+            "Please send your first name."
+        );
     }
 
     #[test]

@@ -33,8 +33,15 @@ impl GatheringId {
     }
 
     pub fn parse(input: &str) -> Result<Self, GatheringIdError> {
-        let valid = input.len() == 32 && input.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if valid { Ok(Self(input.to_string())) } else { Err(GatheringIdError) }
+        let valid = input.len() == 32
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if valid {
+            Ok(Self(input.to_string()))
+        } else {
+            Err(GatheringIdError)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -142,9 +149,14 @@ impl GatheringCode {
     /// Parses a code in any case, with surrounding whitespace and punctuation ignored (" maple5! ").
     pub fn parse(input: &str) -> Result<Self, GatheringCodeError> {
         let code = input
-            .trim_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿')
+            .trim_matches(|c: char| {
+                c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿'
+            })
             .to_ascii_uppercase();
-        if !code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        if !code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
             return Err(GatheringCodeError::Characters);
         }
         if RESERVED_WORDS.contains(&code.as_str()) {
@@ -175,7 +187,11 @@ impl GatheringCode {
     pub fn suggest_with(title: &str, attempt: u32, rng: &mut impl Rng) -> Self {
         let word = title_words(title)
             .into_iter()
-            .find(|w| w.len() >= 3 && !TITLE_STOPWORDS.contains(&w.as_str()) && !RESERVED_WORDS.contains(&w.as_str()))
+            .find(|w| {
+                w.len() >= 3
+                    && !TITLE_STOPWORDS.contains(&w.as_str())
+                    && !RESERVED_WORDS.contains(&w.as_str())
+            })
             .unwrap_or_else(|| "MEET".to_string());
         let mut code: String = word.chars().take(6).collect();
         let digits = (1 + attempt as usize).max(Self::MIN_LEN.saturating_sub(code.len()));
@@ -328,16 +344,25 @@ impl Gathering {
 
     /// The host's first name, unsealed.
     pub async fn open_host_first_name(&self, sealer: &Sealer) -> Result<String, CryptoError> {
-        sealer.open(&self.id.host_first_name_context(), &self.host_first_name).await
+        sealer
+            .open(&self.id.host_first_name_context(), &self.host_first_name)
+            .await
     }
 
     /// The address as it may be told at `now`: a public one always; a private one only from the day
     /// before the gathering (`None` earlier).
-    pub async fn open_address(&self, sealer: &Sealer, now: OffsetDateTime) -> Result<Option<String>, CryptoError> {
+    pub async fn open_address(
+        &self,
+        sealer: &Sealer,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, CryptoError> {
         match &self.address {
             Address::Public(address) => Ok(Some(address.clone())),
             Address::Private(_) if now < self.address_revealed_from() => Ok(None),
-            Address::Private(sealed) => sealer.open(&self.id.address_context(), sealed).await.map(Some),
+            Address::Private(sealed) => sealer
+                .open(&self.id.address_context(), sealed)
+                .await
+                .map(Some),
         }
     }
 }
@@ -401,8 +426,15 @@ impl fmt::Debug for GatheringDraft {
 impl GatheringDraft {
     /// Checks the draft and seals its personal data for the gathering `id`. Times are kept to the
     /// second.
-    pub async fn seal(mut self, id: GatheringId, sealer: &Sealer) -> Result<Gathering, GatheringError> {
-        self.starts_at = self.starts_at.replace_nanosecond(0).unwrap_or(self.starts_at);
+    pub async fn seal(
+        mut self,
+        id: GatheringId,
+        sealer: &Sealer,
+    ) -> Result<Gathering, GatheringError> {
+        self.starts_at = self
+            .starts_at
+            .replace_nanosecond(0)
+            .unwrap_or(self.starts_at);
         self.ends_at = self.ends_at.replace_nanosecond(0).unwrap_or(self.ends_at);
         if self.ends_at <= self.starts_at {
             return Err(GatheringError::EndsBeforeStart);
@@ -413,9 +445,18 @@ impl GatheringDraft {
         if self.capacity == Some(0) {
             return Err(GatheringError::ZeroCapacity);
         }
-        let timezone = match self.timezone.as_deref().map(str::trim).filter(|tz| !tz.is_empty()) {
+        let timezone = match self
+            .timezone
+            .as_deref()
+            .map(str::trim)
+            .filter(|tz| !tz.is_empty())
+        {
             Some(tz) => tz.to_string(),
-            None => self.zip.timezone().ok_or(GatheringError::NoTimezone)?.to_string(),
+            None => self
+                .zip
+                .timezone()
+                .ok_or(GatheringError::NoTimezone)?
+                .to_string(),
         };
         let address_text = match &self.address {
             AddressDraft::Public(a) | AddressDraft::Private(a) => a.trim(),
@@ -428,10 +469,20 @@ impl GatheringDraft {
         }
         let address = match &self.address {
             AddressDraft::Public(_) => Address::Public(address_text.to_string()),
-            AddressDraft::Private(_) => Address::Private(sealer.seal(&id.address_context(), address_text).await?),
+            AddressDraft::Private(_) => {
+                Address::Private(sealer.seal(&id.address_context(), address_text).await?)
+            }
         };
-        let host_first_name = sealer.seal(&id.host_first_name_context(), self.host_first_name.as_str()).await?;
-        let town = self.town.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or(self.zip.city()).to_string();
+        let host_first_name = sealer
+            .seal(&id.host_first_name_context(), self.host_first_name.as_str())
+            .await?;
+        let town = self
+            .town
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or(self.zip.city())
+            .to_string();
         Ok(Gathering {
             code: self.code,
             title: self.title,
@@ -459,8 +510,20 @@ mod tests {
 
     #[test]
     fn a_code_parses_from_any_case_with_surrounding_whitespace_and_punctuation() {
-        for input in ["MAPLE5", "maple5", " Maple5 ", "maple5!", "¡maple5!", "\"MAPLE5\".", "\tmaple5\n"] {
-            assert_eq!(GatheringCode::parse(input).map(|c| c.as_str().to_string()), Ok("MAPLE5".into()), "{input:?}");
+        for input in [
+            "MAPLE5",
+            "maple5",
+            " Maple5 ",
+            "maple5!",
+            "¡maple5!",
+            "\"MAPLE5\".",
+            "\tmaple5\n",
+        ] {
+            assert_eq!(
+                GatheringCode::parse(input).map(|c| c.as_str().to_string()),
+                Ok("MAPLE5".into()),
+                "{input:?}"
+            );
         }
     }
 
@@ -469,15 +532,27 @@ mod tests {
         assert!(GatheringCode::parse("ABC1").is_ok());
         assert!(GatheringCode::parse("ABCDEFGH12").is_ok());
         assert_eq!(GatheringCode::parse("AB1"), Err(GatheringCodeError::Length));
-        assert_eq!(GatheringCode::parse("ABCDEFGH123"), Err(GatheringCodeError::Length));
-        assert_eq!(GatheringCode::parse("MAPLE 5"), Err(GatheringCodeError::Characters));
-        assert_eq!(GatheringCode::parse("MAPLÉ5"), Err(GatheringCodeError::Characters));
+        assert_eq!(
+            GatheringCode::parse("ABCDEFGH123"),
+            Err(GatheringCodeError::Length)
+        );
+        assert_eq!(
+            GatheringCode::parse("MAPLE 5"),
+            Err(GatheringCodeError::Characters)
+        );
+        assert_eq!(
+            GatheringCode::parse("MAPLÉ5"),
+            Err(GatheringCodeError::Characters)
+        );
         assert_eq!(GatheringCode::parse(""), Err(GatheringCodeError::Length));
     }
 
     #[test]
     fn a_code_of_digits_only_is_refused_so_it_is_never_mistaken_for_a_zip_code() {
-        assert_eq!(GatheringCode::parse("20001"), Err(GatheringCodeError::NoLetter));
+        assert_eq!(
+            GatheringCode::parse("20001"),
+            Err(GatheringCodeError::NoLetter)
+        );
     }
 
     #[test]
@@ -508,7 +583,11 @@ mod tests {
     #[test]
     fn a_suggested_code_skips_small_words_reserved_words_and_accents() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let code = GatheringCode::suggest_with("The STOP and Join Rising — Reunión en el Parque", 0, &mut rng);
+        let code = GatheringCode::suggest_with(
+            "The STOP and Join Rising — Reunión en el Parque",
+            0,
+            &mut rng,
+        );
         assert!(code.as_str().starts_with("PARQUE"), "{code}");
         let code = GatheringCode::suggest_with("Café de la Peña", 0, &mut rng);
         assert!(code.as_str().starts_with("CAFE"), "{code}");
@@ -519,21 +598,56 @@ mod tests {
     #[test]
     fn later_attempts_add_digits_and_codes_never_exceed_ten_characters() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        assert_eq!(GatheringCode::suggest_with("Maple", 1, &mut rng).as_str().len(), 7);
-        assert_eq!(GatheringCode::suggest_with("Maple", 2, &mut rng).as_str().len(), 8);
-        assert_eq!(GatheringCode::suggest_with("Maple", 50, &mut rng).as_str().len(), 10);
+        assert_eq!(
+            GatheringCode::suggest_with("Maple", 1, &mut rng)
+                .as_str()
+                .len(),
+            7
+        );
+        assert_eq!(
+            GatheringCode::suggest_with("Maple", 2, &mut rng)
+                .as_str()
+                .len(),
+            8
+        );
+        assert_eq!(
+            GatheringCode::suggest_with("Maple", 50, &mut rng)
+                .as_str()
+                .len(),
+            10
+        );
         // A short word is padded with digits to the minimum length.
-        assert_eq!(GatheringCode::suggest_with("Oak", 0, &mut rng).as_str().len(), 4);
+        assert_eq!(
+            GatheringCode::suggest_with("Oak", 0, &mut rng)
+                .as_str()
+                .len(),
+            4
+        );
     }
 
     #[test]
     fn suggested_codes_are_always_valid_codes() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        for title in ["", "a", "STOP", "Help!", "Join us", "Rising up", "Unirme", "ñandú", "北京", "x y z", "Potluck"]
-        {
+        for title in [
+            "",
+            "a",
+            "STOP",
+            "Help!",
+            "Join us",
+            "Rising up",
+            "Unirme",
+            "ñandú",
+            "北京",
+            "x y z",
+            "Potluck",
+        ] {
             for attempt in 0..12 {
                 let code = GatheringCode::suggest_with(title, attempt, &mut rng);
-                assert_eq!(GatheringCode::parse(code.as_str()), Ok(code.clone()), "{title:?} {attempt}");
+                assert_eq!(
+                    GatheringCode::parse(code.as_str()),
+                    Ok(code.clone()),
+                    "{title:?} {attempt}"
+                );
             }
         }
     }
@@ -550,16 +664,33 @@ mod tests {
     #[test]
     fn sealing_contexts_name_the_gathering_and_the_field() {
         let id = GatheringId::parse("0123456789abcdef0123456789abcdef").unwrap();
-        assert_eq!(id.host_first_name_context(), "gathering#0123456789abcdef0123456789abcdef|host_first_name");
-        assert_eq!(id.address_context(), "gathering#0123456789abcdef0123456789abcdef|address");
+        assert_eq!(
+            id.host_first_name_context(),
+            "gathering#0123456789abcdef0123456789abcdef|host_first_name"
+        );
+        assert_eq!(
+            id.address_context(),
+            "gathering#0123456789abcdef0123456789abcdef|address"
+        );
     }
 
     #[test]
     fn a_title_is_trimmed_and_at_most_80_characters() {
-        assert_eq!(GatheringTitle::parse("  Maple Street potluck ").unwrap().as_str(), "Maple Street potluck");
+        assert_eq!(
+            GatheringTitle::parse("  Maple Street potluck ")
+                .unwrap()
+                .as_str(),
+            "Maple Street potluck"
+        );
         assert_eq!(GatheringTitle::parse(" "), Err(GatheringTitleError::Empty));
-        assert_eq!(GatheringTitle::parse(&"é".repeat(81)), Err(GatheringTitleError::TooLong));
-        assert_eq!(GatheringTitle::parse("a\u{7}b"), Err(GatheringTitleError::Control));
+        assert_eq!(
+            GatheringTitle::parse(&"é".repeat(81)),
+            Err(GatheringTitleError::TooLong)
+        );
+        assert_eq!(
+            GatheringTitle::parse("a\u{7}b"),
+            Err(GatheringTitleError::Control)
+        );
     }
 
     fn draft(address: AddressDraft) -> GatheringDraft {
@@ -585,11 +716,19 @@ mod tests {
     async fn a_sealed_draft_takes_town_state_time_zone_and_location_from_its_zip() {
         let sealer = Sealer::in_memory();
         let id = GatheringId::random();
-        let g =
-            draft(AddressDraft::Public("Northwest Library, 1 Main St".into())).seal(id.clone(), &sealer).await.unwrap();
-        assert_eq!((g.town.as_str(), g.state.as_str(), g.timezone.as_str()), ("Washington", "DC", "America/New_York"));
+        let g = draft(AddressDraft::Public("Northwest Library, 1 Main St".into()))
+            .seal(id.clone(), &sealer)
+            .await
+            .unwrap();
+        assert_eq!(
+            (g.town.as_str(), g.state.as_str(), g.timezone.as_str()),
+            ("Washington", "DC", "America/New_York")
+        );
         assert_eq!(g.location, Zip::parse("20001").unwrap().centroid());
-        assert_eq!(g.address, Address::Public("Northwest Library, 1 Main St".into()));
+        assert_eq!(
+            g.address,
+            Address::Public("Northwest Library, 1 Main St".into())
+        );
         assert_eq!(g.open_host_first_name(&sealer).await.unwrap(), "Rosa");
         assert!(!format!("{g:?}").contains("Rosa"));
     }
@@ -597,14 +736,25 @@ mod tests {
     #[tokio::test]
     async fn a_private_address_is_sealed_and_opens_only_from_the_day_before() {
         let sealer = Sealer::in_memory();
-        let g =
-            draft(AddressDraft::Private("12 Elm St, apt 3".into())).seal(GatheringId::random(), &sealer).await.unwrap();
+        let g = draft(AddressDraft::Private("12 Elm St, apt 3".into()))
+            .seal(GatheringId::random(), &sealer)
+            .await
+            .unwrap();
         assert!(matches!(g.address, Address::Private(_)));
         assert!(!format!("{g:?}").contains("Elm"));
         let two_days_before = g.starts_at - time::Duration::days(2);
-        assert_eq!(g.open_address(&sealer, two_days_before).await.unwrap(), None);
+        assert_eq!(
+            g.open_address(&sealer, two_days_before).await.unwrap(),
+            None
+        );
         let evening_before = g.starts_at - time::Duration::hours(20);
-        assert_eq!(g.open_address(&sealer, evening_before).await.unwrap().as_deref(), Some("12 Elm St, apt 3"));
+        assert_eq!(
+            g.open_address(&sealer, evening_before)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("12 Elm St, apt 3")
+        );
     }
 
     #[tokio::test]
@@ -612,11 +762,20 @@ mod tests {
         let sealer = Sealer::in_memory();
         let mut d = draft(AddressDraft::Public("Library".into()));
         d.ends_at = d.starts_at;
-        assert!(matches!(d.seal(GatheringId::random(), &sealer).await, Err(GatheringError::EndsBeforeStart)));
+        assert!(matches!(
+            d.seal(GatheringId::random(), &sealer).await,
+            Err(GatheringError::EndsBeforeStart)
+        ));
         let mut d = draft(AddressDraft::Public("Library".into()));
         d.capacity = Some(0);
-        assert!(matches!(d.seal(GatheringId::random(), &sealer).await, Err(GatheringError::ZeroCapacity)));
+        assert!(matches!(
+            d.seal(GatheringId::random(), &sealer).await,
+            Err(GatheringError::ZeroCapacity)
+        ));
         let d = draft(AddressDraft::Public("  ".into()));
-        assert!(matches!(d.seal(GatheringId::random(), &sealer).await, Err(GatheringError::NoAddress)));
+        assert!(matches!(
+            d.seal(GatheringId::random(), &sealer).await,
+            Err(GatheringError::NoAddress)
+        ));
     }
 }

@@ -8,15 +8,30 @@ use super::Language;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
     /// Opt out of all texts. `word` is the canonical keyword (or `REVOCATION` for free text).
-    Stop { word: &'static str, language: Option<Language> },
+    Stop {
+        word: &'static str,
+        language: Option<Language>,
+    },
     /// Opt back in.
     Start { word: &'static str },
     /// Ask who we are.
-    Help { word: &'static str, language: Option<Language> },
+    Help {
+        word: &'static str,
+        language: Option<Language>,
+    },
 }
 
 /// Opt-out words carriers and the CTIA expect to be honoured, and their Spanish equivalents.
-const STOP_WORDS: [&str; 8] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
+const STOP_WORDS: [&str; 8] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
 const STOP_WORDS_ES: [&str; 3] = ["PARAR", "ALTO", "CANCELAR"];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 const HELP_WORDS: [&str; 2] = ["HELP", "INFO"];
@@ -50,35 +65,56 @@ const REVOCATION_PHRASES: [&str; 22] = [
 ];
 
 /// Words that may surround a revocation phrase without changing its meaning.
-const FILLER: [&str; 12] = ["please", "pls", "plz", "thanks", "thank", "you", "now", "asap", "ok", "por", "favor", "gracias"];
+const FILLER: [&str; 12] = [
+    "please", "pls", "plz", "thanks", "thank", "you", "now", "asap", "ok", "por", "favor",
+    "gracias",
+];
 
 /// The message reduced to one canonical word: surrounding whitespace and punctuation removed.
 pub fn whole_word(body: &str) -> &str {
-    body.trim_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿')
+    body.trim_matches(|c: char| {
+        c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿'
+    })
 }
 
 impl Keyword {
     /// Recognises a compliance keyword (whole message, any case) or a free-text revocation.
     pub fn recognise(body: &str) -> Option<Self> {
         let word = whole_word(body);
-        let find = |list: &[&'static str]| list.iter().copied().find(|w| word.eq_ignore_ascii_case(w));
+        let find =
+            |list: &[&'static str]| list.iter().copied().find(|w| word.eq_ignore_ascii_case(w));
         if let Some(w) = find(&STOP_WORDS) {
-            return Some(Self::Stop { word: w, language: None });
+            return Some(Self::Stop {
+                word: w,
+                language: None,
+            });
         }
         if let Some(w) = find(&STOP_WORDS_ES) {
-            return Some(Self::Stop { word: w, language: Some(Language::Es) });
+            return Some(Self::Stop {
+                word: w,
+                language: Some(Language::Es),
+            });
         }
         if let Some(w) = find(&START_WORDS) {
             return Some(Self::Start { word: w });
         }
         if let Some(w) = find(&HELP_WORDS) {
-            return Some(Self::Help { word: w, language: None });
+            return Some(Self::Help {
+                word: w,
+                language: None,
+            });
         }
         if let Some(w) = find(&HELP_WORDS_ES) {
-            return Some(Self::Help { word: w, language: Some(Language::Es) });
+            return Some(Self::Help {
+                word: w,
+                language: Some(Language::Es),
+            });
         }
         if is_revocation(body) {
-            return Some(Self::Stop { word: "REVOCATION", language: None });
+            return Some(Self::Stop {
+                word: "REVOCATION",
+                language: None,
+            });
         }
         None
     }
@@ -92,9 +128,15 @@ impl Keyword {
 
     /// Whether this is a reserved word that no campaign or gathering code may use.
     pub fn is_reserved(word: &str) -> bool {
-        [&STOP_WORDS[..], &STOP_WORDS_ES, &START_WORDS, &HELP_WORDS, &HELP_WORDS_ES]
-            .iter()
-            .any(|list| list.iter().any(|w| w.eq_ignore_ascii_case(word)))
+        [
+            &STOP_WORDS[..],
+            &STOP_WORDS_ES,
+            &START_WORDS,
+            &HELP_WORDS,
+            &HELP_WORDS_ES,
+        ]
+        .iter()
+        .any(|list| list.iter().any(|w| w.eq_ignore_ascii_case(word)))
     }
 }
 
@@ -126,9 +168,18 @@ fn is_revocation(body: &str) -> bool {
         return false;
     }
     let core: Vec<&str> = {
-        let start = words.iter().position(|w| !FILLER.contains(&w.as_str())).unwrap_or(words.len());
-        let end = words.iter().rposition(|w| !FILLER.contains(&w.as_str())).map_or(start, |i| i + 1);
-        words[start..end.max(start)].iter().map(String::as_str).collect()
+        let start = words
+            .iter()
+            .position(|w| !FILLER.contains(&w.as_str()))
+            .unwrap_or(words.len());
+        let end = words
+            .iter()
+            .rposition(|w| !FILLER.contains(&w.as_str()))
+            .map_or(start, |i| i + 1);
+        words[start..end.max(start)]
+            .iter()
+            .map(String::as_str)
+            .collect()
     };
     let core = core.join(" ");
     REVOCATION_PHRASES.iter().any(|p| core == *p)
@@ -144,7 +195,18 @@ mod tests {
 
     #[test]
     fn every_carrier_opt_out_word_is_stop_in_any_case_with_punctuation_ignored() {
-        for body in ["STOP", "stop", "StopAll", " unsubscribe ", "cancel", "END.", "quit", "optout", "Revoke", "stop!"] {
+        for body in [
+            "STOP",
+            "stop",
+            "StopAll",
+            " unsubscribe ",
+            "cancel",
+            "END.",
+            "quit",
+            "optout",
+            "Revoke",
+            "stop!",
+        ] {
             assert!(stop(body), "{body:?}");
         }
     }
@@ -152,22 +214,47 @@ mod tests {
     #[test]
     fn spanish_opt_out_words_are_stop_in_spanish() {
         for body in ["PARAR", "alto", "Cancelar."] {
-            assert_eq!(Keyword::recognise(body).map(|k| matches!(k, Keyword::Stop { language: Some(Language::Es), .. })), Some(true), "{body}");
+            assert_eq!(
+                Keyword::recognise(body).map(|k| matches!(
+                    k,
+                    Keyword::Stop {
+                        language: Some(Language::Es),
+                        ..
+                    }
+                )),
+                Some(true),
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn start_unstop_and_yes_opt_back_in() {
         for body in ["START", "unstop", "Yes"] {
-            assert!(matches!(Keyword::recognise(body), Some(Keyword::Start { .. })), "{body}");
+            assert!(
+                matches!(Keyword::recognise(body), Some(Keyword::Start { .. })),
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn help_info_and_ayuda_ask_for_help() {
-        assert!(matches!(Keyword::recognise("help?"), Some(Keyword::Help { language: None, .. })));
-        assert!(matches!(Keyword::recognise("INFO"), Some(Keyword::Help { .. })));
-        assert!(matches!(Keyword::recognise("¿Ayuda?"), Some(Keyword::Help { language: Some(Language::Es), .. })));
+        assert!(matches!(
+            Keyword::recognise("help?"),
+            Some(Keyword::Help { language: None, .. })
+        ));
+        assert!(matches!(
+            Keyword::recognise("INFO"),
+            Some(Keyword::Help { .. })
+        ));
+        assert!(matches!(
+            Keyword::recognise("¿Ayuda?"),
+            Some(Keyword::Help {
+                language: Some(Language::Es),
+                ..
+            })
+        ));
     }
 
     #[test]

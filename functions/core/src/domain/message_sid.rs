@@ -13,7 +13,11 @@ impl MessageSid {
         let valid = input.len() == 34
             && (input.starts_with("SM") || input.starts_with("MM"))
             && input[2..].chars().all(|c| c.is_ascii_hexdigit());
-        if valid { Ok(Self(input.to_string())) } else { Err(MessageSidError) }
+        if valid {
+            Ok(Self(input.to_string()))
+        } else {
+            Err(MessageSidError)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -33,7 +37,13 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused() {
-        for bad in ["", "SM123", "XX1234567890abcdef1234567890abcdef", "SM1234567890abcdef1234567890abcdeg", "SM1234567890abcdef1234567890abcdef0"] {
+        for bad in [
+            "",
+            "SM123",
+            "XX1234567890abcdef1234567890abcdef",
+            "SM1234567890abcdef1234567890abcdeg",
+            "SM1234567890abcdef1234567890abcdef0",
+        ] {
             assert_eq!(MessageSid::parse(bad), Err(MessageSidError), "{bad}");
         }
     }

@@ -12,8 +12,9 @@ mod zip;
 pub use campaign_keyword::{CampaignKeyword, KeywordTarget, KeywordWord, KeywordWordError};
 pub use first_name::{FirstName, FirstNameError};
 pub use gathering::{
-    Address, AddressDraft, Gathering, GatheringCode, GatheringCodeError, GatheringDraft, GatheringError, GatheringId,
-    GatheringIdError, GatheringTitle, GatheringTitleError, PRIVATE_ADDRESS_NOTICE, RESERVED_WORDS,
+    Address, AddressDraft, Gathering, GatheringCode, GatheringCodeError, GatheringDraft,
+    GatheringError, GatheringId, GatheringIdError, GatheringTitle, GatheringTitleError,
+    PRIVATE_ADDRESS_NOTICE, RESERVED_WORDS,
 };
 pub use keyword::{Keyword, whole_word};
 pub use language::Language;

@@ -35,7 +35,9 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&parsed) {
             return Err(PhoneNumberError::Invalid);
         }
-        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            parsed.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     /// The E.164 form, e.g. `+15551234567`.
@@ -83,8 +85,14 @@ mod tests {
 
     #[test]
     fn control_characters_are_rejected() {
-        assert_eq!(PhoneNumber::parse("+12025550143\r\n"), Ok(PhoneNumber("+12025550143".into())));
-        assert_eq!(PhoneNumber::parse("+1202\r\n5550143"), Err(PhoneNumberError::Unparseable));
+        assert_eq!(
+            PhoneNumber::parse("+12025550143\r\n"),
+            Ok(PhoneNumber("+12025550143".into()))
+        );
+        assert_eq!(
+            PhoneNumber::parse("+1202\r\n5550143"),
+            Err(PhoneNumberError::Unparseable)
+        );
     }
 
     #[test]

@@ -44,10 +44,20 @@ impl Zip {
 
     fn lookup(five: &str) -> Result<Self, ZipError> {
         let db = zipcodes::database();
-        let index = db.binary_search_by(|z| z.zip_code.as_str().cmp(five)).map_err(|_| ZipError::Unknown)?;
+        let index = db
+            .binary_search_by(|z| z.zip_code.as_str().cmp(five))
+            .map_err(|_| ZipError::Unknown)?;
         let record = &db[index];
-        let lat: f64 = record.lat.trim().parse().map_err(|_| ZipError::NoLocation)?;
-        let lon: f64 = record.long.trim().parse().map_err(|_| ZipError::NoLocation)?;
+        let lat: f64 = record
+            .lat
+            .trim()
+            .parse()
+            .map_err(|_| ZipError::NoLocation)?;
+        let lon: f64 = record
+            .long
+            .trim()
+            .parse()
+            .map_err(|_| ZipError::NoLocation)?;
         // Military (APO/FPO) codes carry 0,0: no place to meet.
         if lat == 0.0 && lon == 0.0 {
             return Err(ZipError::NoLocation);
@@ -92,7 +102,12 @@ fn five_digits(s: &str) -> Option<&str> {
     match s.len() {
         5 if all_digits(s) => Some(s),
         9 if all_digits(s) => Some(&s[..5]),
-        10 if all_digits(&s[..5]) && matches!(s.as_bytes()[5], b'-' | b' ') && all_digits(&s[6..]) => Some(&s[..5]),
+        10 if all_digits(&s[..5])
+            && matches!(s.as_bytes()[5], b'-' | b' ')
+            && all_digits(&s[6..]) =>
+        {
+            Some(&s[..5])
+        }
         _ => None,
     }
 }
@@ -177,8 +192,19 @@ mod tests {
 
     #[test]
     fn zip_plus_four_is_accepted_and_trimmed_to_five_digits() {
-        for input in ["20001-1234", "20001 1234", "200011234", " 20001 ", "20001.", "\t20001-1234!\n"] {
-            assert_eq!(Zip::parse(input).map(|z| z.as_str()), Ok("20001"), "{input:?}");
+        for input in [
+            "20001-1234",
+            "20001 1234",
+            "200011234",
+            " 20001 ",
+            "20001.",
+            "\t20001-1234!\n",
+        ] {
+            assert_eq!(
+                Zip::parse(input).map(|z| z.as_str()),
+                Ok("20001"),
+                "{input:?}"
+            );
         }
     }
 
@@ -199,7 +225,10 @@ mod tests {
         ] {
             assert_eq!(Zip::parse(input), Err(ZipError::NotFiveDigits), "{input:?}");
         }
-        assert_eq!(ZipError::NotFiveDigits.to_string(), "Please send a 5-digit ZIP code.");
+        assert_eq!(
+            ZipError::NotFiveDigits.to_string(),
+            "Please send a 5-digit ZIP code."
+        );
     }
 
     #[test]
@@ -215,9 +244,18 @@ mod tests {
 
     #[test]
     fn places_outside_the_continental_us_keep_their_time_zones() {
-        assert_eq!(Zip::parse("00601").unwrap().timezone(), Some("America/Puerto_Rico"));
-        assert_eq!(Zip::parse("99501").unwrap().timezone(), Some("America/Anchorage"));
-        assert_eq!(Zip::parse("78201").unwrap().timezone(), Some("America/Chicago"));
+        assert_eq!(
+            Zip::parse("00601").unwrap().timezone(),
+            Some("America/Puerto_Rico")
+        );
+        assert_eq!(
+            Zip::parse("99501").unwrap().timezone(),
+            Some("America/Anchorage")
+        );
+        assert_eq!(
+            Zip::parse("78201").unwrap().timezone(),
+            Some("America/Chicago")
+        );
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub const FORMAT_VERSION: &str = "v1";
 
 /// The KMS encryption context of every data key: `GenerateDataKey` and `Decrypt` both send it, and
 /// KMS refuses to unwrap a data key under any other context.
-pub const KEY_ENCRYPTION_CONTEXT: [(&str, &str); 2] = [("app", "rising"), ("purpose", "contact-data")];
+pub const KEY_ENCRYPTION_CONTEXT: [(&str, &str); 2] =
+    [("app", "rising"), ("purpose", "contact-data")];
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -73,10 +74,15 @@ pub fn field_context(contact: &ContactHash, field: &str) -> String {
 pub enum CryptoError {
     /// KMS (or the adapter in its place) failed; `reason` is its error code and message.
     #[error("the key service failed on {operation}: {reason}")]
-    KeyService { operation: &'static str, reason: String },
+    KeyService {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("the key service returned a data key that is not 256 bits")]
     InvalidDataKey,
-    #[error("a context is required to seal or open a value (\"<contact keyed hash>|<field name>\")")]
+    #[error(
+        "a context is required to seal or open a value (\"<contact keyed hash>|<field name>\")"
+    )]
     EmptyContext,
     #[error("the stored text is not a sealed value: {0}")]
     Malformed(&'static str),
@@ -156,7 +162,9 @@ impl Parts {
         let (Some(wrapped), Some(nonce), Some(ciphertext), None) =
             (fields.next(), fields.next(), fields.next(), fields.next())
         else {
-            return Err(CryptoError::Malformed("it does not have four dot-separated parts"));
+            return Err(CryptoError::Malformed(
+                "it does not have four dot-separated parts",
+            ));
         };
         let wrapped = decode_part(wrapped, "the wrapped data key is not base64url")?;
         if wrapped.is_empty() {
@@ -167,14 +175,22 @@ impl Parts {
             .map_err(|_| CryptoError::Malformed("the nonce is not 96 bits"))?;
         let ciphertext = decode_part(ciphertext, "the ciphertext is not base64url")?;
         if ciphertext.len() < TAG_LEN {
-            return Err(CryptoError::Malformed("the ciphertext is shorter than its tag"));
+            return Err(CryptoError::Malformed(
+                "the ciphertext is shorter than its tag",
+            ));
         }
-        Ok(Self { wrapped, nonce, ciphertext })
+        Ok(Self {
+            wrapped,
+            nonce,
+            ciphertext,
+        })
     }
 }
 
 fn decode_part(part: &str, reason: &'static str) -> Result<Vec<u8>, CryptoError> {
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| CryptoError::Malformed(reason))
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| CryptoError::Malformed(reason))
 }
 
 /// A plaintext 256-bit data key, zeroed when dropped. `Debug` hides it.
@@ -233,37 +249,60 @@ pub struct KmsDataKeys {
 
 impl KmsDataKeys {
     pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
-        Self { client, key_id: key_id.into() }
+        Self {
+            client,
+            key_id: key_id.into(),
+        }
     }
 }
 
 impl DataKeySource for KmsDataKeys {
     fn generate_data_key(&self) -> KeyFuture<'_, GeneratedDataKey> {
         Box::pin(async move {
-            let mut request =
-                self.client.generate_data_key().key_id(&self.key_id).key_spec(DataKeySpec::Aes256);
+            let mut request = self
+                .client
+                .generate_data_key()
+                .key_id(&self.key_id)
+                .key_spec(DataKeySpec::Aes256);
             for (name, value) in KEY_ENCRYPTION_CONTEXT {
                 request = request.encryption_context(name, value);
             }
-            let output = request.send().await.map_err(|e| key_service_error("GenerateDataKey", &e))?;
-            let plaintext = Zeroizing::new(output.plaintext.map(Blob::into_inner).unwrap_or_default());
-            let wrapped = output.ciphertext_blob.map(Blob::into_inner).unwrap_or_default();
+            let output = request
+                .send()
+                .await
+                .map_err(|e| key_service_error("GenerateDataKey", &e))?;
+            let plaintext =
+                Zeroizing::new(output.plaintext.map(Blob::into_inner).unwrap_or_default());
+            let wrapped = output
+                .ciphertext_blob
+                .map(Blob::into_inner)
+                .unwrap_or_default();
             if wrapped.is_empty() {
                 return Err(CryptoError::InvalidDataKey);
             }
-            Ok(GeneratedDataKey { plaintext: DataKey::from_slice(&plaintext)?, wrapped })
+            Ok(GeneratedDataKey {
+                plaintext: DataKey::from_slice(&plaintext)?,
+                wrapped,
+            })
         })
     }
 
     fn decrypt_data_key<'a>(&'a self, wrapped: &'a [u8]) -> KeyFuture<'a, DataKey> {
         Box::pin(async move {
-            let mut request =
-                self.client.decrypt().key_id(&self.key_id).ciphertext_blob(Blob::new(wrapped.to_vec()));
+            let mut request = self
+                .client
+                .decrypt()
+                .key_id(&self.key_id)
+                .ciphertext_blob(Blob::new(wrapped.to_vec()));
             for (name, value) in KEY_ENCRYPTION_CONTEXT {
                 request = request.encryption_context(name, value);
             }
-            let output = request.send().await.map_err(|e| key_service_error("Decrypt", &e))?;
-            let plaintext = Zeroizing::new(output.plaintext.map(Blob::into_inner).unwrap_or_default());
+            let output = request
+                .send()
+                .await
+                .map_err(|e| key_service_error("Decrypt", &e))?;
+            let plaintext =
+                Zeroizing::new(output.plaintext.map(Blob::into_inner).unwrap_or_default());
             DataKey::from_slice(&plaintext)
         })
     }
@@ -337,7 +376,10 @@ impl InMemoryDataKeys {
 
     /// The same master key, for a caller granted `GenerateDataKey` but not `Decrypt`.
     pub fn without_decrypt(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared), may_decrypt: false }
+        Self {
+            shared: Arc::clone(&self.shared),
+            may_decrypt: false,
+        }
     }
 
     /// How many data keys were generated, by this handle and its clones.
@@ -351,7 +393,11 @@ impl InMemoryDataKeys {
     }
 
     fn context() -> Vec<u8> {
-        KEY_ENCRYPTION_CONTEXT.iter().map(|(k, v)| format!("{k}={v};")).collect::<String>().into_bytes()
+        KEY_ENCRYPTION_CONTEXT
+            .iter()
+            .map(|(k, v)| format!("{k}={v};"))
+            .collect::<String>()
+            .into_bytes()
     }
 }
 
@@ -366,7 +412,13 @@ impl DataKeySource for InMemoryDataKeys {
                 .shared
                 .master
                 .cipher()
-                .encrypt(&nonce, Payload { msg: &plaintext.0[..], aad: &aad })
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: &plaintext.0[..],
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| CryptoError::SealFailed)?;
             let mut wrapped = nonce.to_vec();
             wrapped.extend_from_slice(&wrapped_key);
@@ -380,12 +432,14 @@ impl DataKeySource for InMemoryDataKeys {
             if !self.may_decrypt {
                 return Err(CryptoError::KeyService {
                     operation: "Decrypt",
-                    reason: "AccessDeniedException: not authorized to perform kms:Decrypt".to_string(),
+                    reason: "AccessDeniedException: not authorized to perform kms:Decrypt"
+                        .to_string(),
                 });
             }
             let invalid = || CryptoError::KeyService {
                 operation: "Decrypt",
-                reason: "InvalidCiphertextException: the wrapped data key does not decrypt".to_string(),
+                reason: "InvalidCiphertextException: the wrapped data key does not decrypt"
+                    .to_string(),
             };
             if wrapped.len() < NONCE_LEN + TAG_LEN {
                 return Err(invalid());
@@ -396,7 +450,13 @@ impl DataKeySource for InMemoryDataKeys {
                 self.shared
                     .master
                     .cipher()
-                    .decrypt(Nonce::from_slice(nonce), Payload { msg: rest, aad: &aad })
+                    .decrypt(
+                        Nonce::from_slice(nonce),
+                        Payload {
+                            msg: rest,
+                            aad: &aad,
+                        },
+                    )
                     .map_err(|_| invalid())?,
             );
             DataKey::from_slice(&plaintext)
@@ -497,7 +557,13 @@ impl Sealer {
         let ciphertext = current
             .key
             .cipher()
-            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::SealFailed)?;
         Ok(Sealed(format!(
             "{FORMAT_VERSION}.{}.{}.{}",
@@ -516,7 +582,10 @@ impl Sealer {
             .cipher()
             .decrypt(
                 Nonce::from_slice(&parts.nonce),
-                Payload { msg: &parts.ciphertext, aad: context.as_bytes() },
+                Payload {
+                    msg: &parts.ciphertext,
+                    aad: context.as_bytes(),
+                },
             )
             .map_err(|_| CryptoError::Rejected)?;
         String::from_utf8(plaintext).map_err(|e| {
@@ -530,7 +599,10 @@ impl Sealer {
             .current
             .get_or_try_init(|| async {
                 let generated = self.inner.source.generate_data_key().await?;
-                tracing::info!(operation = "GenerateDataKey", "data key for this execution environment");
+                tracing::info!(
+                    operation = "GenerateDataKey",
+                    "data key for this execution environment"
+                );
                 Ok(CurrentKey {
                     key: generated.plaintext,
                     wrapped_text: URL_SAFE_NO_PAD.encode(&generated.wrapped),
@@ -550,18 +622,28 @@ impl Sealer {
             return Ok(key);
         }
         let key = self.inner.source.decrypt_data_key(wrapped).await?;
-        tracing::debug!(operation = "Decrypt", "data key of another execution environment");
+        tracing::debug!(
+            operation = "Decrypt",
+            "data key of another execution environment"
+        );
         self.unwrapped().insert(wrapped, key.clone());
         Ok(key)
     }
 
     fn unwrapped(&self) -> std::sync::MutexGuard<'_, UnwrappedKeys> {
-        self.inner.unwrapped.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .unwrapped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 fn check_context(context: &str) -> Result<(), CryptoError> {
-    if context.is_empty() { Err(CryptoError::EmptyContext) } else { Ok(()) }
+    if context.is_empty() {
+        Err(CryptoError::EmptyContext)
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -602,7 +684,10 @@ mod tests {
         assert_eq!(parts.len(), 4);
         assert_eq!(parts[0], "v1");
         assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 12);
-        assert_eq!(URL_SAFE_NO_PAD.decode(parts[3]).unwrap().len(), NAME.len() + 16);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(parts[3]).unwrap().len(),
+            NAME.len() + 16
+        );
         assert!(!sealed.as_str().contains("Mar"));
     }
 
@@ -612,7 +697,11 @@ mod tests {
         let a = sealer.seal(ALICE, NAME).await.unwrap();
         let b = sealer.seal(ALICE, NAME).await.unwrap();
         assert_ne!(a, b);
-        assert_ne!(a.as_str().split('.').nth(2), b.as_str().split('.').nth(2), "nonces must differ");
+        assert_ne!(
+            a.as_str().split('.').nth(2),
+            b.as_str().split('.').nth(2),
+            "nonces must differ"
+        );
     }
 
     #[tokio::test]
@@ -620,7 +709,10 @@ mod tests {
         let sealer = Sealer::in_memory();
         let sealed = sealer.seal(ALICE, NAME).await.unwrap();
         assert_eq!(sealer.open(BOB, &sealed).await, Err(CryptoError::Rejected));
-        assert_eq!(sealer.open(ALICE_LAST, &sealed).await, Err(CryptoError::Rejected));
+        assert_eq!(
+            sealer.open(ALICE_LAST, &sealed).await,
+            Err(CryptoError::Rejected)
+        );
     }
 
     #[tokio::test]
@@ -628,7 +720,10 @@ mod tests {
         let sealer = Sealer::in_memory();
         assert_eq!(sealer.seal("", NAME).await, Err(CryptoError::EmptyContext));
         let sealed = sealer.seal(ALICE, NAME).await.unwrap();
-        assert_eq!(sealer.open("", &sealed).await, Err(CryptoError::EmptyContext));
+        assert_eq!(
+            sealer.open("", &sealed).await,
+            Err(CryptoError::EmptyContext)
+        );
     }
 
     #[test]
@@ -651,7 +746,10 @@ mod tests {
             },
         ] {
             let altered = Sealed::parse(tamper(&sealed, 3, change)).unwrap();
-            assert_eq!(sealer.open(ALICE, &altered).await, Err(CryptoError::Rejected));
+            assert_eq!(
+                sealer.open(ALICE, &altered).await,
+                Err(CryptoError::Rejected)
+            );
         }
     }
 
@@ -660,11 +758,17 @@ mod tests {
         let sealer = Sealer::in_memory();
         let sealed = sealer.seal(ALICE, NAME).await.unwrap();
         let altered = Sealed::parse(tamper(&sealed, 2, |b| flip_first_bit(b))).unwrap();
-        assert_eq!(sealer.open(ALICE, &altered).await, Err(CryptoError::Rejected));
+        assert_eq!(
+            sealer.open(ALICE, &altered).await,
+            Err(CryptoError::Rejected)
+        );
         let short = tamper(&sealed, 2, |b| {
             b.pop();
         });
-        assert_eq!(Sealed::parse(short), Err(CryptoError::Malformed("the nonce is not 96 bits")));
+        assert_eq!(
+            Sealed::parse(short),
+            Err(CryptoError::Malformed("the nonce is not 96 bits"))
+        );
     }
 
     #[tokio::test]
@@ -675,7 +779,10 @@ mod tests {
         let altered = Sealed::parse(tamper(&sealed, 1, |b| flip_first_bit(b))).unwrap();
         assert!(matches!(
             sealer.open(ALICE, &altered).await,
-            Err(CryptoError::KeyService { operation: "Decrypt", .. })
+            Err(CryptoError::KeyService {
+                operation: "Decrypt",
+                ..
+            })
         ));
     }
 
@@ -699,18 +806,32 @@ mod tests {
         let v2 = sealed.as_str().replacen("v1.", "v2.", 1);
         assert_eq!(Sealed::parse(v2), Err(CryptoError::UnsupportedVersion));
         let none = sealed.as_str().replacen("v1.", "", 1);
-        assert!(matches!(Sealed::parse(none), Err(CryptoError::Malformed(_))));
+        assert!(matches!(
+            Sealed::parse(none),
+            Err(CryptoError::Malformed(_))
+        ));
     }
 
     #[test]
     fn text_that_is_not_a_sealed_value_is_refused_without_echoing_it() {
-        for text in
-            ["maria.lopez@example.org", "María", "", "v1.", "v1.a.b.c.d", "v1.!!.AAAAAAAAAAAAAAAA.AAAA"]
-        {
+        for text in [
+            "maria.lopez@example.org",
+            "María",
+            "",
+            "v1.",
+            "v1.a.b.c.d",
+            "v1.!!.AAAAAAAAAAAAAAAA.AAAA",
+        ] {
             let error = Sealed::parse(text).unwrap_err();
-            assert!(matches!(error, CryptoError::Malformed(_)), "{text}: {error:?}");
+            assert!(
+                matches!(error, CryptoError::Malformed(_)),
+                "{text}: {error:?}"
+            );
             for shown in [error.to_string(), format!("{error:?}")] {
-                assert!(!shown.contains("maria") && !shown.contains("María"), "{shown}");
+                assert!(
+                    !shown.contains("maria") && !shown.contains("María"),
+                    "{shown}"
+                );
             }
         }
     }
@@ -722,7 +843,10 @@ mod tests {
         let second = Sealer::new(kms.clone());
         let from_first = first.seal(ALICE, NAME).await.unwrap();
         let from_second = second.seal(BOB, "Beto").await.unwrap();
-        assert_ne!(from_first.as_str().split('.').nth(1), from_second.as_str().split('.').nth(1));
+        assert_ne!(
+            from_first.as_str().split('.').nth(1),
+            from_second.as_str().split('.').nth(1)
+        );
 
         assert_eq!(second.open(ALICE, &from_first).await.unwrap(), NAME);
         assert_eq!(first.open(BOB, &from_second).await.unwrap(), "Beto");
@@ -782,12 +906,22 @@ mod tests {
 
         let sealed = seal_only.seal(ALICE, NAME).await.unwrap();
 
-        assert_eq!(seal_only.open(ALICE, &sealed).await.unwrap(), NAME, "its own values need no Decrypt");
+        assert_eq!(
+            seal_only.open(ALICE, &sealed).await.unwrap(),
+            NAME,
+            "its own values need no Decrypt"
+        );
         assert!(matches!(
             seal_only.open(BOB, &elsewhere).await,
-            Err(CryptoError::KeyService { operation: "Decrypt", .. })
+            Err(CryptoError::KeyService {
+                operation: "Decrypt",
+                ..
+            })
         ));
-        assert_eq!(Sealer::new(kms.clone()).open(ALICE, &sealed).await.unwrap(), NAME);
+        assert_eq!(
+            Sealer::new(kms.clone()).open(ALICE, &sealed).await.unwrap(),
+            NAME
+        );
     }
 
     /// A key source whose first `GenerateDataKey` fails, as when KMS throttles once.
@@ -817,9 +951,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_key_generation_is_tried_again_on_the_next_seal() {
-        let sealer =
-            Sealer::new(FailsOnce { inner: InMemoryDataKeys::new(), failed: AtomicBool::new(false) });
-        assert!(matches!(sealer.seal(ALICE, NAME).await, Err(CryptoError::KeyService { .. })));
+        let sealer = Sealer::new(FailsOnce {
+            inner: InMemoryDataKeys::new(),
+            failed: AtomicBool::new(false),
+        });
+        assert!(matches!(
+            sealer.seal(ALICE, NAME).await,
+            Err(CryptoError::KeyService { .. })
+        ));
         let sealed = sealer.seal(ALICE, NAME).await.unwrap();
         assert_eq!(sealer.open(ALICE, &sealed).await.unwrap(), NAME);
     }
@@ -859,7 +998,12 @@ mod tests {
             DataKey::from_slice(NAME.as_bytes()).unwrap_err(),
         ];
         let altered = Sealed::parse(tamper(&sealed, 1, |b| flip_first_bit(b))).unwrap();
-        errors.push(Sealer::new(kms.clone()).open(ALICE, &altered).await.unwrap_err());
+        errors.push(
+            Sealer::new(kms.clone())
+                .open(ALICE, &altered)
+                .await
+                .unwrap_err(),
+        );
 
         let mut shown = vec![
             format!("{sealed:?}"),

@@ -50,7 +50,9 @@ impl fmt::Display for ContactHash {
 impl ContactHasher {
     /// Builds a hasher from the base64 key stored in SSM (at least 32 random bytes).
     pub fn from_base64(key: &str) -> Result<Self, HashKeyError> {
-        let key = STANDARD.decode(key.trim()).map_err(|_| HashKeyError::NotBase64)?;
+        let key = STANDARD
+            .decode(key.trim())
+            .map_err(|_| HashKeyError::NotBase64)?;
         if key.len() < 32 {
             return Err(HashKeyError::TooShort(key.len()));
         }
@@ -60,11 +62,15 @@ impl ContactHasher {
     /// The keyed hash of a phone number (its E.164 form). Domain-separated from emails, so the same
     /// string can never collide across kinds.
     pub fn phone(&self, phone: &PhoneNumber) -> ContactHash {
-        ContactHash(format!("p.{}", self.mac(b"phone\x00", phone.as_e164().as_bytes())))
+        ContactHash(format!(
+            "p.{}",
+            self.mac(b"phone\x00", phone.as_e164().as_bytes())
+        ))
     }
 
     fn mac(&self, domain: &[u8], value: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(domain);
         mac.update(value);
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
@@ -109,12 +115,21 @@ mod tests {
         let hasher = ContactHasher::from_base64(&STANDARD.encode([0u8; 32])).unwrap();
         let hash = hasher.phone(&PhoneNumber::parse("+12025550143").unwrap());
         // python3 -c 'import hmac,hashlib,base64;print(base64.urlsafe_b64encode(hmac.new(bytes(32),b"phone\0+12025550143",hashlib.sha256).digest()).rstrip(b"="))'
-        assert_eq!(hash.as_str(), "p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc");
+        assert_eq!(
+            hash.as_str(),
+            "p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc"
+        );
     }
 
     #[test]
     fn short_or_malformed_keys_are_refused() {
-        assert_eq!(ContactHasher::from_base64("c2hvcnQ=").unwrap_err(), HashKeyError::TooShort(5));
-        assert_eq!(ContactHasher::from_base64("not base64!").unwrap_err(), HashKeyError::NotBase64);
+        assert_eq!(
+            ContactHasher::from_base64("c2hvcnQ=").unwrap_err(),
+            HashKeyError::TooShort(5)
+        );
+        assert_eq!(
+            ContactHasher::from_base64("not base64!").unwrap_err(),
+            HashKeyError::NotBase64
+        );
     }
 }

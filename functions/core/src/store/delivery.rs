@@ -12,11 +12,19 @@ use crate::privacy::ContactHash;
 pub enum DeliveryEffect {
     Nothing,
     /// The carrier reports the recipient unsubscribed or blocked (`code`): opt them out, with evidence.
-    OptOut { contact: ContactHash, code: u32 },
+    OptOut {
+        contact: ContactHash,
+        code: u32,
+    },
     /// The number cannot receive texts (`code`): mark the contact undeliverable.
-    Undeliverable { contact: ContactHash, code: u32 },
+    Undeliverable {
+        contact: ContactHash,
+        code: u32,
+    },
     /// The carrier filtered the message: count it for the day.
-    CarrierFiltering { code: u32 },
+    CarrierFiltering {
+        code: u32,
+    },
 }
 
 /// One status callback, as the store records it.

@@ -35,7 +35,10 @@ pub struct DynamoDeliveryStore {
 
 impl DynamoDeliveryStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -85,7 +88,10 @@ fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreError::Dynamo { operation, source: Box::new(e) }
+    move |e| StoreError::Dynamo {
+        operation,
+        source: Box::new(e),
+    }
 }
 
 fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
@@ -93,7 +99,10 @@ fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, S
 }
 
 impl DynamoDeliveryStore {
-    fn status_item(record: &StatusRecord, at: &str) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    fn status_item(
+        record: &StatusRecord,
+        at: &str,
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
         to_item(&StatusItem {
             pk: outbound_key(record.sid.as_str()),
             sk: format!("STATUS#{}", record.status),
@@ -106,7 +115,11 @@ impl DynamoDeliveryStore {
     }
 
     /// The writes of an effect, beside the status item.
-    fn effect_writes(&self, record: &StatusRecord, at: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
+    fn effect_writes(
+        &self,
+        record: &StatusRecord,
+        at: &str,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let update = |key: (String, &str), expression: &str| {
             Update::builder()
                 .table_name(&self.table)
@@ -116,7 +129,9 @@ impl DynamoDeliveryStore {
                 .expression_attribute_values(":now", s(at))
         };
         let built = |u: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
-            u.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(dynamo_err("build Update"))
+            u.build()
+                .map(|u| TransactWriteItem::builder().update(u).build())
+                .map_err(dynamo_err("build Update"))
         };
         match &record.effect {
             DeliveryEffect::Nothing => Ok(vec![]),
@@ -149,7 +164,10 @@ impl DynamoDeliveryStore {
                     .set_item(Some(to_item(&evidence)?))
                     .build()
                     .map_err(dynamo_err("build Put"))?;
-                Ok(vec![built(contact_update)?, TransactWriteItem::builder().put(evidence).build()])
+                Ok(vec![
+                    built(contact_update)?,
+                    TransactWriteItem::builder().put(evidence).build(),
+                ])
             }
             DeliveryEffect::Undeliverable { contact, code } => {
                 let contact_update = update(
@@ -166,7 +184,10 @@ impl DynamoDeliveryStore {
             }
             DeliveryEffect::CarrierFiltering { .. } => {
                 let counter = update(
-                    ("METRIC#carrier_filtering".to_string(), &format!("DAY#{}", &at[..10])),
+                    (
+                        "METRIC#carrier_filtering".to_string(),
+                        &format!("DAY#{}", &at[..10]),
+                    ),
                     "SET entity = :entity, updated_at = :now ADD #count :one",
                 )
                 .expression_attribute_names("#count", "count")
@@ -193,7 +214,12 @@ impl DynamoDeliveryStore {
                 .await;
             return match result {
                 Ok(_) => Ok(false),
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(true),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(true)
+                }
                 Err(e) => Err(dynamo_err("PutItem")(e)),
             };
         }
@@ -207,12 +233,19 @@ impl DynamoDeliveryStore {
         items.extend(effects);
         let mut attempt = 1;
         loop {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             let err = match result {
                 Ok(_) => return Ok(false),
                 Err(err) => err,
             };
-            let canceled = err.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception());
+            let canceled = err
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_canceled_exception());
             if !canceled {
                 return Err(dynamo_err("TransactWriteItems")(err));
             }
@@ -224,8 +257,13 @@ impl DynamoDeliveryStore {
             if attempt >= TRANSACTION_ATTEMPTS {
                 return Err(dynamo_err("TransactWriteItems")(err));
             }
-            let backoff = Duration::from_millis(rand::rng().random_range(20..=60) * u64::from(attempt));
-            tracing::info!(message_sid = record.sid.as_str(), attempt, "transaction conflict; trying again");
+            let backoff =
+                Duration::from_millis(rand::rng().random_range(20..=60) * u64::from(attempt));
+            tracing::info!(
+                message_sid = record.sid.as_str(),
+                attempt,
+                "transaction conflict; trying again"
+            );
             tokio::time::sleep(backoff).await;
             attempt += 1;
         }
@@ -248,10 +286,11 @@ impl DynamoDeliveryStore {
 
     /// Moves the `MESSAGE` summary to this status if it ranks higher; `true` if it moved.
     async fn advance_summary(&self, record: &StatusRecord, at: &str) -> Result<bool, StoreError> {
-        let mut expression = "SET entity = if_not_exists(entity, :entity), message_sid = :sid, #status = :status, \
+        let mut expression =
+            "SET entity = if_not_exists(entity, :entity), message_sid = :sid, #status = :status, \
                               status_rank = :rank, status_at = :now, updated_at = :now, \
                               created_at = if_not_exists(created_at, :now)"
-            .to_string();
+                .to_string();
         let mut request = self
             .client
             .update_item()
@@ -271,7 +310,12 @@ impl DynamoDeliveryStore {
         }
         match request.update_expression(expression).send().await {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(dynamo_err("UpdateItem")(e)),
         }
     }
@@ -279,10 +323,17 @@ impl DynamoDeliveryStore {
 
 impl DeliveryStore for DynamoDeliveryStore {
     #[tracing::instrument(name = "store.record_status", skip_all, fields(message_sid = %record.sid.as_str()))]
-    async fn record(&self, record: &StatusRecord, now: OffsetDateTime) -> Result<Recorded, StoreError> {
+    async fn record(
+        &self,
+        record: &StatusRecord,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
         let at = timestamp(now);
         let duplicate = self.write_once(record, &at).await?;
         let summary_advanced = self.advance_summary(record, &at).await?;
-        Ok(Recorded { duplicate, summary_advanced })
+        Ok(Recorded {
+            duplicate,
+            summary_advanced,
+        })
     }
 }

@@ -43,13 +43,22 @@ pub struct MemoryDeliveryStore {
 
 impl MemoryDeliveryStore {
     fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
-        self.state.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))
     }
 
     /// The statuses recorded for a message, in name order.
     pub fn statuses(&self, sid: &str) -> Vec<String> {
-        let Ok(state) = self.lock() else { return vec![] };
-        state.statuses.keys().filter(|(s, _)| s == sid).map(|(_, status)| status.clone()).collect()
+        let Ok(state) = self.lock() else {
+            return vec![];
+        };
+        state
+            .statuses
+            .keys()
+            .filter(|(s, _)| s == sid)
+            .map(|(_, status)| status.clone())
+            .collect()
     }
 
     pub fn summary(&self, sid: &str) -> Option<MemorySummary> {
@@ -62,7 +71,11 @@ impl MemoryDeliveryStore {
 
     pub fn counter(&self, metric: &str, day: &str) -> u64 {
         let Ok(state) = self.lock() else { return 0 };
-        state.counters.get(&(metric.to_string(), day.to_string())).copied().unwrap_or(0)
+        state
+            .counters
+            .get(&(metric.to_string(), day.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Items written so far (a transaction of three items counts three).
@@ -72,7 +85,11 @@ impl MemoryDeliveryStore {
 }
 
 impl DeliveryStore for MemoryDeliveryStore {
-    async fn record(&self, record: &StatusRecord, now: OffsetDateTime) -> Result<Recorded, StoreError> {
+    async fn record(
+        &self,
+        record: &StatusRecord,
+        now: OffsetDateTime,
+    ) -> Result<Recorded, StoreError> {
         let mut state = self.lock()?;
         let key = (record.sid.as_str().to_string(), record.status.to_string());
         let duplicate = state.statuses.contains_key(&key);
@@ -82,24 +99,37 @@ impl DeliveryStore for MemoryDeliveryStore {
             match &record.effect {
                 DeliveryEffect::Nothing => {}
                 DeliveryEffect::OptOut { contact, code } => {
-                    let c = state.contacts.entry(contact.as_str().to_string()).or_default();
+                    let c = state
+                        .contacts
+                        .entry(contact.as_str().to_string())
+                        .or_default();
                     c.sms_opted_out = true;
                     c.consents.push(format!("opt_out:carrier:{code}"));
                     state.writes += 2;
                 }
                 DeliveryEffect::Undeliverable { contact, code } => {
-                    state.contacts.entry(contact.as_str().to_string()).or_default().undeliverable = Some(*code);
+                    state
+                        .contacts
+                        .entry(contact.as_str().to_string())
+                        .or_default()
+                        .undeliverable = Some(*code);
                     state.writes += 1;
                 }
                 DeliveryEffect::CarrierFiltering { .. } => {
                     let day = timestamp(now)[..10].to_string();
-                    *state.counters.entry(("carrier_filtering".to_string(), day)).or_default() += 1;
+                    *state
+                        .counters
+                        .entry(("carrier_filtering".to_string(), day))
+                        .or_default() += 1;
                     state.writes += 1;
                 }
             }
         }
         let sid = record.sid.as_str().to_string();
-        let summary_advanced = state.summaries.get(&sid).is_none_or(|s| s.rank < record.rank);
+        let summary_advanced = state
+            .summaries
+            .get(&sid)
+            .is_none_or(|s| s.rank < record.rank);
         if summary_advanced {
             let previous_code = state.summaries.get(&sid).and_then(|s| s.error_code);
             state.summaries.insert(
@@ -112,6 +142,9 @@ impl DeliveryStore for MemoryDeliveryStore {
             );
             state.writes += 1;
         }
-        Ok(Recorded { duplicate, summary_advanced })
+        Ok(Recorded {
+            duplicate,
+            summary_advanced,
+        })
     }
 }

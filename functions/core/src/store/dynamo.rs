@@ -2,16 +2,16 @@
 //! the MessageSid record, so Twilio's retries and Lambda's redeliveries write nothing twice.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    Applied, ContactEffect, ContactState, DAILY_REPLY_TTL, INBOUND_IDEMPOTENCY_TTL, InboundStore, SmsStatus, StoreError,
-    timestamp,
+    Applied, CONVERSATION_TTL, ContactEffect, ContactState, ConversationState, DAILY_REPLY_TTL,
+    INBOUND_IDEMPOTENCY_TTL, InboundStore, SmsStatus, StateChange, Step, StoreError, timestamp,
 };
-use crate::domain::{Language, MessageSid};
-use crate::privacy::ContactHash;
+use crate::domain::{GatheringId, Language, MessageSid};
+use crate::privacy::{ContactHash, Sealed};
 
 /// Program name recorded with consent evidence.
 const SMS_PROGRAM: &str = "rising";
@@ -24,7 +24,10 @@ pub struct DynamoInboundStore {
 
 impl DynamoInboundStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -55,6 +58,80 @@ struct ConsentItem<'a> {
     at: String,
 }
 
+/// The conversation item. `step` is one of `awaiting_name`, `awaiting_zip`, `awaiting_choice`.
+#[derive(Debug, Serialize, Deserialize)]
+struct ConversationItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gathering_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    options: Vec<String>,
+    language: Language,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_name_sealed: Option<Sealed>,
+    updated_at: String,
+    expires_at: i64,
+}
+
+impl ConversationItem {
+    fn new(contact: &ContactHash, state: &ConversationState, now: OffsetDateTime) -> Self {
+        let (step, gathering_id, options) = match &state.step {
+            Step::AwaitingName { gathering } => (
+                "awaiting_name",
+                gathering.as_ref().map(|g| g.as_str().to_string()),
+                vec![],
+            ),
+            Step::AwaitingZip => ("awaiting_zip", None, vec![]),
+            Step::AwaitingChoice { options } => (
+                "awaiting_choice",
+                None,
+                options.iter().map(|g| g.as_str().to_string()).collect(),
+            ),
+        };
+        Self {
+            pk: contact_key(contact),
+            sk: "CONVERSATION".into(),
+            entity: "conversation".into(),
+            step: step.into(),
+            gathering_id,
+            options,
+            language: state.language,
+            first_name_sealed: state.first_name.clone(),
+            updated_at: timestamp(now),
+            expires_at: (now + CONVERSATION_TTL).unix_timestamp(),
+        }
+    }
+
+    fn into_state(self) -> Result<ConversationState, StoreError> {
+        let id = |s: &str| {
+            GatheringId::parse(s)
+                .map_err(|_| StoreError::Corrupt("conversation gathering id".into()))
+        };
+        let step = match self.step.as_str() {
+            "awaiting_name" => Step::AwaitingName {
+                gathering: self.gathering_id.as_deref().map(id).transpose()?,
+            },
+            "awaiting_zip" => Step::AwaitingZip,
+            "awaiting_choice" => Step::AwaitingChoice {
+                options: self
+                    .options
+                    .iter()
+                    .map(|o| id(o))
+                    .collect::<Result<_, _>>()?,
+            },
+            other => return Err(StoreError::Corrupt(format!("conversation step {other}"))),
+        };
+        Ok(ConversationState {
+            step,
+            language: self.language,
+            first_name: self.first_name_sealed,
+        })
+    }
+}
+
 fn inbound_key(sid: &MessageSid) -> String {
     format!("INBOUND#{}", sid.as_str())
 }
@@ -67,10 +144,15 @@ fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreError::Dynamo { operation, source: Box::new(e) }
+    move |e| StoreError::Dynamo {
+        operation,
+        source: Box::new(e),
+    }
 }
 
-fn to_item<T: Serialize>(value: &T) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
+fn to_item<T: Serialize>(
+    value: &T,
+) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -148,7 +230,10 @@ impl DynamoInboundStore {
 
 impl InboundStore for DynamoInboundStore {
     #[tracing::instrument(name = "store.contact_state", skip_all)]
-    async fn contact_state(&self, contact: &ContactHash) -> Result<Option<ContactState>, StoreError> {
+    async fn contact_state(
+        &self,
+        contact: &ContactHash,
+    ) -> Result<Option<ContactState>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -161,19 +246,61 @@ impl InboundStore for DynamoInboundStore {
             .send()
             .await
             .map_err(dynamo_err("GetItem"))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        };
         let sms_status = match text("sms_status") {
             Some("opted_in") => Some(SmsStatus::OptedIn),
             Some("opted_out") => Some(SmsStatus::OptedOut),
             _ => None,
         };
-        let language = text("language").and_then(Language::parse).unwrap_or_default();
-        Ok(Some(ContactState { sms_status, language }))
+        let language = text("language")
+            .and_then(Language::parse)
+            .unwrap_or_default();
+        Ok(Some(ContactState {
+            sms_status,
+            language,
+        }))
+    }
+
+    #[tracing::instrument(name = "store.conversation", skip_all)]
+    async fn conversation(
+        &self,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConversationState>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(contact_key(contact)))
+            .key("sk", AttributeValue::S("CONVERSATION".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err("GetItem"))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let item: ConversationItem =
+            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if item.expires_at <= now.unix_timestamp() {
+            return Ok(None);
+        }
+        item.into_state().map(Some)
     }
 
     #[tracing::instrument(name = "store.claim_daily_reply", skip_all)]
-    async fn claim_daily_reply(&self, contact: &ContactHash, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn claim_daily_reply(
+        &self,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let day = &timestamp(now)[..10];
         let result = self
             .client
@@ -182,20 +309,35 @@ impl InboundStore for DynamoInboundStore {
             .item("pk", AttributeValue::S(contact_key(contact)))
             .item("sk", AttributeValue::S(format!("DAILYREPLY#{day}")))
             .item("entity", AttributeValue::S("daily_reply".into()))
-            .item("expires_at", AttributeValue::N((now + DAILY_REPLY_TTL).unix_timestamp().to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N((now + DAILY_REPLY_TTL).unix_timestamp().to_string()),
+            )
             .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(dynamo_err("PutItem")(e)),
         }
     }
 
     #[tracing::instrument(name = "store.processed_reply", skip_all, fields(message_sid = %sid.as_str()))]
-    async fn processed_reply(&self, sid: &MessageSid, now: OffsetDateTime) -> Result<Option<String>, StoreError> {
+    async fn processed_reply(
+        &self,
+        sid: &MessageSid,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -206,8 +348,11 @@ impl InboundStore for DynamoInboundStore {
             .send()
             .await
             .map_err(dynamo_err("GetItem"))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let item: InboundItem = serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let item: InboundItem =
+            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // DynamoDB deletes expired items lazily (and moto never does): an expired record is absent.
         Ok((item.expires_at > now.unix_timestamp()).then_some(item.reply))
     }
@@ -217,6 +362,7 @@ impl InboundStore for DynamoInboundStore {
         &self,
         sid: &MessageSid,
         effect: &ContactEffect,
+        conversation: &StateChange,
         reply: &str,
         now: OffsetDateTime,
     ) -> Result<Applied, StoreError> {
@@ -232,16 +378,39 @@ impl InboundStore for DynamoInboundStore {
             .table_name(&self.table)
             .set_item(Some(to_item(&record)?))
             .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
             .build()
             .map_err(dynamo_err("build Put"))?;
         let mut items = vec![TransactWriteItem::builder().put(guard).build()];
         match effect {
-            ContactEffect::OptIn { contact, keyword, wording, language } => {
+            ContactEffect::OptIn {
+                contact,
+                keyword,
+                wording,
+                language,
+            } => {
                 items.push(self.contact_update(contact, true, keyword, *language, now)?);
-                items.push(self.consent_put(sid, contact, "opt_in", "keyword", keyword, Some(wording), *language, now)?);
+                items.push(self.consent_put(
+                    sid,
+                    contact,
+                    "opt_in",
+                    "keyword",
+                    keyword,
+                    Some(wording),
+                    *language,
+                    now,
+                )?);
             }
-            ContactEffect::OptOut { contact, keyword, source, wording, language } => {
+            ContactEffect::OptOut {
+                contact,
+                keyword,
+                source,
+                wording,
+                language,
+            } => {
                 items.push(self.contact_update(contact, false, keyword, *language, now)?);
                 items.push(self.consent_put(
                     sid,
@@ -256,7 +425,32 @@ impl InboundStore for DynamoInboundStore {
             }
             ContactEffect::Nothing => {}
         }
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match conversation {
+            StateChange::Keep => {}
+            StateChange::Set(contact, state) => {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_item(&ConversationItem::new(contact, state, now))?))
+                    .build()
+                    .map_err(dynamo_err("build Put"))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            StateChange::End(contact) => {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(contact_key(contact)))
+                    .key("sk", AttributeValue::S("CONVERSATION".into()))
+                    .build()
+                    .map_err(dynamo_err("build Delete"))?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(Applied::Stored),
             Err(err) => {

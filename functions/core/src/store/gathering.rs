@@ -8,7 +8,9 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use super::StoreError;
-use crate::domain::{CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord, Language};
+use crate::domain::{
+    CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord, Language,
+};
 use crate::geo::{Distance, GeoPoint, SearchRadius};
 use crate::privacy::{ContactHash, Sealed};
 
@@ -116,10 +118,16 @@ pub trait GatheringStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<PutGathering, StoreError>> + Send;
 
-    fn get(&self, id: &GatheringId) -> impl Future<Output = Result<Option<Gathering>, StoreError>> + Send;
+    fn get(
+        &self,
+        id: &GatheringId,
+    ) -> impl Future<Output = Result<Option<Gathering>, StoreError>> + Send;
 
     /// The gathering a code belongs to.
-    fn by_code(&self, code: &GatheringCode) -> impl Future<Output = Result<Option<Gathering>, StoreError>> + Send;
+    fn by_code(
+        &self,
+        code: &GatheringCode,
+    ) -> impl Future<Output = Result<Option<Gathering>, StoreError>> + Send;
 
     /// Up to `limit` listed gatherings that start after `now` within `radius` of `origin`, nearest
     /// first (then soonest).
@@ -143,10 +151,16 @@ pub trait RsvpStore: Send + Sync {
     ) -> impl Future<Output = Result<RsvpOutcome, StoreError>> + Send;
 
     /// Every RSVP to a gathering.
-    fn rsvps_for(&self, gathering: &GatheringId) -> impl Future<Output = Result<Vec<RsvpRecord>, StoreError>> + Send;
+    fn rsvps_for(
+        &self,
+        gathering: &GatheringId,
+    ) -> impl Future<Output = Result<Vec<RsvpRecord>, StoreError>> + Send;
 
     /// Every RSVP of a person, soonest gathering first.
-    fn rsvps_of(&self, contact: &ContactHash) -> impl Future<Output = Result<Vec<RsvpRecord>, StoreError>> + Send;
+    fn rsvps_of(
+        &self,
+        contact: &ContactHash,
+    ) -> impl Future<Output = Result<Vec<RsvpRecord>, StoreError>> + Send;
 }
 
 /// Port: words people text that organizers configured.
@@ -157,7 +171,10 @@ pub trait KeywordStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<PutKeyword, StoreError>> + Send;
 
-    fn keyword(&self, word: &KeywordWord) -> impl Future<Output = Result<Option<CampaignKeyword>, StoreError>> + Send;
+    fn keyword(
+        &self,
+        word: &KeywordWord,
+    ) -> impl Future<Output = Result<Option<CampaignKeyword>, StoreError>> + Send;
 }
 
 /// The order of search results: nearest first, then soonest, then by id (stable).

@@ -20,19 +20,21 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::gathering::{
-    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome, RsvpRecord,
-    RsvpSource, RsvpStatus, RsvpStore, nearest_then_soonest,
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
+    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, nearest_then_soonest,
 };
 use super::{StoreError, timestamp};
 use crate::domain::{
-    Address, CampaignKeyword, Gathering, GatheringCode, GatheringId, GatheringTitle, KeywordTarget, KeywordWord,
-    Language, Zip,
+    Address, CampaignKeyword, Gathering, GatheringCode, GatheringId, GatheringTitle, KeywordTarget,
+    KeywordWord, Language, Zip,
 };
 use crate::geo::{self, GeoPoint, SearchRadius};
 use crate::privacy::{ContactHash, Sealed};
@@ -50,7 +52,10 @@ pub struct DynamoGatheringStore {
 
 impl DynamoGatheringStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -188,7 +193,10 @@ fn geo_sort_key(starts_at: OffsetDateTime, id: &GatheringId) -> String {
 }
 
 fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_string(), AttributeValue::S(pk)), ("sk".to_string(), AttributeValue::S(sk.to_string()))])
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk)),
+        ("sk".to_string(), AttributeValue::S(sk.to_string())),
+    ])
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -198,7 +206,10 @@ fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreError::Dynamo { operation, source: Box::new(e) }
+    move |e| StoreError::Dynamo {
+        operation,
+        source: Box::new(e),
+    }
 }
 
 fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
@@ -255,10 +266,19 @@ impl GatheringItem {
     }
 
     fn into_gathering(self) -> Result<Gathering, StoreError> {
-        let address = match (self.address_kind.as_str(), self.address, self.address_sealed) {
+        let address = match (
+            self.address_kind.as_str(),
+            self.address,
+            self.address_sealed,
+        ) {
             ("public", Some(text), _) => Address::Public(text),
             ("private", _, Some(sealed)) => Address::Private(sealed),
-            (kind, _, _) => return Err(corrupt("gathering address", format!("kind {kind:?} without its value"))),
+            (kind, _, _) => {
+                return Err(corrupt(
+                    "gathering address",
+                    format!("kind {kind:?} without its value"),
+                ));
+            }
         };
         Ok(Gathering {
             id: GatheringId::parse(&self.id).map_err(|e| corrupt("gathering id", e))?,
@@ -270,7 +290,8 @@ impl GatheringItem {
             town: self.town,
             state: self.state,
             zip: Zip::parse(&self.zip).map_err(|e| corrupt("gathering zip", e))?,
-            location: GeoPoint::new(self.lat, self.lon).map_err(|e| corrupt("gathering location", e))?,
+            location: GeoPoint::new(self.lat, self.lon)
+                .map_err(|e| corrupt("gathering location", e))?,
             address,
             host_first_name: self.host_first_name_sealed,
             capacity: self.capacity,
@@ -283,7 +304,8 @@ impl GatheringItem {
 impl RsvpItem {
     fn into_record(self) -> Result<RsvpRecord, StoreError> {
         Ok(RsvpRecord {
-            gathering_id: GatheringId::parse(&self.gathering_id).map_err(|e| corrupt("rsvp gathering id", e))?,
+            gathering_id: GatheringId::parse(&self.gathering_id)
+                .map_err(|e| corrupt("rsvp gathering id", e))?,
             contact_hash: self.contact_hash,
             status: self.status,
             source: self.source,
@@ -299,7 +321,8 @@ fn is_transaction_canceled<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) 
 where
     E: ProvideTransactionCanceled,
 {
-    err.as_service_error().is_some_and(ProvideTransactionCanceled::is_canceled)
+    err.as_service_error()
+        .is_some_and(ProvideTransactionCanceled::is_canceled)
 }
 
 /// Whether a cancelled transaction lost a race with another one (worth retrying) rather than failing
@@ -308,7 +331,8 @@ fn is_conflict<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: ProvideTransactionCanceled,
 {
-    err.as_service_error().is_some_and(ProvideTransactionCanceled::conflicted)
+    err.as_service_error()
+        .is_some_and(ProvideTransactionCanceled::conflicted)
 }
 
 trait ProvideTransactionCanceled {
@@ -316,16 +340,19 @@ trait ProvideTransactionCanceled {
     fn conflicted(&self) -> bool;
 }
 
-impl ProvideTransactionCanceled for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+impl ProvideTransactionCanceled
+    for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError
+{
     fn is_canceled(&self) -> bool {
         self.is_transaction_canceled_exception()
     }
 
     fn conflicted(&self) -> bool {
         match self {
-            Self::TransactionCanceledException(e) => {
-                e.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
-            }
+            Self::TransactionCanceledException(e) => e
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict")),
             _ => false,
         }
     }
@@ -352,11 +379,21 @@ impl DynamoGatheringStore {
     }
 
     async fn gathering_item(&self, id: &GatheringId) -> Result<Option<GatheringItem>, StoreError> {
-        self.get_item(gathering_pk(id), "GATHERING").await?.map(from_item).transpose()
+        self.get_item(gathering_pk(id), "GATHERING")
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
-    async fn rsvp_item(&self, id: &GatheringId, contact: &str) -> Result<Option<RsvpItem>, StoreError> {
-        self.get_item(gathering_pk(id), &rsvp_sk(contact)).await?.map(from_item).transpose()
+    async fn rsvp_item(
+        &self,
+        id: &GatheringId,
+        contact: &str,
+    ) -> Result<Option<RsvpItem>, StoreError> {
+        self.get_item(gathering_pk(id), &rsvp_sk(contact))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     /// Every item of one geo index cell starting after `now`, following pages.
@@ -389,24 +426,42 @@ impl DynamoGatheringStore {
     }
 
     /// The items of several cells, read concurrently.
-    async fn query_cells(&self, cell_keys: Vec<String>, now: OffsetDateTime) -> Result<Vec<Item>, StoreError> {
+    async fn query_cells(
+        &self,
+        cell_keys: Vec<String>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut tasks = tokio::task::JoinSet::new();
         for cell_key in cell_keys {
-            tasks.spawn(Self::query_cell(self.client.clone(), self.table.clone(), cell_key, now));
+            tasks.spawn(Self::query_cell(
+                self.client.clone(),
+                self.table.clone(),
+                cell_key,
+                now,
+            ));
         }
         let mut items = Vec::new();
         while let Some(result) = tasks.join_next().await {
-            let cell_items = result.map_err(|e| StoreError::Dynamo { operation: "Query", source: Box::new(e) })??;
+            let cell_items = result.map_err(|e| StoreError::Dynamo {
+                operation: "Query",
+                source: Box::new(e),
+            })??;
             items.extend(cell_items);
         }
         Ok(items)
     }
 
     /// Gathering items by id (`BatchGetItem`, retrying unprocessed keys).
-    async fn batch_get_gatherings(&self, ids: &[GatheringId]) -> Result<Vec<GatheringItem>, StoreError> {
+    async fn batch_get_gatherings(
+        &self,
+        ids: &[GatheringId],
+    ) -> Result<Vec<GatheringItem>, StoreError> {
         let mut found = Vec::new();
         for chunk in ids.chunks(BATCH_GET_MAX) {
-            let mut keys: Vec<Item> = chunk.iter().map(|id| key(gathering_pk(id), "GATHERING")).collect();
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| key(gathering_pk(id), "GATHERING"))
+                .collect();
             for attempt in 0..8u32 {
                 if keys.is_empty() {
                     break;
@@ -426,14 +481,23 @@ impl DynamoGatheringStore {
                     .send()
                     .await
                     .map_err(dynamo_err("BatchGetItem"))?;
-                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                for item in output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     found.push(from_item(item)?);
                 }
-                keys =
-                    output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+                keys = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
             }
             if !keys.is_empty() {
-                return Err(StoreError::Corrupt("BatchGetItem left keys unprocessed after retries".into()));
+                return Err(StoreError::Corrupt(
+                    "BatchGetItem left keys unprocessed after retries".into(),
+                ));
             }
         }
         Ok(found)
@@ -448,7 +512,10 @@ impl DynamoGatheringStore {
         let gathering = item.into_gathering()?;
         let distance = origin.distance_to(gathering.location);
         let wanted = gathering.listed && gathering.starts_at > now && radius.contains(distance);
-        Ok(wanted.then_some(NearbyGathering { gathering, distance }))
+        Ok(wanted.then_some(NearbyGathering {
+            gathering,
+            distance,
+        }))
     }
 }
 
@@ -457,7 +524,11 @@ impl DynamoGatheringStore {
 
 impl GatheringStore for DynamoGatheringStore {
     #[tracing::instrument(name = "store.put_gathering", skip_all, fields(gathering = %gathering.id))]
-    async fn put(&self, gathering: &Gathering, now: OffsetDateTime) -> Result<PutGathering, StoreError> {
+    async fn put(
+        &self,
+        gathering: &Gathering,
+        now: OffsetDateTime,
+    ) -> Result<PutGathering, StoreError> {
         let item = GatheringItem::from_gathering(gathering, now);
         let code = CodeItem {
             pk: code_pk(gathering.code.as_str()),
@@ -477,7 +548,9 @@ impl GatheringStore for DynamoGatheringStore {
             lon: gathering.location.lon(),
             starts_at: timestamp(gathering.starts_at),
             gsi1pk: gathering.listed.then(|| coarse_cell_key(&coarse_cell)),
-            gsi1sk: gathering.listed.then(|| geo_sort_key(gathering.starts_at, &gathering.id)),
+            gsi1sk: gathering
+                .listed
+                .then(|| geo_sort_key(gathering.starts_at, &gathering.id)),
         };
         let create = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
@@ -498,9 +571,16 @@ impl GatheringStore for DynamoGatheringStore {
             create(to_item(&item)?)?,
             create(to_item(&code)?)?,
             create(to_item(&pointer)?)?,
-            TransactWriteItem::builder().condition_check(no_keyword).build(),
+            TransactWriteItem::builder()
+                .condition_check(no_keyword)
+                .build(),
         ];
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(PutGathering::Created),
             Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
@@ -515,13 +595,19 @@ impl GatheringStore for DynamoGatheringStore {
     }
 
     async fn get(&self, id: &GatheringId) -> Result<Option<Gathering>, StoreError> {
-        self.gathering_item(id).await?.map(GatheringItem::into_gathering).transpose()
+        self.gathering_item(id)
+            .await?
+            .map(GatheringItem::into_gathering)
+            .transpose()
     }
 
     async fn by_code(&self, code: &GatheringCode) -> Result<Option<Gathering>, StoreError> {
-        let Some(item) = self.get_item(code_pk(code.as_str()), "CODE").await? else { return Ok(None) };
+        let Some(item) = self.get_item(code_pk(code.as_str()), "CODE").await? else {
+            return Ok(None);
+        };
         let code: CodeItem = from_item(item)?;
-        let id = GatheringId::parse(&code.gathering_id).map_err(|e| corrupt("code gathering id", e))?;
+        let id =
+            GatheringId::parse(&code.gathering_id).map_err(|e| corrupt("code gathering id", e))?;
         self.get(&id).await
     }
 
@@ -539,7 +625,9 @@ impl GatheringStore for DynamoGatheringStore {
         let (precision, cells) = geo::search_cells(origin, radius);
         let mut found = Vec::new();
         if precision == geo::FINE_PRECISION {
-            let items = self.query_cells(cells.iter().map(|c| fine_cell_key(c)).collect(), now).await?;
+            let items = self
+                .query_cells(cells.iter().map(|c| fine_cell_key(c)).collect(), now)
+                .await?;
             for item in items {
                 if let Some(n) = Self::nearby(from_item(item)?, origin, radius, now)? {
                     found.push(n);
@@ -552,11 +640,17 @@ impl GatheringStore for DynamoGatheringStore {
         // Coarse cells hold pointers: rank them by distance, then read gatherings nearest first.
         let mut candidates: Vec<(f64, String, GatheringId)> = Vec::new();
         let mut seen = HashSet::new();
-        for item in self.query_cells(cells.iter().map(|c| coarse_cell_key(c)).collect(), now).await? {
+        for item in self
+            .query_cells(cells.iter().map(|c| coarse_cell_key(c)).collect(), now)
+            .await?
+        {
             let pointer: Geo2Item = from_item(item)?;
-            let Ok(point) = GeoPoint::new(pointer.lat, pointer.lon) else { continue };
+            let Ok(point) = GeoPoint::new(pointer.lat, pointer.lon) else {
+                continue;
+            };
             let distance = origin.distance_to(point);
-            let id = GatheringId::parse(&pointer.gathering_id).map_err(|e| corrupt("geo2 gathering id", e))?;
+            let id = GatheringId::parse(&pointer.gathering_id)
+                .map_err(|e| corrupt("geo2 gathering id", e))?;
             if radius.contains(distance) && seen.insert(id.clone()) {
                 candidates.push((distance.km(), pointer.starts_at, id));
             }
@@ -617,15 +711,22 @@ impl DynamoGatheringStore {
     }
 
     async fn existing_rsvp(&self, rsvp: &NewRsvp<'_>) -> Result<Option<RsvpOutcome>, StoreError> {
-        Ok(self.rsvp_item(rsvp.gathering, rsvp.contact.as_str()).await?.map(|existing| match existing.status {
-            RsvpStatus::Going => RsvpOutcome::AlreadyGoing,
-            RsvpStatus::Waitlist => RsvpOutcome::AlreadyWaitlisted,
-        }))
+        Ok(self
+            .rsvp_item(rsvp.gathering, rsvp.contact.as_str())
+            .await?
+            .map(|existing| match existing.status {
+                RsvpStatus::Going => RsvpOutcome::AlreadyGoing,
+                RsvpStatus::Waitlist => RsvpOutcome::AlreadyWaitlisted,
+            }))
     }
 
     /// Takes a place: the RSVP and `going_count + 1`, in one transaction. `Ok(false)`: a condition
     /// failed (the RSVP exists, or the gathering is full or gone).
-    async fn take_place(&self, item: &RsvpItem, gathering: &GatheringId) -> Result<bool, StoreError> {
+    async fn take_place(
+        &self,
+        item: &RsvpItem,
+        gathering: &GatheringId,
+    ) -> Result<bool, StoreError> {
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(gathering_pk(gathering), "GATHERING")))
@@ -640,28 +741,44 @@ impl DynamoGatheringStore {
             .build()
             .map_err(dynamo_err("build Update"))?;
         let items = vec![
-            TransactWriteItem::builder().put(self.create_put(to_item(item)?)?).build(),
+            TransactWriteItem::builder()
+                .put(self.create_put(to_item(item)?)?)
+                .build(),
             TransactWriteItem::builder().update(count).build(),
         ];
         for attempt in 0..TRANSACTION_ATTEMPTS {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             match result {
                 Ok(_) => return Ok(true),
                 Err(err) if is_conflict(&err) && attempt + 1 < TRANSACTION_ATTEMPTS => {
                     let jitter = rand::random_range(0..25u64);
-                    tokio::time::sleep(std::time::Duration::from_millis((25 << attempt) + jitter)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis((25 << attempt) + jitter))
+                        .await;
                 }
-                Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => return Ok(false),
+                Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
+                    return Ok(false);
+                }
                 Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
             }
         }
-        Err(StoreError::Corrupt("RSVP transaction kept conflicting".into()))
+        Err(StoreError::Corrupt(
+            "RSVP transaction kept conflicting".into(),
+        ))
     }
 }
 
 impl RsvpStore for DynamoGatheringStore {
     #[tracing::instrument(name = "store.rsvp", skip_all, fields(gathering = %rsvp.gathering, source = ?rsvp.source))]
-    async fn rsvp(&self, rsvp: NewRsvp<'_>, now: OffsetDateTime) -> Result<RsvpOutcome, StoreError> {
+    async fn rsvp(
+        &self,
+        rsvp: NewRsvp<'_>,
+        now: OffsetDateTime,
+    ) -> Result<RsvpOutcome, StoreError> {
         let Some(gathering) = self.gathering_item(rsvp.gathering).await? else {
             return Ok(RsvpOutcome::NoSuchGathering);
         };
@@ -695,8 +812,15 @@ impl RsvpStore for DynamoGatheringStore {
             .await;
         match result {
             Ok(_) => Ok(RsvpOutcome::Waitlisted),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(self.existing_rsvp(&rsvp).await?.unwrap_or(RsvpOutcome::AlreadyWaitlisted))
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(self
+                    .existing_rsvp(&rsvp)
+                    .await?
+                    .unwrap_or(RsvpOutcome::AlreadyWaitlisted))
             }
             Err(err) => Err(dynamo_err("PutItem")(err)),
         }
@@ -738,7 +862,10 @@ impl RsvpStore for DynamoGatheringStore {
                 .table_name(&self.table)
                 .index_name("gsi1")
                 .key_condition_expression("gsi1pk = :contact AND begins_with(gsi1sk, :rsvp)")
-                .expression_attribute_values(":contact", AttributeValue::S(format!("CONTACT#{}", contact.as_str())))
+                .expression_attribute_values(
+                    ":contact",
+                    AttributeValue::S(format!("CONTACT#{}", contact.as_str())),
+                )
                 .expression_attribute_values(":rsvp", AttributeValue::S("RSVP#".into()))
                 .set_exclusive_start_key(start)
                 .send()
@@ -760,7 +887,11 @@ impl RsvpStore for DynamoGatheringStore {
 
 impl KeywordStore for DynamoGatheringStore {
     #[tracing::instrument(name = "store.put_keyword", skip_all, fields(word = %keyword.word))]
-    async fn put_keyword(&self, keyword: &CampaignKeyword, now: OffsetDateTime) -> Result<PutKeyword, StoreError> {
+    async fn put_keyword(
+        &self,
+        keyword: &CampaignKeyword,
+        now: OffsetDateTime,
+    ) -> Result<PutKeyword, StoreError> {
         let word = keyword.word.as_str();
         let (kind, gathering_id) = match &keyword.target {
             KeywordTarget::Campaign => ("campaign", None),
@@ -783,10 +914,20 @@ impl KeywordStore for DynamoGatheringStore {
             .build()
             .map_err(dynamo_err("build ConditionCheck"))?;
         let items = vec![
-            TransactWriteItem::builder().put(self.create_put(to_item(&item)?)?).build(),
-            TransactWriteItem::builder().condition_check(no_code).build(),
+            TransactWriteItem::builder()
+                .put(self.create_put(to_item(&item)?)?)
+                .build(),
+            TransactWriteItem::builder()
+                .condition_check(no_code)
+                .build(),
         ];
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(PutKeyword::Created),
             Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
                 if self.get_item(keyword_pk(word), "KEYWORD").await?.is_some() {
@@ -800,13 +941,15 @@ impl KeywordStore for DynamoGatheringStore {
     }
 
     async fn keyword(&self, word: &KeywordWord) -> Result<Option<CampaignKeyword>, StoreError> {
-        let Some(item) = self.get_item(keyword_pk(word.as_str()), "KEYWORD").await? else { return Ok(None) };
+        let Some(item) = self.get_item(keyword_pk(word.as_str()), "KEYWORD").await? else {
+            return Ok(None);
+        };
         let item: KeywordItem = from_item(item)?;
         let target = match (item.kind.as_str(), item.gathering_id) {
             ("campaign", _) => KeywordTarget::Campaign,
-            ("gathering", Some(id)) => {
-                KeywordTarget::Gathering(GatheringId::parse(&id).map_err(|e| corrupt("keyword gathering id", e))?)
-            }
+            ("gathering", Some(id)) => KeywordTarget::Gathering(
+                GatheringId::parse(&id).map_err(|e| corrupt("keyword gathering id", e))?,
+            ),
             (kind, _) => return Err(corrupt("keyword kind", format!("{kind:?}"))),
         };
         Ok(Some(CampaignKeyword {
@@ -850,11 +993,22 @@ mod tests {
         let g = gathering(true, AddressDraft::Private("12 Elm Street".into())).await;
         let item = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
         let text = format!("{item:?}");
-        assert!(!text.contains("Rosalind") && !text.contains("Elm"), "{text}");
+        assert!(
+            !text.contains("Rosalind") && !text.contains("Elm"),
+            "{text}"
+        );
         assert_eq!(item["gsi1pk"].as_s().unwrap(), "GEO#dqc");
-        assert!(item["gsi1sk"].as_s().unwrap().starts_with("2030-03-17T17:46:40.000Z#"));
+        assert!(
+            item["gsi1sk"]
+                .as_s()
+                .unwrap()
+                .starts_with("2030-03-17T17:46:40.000Z#")
+        );
         assert_eq!(item["language"].as_s().unwrap(), "es");
-        let back = from_item::<GatheringItem>(item).unwrap().into_gathering().unwrap();
+        let back = from_item::<GatheringItem>(item)
+            .unwrap()
+            .into_gathering()
+            .unwrap();
         assert_eq!(back, g);
     }
 

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use super::gathering::{
-    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome, RsvpRecord,
-    RsvpStatus, RsvpStore, nearest_then_soonest,
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
+    RsvpRecord, RsvpStatus, RsvpStore, nearest_then_soonest,
 };
 use crate::domain::{CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord};
 use crate::geo::{GeoPoint, SearchRadius};
@@ -35,17 +35,28 @@ impl MemoryGatheringStore {
     }
 
     fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
-        self.state.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))
     }
 
     /// How many people have a place at a gathering (the stored counter).
     pub fn going_count(&self, id: &GatheringId) -> Option<u32> {
-        self.state.lock().ok()?.gatherings.get(id).map(|(_, going)| *going)
+        self.state
+            .lock()
+            .ok()?
+            .gatherings
+            .get(id)
+            .map(|(_, going)| *going)
     }
 }
 
 impl GatheringStore for MemoryGatheringStore {
-    async fn put(&self, gathering: &Gathering, _now: OffsetDateTime) -> Result<PutGathering, StoreError> {
+    async fn put(
+        &self,
+        gathering: &Gathering,
+        _now: OffsetDateTime,
+    ) -> Result<PutGathering, StoreError> {
         let mut state = self.state()?;
         if state.gatherings.contains_key(&gathering.id) {
             return Ok(PutGathering::AlreadyExists);
@@ -55,7 +66,9 @@ impl GatheringStore for MemoryGatheringStore {
             return Ok(PutGathering::CodeTaken);
         }
         state.codes.insert(code.to_string(), gathering.id.clone());
-        state.gatherings.insert(gathering.id.clone(), (gathering.clone(), 0));
+        state
+            .gatherings
+            .insert(gathering.id.clone(), (gathering.clone(), 0));
         Ok(PutGathering::Created)
     }
 
@@ -65,7 +78,11 @@ impl GatheringStore for MemoryGatheringStore {
 
     async fn by_code(&self, code: &GatheringCode) -> Result<Option<Gathering>, StoreError> {
         let state = self.state()?;
-        Ok(state.codes.get(code.as_str()).and_then(|id| state.gatherings.get(id)).map(|(g, _)| g.clone()))
+        Ok(state
+            .codes
+            .get(code.as_str())
+            .and_then(|id| state.gatherings.get(id))
+            .map(|(g, _)| g.clone()))
     }
 
     async fn upcoming_near(
@@ -81,7 +98,10 @@ impl GatheringStore for MemoryGatheringStore {
             .values()
             .map(|(g, _)| g)
             .filter(|g| g.listed && g.starts_at > now)
-            .map(|g| NearbyGathering { distance: origin.distance_to(g.location), gathering: g.clone() })
+            .map(|g| NearbyGathering {
+                distance: origin.distance_to(g.location),
+                gathering: g.clone(),
+            })
             .filter(|n| radius.contains(n.distance))
             .collect();
         found.sort_by(nearest_then_soonest);
@@ -91,7 +111,11 @@ impl GatheringStore for MemoryGatheringStore {
 }
 
 impl RsvpStore for MemoryGatheringStore {
-    async fn rsvp(&self, rsvp: NewRsvp<'_>, now: OffsetDateTime) -> Result<RsvpOutcome, StoreError> {
+    async fn rsvp(
+        &self,
+        rsvp: NewRsvp<'_>,
+        now: OffsetDateTime,
+    ) -> Result<RsvpOutcome, StoreError> {
         let mut state = self.state()?;
         let Some((gathering, going)) = state.gatherings.get(rsvp.gathering).cloned() else {
             return Ok(RsvpOutcome::NoSuchGathering);
@@ -107,7 +131,11 @@ impl RsvpStore for MemoryGatheringStore {
             });
         }
         let has_room = gathering.capacity.is_none_or(|capacity| going < capacity);
-        let status = if has_room { RsvpStatus::Going } else { RsvpStatus::Waitlist };
+        let status = if has_room {
+            RsvpStatus::Going
+        } else {
+            RsvpStatus::Waitlist
+        };
         state.rsvps.insert(
             key,
             RsvpRecord {
@@ -133,23 +161,39 @@ impl RsvpStore for MemoryGatheringStore {
 
     async fn rsvps_for(&self, gathering: &GatheringId) -> Result<Vec<RsvpRecord>, StoreError> {
         let state = self.state()?;
-        let mut found: Vec<RsvpRecord> =
-            state.rsvps.values().filter(|r| &r.gathering_id == gathering).cloned().collect();
+        let mut found: Vec<RsvpRecord> = state
+            .rsvps
+            .values()
+            .filter(|r| &r.gathering_id == gathering)
+            .cloned()
+            .collect();
         found.sort_by(|a, b| a.contact_hash.cmp(&b.contact_hash));
         Ok(found)
     }
 
     async fn rsvps_of(&self, contact: &ContactHash) -> Result<Vec<RsvpRecord>, StoreError> {
         let state = self.state()?;
-        let mut found: Vec<RsvpRecord> =
-            state.rsvps.values().filter(|r| r.contact_hash == contact.as_str()).cloned().collect();
-        found.sort_by(|a, b| a.starts_at.cmp(&b.starts_at).then(a.gathering_id.cmp(&b.gathering_id)));
+        let mut found: Vec<RsvpRecord> = state
+            .rsvps
+            .values()
+            .filter(|r| r.contact_hash == contact.as_str())
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            a.starts_at
+                .cmp(&b.starts_at)
+                .then(a.gathering_id.cmp(&b.gathering_id))
+        });
         Ok(found)
     }
 }
 
 impl KeywordStore for MemoryGatheringStore {
-    async fn put_keyword(&self, keyword: &CampaignKeyword, _now: OffsetDateTime) -> Result<PutKeyword, StoreError> {
+    async fn put_keyword(
+        &self,
+        keyword: &CampaignKeyword,
+        _now: OffsetDateTime,
+    ) -> Result<PutKeyword, StoreError> {
         let mut state = self.state()?;
         let word = keyword.word.as_str();
         if state.keywords.contains_key(word) {
@@ -170,7 +214,9 @@ impl KeywordStore for MemoryGatheringStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AddressDraft, FirstName, GatheringDraft, GatheringTitle, KeywordTarget, Language, Zip};
+    use crate::domain::{
+        AddressDraft, FirstName, GatheringDraft, GatheringTitle, KeywordTarget, Language, Zip,
+    };
     use crate::privacy::{ContactHasher, Sealed, Sealer, field_context};
     use crate::store::{RsvpSource, RsvpStatus};
     use time::Duration;
@@ -190,7 +236,14 @@ mod tests {
 
     impl Spec {
         fn new(code: &'static str, zip: &'static str) -> Self {
-            Self { code, zip, at: None, starts_in: Duration::days(3), listed: true, capacity: None }
+            Self {
+                code,
+                zip,
+                at: None,
+                starts_in: Duration::days(3),
+                listed: true,
+                capacity: None,
+            }
         }
     }
 
@@ -217,12 +270,19 @@ mod tests {
     }
 
     fn contact(n: u8) -> ContactHash {
-        let hasher = ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap();
-        hasher.phone(&crate::domain::PhoneNumber::parse(&format!("+1202555{:04}", 100 + u32::from(n))).unwrap())
+        let hasher =
+            ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap();
+        hasher.phone(
+            &crate::domain::PhoneNumber::parse(&format!("+1202555{:04}", 100 + u32::from(n)))
+                .unwrap(),
+        )
     }
 
     async fn first_name(sealer: &Sealer, contact: &ContactHash) -> Sealed {
-        sealer.seal(&field_context(contact, "first_name"), "Ana").await.unwrap()
+        sealer
+            .seal(&field_context(contact, "first_name"), "Ana")
+            .await
+            .unwrap()
     }
 
     fn dc() -> GeoPoint {
@@ -234,7 +294,10 @@ mod tests {
         let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
         let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
         assert_eq!(store.put(&g, now()).await.unwrap(), PutGathering::Created);
-        assert_eq!(store.put(&g, now()).await.unwrap(), PutGathering::AlreadyExists);
+        assert_eq!(
+            store.put(&g, now()).await.unwrap(),
+            PutGathering::AlreadyExists
+        );
         assert_eq!(store.get(&g.id).await.unwrap(), Some(g.clone()));
         assert_eq!(store.by_code(&g.code).await.unwrap(), Some(g));
     }
@@ -245,9 +308,15 @@ mod tests {
         let first = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
         let second = gathering(&sealer, Spec::new("MAPLE5", "94110")).await;
         store.put(&first, now()).await.unwrap();
-        assert_eq!(store.put(&second, now()).await.unwrap(), PutGathering::CodeTaken);
+        assert_eq!(
+            store.put(&second, now()).await.unwrap(),
+            PutGathering::CodeTaken
+        );
         assert_eq!(store.get(&second.id).await.unwrap(), None);
-        assert_eq!(store.by_code(&first.code).await.unwrap().map(|g| g.id), Some(first.id));
+        assert_eq!(
+            store.by_code(&first.code).await.unwrap().map(|g| g.id),
+            Some(first.id)
+        );
     }
 
     #[tokio::test]
@@ -258,8 +327,14 @@ mod tests {
             target: KeywordTarget::Campaign,
             language: Language::En,
         };
-        assert_eq!(store.put_keyword(&park, now()).await.unwrap(), PutKeyword::Created);
-        assert_eq!(store.put_keyword(&park, now()).await.unwrap(), PutKeyword::AlreadyExists);
+        assert_eq!(
+            store.put_keyword(&park, now()).await.unwrap(),
+            PutKeyword::Created
+        );
+        assert_eq!(
+            store.put_keyword(&park, now()).await.unwrap(),
+            PutKeyword::AlreadyExists
+        );
         assert_eq!(store.keyword(&park.word).await.unwrap(), Some(park));
         let g = gathering(&sealer, Spec::new("PARKDC", "20001")).await;
         assert_eq!(store.put(&g, now()).await.unwrap(), PutGathering::CodeTaken);
@@ -271,42 +346,96 @@ mod tests {
             target: KeywordTarget::Gathering(g.id),
             language: Language::En,
         };
-        assert_eq!(store.put_keyword(&maple, now()).await.unwrap(), PutKeyword::TakenByGatheringCode);
+        assert_eq!(
+            store.put_keyword(&maple, now()).await.unwrap(),
+            PutKeyword::TakenByGatheringCode
+        );
     }
 
     #[tokio::test]
     async fn a_search_finds_only_listed_upcoming_gatherings_within_the_radius_nearest_first() {
         let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
-        let near = gathering(&sealer, Spec { at: Some((38.91, -77.03)), ..Spec::new("NEAR2", "20001") }).await;
+        let near = gathering(
+            &sealer,
+            Spec {
+                at: Some((38.91, -77.03)),
+                ..Spec::new("NEAR2", "20001")
+            },
+        )
+        .await;
         let silver_spring = gathering(&sealer, Spec::new("SILVER3", "20910")).await;
         let baltimore = gathering(&sealer, Spec::new("BALT4", "21201")).await;
         let far = gathering(&sealer, Spec::new("MISSION5", "94110")).await;
-        let past = gathering(&sealer, Spec { starts_in: -Duration::hours(1), ..Spec::new("PAST6", "20001") }).await;
-        let unlisted = gathering(&sealer, Spec { listed: false, ..Spec::new("HIDDEN7", "20001") }).await;
+        let past = gathering(
+            &sealer,
+            Spec {
+                starts_in: -Duration::hours(1),
+                ..Spec::new("PAST6", "20001")
+            },
+        )
+        .await;
+        let unlisted = gathering(
+            &sealer,
+            Spec {
+                listed: false,
+                ..Spec::new("HIDDEN7", "20001")
+            },
+        )
+        .await;
         for g in [&near, &silver_spring, &baltimore, &far, &past, &unlisted] {
             store.put(g, now()).await.unwrap();
         }
 
-        let found = store.upcoming_near(dc(), SearchRadius::km(80.0).unwrap(), now(), 10).await.unwrap();
+        let found = store
+            .upcoming_near(dc(), SearchRadius::km(80.0).unwrap(), now(), 10)
+            .await
+            .unwrap();
 
         let codes: Vec<&str> = found.iter().map(|n| n.gathering.code.as_str()).collect();
         assert_eq!(codes, ["NEAR2", "SILVER3", "BALT4"]);
         assert!(found.windows(2).all(|w| w[0].distance <= w[1].distance));
-        assert!((found[2].distance.km() - 55.0).abs() < 5.0, "{}", found[2].distance.km());
-        let two = store.upcoming_near(dc(), SearchRadius::km(80.0).unwrap(), now(), 2).await.unwrap();
+        assert!(
+            (found[2].distance.km() - 55.0).abs() < 5.0,
+            "{}",
+            found[2].distance.km()
+        );
+        let two = store
+            .upcoming_near(dc(), SearchRadius::km(80.0).unwrap(), now(), 2)
+            .await
+            .unwrap();
         assert_eq!(two.len(), 2);
-        let within_20 = store.upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10).await.unwrap();
+        let within_20 = store
+            .upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10)
+            .await
+            .unwrap();
         assert_eq!(within_20.len(), 2);
     }
 
     #[tokio::test]
     async fn gatherings_at_the_same_distance_come_soonest_first() {
         let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
-        let later = gathering(&sealer, Spec { starts_in: Duration::days(9), ..Spec::new("LATER2", "20001") }).await;
-        let sooner = gathering(&sealer, Spec { starts_in: Duration::days(2), ..Spec::new("SOONER3", "20001") }).await;
+        let later = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(9),
+                ..Spec::new("LATER2", "20001")
+            },
+        )
+        .await;
+        let sooner = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(2),
+                ..Spec::new("SOONER3", "20001")
+            },
+        )
+        .await;
         store.put(&later, now()).await.unwrap();
         store.put(&sooner, now()).await.unwrap();
-        let found = store.upcoming_near(dc(), SearchRadius::km(10.0).unwrap(), now(), 10).await.unwrap();
+        let found = store
+            .upcoming_near(dc(), SearchRadius::km(10.0).unwrap(), now(), 10)
+            .await
+            .unwrap();
         let codes: Vec<&str> = found.iter().map(|n| n.gathering.code.as_str()).collect();
         assert_eq!(codes, ["SOONER3", "LATER2"]);
     }
@@ -325,8 +454,14 @@ mod tests {
             language: Language::Es,
             first_name: &name,
         };
-        assert_eq!(store.rsvp(rsvp.clone(), now()).await.unwrap(), RsvpOutcome::Created);
-        assert_eq!(store.rsvp(rsvp, now()).await.unwrap(), RsvpOutcome::AlreadyGoing);
+        assert_eq!(
+            store.rsvp(rsvp.clone(), now()).await.unwrap(),
+            RsvpOutcome::Created
+        );
+        assert_eq!(
+            store.rsvp(rsvp, now()).await.unwrap(),
+            RsvpOutcome::AlreadyGoing
+        );
         assert_eq!(store.going_count(&g.id), Some(1));
         let records = store.rsvps_for(&g.id).await.unwrap();
         assert_eq!(records.len(), 1);
@@ -334,14 +469,27 @@ mod tests {
             (records[0].status, records[0].source, records[0].language),
             (RsvpStatus::Going, RsvpSource::Sms, Language::Es)
         );
-        assert_eq!(sealer.open(&field_context(&ana, "first_name"), &records[0].first_name).await.unwrap(), "Ana");
+        assert_eq!(
+            sealer
+                .open(&field_context(&ana, "first_name"), &records[0].first_name)
+                .await
+                .unwrap(),
+            "Ana"
+        );
         assert_eq!(store.rsvps_of(&ana).await.unwrap(), records);
     }
 
     #[tokio::test]
     async fn people_beyond_the_capacity_are_waitlisted() {
         let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
-        let g = gathering(&sealer, Spec { capacity: Some(2), ..Spec::new("MAPLE5", "20001") }).await;
+        let g = gathering(
+            &sealer,
+            Spec {
+                capacity: Some(2),
+                ..Spec::new("MAPLE5", "20001")
+            },
+        )
+        .await;
         store.put(&g, now()).await.unwrap();
         let mut outcomes = Vec::new();
         for n in 1..=3 {
@@ -377,16 +525,36 @@ mod tests {
             language: Language::En,
             first_name: &name,
         };
-        assert_eq!(store.rsvp(rsvp.clone(), now()).await.unwrap(), RsvpOutcome::NoSuchGathering);
+        assert_eq!(
+            store.rsvp(rsvp.clone(), now()).await.unwrap(),
+            RsvpOutcome::NoSuchGathering
+        );
         store.put(&g, now()).await.unwrap();
-        assert_eq!(store.rsvp(rsvp, g.ends_at).await.unwrap(), RsvpOutcome::Ended);
+        assert_eq!(
+            store.rsvp(rsvp, g.ends_at).await.unwrap(),
+            RsvpOutcome::Ended
+        );
     }
 
     #[tokio::test]
     async fn a_persons_rsvps_come_soonest_gathering_first() {
         let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
-        let later = gathering(&sealer, Spec { starts_in: Duration::days(9), ..Spec::new("LATER2", "20001") }).await;
-        let sooner = gathering(&sealer, Spec { starts_in: Duration::days(2), ..Spec::new("SOONER3", "94110") }).await;
+        let later = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(9),
+                ..Spec::new("LATER2", "20001")
+            },
+        )
+        .await;
+        let sooner = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(2),
+                ..Spec::new("SOONER3", "94110")
+            },
+        )
+        .await;
         let ana = contact(1);
         let name = first_name(&sealer, &ana).await;
         for g in [&later, &sooner] {
@@ -400,7 +568,13 @@ mod tests {
             };
             store.rsvp(rsvp, now()).await.unwrap();
         }
-        let ids: Vec<GatheringId> = store.rsvps_of(&ana).await.unwrap().into_iter().map(|r| r.gathering_id).collect();
+        let ids: Vec<GatheringId> = store
+            .rsvps_of(&ana)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.gathering_id)
+            .collect();
         assert_eq!(ids, [sooner.id, later.id]);
         assert!(store.rsvps_of(&contact(2)).await.unwrap().is_empty());
     }

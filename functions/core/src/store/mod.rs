@@ -7,7 +7,8 @@
 //! |---|---|---|---|
 //! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear |
 //! | consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | what was agreed, when, how |
-//! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given; TTL `expires_at` |
+//! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given, sealed; TTL `expires_at` |
+//! | conversation in progress | `CONTACT#<keyed hash>` | `CONVERSATION` | step, options offered, language, sealed first name; TTL `expires_at` |
 //! | daily reply to a stranger | `CONTACT#<keyed hash>` | `DAILYREPLY#<yyyy-mm-dd>` | at most one a day; TTL `expires_at` |
 //! | delivery status of a sent text | `OUTBOUND#<MessageSid>` | `STATUS#<status>` | one per status Twilio reported: error code, when |
 //! | sent text summary | `OUTBOUND#<MessageSid>` | `MESSAGE` | latest status by rank (never moves back), error code |
@@ -33,8 +34,8 @@ pub use delivery_dynamo::DynamoDeliveryStore;
 pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemorySummary};
 pub use dynamo::DynamoInboundStore;
 pub use gathering::{
-    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome, RsvpRecord,
-    RsvpSource, RsvpStatus, RsvpStore,
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
+    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore,
 };
 pub use gathering_dynamo::DynamoGatheringStore;
 pub use gathering_memory::MemoryGatheringStore;
@@ -43,8 +44,8 @@ pub use memory::{MemoryContact, MemoryInboundStore};
 use std::future::Future;
 use time::OffsetDateTime;
 
-use crate::domain::{Language, MessageSid};
-use crate::privacy::ContactHash;
+use crate::domain::{GatheringId, Language, MessageSid};
+use crate::privacy::{ContactHash, Sealed};
 
 /// How long the reply to a processed inbound message is kept to answer Twilio's retries identically.
 pub const INBOUND_IDEMPOTENCY_TTL: time::Duration = time::Duration::days(7);
@@ -57,12 +58,54 @@ pub const DAILY_REPLY_TTL: time::Duration = time::Duration::hours(36);
 pub enum ContactEffect {
     /// The sender opted in to texts. `keyword` is what they sent (canonical), `wording` what they
     /// were told they agreed to.
-    OptIn { contact: ContactHash, keyword: String, wording: String, language: Language },
+    OptIn {
+        contact: ContactHash,
+        keyword: String,
+        wording: String,
+        language: Language,
+    },
     /// The sender opted out of all texts. `source` says how (`keyword`, `revocation` for free text,
     /// `twilio_advanced_opt_out`); `wording` is the confirmation sent, if any.
-    OptOut { contact: ContactHash, keyword: String, source: &'static str, wording: Option<String>, language: Language },
+    OptOut {
+        contact: ContactHash,
+        keyword: String,
+        source: &'static str,
+        wording: Option<String>,
+        language: Language,
+    },
     /// Nothing changes; only the reply is remembered.
     Nothing,
+}
+
+/// How long a text conversation may pause and still resume where it was.
+pub const CONVERSATION_TTL: time::Duration = time::Duration::days(7);
+
+/// Where a text conversation stands: the question the person was last asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Asked for their first name; `gathering` when they texted a gathering's code.
+    AwaitingName { gathering: Option<GatheringId> },
+    /// Asked for their ZIP code.
+    AwaitingZip,
+    /// Offered these gatherings, numbered from 1.
+    AwaitingChoice { options: Vec<GatheringId> },
+}
+
+/// A conversation in progress (kept with TTL [`CONVERSATION_TTL`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationState {
+    pub step: Step,
+    pub language: Language,
+    /// Sealed with `privacy::field_context(contact, "first_name")`, once given.
+    pub first_name: Option<Sealed>,
+}
+
+/// What an inbound message does to the sender's conversation, written with the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    Keep,
+    Set(ContactHash, ConversationState),
+    End(ContactHash),
 }
 
 /// The SMS consent state of a contact.
@@ -109,6 +152,13 @@ pub trait InboundStore: Send + Sync {
         contact: &ContactHash,
     ) -> impl Future<Output = Result<Option<ContactState>, StoreError>> + Send;
 
+    /// The sender's conversation in progress, if any (an expired one is absent).
+    fn conversation(
+        &self,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<ConversationState>, StoreError>> + Send;
+
     /// Claims the one reply a stranger may get per UTC day; `false` if it was already given today.
     fn claim_daily_reply(
         &self,
@@ -129,6 +179,7 @@ pub trait InboundStore: Send + Sync {
         &self,
         sid: &MessageSid,
         effect: &ContactEffect,
+        conversation: &StateChange,
         reply: &str,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
