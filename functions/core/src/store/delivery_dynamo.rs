@@ -9,6 +9,7 @@
 //! cancel the rest), and being monotonic it is safe to attempt again on every delivery, which also
 //! repairs a summary left behind by a crash between the two writes.
 
+use super::dynamo_util::{contact_key, dynamo_err, to_item};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -20,7 +21,6 @@ use time::OffsetDateTime;
 
 use super::delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 use super::{StoreError, timestamp};
-use crate::privacy::ContactHash;
 
 /// Program name recorded with consent evidence (as the inbound path does).
 const SMS_PROGRAM: &str = "rising";
@@ -72,30 +72,12 @@ fn outbound_key(sid: &str) -> String {
     format!("OUTBOUND#{sid}")
 }
 
-fn contact_key(hash: &ContactHash) -> String {
-    format!("CONTACT#{}", hash.as_str())
-}
-
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
-}
-
-fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| StoreError::Dynamo {
-        operation,
-        source: Box::new(e),
-    }
-}
-
-fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl DynamoDeliveryStore {

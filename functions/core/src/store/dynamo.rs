@@ -1,6 +1,7 @@
 //! DynamoDB adapter. Every write of an inbound message is one transaction guarded by a condition on
 //! the MessageSid record, so Twilio's retries and Lambda's redeliveries write nothing twice.
 
+use super::dynamo_util::{contact_key, dynamo_err, to_item};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
@@ -134,26 +135,6 @@ impl ConversationItem {
 
 fn inbound_key(sid: &MessageSid) -> String {
     format!("INBOUND#{}", sid.as_str())
-}
-
-fn contact_key(hash: &ContactHash) -> String {
-    format!("CONTACT#{}", hash.as_str())
-}
-
-fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| StoreError::Dynamo {
-        operation,
-        source: Box::new(e),
-    }
-}
-
-fn to_item<T: Serialize>(
-    value: &T,
-) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl DynamoInboundStore {

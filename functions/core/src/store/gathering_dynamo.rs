@@ -17,6 +17,7 @@
 //! transaction with `going_count + 1` on the gathering, conditioned on `going_count < capacity`; a
 //! full gathering gets a `waitlist` RSVP instead.
 
+use super::dynamo_util::{dynamo_err, to_item};
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::Client;
@@ -201,20 +202,6 @@ fn key(pk: String, sk: &str) -> Item {
 
 // ---------------------------------------------------------------------------------------------------------
 // Conversions
-
-fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| StoreError::Dynamo {
-        operation,
-        source: Box::new(e),
-    }
-}
-
-fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))

@@ -24,6 +24,7 @@ mod delivery;
 mod delivery_dynamo;
 mod delivery_memory;
 mod dynamo;
+mod dynamo_util;
 mod gathering;
 mod gathering_dynamo;
 mod gathering_memory;
