@@ -2168,6 +2168,9 @@ class Stack:
             "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
             "AWS_EC2_METADATA_DISABLED": "true",
+            # moto serves one request at a time and sometimes answers concurrent transactions with a
+            # 500; the SDK retries those. A few more attempts than AWS's default keep runs steady.
+            "AWS_MAX_ATTEMPTS": "6",
         }
         for k in ("RUST_BACKTRACE", "SSL_CERT_FILE", "SSL_CERT_DIR", "NO_COLOR"):
             if self.env.get(k):

@@ -194,8 +194,9 @@ class ResolverTest(unittest.TestCase):
         self.assertRegex(sms.environment["TWILIO_ACCOUNT_SID"], r"^AC[0-9a-f]{32}$")
         self.assertEqual([r.route_key for r in sms.routes], ["POST /sms/inbound"])
         policy = r.resolve(resources["SmsInboundFunction"]["Properties"]["Policies"])
+        by_sid = {st["Sid"]: st for st in policy[0]["Statement"]}
         self.assertIn("arn:aws:ssm:us-east-1:123456789012:parameter/rising/contact-hash-key",
-                      policy[0]["Statement"][1]["Resource"])
+                      by_sid["ReadSecrets"]["Resource"])
 
 
 class ParametersTest(unittest.TestCase):

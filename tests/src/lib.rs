@@ -85,6 +85,8 @@ pub async fn spawn_app() -> Stack {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new(region))
+        // moto sometimes answers concurrent transactions with a 500: retry like the functions do.
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(6))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             vars.get("AWS_ACCESS_KEY_ID")
                 .cloned()
