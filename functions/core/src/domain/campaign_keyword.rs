@@ -4,27 +4,7 @@
 
 use std::fmt;
 
-use super::{GatheringId, Language, RESERVED_WORDS};
-
-/// Words that always keep their carrier-standard meaning and can never be configured as a keyword.
-const COMPLIANCE_WORDS: [&str; 16] = [
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "START",
-    "UNSTOP",
-    "YES",
-    "HELP",
-    "INFO",
-    "PARAR",
-    "CANCELAR",
-    "AYUDA",
-];
+use super::{GatheringId, Keyword, Language, is_reserved_word, whole_word};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeywordWordError {
@@ -43,11 +23,7 @@ pub struct KeywordWord(String);
 impl KeywordWord {
     /// Parses a word in any case, with surrounding whitespace and punctuation ignored.
     pub fn parse(input: &str) -> Result<Self, KeywordWordError> {
-        let word = input
-            .trim_matches(|c: char| {
-                c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿'
-            })
-            .to_ascii_uppercase();
+        let word = whole_word(input).to_ascii_uppercase();
         if !word
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
@@ -57,7 +33,7 @@ impl KeywordWord {
         if !(2..=20).contains(&word.len()) {
             return Err(KeywordWordError::Length);
         }
-        if COMPLIANCE_WORDS.contains(&word.as_str()) {
+        if Keyword::is_reserved(&word) {
             return Err(KeywordWordError::Compliance(word));
         }
         Ok(Self(word))
@@ -69,7 +45,7 @@ impl KeywordWord {
 
     /// Whether gathering codes may never take this word (the campaign keywords among them).
     pub fn is_reserved_for_codes(&self) -> bool {
-        RESERVED_WORDS.contains(&self.0.as_str())
+        is_reserved_word(&self.0)
     }
 }
 
@@ -109,7 +85,7 @@ mod tests {
 
     #[test]
     fn opt_out_opt_in_and_help_words_can_never_be_keywords() {
-        for word in ["stop", "START", "Ayuda", "parar", "info"] {
+        for word in super::super::keyword::compliance_words().chain(["stop", "Ayuda", "alto"]) {
             assert!(
                 matches!(
                     KeywordWord::parse(word),

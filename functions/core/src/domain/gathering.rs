@@ -11,7 +11,8 @@ use std::fmt;
 use rand::Rng;
 use time::OffsetDateTime;
 
-use super::{FirstName, Language, Zip};
+use super::keyword::compliance_words;
+use super::{FirstName, Language, Zip, whole_word};
 use crate::geo::GeoPoint;
 use crate::privacy::{CryptoError, Sealed, Sealer};
 
@@ -68,32 +69,20 @@ impl fmt::Display for GatheringId {
 // ---------------------------------------------------------------------------------------------------------
 // Code
 
-/// Words a gathering code can never be: carrier opt-out and help words (English and Spanish), the
-/// words that restart texts, and the campaign's own keywords. A person texting one of them must get
-/// its standard meaning, never a gathering.
-pub const RESERVED_WORDS: [&str; 21] = [
-    "STOP",
-    "STOPALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    "START",
-    "UNSTOP",
-    "YES",
-    "HELP",
-    "INFO",
-    "JOIN",
-    "RISING",
-    "UNIRME",
-    "PARAR",
-    "ALTO",
-    "CANCELAR",
-    "AYUDA",
-    "DELETE",
-];
+/// Words a gathering code can never be besides the compliance words (carrier opt-out, opt-in and help
+/// words, English and Spanish): the built-in campaign keywords and DELETE. A person texting one of
+/// them must get its standard meaning, never a gathering.
+const CODE_ONLY_RESERVED: [&str; 4] = ["JOIN", "RISING", "UNIRME", "DELETE"];
+
+/// Every reserved word, upper case: the compliance words of [`super::Keyword`] and the words above.
+pub fn reserved_words() -> impl Iterator<Item = &'static str> {
+    compliance_words().chain(CODE_ONLY_RESERVED)
+}
+
+/// Whether `word` (upper case) is reserved.
+pub fn is_reserved_word(word: &str) -> bool {
+    reserved_words().any(|w| w == word)
+}
 
 /// Why a text is not a gathering code. Written for the host choosing a code or the person texting one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,7 +99,7 @@ pub enum GatheringCodeError {
 
 /// The short code a host prints and people text to join a gathering, e.g. `MAPLE5`: 4 to 10 of
 /// A–Z and 0–9, upper case, with at least one letter (so it is never mistaken for a ZIP code) and
-/// never one of the [`RESERVED_WORDS`].
+/// never one of the [`reserved_words`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GatheringCode(String);
 
@@ -148,18 +137,14 @@ impl GatheringCode {
 
     /// Parses a code in any case, with surrounding whitespace and punctuation ignored (" maple5! ").
     pub fn parse(input: &str) -> Result<Self, GatheringCodeError> {
-        let code = input
-            .trim_matches(|c: char| {
-                c.is_whitespace() || c.is_ascii_punctuation() || c == '¡' || c == '¿'
-            })
-            .to_ascii_uppercase();
+        let code = whole_word(input).to_ascii_uppercase();
         if !code
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         {
             return Err(GatheringCodeError::Characters);
         }
-        if RESERVED_WORDS.contains(&code.as_str()) {
+        if is_reserved_word(&code) {
             return Err(GatheringCodeError::Reserved(code));
         }
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&code.len()) {
@@ -188,9 +173,7 @@ impl GatheringCode {
         let word = title_words(title)
             .into_iter()
             .find(|w| {
-                w.len() >= 3
-                    && !TITLE_STOPWORDS.contains(&w.as_str())
-                    && !RESERVED_WORDS.contains(&w.as_str())
+                w.len() >= 3 && !TITLE_STOPWORDS.contains(&w.as_str()) && !is_reserved_word(w)
             })
             .unwrap_or_else(|| "MEET".to_string());
         let mut code: String = word.chars().take(6).collect();
@@ -557,7 +540,7 @@ mod tests {
 
     #[test]
     fn every_reserved_word_is_refused_as_a_code() {
-        for word in RESERVED_WORDS {
+        for word in reserved_words() {
             assert_eq!(
                 GatheringCode::parse(&word.to_lowercase()),
                 Err(GatheringCodeError::Reserved(word.to_string())),

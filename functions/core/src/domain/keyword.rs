@@ -70,6 +70,17 @@ const FILLER: [&str; 12] = [
     "gracias",
 ];
 
+/// Every compliance word (opt-out, opt-in and help; English and Spanish), upper case.
+pub fn compliance_words() -> impl Iterator<Item = &'static str> {
+    STOP_WORDS
+        .iter()
+        .chain(&STOP_WORDS_ES)
+        .chain(&START_WORDS)
+        .chain(&HELP_WORDS)
+        .chain(&HELP_WORDS_ES)
+        .copied()
+}
+
 /// The message reduced to one canonical word: surrounding whitespace and punctuation removed.
 pub fn whole_word(body: &str) -> &str {
     body.trim_matches(|c: char| {
@@ -126,17 +137,9 @@ impl Keyword {
         }
     }
 
-    /// Whether this is a reserved word that no campaign or gathering code may use.
+    /// Whether this is a compliance word, which no campaign keyword or gathering code may be.
     pub fn is_reserved(word: &str) -> bool {
-        [
-            &STOP_WORDS[..],
-            &STOP_WORDS_ES,
-            &START_WORDS,
-            &HELP_WORDS,
-            &HELP_WORDS_ES,
-        ]
-        .iter()
-        .any(|list| list.iter().any(|w| w.eq_ignore_ascii_case(word)))
+        compliance_words().any(|w| w.eq_ignore_ascii_case(word))
     }
 }
 

@@ -14,7 +14,7 @@ pub use first_name::{FirstName, FirstNameError};
 pub use gathering::{
     Address, AddressDraft, Gathering, GatheringCode, GatheringCodeError, GatheringDraft,
     GatheringError, GatheringId, GatheringIdError, GatheringTitle, GatheringTitleError,
-    PRIVATE_ADDRESS_NOTICE, RESERVED_WORDS,
+    PRIVATE_ADDRESS_NOTICE, is_reserved_word, reserved_words,
 };
 pub use keyword::{Keyword, whole_word};
 pub use language::Language;
