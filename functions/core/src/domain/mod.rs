@@ -1,6 +1,7 @@
 //! Domain types that parse: once you hold one, it is valid. No AWS or HTTP types here.
 
 mod campaign_keyword;
+mod email;
 mod first_name;
 mod gathering;
 mod keyword;
@@ -10,6 +11,7 @@ mod phone;
 mod zip;
 
 pub use campaign_keyword::{CampaignKeyword, KeywordTarget, KeywordWord, KeywordWordError};
+pub use email::{EmailAddress, EmailAddressError};
 pub use first_name::{FirstName, FirstNameError};
 pub use gathering::{
     Address, AddressDraft, Gathering, GatheringCode, GatheringCodeError, GatheringDraft,

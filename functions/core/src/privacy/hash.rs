@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::fmt;
 
-use crate::domain::PhoneNumber;
+use crate::domain::{EmailAddress, PhoneNumber};
 
 /// The hash key could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +39,33 @@ impl ContactHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Accepts a hash read back from a key, an item or a queue message: a lower-case kind letter,
+    /// a dot, and up to 64 URL-safe base64 characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let ok = bytes.len() >= 3
+            && bytes.len() <= 66
+            && bytes[0].is_ascii_lowercase()
+            && bytes[1] == b'.'
+            && bytes[2..]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+        ok.then(|| Self(text.to_owned()))
+    }
+}
+
+impl serde::Serialize for ContactHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ContactHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a contact hash"))
+    }
 }
 
 impl fmt::Display for ContactHash {
@@ -65,6 +92,16 @@ impl ContactHasher {
         ContactHash(format!(
             "p.{}",
             self.mac(b"phone\x00", phone.as_e164().as_bytes())
+        ))
+    }
+
+    /// The keyed hash of an email address (its normalised, lower-case form), prefixed `e.`.
+    /// Domain-separated from phones (`email\0` vs `phone\0`; neither kind can contain a NUL), so a
+    /// phone and an email can never share a hash.
+    pub fn email(&self, email: &EmailAddress) -> ContactHash {
+        ContactHash(format!(
+            "e.{}",
+            self.mac(b"email\x00", email.as_str().as_bytes())
         ))
     }
 
@@ -119,6 +156,41 @@ mod tests {
             hash.as_str(),
             "p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc"
         );
+    }
+
+    #[test]
+    fn the_same_email_typed_differently_gets_the_same_hash() {
+        let hasher = ContactHasher::from_base64(KEY).unwrap();
+        let a = hasher.email(&EmailAddress::parse("Marisol@Example.org").unwrap());
+        let b = hasher.email(&EmailAddress::parse(" marisol@example.org ").unwrap());
+        assert_eq!(a, b);
+        assert!(a.as_str().starts_with("e."));
+        assert!(!a.as_str().contains("marisol"));
+        assert_eq!(a.as_str().len(), 2 + 43);
+    }
+
+    #[test]
+    fn the_email_hash_is_the_published_hmac_sha256_construction() {
+        let hasher = ContactHasher::from_base64(&STANDARD.encode([0u8; 32])).unwrap();
+        let hash = hasher.email(&EmailAddress::parse("marisol@example.org").unwrap());
+        // python3 -c 'import hmac,hashlib,base64;print(base64.urlsafe_b64encode(hmac.new(bytes(32),b"email\0marisol@example.org",hashlib.sha256).digest()).rstrip(b"="))'
+        assert_eq!(
+            hash.as_str(),
+            "e.BwNNNjzPRzHFIZZpzWeHtBfE7bbj20G_wySw0bArVh8"
+        );
+    }
+
+    #[test]
+    fn the_same_text_hashed_as_phone_and_as_email_never_collides() {
+        let hasher = ContactHasher::from_base64(KEY).unwrap();
+        for text in ["+12025550143", "marisol@example.org", ""] {
+            let as_phone = hasher.mac(b"phone\x00", text.as_bytes());
+            let as_email = hasher.mac(b"email\x00", text.as_bytes());
+            assert_ne!(as_phone, as_email, "{text}");
+        }
+        let phone = hasher.phone(&PhoneNumber::parse("+12025550143").unwrap());
+        let email = hasher.email(&EmailAddress::parse("marisol@example.org").unwrap());
+        assert!(phone.as_str().starts_with("p.") && email.as_str().starts_with("e."));
     }
 
     #[test]
