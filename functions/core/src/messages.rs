@@ -50,6 +50,10 @@ pub struct Catalog {
     pub gathering_gone: &'static str,
     /// `{place}` of a private home before the day before.
     pub private_place: &'static str,
+    /// Reply to DELETE/BORRAR: what a second one within 10 minutes erases. `{program}`.
+    pub confirm_delete: &'static str,
+    /// Reply to the confirming DELETE/BORRAR, the last text they get. `{program}`.
+    pub erased: &'static str,
     /// Short weekday names, Monday first.
     pub weekdays: [&'static str; 7],
     /// Short month names, January first.
@@ -83,6 +87,9 @@ pub const EN: Catalog = Catalog {
                  Meanwhile: {recording_url}",
     gathering_gone: "That gathering has ended. Text JOIN to find another, or host one: {host_url}",
     private_place: "address sent the day before",
+    confirm_delete: "Reply DELETE again within 10 minutes to erase your name, RSVPs and number from {program}. \
+                     You will get no more texts.",
+    erased: "Your details are erased. You will get no more texts from {program}.",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     months: [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -117,6 +124,9 @@ pub const ES: Catalog = Catalog {
                  Mientras tanto: {recording_url}",
     gathering_gone: "Esa reunion ya termino. Envia UNIRME para buscar otra, u organiza una: {host_url}",
     private_place: "direccion enviada el dia antes",
+    confirm_delete: "Responde BORRAR de nuevo en 10 minutos para borrar tu nombre, tus confirmaciones y tu \
+                     numero de {program}. No recibiras mas mensajes.",
+    erased: "Tus datos fueron borrados. No recibiras mas mensajes de {program}.",
     weekdays: ["lun", "mar", "mie", "jue", "vie", "sab", "dom"],
     months: [
         "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
@@ -230,11 +240,15 @@ mod tests {
             ("confirmed", filled(c.confirmed)),
             ("waitlisted", filled(c.waitlisted)),
             ("gathering_gone", filled(c.gathering_gone)),
+            ("confirm_delete", filled(c.confirm_delete)),
+            ("erased", filled(c.erased)),
         ]
     }
 
     /// Texts that fit one segment in English; the rest carry links and details and fit two.
-    const ONE_SEGMENT_EN: [&str; 9] = [
+    const ONE_SEGMENT_EN: [&str; 11] = [
+        "confirm_delete",
+        "erased",
         "welcome",
         "help",
         "stopped",

@@ -7,7 +7,14 @@
 //! nearest upcoming gatherings → a number → RSVP and confirmation. A gathering's own code (MAPLE5)
 //! skips to first name → RSVP. A stranger's other text gets a short pointer, at most once a day.
 //! State lives in DynamoDB with a TTL and is written atomically with the reply, once per MessageSid.
+//!
+//! **DELETE.** `DELETE` (or `BORRAR`) as the whole message, in any state, asks them to text it again
+//! within [`crate::store::DELETE_CONFIRMATION_WINDOW`]; a second one in time erases them
+//! ([`forget`]) and confirms it, the last text they get. Anything else in between cancels the request
+//! and is handled as if it had not been made (the question it interrupted is back); after the window
+//! a DELETE asks again.
 
+pub mod forget;
 mod webhook;
 
 pub use webhook::{InboundSmsError, SmsInbound};
@@ -23,8 +30,9 @@ use crate::geo::SearchRadius;
 use crate::messages::{self, Catalog, render};
 use crate::privacy::{ContactHash, ContactHasher, CryptoError, Sealed, Sealer, field_context};
 use crate::store::{
-    Applied, ContactEffect, ConversationState, GatheringStore, InboundStore, KeywordStore, NewRsvp,
-    RsvpOutcome, RsvpSource, RsvpStore, SmsStatus, StateChange, Step, StoreError,
+    Applied, ContactEffect, ConversationState, DELETE_CONFIRMATION_WINDOW, Erased, Erasure,
+    ErasureEvidence, ErasureStore, GatheringStore, InboundReply, InboundStore, KeywordStore,
+    NewRsvp, RsvpOutcome, RsvpSource, RsvpStore, SmsStatus, StateChange, Step, StoreError,
 };
 
 /// An inbound text, already authenticated and parsed.
@@ -73,12 +81,20 @@ pub struct Conversation<'a, S, G> {
     pub campaign: &'a CampaignConfig,
 }
 
-/// A decided answer: the contact change, the conversation change and the reply, stored together.
+/// A decided answer: the contact change, the conversation change and the reply, stored together;
+/// or, for a confirmed DELETE, an erasure that records the reply.
 struct Turn {
     kind: &'static str,
     effect: ContactEffect,
     state: StateChange,
     reply: String,
+    erase: Option<EraseRequest>,
+}
+
+/// A confirmed request to be erased: the word texted and the language answered in.
+struct EraseRequest {
+    keyword: &'static str,
+    language: Language,
 }
 
 impl Turn {
@@ -88,6 +104,7 @@ impl Turn {
             effect: ContactEffect::Nothing,
             state,
             reply,
+            erase: None,
         }
     }
 }
@@ -101,7 +118,7 @@ enum Start {
 
 impl<S, G> Conversation<'_, S, G>
 where
-    S: InboundStore,
+    S: InboundStore + ErasureStore<G>,
     G: GatheringStore + RsvpStore + KeywordStore,
 {
     fn fill(&self, template: &str, values: &[(&str, &str)]) -> String {
@@ -141,10 +158,33 @@ where
                 .as_str()
                 .to_string()
         };
-        let applied = self
-            .store
-            .apply(&text.sid, &turn.effect, &turn.state, &sealed, now)
-            .await?;
+        let applied = match &turn.erase {
+            Some(request) => {
+                let erasure = Erasure {
+                    contact: &contact,
+                    evidence: ErasureEvidence {
+                        reference: text.sid.as_str(),
+                        source: "sms",
+                        keyword: Some(request.keyword),
+                        wording: Some(&turn.reply),
+                        language: request.language,
+                    },
+                    inbound: Some(InboundReply {
+                        sid: &text.sid,
+                        reply: &sealed,
+                    }),
+                };
+                match forget::erase(self.store, self.gatherings, &erasure, now).await? {
+                    Erased::Done { .. } => Applied::Stored,
+                    Erased::AlreadyProcessed { reply } => Applied::AlreadyProcessed { reply },
+                }
+            }
+            None => {
+                self.store
+                    .apply(&text.sid, &contact, &turn.effect, &turn.state, &sealed, now)
+                    .await?
+            }
+        };
         let (outcome, reply) = match applied {
             Applied::Stored => ("stored", turn.reply),
             Applied::AlreadyProcessed { reply } => {
@@ -181,10 +221,108 @@ where
         now: OffsetDateTime,
     ) -> Result<Turn, ConversationError> {
         let known = self.store.contact_state(contact).await?;
+        // A pending DELETE is set aside: the question it interrupted is the conversation.
+        let (conversation, confirming) = match self.store.conversation(contact, now).await? {
+            Some(ConversationState {
+                step: Step::AwaitingDeleteConfirmation { resume, .. },
+                language,
+                first_name,
+            }) => (
+                resume.map(|step| ConversationState {
+                    step: *step,
+                    language,
+                    first_name,
+                }),
+                Some(language),
+            ),
+            other => (other, None),
+        };
+        let keyword = Keyword::recognise(&text.body);
+        if let Some(Keyword::Delete { word, language }) = keyword {
+            let language = language
+                .or(confirming)
+                .or(conversation.as_ref().map(|c| c.language))
+                .or(known.as_ref().map(|c| c.language))
+                .unwrap_or_default();
+            return Ok(self.delete(word, language, contact, conversation, confirming, now));
+        }
+        let mut turn = self
+            .answer(text, keyword, known, conversation.clone(), contact, now)
+            .await?;
+        if confirming.is_some() && turn.state == StateChange::Keep {
+            // Anything but a second DELETE cancels the request: back to the question before it.
+            turn.state = match conversation {
+                Some(state) => StateChange::Set(contact.clone(), state),
+                None => StateChange::End(contact.clone()),
+            };
+        }
+        Ok(turn)
+    }
+
+    /// DELETE: asks to confirm it, or with a request pending, erases.
+    fn delete(
+        &self,
+        word: &'static str,
+        language: Language,
+        contact: &ContactHash,
+        conversation: Option<ConversationState>,
+        confirming: Option<Language>,
+        now: OffsetDateTime,
+    ) -> Turn {
+        let catalog = messages::catalog(language);
+        if confirming.is_some() {
+            return Turn {
+                kind: "erase",
+                effect: ContactEffect::Nothing,
+                state: StateChange::Keep,
+                reply: self.fill(catalog.erased, &[]),
+                erase: Some(EraseRequest {
+                    keyword: word,
+                    language,
+                }),
+            };
+        }
+        let until = now + DELETE_CONFIRMATION_WINDOW;
+        let pending = match conversation {
+            Some(state) => ConversationState {
+                step: Step::AwaitingDeleteConfirmation {
+                    until,
+                    resume: Some(Box::new(state.step)),
+                },
+                ..state
+            },
+            None => ConversationState {
+                step: Step::AwaitingDeleteConfirmation {
+                    until,
+                    resume: None,
+                },
+                language,
+                first_name: None,
+            },
+        };
+        Turn::reply(
+            "delete_requested",
+            StateChange::Set(contact.clone(), pending),
+            self.fill(catalog.confirm_delete, &[]),
+        )
+    }
+
+    /// Every text but DELETE.
+    async fn answer(
+        &self,
+        text: &InboundText,
+        keyword: Option<Keyword>,
+        known: Option<crate::store::ContactState>,
+        conversation: Option<ConversationState>,
+        contact: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ConversationError> {
         let opted_out = known
             .as_ref()
             .is_some_and(|c| c.sms_status == Some(SmsStatus::OptedOut));
         let known_language = known.as_ref().map(|c| c.language);
+        // After an erasure, their own opt-in by text is a new consent: it lifts the suppression.
+        let erased = known.as_ref().is_some_and(|c| c.erased);
         let handled_by_twilio = |word: &str| {
             text.opt_out_type
                 .as_deref()
@@ -192,7 +330,7 @@ where
         };
         let catalog = |language: Language| -> &'static Catalog { messages::catalog(language) };
 
-        match Keyword::recognise(&text.body) {
+        match keyword {
             Some(Keyword::Stop { word, language }) => {
                 let language = language.or(known_language).unwrap_or_default();
                 let twilio = handled_by_twilio("STOP");
@@ -222,6 +360,7 @@ where
                     effect,
                     state: StateChange::End(contact.clone()),
                     reply,
+                    erase: None,
                 });
             }
             Some(Keyword::Start { word }) => {
@@ -237,12 +376,14 @@ where
                     keyword: word.to_string(),
                     wording: confirmation,
                     language,
+                    lifts_erasure: erased,
                 };
                 return Ok(Turn {
                     kind: "start",
                     effect,
                     state: StateChange::Keep,
                     reply,
+                    erase: None,
                 });
             }
             Some(Keyword::Help { language, .. }) => {
@@ -254,16 +395,17 @@ where
                 };
                 return Ok(Turn::reply("help", StateChange::Keep, reply));
             }
-            None => {}
+            // Handled before the other words.
+            Some(Keyword::Delete { .. }) | None => {}
         }
 
         if let Some(start) = self.start_word(&text.body).await? {
-            return self.start(start, contact, now).await;
+            return self.start(start, contact, erased, now).await;
         }
         if opted_out {
             return Ok(Turn::reply("opted_out", StateChange::Keep, String::new()));
         }
-        if let Some(state) = self.store.conversation(contact, now).await? {
+        if let Some(state) = conversation {
             return self
                 .continue_conversation(state, &text.body, contact, now)
                 .await;
@@ -319,6 +461,7 @@ where
         &self,
         start: Start,
         contact: &ContactHash,
+        erased: bool,
         now: OffsetDateTime,
     ) -> Result<Turn, ConversationError> {
         let (language, keyword, gathering) = match start {
@@ -362,6 +505,7 @@ where
             keyword,
             wording: reply.clone(),
             language,
+            lifts_erasure: erased,
         };
         let state = StateChange::Set(
             contact.clone(),
@@ -376,6 +520,7 @@ where
             effect,
             state,
             reply,
+            erase: None,
         })
     }
 
@@ -519,6 +664,12 @@ where
                 self.rsvp(&options[n - 1], contact, sealed, &name, language, now)
                     .await
             }
+            // `decide` sets a pending DELETE aside before the conversation continues.
+            Step::AwaitingDeleteConfirmation { .. } => Ok(Turn::reply(
+                "delete_pending",
+                StateChange::Keep,
+                String::new(),
+            )),
         }
     }
 
@@ -640,6 +791,16 @@ mod tests {
         }
 
         async fn say_with(&self, n: u32, body: &str, opt_out_type: Option<&str>) -> String {
+            self.say_at(n, body, opt_out_type, self.now).await
+        }
+
+        async fn say_at(
+            &self,
+            n: u32,
+            body: &str,
+            opt_out_type: Option<&str>,
+            now: OffsetDateTime,
+        ) -> String {
             let conversation = Conversation {
                 store: &self.store,
                 gatherings: &self.gatherings,
@@ -654,7 +815,19 @@ mod tests {
                 body: body.into(),
                 opt_out_type: opt_out_type.map(str::to_string),
             };
-            conversation.respond(&text, self.now).await.unwrap()
+            conversation.respond(&text, now).await.unwrap()
+        }
+
+        fn hash(&self) -> ContactHash {
+            self.hasher.phone(&PhoneNumber::parse(PHONE).unwrap())
+        }
+
+        async fn step(&self) -> Option<Step> {
+            self.store
+                .conversation(&self.hash(), self.now)
+                .await
+                .unwrap()
+                .map(|s| s.step)
         }
 
         async fn say(&self, n: u32, body: &str) -> String {
@@ -868,7 +1041,7 @@ mod tests {
                 .starts_with("Cerca de ti: Reunion del barrio")
         );
         assert!(w.say(4, "1").await.starts_with("¡Vas, Lucia!"));
-        assert_eq!(w.contact().unwrap().language, Language::Es);
+        assert_eq!(w.contact().unwrap().language, Some(Language::Es));
         assert!(
             w.say(5, "HELP")
                 .await
@@ -975,6 +1148,186 @@ mod tests {
         assert!(w.say(1, "who is this?").await.contains("Text JOIN"));
         assert_eq!(w.say(2, "hello??").await, "");
         assert!(w.contact().is_none());
+    }
+
+    const ASK_DELETE: &str = "Reply DELETE again within 10 minutes to erase your name, RSVPs and number \
+                              from rising. You will get no more texts.";
+    const ERASED: &str = "Your details are erased. You will get no more texts from rising.";
+
+    #[tokio::test]
+    async fn delete_asks_to_confirm_and_a_second_delete_erases_name_rsvps_and_conversation() {
+        let w = World::new();
+        let g = w
+            .gathering("Maple Street gathering", "20001", 3, None, false)
+            .await;
+        for (n, body) in [(1, "RISING"), (2, "Maria"), (3, "20001")] {
+            w.say(n, body).await;
+        }
+        w.say(4, "1").await;
+        assert_eq!(w.gatherings.going_count(&g.id), Some(1));
+
+        assert_eq!(w.say(5, " delete. ").await, ASK_DELETE);
+        assert!(matches!(
+            w.step().await,
+            Some(Step::AwaitingDeleteConfirmation { resume: None, .. })
+        ));
+        assert_eq!(w.say(6, "DELETE").await, ERASED);
+
+        let hash = w.hash();
+        assert!(w.gatherings.rsvps_of(&hash).await.unwrap().is_empty());
+        assert_eq!(
+            w.gatherings.going_count(&g.id),
+            Some(0),
+            "the place is given back"
+        );
+        assert_eq!(w.step().await, None);
+        assert!(!w.store.holds_state_of(hash.as_str()));
+        assert!(
+            w.store.replies_of(hash.as_str()).is_empty(),
+            "no stored reply names them"
+        );
+        let contact = w.contact().unwrap();
+        assert!(contact.erased && !contact.sms_opted_in);
+        assert_eq!(contact.language, None);
+        assert!(contact.suppressed);
+        assert_eq!(contact.consents, ["opt_in:RISING", "erase:DELETE:sms"]);
+        assert_eq!(w.say(7, "hello?").await, "", "never texted again");
+    }
+
+    #[tokio::test]
+    async fn delete_in_the_middle_of_a_conversation_keeps_its_place_until_confirmed() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "Jo").await;
+        assert_eq!(w.say(3, "Delete").await, ASK_DELETE);
+        assert!(matches!(
+            w.step().await,
+            Some(Step::AwaitingDeleteConfirmation { resume: Some(ref s), .. }) if **s == Step::AwaitingZip
+        ));
+        assert_eq!(w.say(4, "delete!").await, ERASED);
+        assert_eq!(w.step().await, None);
+    }
+
+    #[tokio::test]
+    async fn anything_else_after_delete_cancels_it_and_is_answered_where_they_were() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "Jo").await;
+        w.say(3, "DELETE").await;
+        assert_eq!(
+            w.say(4, "my zip is secret").await,
+            "Please send a 5-digit ZIP code.",
+            "the question DELETE interrupted is back"
+        );
+        assert_eq!(w.step().await, Some(Step::AwaitingZip));
+        assert_eq!(
+            w.say(5, "DELETE").await,
+            ASK_DELETE,
+            "a new request, not a confirmation"
+        );
+        assert!(w.say(6, "help").await.starts_with("rising:"));
+        assert_eq!(
+            w.say(7, "DELETE").await,
+            ASK_DELETE,
+            "HELP cancelled it too"
+        );
+        assert!(!w.contact().unwrap().erased);
+    }
+
+    #[tokio::test]
+    async fn a_delete_after_the_ten_minute_window_asks_again() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "DELETE").await;
+        let later = w.now + DELETE_CONFIRMATION_WINDOW + time::Duration::seconds(1);
+        assert_eq!(w.say_at(3, "DELETE", None, later).await, ASK_DELETE);
+        assert!(!w.contact().unwrap().erased);
+        let in_time = later + DELETE_CONFIRMATION_WINDOW - time::Duration::seconds(1);
+        assert_eq!(w.say_at(4, "DELETE", None, in_time).await, ERASED);
+        assert!(w.contact().unwrap().erased);
+    }
+
+    #[tokio::test]
+    async fn borrar_asks_and_confirms_in_spanish() {
+        let w = World::new();
+        w.say(1, "UNIRME").await;
+        let ask = w.say(2, "DELETE").await;
+        assert!(
+            ask.starts_with("Responde BORRAR de nuevo en 10 minutos"),
+            "{ask}"
+        );
+        assert_eq!(
+            w.say(3, "¡Borrar!").await,
+            "Tus datos fueron borrados. No recibiras mas mensajes de rising."
+        );
+        assert_eq!(
+            w.contact().unwrap().consents,
+            ["opt_in:UNIRME", "erase:BORRAR:sms"]
+        );
+        let stranger = World::new();
+        assert!(
+            stranger
+                .say(1, "borrar")
+                .await
+                .starts_with("Responde BORRAR")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_erasing_message_delivered_again_changes_nothing_and_gets_the_same_reply() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "DELETE").await;
+        let first = w.say(3, "DELETE").await;
+        let contact = w.contact().unwrap();
+        let writes = w.store.writes();
+
+        assert_eq!(w.say(3, "DELETE").await, first);
+        assert_eq!(w.contact().unwrap(), contact);
+        assert_eq!(w.store.writes(), writes);
+    }
+
+    #[tokio::test]
+    async fn after_an_erasure_a_keyword_starts_fresh_with_a_new_consent() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "Ana").await;
+        w.say(3, "DELETE").await;
+        w.say(4, "DELETE").await;
+
+        let welcome = w.say(5, "RISING").await;
+
+        assert!(
+            welcome.starts_with("Welcome to rising! What's your first name?"),
+            "{welcome}"
+        );
+        assert_eq!(w.step().await, Some(Step::AwaitingName { gathering: None }));
+        let contact = w.contact().unwrap();
+        assert!(
+            contact.sms_opted_in && !contact.erased && !contact.suppressed,
+            "their own text lifts the suppression"
+        );
+        assert_eq!(
+            contact.consents,
+            ["opt_in:JOIN", "erase:DELETE:sms", "opt_in:RISING"]
+        );
+        assert!(w.say(6, "Ana").await.starts_with("Thanks, Ana!"));
+    }
+
+    #[tokio::test]
+    async fn stop_while_a_delete_is_pending_opts_out_without_erasing() {
+        let w = World::new();
+        w.say(1, "JOIN").await;
+        w.say(2, "DELETE").await;
+        assert!(w.say(3, "STOP").await.contains("no more texts"));
+        assert_eq!(w.step().await, None);
+        assert_eq!(
+            w.say(4, "DELETE").await,
+            ASK_DELETE,
+            "an opted-out person may still ask"
+        );
+        assert_eq!(w.say(5, "DELETE").await, ERASED);
+        assert!(w.contact().unwrap().erased);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use crate::domain::{MessageSid, PhoneNumber};
 use crate::privacy::Sealer;
 use crate::secrets::SecretStore;
 use crate::sms::twiml;
-use crate::store::{GatheringStore, InboundStore, KeywordStore, RsvpStore};
+use crate::store::{ErasureStore, GatheringStore, InboundStore, KeywordStore, RsvpStore};
 use crate::webhook::{TwilioWebhook, WebhookError};
 
 /// Why an inbound webhook was refused or failed. Messages name no personal data.
@@ -56,7 +56,7 @@ pub struct SmsInbound<S, G, K> {
 
 impl<S, G, K> SmsInbound<S, G, K>
 where
-    S: InboundStore,
+    S: InboundStore + ErasureStore<G>,
     G: GatheringStore + RsvpStore + KeywordStore,
     K: SecretStore,
 {

@@ -1,6 +1,6 @@
 //! What an inbound text means before any conversation state is considered: the compliance keywords
 //! every number must honour (STOP, START, HELP and their synonyms, English and Spanish), free-text
-//! revocation of consent, and candidate campaign keywords.
+//! revocation of consent, the request to be erased (DELETE, BORRAR), and candidate campaign keywords.
 
 use super::Language;
 
@@ -16,6 +16,11 @@ pub enum Keyword {
     Start { word: &'static str },
     /// Ask who we are.
     Help {
+        word: &'static str,
+        language: Option<Language>,
+    },
+    /// Ask to be erased (the first time), or confirm it (a second time within the window).
+    Delete {
         word: &'static str,
         language: Option<Language>,
     },
@@ -36,6 +41,9 @@ const STOP_WORDS_ES: [&str; 3] = ["PARAR", "ALTO", "CANCELAR"];
 const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 const HELP_WORDS: [&str; 2] = ["HELP", "INFO"];
 const HELP_WORDS_ES: [&str; 1] = ["AYUDA"];
+/// Erasure on request: the whole message, confirmed by sending it a second time.
+const DELETE_WORDS: [&str; 1] = ["DELETE"];
+const DELETE_WORDS_ES: [&str; 1] = ["BORRAR"];
 
 /// Free-text ways people revoke consent (FCC: "any reasonable means"). Matched against the whole
 /// message after normalisation, allowing polite words around them.
@@ -70,7 +78,8 @@ const FILLER: [&str; 12] = [
     "gracias",
 ];
 
-/// Every compliance word (opt-out, opt-in and help; English and Spanish), upper case.
+/// Every compliance word (opt-out, opt-in, help and erasure; English and Spanish), upper case. None of
+/// them can be a configured keyword or a gathering code.
 pub fn compliance_words() -> impl Iterator<Item = &'static str> {
     STOP_WORDS
         .iter()
@@ -78,6 +87,8 @@ pub fn compliance_words() -> impl Iterator<Item = &'static str> {
         .chain(&START_WORDS)
         .chain(&HELP_WORDS)
         .chain(&HELP_WORDS_ES)
+        .chain(&DELETE_WORDS)
+        .chain(&DELETE_WORDS_ES)
         .copied()
 }
 
@@ -121,6 +132,18 @@ impl Keyword {
                 language: Some(Language::Es),
             });
         }
+        if let Some(w) = find(&DELETE_WORDS) {
+            return Some(Self::Delete {
+                word: w,
+                language: None,
+            });
+        }
+        if let Some(w) = find(&DELETE_WORDS_ES) {
+            return Some(Self::Delete {
+                word: w,
+                language: Some(Language::Es),
+            });
+        }
         if is_revocation(body) {
             return Some(Self::Stop {
                 word: "REVOCATION",
@@ -133,7 +156,10 @@ impl Keyword {
     /// The canonical word, for consent evidence.
     pub fn word(self) -> &'static str {
         match self {
-            Self::Stop { word, .. } | Self::Start { word } | Self::Help { word, .. } => word,
+            Self::Stop { word, .. }
+            | Self::Start { word }
+            | Self::Help { word, .. }
+            | Self::Delete { word, .. } => word,
         }
     }
 
@@ -303,6 +329,43 @@ mod tests {
     fn reserved_words_cannot_be_campaign_keywords() {
         assert!(Keyword::is_reserved("stop"));
         assert!(Keyword::is_reserved("AYUDA"));
+        assert!(Keyword::is_reserved("delete"));
+        assert!(Keyword::is_reserved("Borrar"));
         assert!(!Keyword::is_reserved("RISING"));
+    }
+
+    #[test]
+    fn delete_and_borrar_as_the_whole_message_ask_to_be_erased() {
+        for body in ["DELETE", "delete", " Delete. ", "delete!"] {
+            assert_eq!(
+                Keyword::recognise(body),
+                Some(Keyword::Delete {
+                    word: "DELETE",
+                    language: None
+                }),
+                "{body:?}"
+            );
+        }
+        for body in ["BORRAR", "¡borrar!"] {
+            assert_eq!(
+                Keyword::recognise(body),
+                Some(Keyword::Delete {
+                    word: "BORRAR",
+                    language: Some(Language::Es)
+                }),
+                "{body:?}"
+            );
+        }
+        for body in [
+            "delete my plus-one",
+            "please delete",
+            "deleted",
+            "borrame de la lista",
+        ] {
+            assert!(
+                !matches!(Keyword::recognise(body), Some(Keyword::Delete { .. })),
+                "{body:?}"
+            );
+        }
     }
 }

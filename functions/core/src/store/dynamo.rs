@@ -1,18 +1,36 @@
 //! DynamoDB adapter. Every write of an inbound message is one transaction guarded by a condition on
 //! the MessageSid record, so Twilio's retries and Lambda's redeliveries write nothing twice.
+//!
+//! **Erasure** ([`ErasureStore`]): reads what to erase (the contact's partition, consistently; its
+//! `gsi1pk` for RSVPs, unsent `OUTBOX#` messages and inbound records; the counts of the gatherings
+//! where it holds a place), then writes it all in one transaction with the evidence and the MessageSid
+//! record. Past 100 writes it goes in several, the record last; a cancelled one (a concurrent change)
+//! is planned again from a fresh read, so no place is given back twice.
+
+use std::collections::HashMap;
 
 use super::dynamo_util::{contact_key, dynamo_err, to_item};
+use super::gathering_dynamo::IndexedRsvp;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    Applied, CONVERSATION_TTL, ContactEffect, ContactState, ConversationState, DAILY_REPLY_TTL,
-    INBOUND_IDEMPOTENCY_TTL, InboundStore, SmsStatus, StateChange, Step, StoreError, timestamp,
+    Applied, ContactEffect, ContactState, ConversationState, DAILY_REPLY_TTL, DynamoGatheringStore,
+    Erased, Erasure, ErasureStore, INBOUND_IDEMPOTENCY_TTL, InboundReply, InboundStore, SmsStatus,
+    StateChange, Step, StoreError, timestamp,
 };
 use crate::domain::{GatheringId, Language, MessageSid};
 use crate::privacy::{ContactHash, Sealed};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Most writes in one DynamoDB transaction.
+const MAX_TRANSACTION_WRITES: usize = 100;
+
+/// Times an erasure is planned again after a concurrent change cancelled one of its transactions.
+const ERASE_ATTEMPTS: u32 = 5;
 
 /// Program name recorded with consent evidence.
 const SMS_PROGRAM: &str = "rising";
@@ -40,6 +58,32 @@ struct InboundItem {
     reply: String,
     processed_at: String,
     expires_at: i64,
+    /// `CONTACT#<keyed hash>` of the sender, so an erasure finds the record; removed by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+}
+
+/// The evidence of an erasure (`action` `erase`): how it was asked and what we answered, no more.
+#[derive(Debug, Serialize)]
+struct ErasureItem<'a> {
+    pk: String,
+    sk: String,
+    entity: &'static str,
+    channel: &'static str,
+    action: &'static str,
+    source: &'static str,
+    language: &'static str,
+    program: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyword: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wording: Option<&'a str>,
+    reference: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_sid: Option<&'a str>,
+    at: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,7 +103,9 @@ struct ConsentItem<'a> {
     at: String,
 }
 
-/// The conversation item. `step` is one of `awaiting_name`, `awaiting_zip`, `awaiting_choice`.
+/// The conversation item. `step` is one of `awaiting_name`, `awaiting_zip`, `awaiting_choice`,
+/// `awaiting_delete_confirmation` (then `confirm_until`, and the interrupted step as `resume_step`
+/// with its `gathering_id`/`options`).
 #[derive(Debug, Serialize, Deserialize)]
 struct ConversationItem {
     pk: String,
@@ -70,6 +116,11 @@ struct ConversationItem {
     gathering_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     options: Vec<String>,
+    /// Unix seconds until which a second DELETE confirms the erasure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confirm_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume_step: Option<String>,
     language: Language,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_name_sealed: Option<Sealed>,
@@ -77,21 +128,67 @@ struct ConversationItem {
     expires_at: i64,
 }
 
+/// A question step as stored: its name, gathering id, options. `None` for the DELETE confirmation.
+fn question_fields(step: &Step) -> Option<(&'static str, Option<String>, Vec<String>)> {
+    match step {
+        Step::AwaitingName { gathering } => Some((
+            "awaiting_name",
+            gathering.as_ref().map(|g| g.as_str().to_string()),
+            vec![],
+        )),
+        Step::AwaitingZip => Some(("awaiting_zip", None, vec![])),
+        Step::AwaitingChoice { options } => Some((
+            "awaiting_choice",
+            None,
+            options.iter().map(|g| g.as_str().to_string()).collect(),
+        )),
+        Step::AwaitingDeleteConfirmation { .. } => None,
+    }
+}
+
+fn question_step(
+    name: &str,
+    gathering_id: Option<&str>,
+    options: &[String],
+) -> Result<Step, StoreError> {
+    let id = |s: &str| {
+        GatheringId::parse(s).map_err(|_| StoreError::Corrupt("conversation gathering id".into()))
+    };
+    Ok(match name {
+        "awaiting_name" => Step::AwaitingName {
+            gathering: gathering_id.map(id).transpose()?,
+        },
+        "awaiting_zip" => Step::AwaitingZip,
+        "awaiting_choice" => Step::AwaitingChoice {
+            options: options.iter().map(|o| id(o)).collect::<Result<_, _>>()?,
+        },
+        other => return Err(StoreError::Corrupt(format!("conversation step {other}"))),
+    })
+}
+
 impl ConversationItem {
     fn new(contact: &ContactHash, state: &ConversationState, now: OffsetDateTime) -> Self {
-        let (step, gathering_id, options) = match &state.step {
-            Step::AwaitingName { gathering } => (
-                "awaiting_name",
-                gathering.as_ref().map(|g| g.as_str().to_string()),
-                vec![],
-            ),
-            Step::AwaitingZip => ("awaiting_zip", None, vec![]),
-            Step::AwaitingChoice { options } => (
-                "awaiting_choice",
-                None,
-                options.iter().map(|g| g.as_str().to_string()).collect(),
-            ),
+        // The question's fields; for a DELETE confirmation, those of the question it interrupted.
+        let (step, confirm_until, resume_step, question) = match &state.step {
+            Step::AwaitingDeleteConfirmation { until, resume } => {
+                let question = resume.as_deref().and_then(question_fields);
+                let resume_step = question.as_ref().map(|(name, _, _)| name.to_string());
+                (
+                    "awaiting_delete_confirmation",
+                    Some(until.unix_timestamp()),
+                    resume_step,
+                    question,
+                )
+            }
+            other => {
+                let question = question_fields(other);
+                let name = question.as_ref().map_or("", |(name, _, _)| *name);
+                (name, None, None, question)
+            }
         };
+        let (gathering_id, options) = question
+            .map(|(_, gathering_id, options)| (gathering_id, options))
+            .unwrap_or_default();
         Self {
             pk: contact_key(contact),
             sk: "CONVERSATION".into(),
@@ -99,31 +196,30 @@ impl ConversationItem {
             step: step.into(),
             gathering_id,
             options,
+            confirm_until,
+            resume_step,
             language: state.language,
             first_name_sealed: state.first_name.clone(),
             updated_at: timestamp(now),
-            expires_at: (now + CONVERSATION_TTL).unix_timestamp(),
+            expires_at: state.expires_at(now).unix_timestamp(),
         }
     }
 
     fn into_state(self) -> Result<ConversationState, StoreError> {
-        let id = |s: &str| {
-            GatheringId::parse(s)
-                .map_err(|_| StoreError::Corrupt("conversation gathering id".into()))
-        };
-        let step = match self.step.as_str() {
-            "awaiting_name" => Step::AwaitingName {
-                gathering: self.gathering_id.as_deref().map(id).transpose()?,
-            },
-            "awaiting_zip" => Step::AwaitingZip,
-            "awaiting_choice" => Step::AwaitingChoice {
-                options: self
-                    .options
-                    .iter()
-                    .map(|o| id(o))
-                    .collect::<Result<_, _>>()?,
-            },
-            other => return Err(StoreError::Corrupt(format!("conversation step {other}"))),
+        let step = if self.step == "awaiting_delete_confirmation" {
+            let until = self
+                .confirm_until
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                .ok_or_else(|| StoreError::Corrupt("conversation confirm_until".into()))?;
+            let resume = self
+                .resume_step
+                .as_deref()
+                .map(|name| question_step(name, self.gathering_id.as_deref(), &self.options))
+                .transpose()?
+                .map(Box::new);
+            Step::AwaitingDeleteConfirmation { until, resume }
+        } else {
+            question_step(&self.step, self.gathering_id.as_deref(), &self.options)?
         };
         Ok(ConversationState {
             step,
@@ -137,7 +233,274 @@ fn inbound_key(sid: &MessageSid) -> String {
     format!("INBOUND#{}", sid.as_str())
 }
 
+fn text<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+/// Packs groups of writes (each group must stay in one transaction) into transactions of at most
+/// `max` writes, in order, with `last` in the last one.
+fn pack<T>(groups: Vec<Vec<T>>, last: Vec<T>, max: usize) -> Vec<Vec<T>> {
+    let mut transactions = Vec::new();
+    let mut current: Vec<T> = Vec::new();
+    for group in groups {
+        if !current.is_empty() && current.len() + group.len() > max {
+            transactions.push(std::mem::take(&mut current));
+        }
+        current.extend(group);
+    }
+    if !current.is_empty() && current.len() + last.len() > max {
+        transactions.push(std::mem::take(&mut current));
+    }
+    current.extend(last);
+    transactions.push(current);
+    transactions
+}
+
+/// What an erasure writes before its last transaction, from one read of the table.
+struct ErasurePlan {
+    /// Groups of writes, each group in one transaction (an RSVP and its gathering's count).
+    groups: Vec<Vec<TransactWriteItem>>,
+    rsvps: usize,
+    items: usize,
+}
+
 impl DynamoInboundStore {
+    /// The record that `sid` was processed with `reply`, created only if it is not there yet
+    /// (or has expired). With `sender`, the record is findable by the sender's key until erased.
+    fn inbound_guard(
+        &self,
+        inbound: &InboundReply<'_>,
+        sender: Option<&ContactHash>,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let processed_at = timestamp(now);
+        let record = InboundItem {
+            pk: inbound_key(inbound.sid),
+            sk: "INBOUND".into(),
+            entity: "inbound".into(),
+            reply: inbound.reply.to_string(),
+            gsi1pk: sender.map(contact_key),
+            gsi1sk: sender.map(|_| format!("INBOUND#{processed_at}#{}", inbound.sid.as_str())),
+            processed_at,
+            expires_at: (now + INBOUND_IDEMPOTENCY_TTL).unix_timestamp(),
+        };
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&record)?))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
+            .build()
+            .map_err(dynamo_err("build Put"))?;
+        Ok(TransactWriteItem::builder().put(guard).build())
+    }
+
+    /// Every item of a query on the table (`index` `None`) or an index, page by page.
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        key_name: &str,
+        key_value: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression("#key = :key")
+                .expression_attribute_names("#key", key_name)
+                .expression_attribute_values(":key", AttributeValue::S(key_value.to_string()))
+                // A secondary index cannot be read consistently; the table can.
+                .set_consistent_read(index.is_none().then_some(true))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn delete_write(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .key("sk", AttributeValue::S(sk.to_string()))
+            .build()
+            .map_err(dynamo_err("build Delete"))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Blanks the reply kept for a processed inbound message and unlinks it from the sender: a
+    /// retry of that message is still recognised, and answered with nothing.
+    fn blank_inbound_write(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .key("sk", AttributeValue::S(sk.to_string()))
+            .update_expression("SET reply = :empty REMOVE gsi1pk, gsi1sk")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":empty", AttributeValue::S(String::new()))
+            .build()
+            .map_err(dynamo_err("build Update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Reads everything an erasure of `contact` removes and plans the writes.
+    async fn erasure_plan(
+        &self,
+        gatherings: &DynamoGatheringStore,
+        contact: &ContactHash,
+    ) -> Result<ErasurePlan, StoreError> {
+        let key = contact_key(contact);
+        let mut groups = Vec::new();
+        let mut items = 0;
+        for item in self.query_all(None, "pk", &key).await? {
+            let sk = text(&item, "sk");
+            // The contact item is rewritten last; consent evidence stays (it holds no personal data).
+            if sk == "CONTACT" || sk.starts_with("CONSENT#") {
+                continue;
+            }
+            groups.push(vec![self.delete_write(&key, sk)?]);
+            items += 1;
+        }
+        let mut rsvps: Vec<IndexedRsvp> = Vec::new();
+        let mut unknown = 0;
+        for item in self.query_all(Some("gsi1"), "gsi1pk", &key).await? {
+            if let Some(rsvp) = DynamoGatheringStore::indexed_rsvp(&item) {
+                rsvps.push(rsvp);
+                continue;
+            }
+            let (pk, sk) = (text(&item, "pk"), text(&item, "sk"));
+            if pk == key {
+                // In the contact's own partition: handled above.
+                continue;
+            }
+            if sk.starts_with("OUTBOX#") || text(&item, "gsi1sk").starts_with("OUTBOX#") {
+                // An outbound message not sent yet: the send worker takes a missing one as nothing to send.
+                groups.push(vec![self.delete_write(pk, sk)?]);
+                items += 1;
+            } else if pk.starts_with("INBOUND#") {
+                groups.push(vec![self.blank_inbound_write(pk, sk)?]);
+                items += 1;
+            } else {
+                unknown += 1;
+            }
+        }
+        if unknown > 0 {
+            tracing::warn!(
+                unknown,
+                "items of unknown kinds under the contact's index key were left as they are"
+            );
+        }
+        // A person has one RSVP per gathering, so each gathering is counted down once at most.
+        let going: Vec<String> = rsvps
+            .iter()
+            .filter(|r| r.status == super::RsvpStatus::Going)
+            .map(|r| r.pk.clone())
+            .collect();
+        let counts = if going.is_empty() {
+            HashMap::new()
+        } else {
+            gatherings.going_counts(&going).await?
+        };
+        for rsvp in &rsvps {
+            let give_back = counts.get(&rsvp.pk).is_some_and(|n| *n > 0);
+            groups.push(gatherings.withdraw_writes(rsvp, give_back)?);
+        }
+        Ok(ErasurePlan {
+            groups,
+            rsvps: rsvps.len(),
+            items,
+        })
+    }
+
+    /// The last transaction of an erasure: the contact rewritten to its suppression, the evidence,
+    /// and the record of the inbound message that asked.
+    fn erasure_last_writes(
+        &self,
+        erasure: &Erasure<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let at = timestamp(now);
+        let key = contact_key(erasure.contact);
+        let contact: Item = HashMap::from([
+            ("pk".into(), AttributeValue::S(key.clone())),
+            ("sk".into(), AttributeValue::S("CONTACT".into())),
+            ("entity".into(), AttributeValue::S("contact".into())),
+            ("sms_status".into(), AttributeValue::S("opted_out".into())),
+            ("sms_status_at".into(), AttributeValue::S(at.clone())),
+            ("suppressed".into(), AttributeValue::Bool(true)),
+            ("erased_at".into(), AttributeValue::S(at.clone())),
+        ]);
+        let evidence = &erasure.evidence;
+        let evidence = ErasureItem {
+            pk: key,
+            sk: format!("CONSENT#{at}#{}", evidence.reference),
+            entity: "consent",
+            channel: "all",
+            action: "erase",
+            source: evidence.source,
+            language: evidence.language.code(),
+            program: SMS_PROGRAM,
+            keyword: evidence.keyword,
+            wording: evidence.wording,
+            reference: evidence.reference,
+            message_sid: erasure.inbound.as_ref().map(|i| i.sid.as_str()),
+            at,
+        };
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(dynamo_err("build Put"))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let mut writes = vec![put(contact)?, put(to_item(&evidence)?)?];
+        if let Some(inbound) = &erasure.inbound {
+            writes.push(self.inbound_guard(inbound, None, now)?);
+        }
+        Ok(writes)
+    }
+
+    /// Runs the transactions in order; `Ok(false)` when one was cancelled (a condition failed or a
+    /// concurrent transaction won): the earlier ones stand, and a fresh plan picks up from there.
+    async fn run_transactions(
+        &self,
+        transactions: Vec<Vec<TransactWriteItem>>,
+    ) -> Result<bool, StoreError> {
+        for writes in transactions {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
+                    return Ok(false);
+                }
+                Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
+            }
+        }
+        Ok(true)
+    }
     #[allow(clippy::too_many_arguments)]
     fn consent_put(
         &self,
@@ -173,25 +536,34 @@ impl DynamoInboundStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Records an opt-in or opt-out. An opt-in is always the person's own text (a keyword, a
+    /// gathering's code, START): after an erasure (`lifts_erasure`) it is their new consent and lifts
+    /// the suppression the erasure left (`suppressed`, `erased_at` go). A suppression an organizer
+    /// set without an erasure stays.
     fn contact_update(
         &self,
         contact: &ContactHash,
         opted_in: bool,
+        lifts_erasure: bool,
         keyword: &str,
         language: Language,
         now: OffsetDateTime,
     ) -> Result<TransactWriteItem, StoreError> {
         let now_s = timestamp(now);
         let person_id = crate::ids::random_id();
-        let update = Update::builder()
+        let set = "SET entity = :entity, sms_status = :status, sms_status_at = :now, sms_status_keyword = :kw, \
+                   #lang = :lang, updated_at = :now, created_at = if_not_exists(created_at, :now), \
+                   join_source = if_not_exists(join_source, :source), person_id = if_not_exists(person_id, :pid)";
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(contact_key(contact)))
-            .key("sk", AttributeValue::S("CONTACT".into()))
-            .update_expression(
-                "SET entity = :entity, sms_status = :status, sms_status_at = :now, sms_status_keyword = :kw, \
-                 #lang = :lang, updated_at = :now, created_at = if_not_exists(created_at, :now), \
-                 join_source = if_not_exists(join_source, :source), person_id = if_not_exists(person_id, :pid)",
-            )
+            .key("sk", AttributeValue::S("CONTACT".into()));
+        update = if opted_in && lifts_erasure {
+            update.update_expression(format!("{set} REMOVE erased_at, suppressed"))
+        } else {
+            update.update_expression(set)
+        };
+        let update = update
             .expression_attribute_names("#lang", "language")
             .expression_attribute_values(":lang", AttributeValue::S(language.code().into()))
             .expression_attribute_values(":entity", AttributeValue::S("contact".into()))
@@ -221,7 +593,7 @@ impl InboundStore for DynamoInboundStore {
             .table_name(&self.table)
             .key("pk", AttributeValue::S(contact_key(contact)))
             .key("sk", AttributeValue::S("CONTACT".into()))
-            .projection_expression("sms_status, #lang")
+            .projection_expression("sms_status, #lang, erased_at")
             .expression_attribute_names("#lang", "language")
             .consistent_read(true)
             .send()
@@ -246,6 +618,7 @@ impl InboundStore for DynamoInboundStore {
         Ok(Some(ContactState {
             sms_status,
             language,
+            erased: item.contains_key("erased_at"),
         }))
     }
 
@@ -342,38 +715,30 @@ impl InboundStore for DynamoInboundStore {
     async fn apply(
         &self,
         sid: &MessageSid,
+        sender: &ContactHash,
         effect: &ContactEffect,
         conversation: &StateChange,
         reply: &str,
         now: OffsetDateTime,
     ) -> Result<Applied, StoreError> {
-        let record = InboundItem {
-            pk: inbound_key(sid),
-            sk: "INBOUND".into(),
-            entity: "inbound".into(),
-            reply: reply.to_string(),
-            processed_at: timestamp(now),
-            expires_at: (now + INBOUND_IDEMPOTENCY_TTL).unix_timestamp(),
-        };
-        let guard = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&record)?))
-            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::N(now.unix_timestamp().to_string()),
-            )
-            .build()
-            .map_err(dynamo_err("build Put"))?;
-        let mut items = vec![TransactWriteItem::builder().put(guard).build()];
+        let mut items =
+            vec![self.inbound_guard(&InboundReply { sid, reply }, Some(sender), now)?];
         match effect {
             ContactEffect::OptIn {
                 contact,
                 keyword,
                 wording,
                 language,
+                lifts_erasure,
             } => {
-                items.push(self.contact_update(contact, true, keyword, *language, now)?);
+                items.push(self.contact_update(
+                    contact,
+                    true,
+                    *lifts_erasure,
+                    keyword,
+                    *language,
+                    now,
+                )?);
                 items.push(self.consent_put(
                     sid,
                     contact,
@@ -392,7 +757,7 @@ impl InboundStore for DynamoInboundStore {
                 wording,
                 language,
             } => {
-                items.push(self.contact_update(contact, false, keyword, *language, now)?);
+                items.push(self.contact_update(contact, false, false, keyword, *language, now)?);
                 items.push(self.consent_put(
                     sid,
                     contact,
@@ -447,5 +812,223 @@ impl InboundStore for DynamoInboundStore {
                 Err(dynamo_err("TransactWriteItems")(err))
             }
         }
+    }
+}
+
+impl ErasureStore<DynamoGatheringStore> for DynamoInboundStore {
+    #[tracing::instrument(name = "store.erase_contact", skip_all, fields(source = erasure.evidence.source))]
+    async fn erase_contact(
+        &self,
+        gatherings: &DynamoGatheringStore,
+        erasure: &Erasure<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Erased, StoreError> {
+        for attempt in 0..ERASE_ATTEMPTS {
+            if let Some(inbound) = &erasure.inbound
+                && let Some(reply) = self.processed_reply(inbound.sid, now).await?
+            {
+                return Ok(Erased::AlreadyProcessed { reply });
+            }
+            if attempt > 0 {
+                let jitter = rand::random_range(0..25u64);
+                tokio::time::sleep(std::time::Duration::from_millis((25 << attempt) + jitter))
+                    .await;
+            }
+            let plan = self.erasure_plan(gatherings, erasure.contact).await?;
+            let transactions = pack(
+                plan.groups,
+                self.erasure_last_writes(erasure, now)?,
+                MAX_TRANSACTION_WRITES,
+            );
+            let count = transactions.len();
+            if self.run_transactions(transactions).await? {
+                return Ok(Erased::Done {
+                    rsvps: plan.rsvps,
+                    items: plan.items,
+                    transactions: count,
+                });
+            }
+        }
+        if let Some(inbound) = &erasure.inbound
+            && let Some(reply) = self.processed_reply(inbound.sid, now).await?
+        {
+            return Ok(Erased::AlreadyProcessed { reply });
+        }
+        Err(StoreError::Corrupt(
+            "erasure kept being cancelled by concurrent changes".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn contact() -> ContactHash {
+        ContactHash::parse("p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc").unwrap()
+    }
+
+    #[test]
+    fn writes_are_packed_into_transactions_of_at_most_the_limit_with_the_last_ones_last() {
+        assert_eq!(
+            pack(vec![vec![1], vec![2, 3]], vec![9], 100),
+            [vec![1, 2, 3, 9]]
+        );
+        let groups: Vec<Vec<u32>> = (0..60).map(|n| vec![2 * n, 2 * n + 1]).collect();
+        let packed = pack(groups, vec![900, 901, 902], 100);
+        assert_eq!(packed.len(), 2);
+        assert_eq!(packed[0].len(), 100);
+        assert_eq!(packed[1].len(), 23);
+        assert_eq!(packed[1].last(), Some(&902));
+        assert!(
+            packed[0]
+                .chunks(2)
+                .all(|pair| pair[0] % 2 == 0 && pair[1] == pair[0] + 1),
+            "a group is never split"
+        );
+        let full: Vec<Vec<u32>> = (0..50).map(|n| vec![2 * n, 2 * n + 1]).collect();
+        assert_eq!(
+            pack(full, vec![7, 8], 100).len(),
+            2,
+            "the last writes go alone"
+        );
+        assert_eq!(pack(Vec::new(), vec![1, 2], 100), [vec![1, 2]]);
+    }
+
+    #[test]
+    fn a_delete_confirmation_round_trips_with_the_question_it_interrupted() {
+        let gathering = GatheringId::random();
+        let until = now() + super::super::DELETE_CONFIRMATION_WINDOW;
+        let state = ConversationState {
+            step: Step::AwaitingDeleteConfirmation {
+                until,
+                resume: Some(Box::new(Step::AwaitingChoice {
+                    options: vec![gathering.clone()],
+                })),
+            },
+            language: Language::Es,
+            first_name: None,
+        };
+        let item = ConversationItem::new(&contact(), &state, now());
+        assert_eq!(item.step, "awaiting_delete_confirmation");
+        assert_eq!(item.resume_step.as_deref(), Some("awaiting_choice"));
+        assert_eq!(item.options, [gathering.as_str()]);
+        assert_eq!(
+            item.expires_at,
+            (now() + super::super::CONVERSATION_TTL).unix_timestamp()
+        );
+        let stored = to_item(&item).unwrap();
+        let back: ConversationItem = serde_dynamo::from_item(stored).unwrap();
+        assert_eq!(back.into_state().unwrap(), state);
+
+        let alone = ConversationState {
+            step: Step::AwaitingDeleteConfirmation {
+                until,
+                resume: None,
+            },
+            ..state
+        };
+        let item = ConversationItem::new(&contact(), &alone, now());
+        assert_eq!(
+            item.expires_at,
+            until.unix_timestamp(),
+            "kept only for the window"
+        );
+        assert_eq!(item.resume_step, None);
+        assert_eq!(item.into_state().unwrap(), alone);
+        let zip = ConversationState {
+            step: Step::AwaitingZip,
+            language: Language::En,
+            first_name: None,
+        };
+        let item = ConversationItem::new(&contact(), &zip, now());
+        assert_eq!(
+            (item.step.as_str(), item.confirm_until),
+            ("awaiting_zip", None)
+        );
+        assert_eq!(item.into_state().unwrap(), zip);
+    }
+
+    fn store() -> DynamoInboundStore {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        DynamoInboundStore::new(Client::from_conf(config), "t")
+    }
+
+    #[test]
+    fn after_an_erasure_the_contact_holds_only_its_suppression_and_the_evidence_no_personal_data() {
+        let sid = MessageSid::parse(&format!("SM{:032x}", 7)).unwrap();
+        let contact = contact();
+        let erasure = Erasure {
+            contact: &contact,
+            evidence: super::super::ErasureEvidence {
+                reference: sid.as_str(),
+                source: "sms",
+                keyword: Some("BORRAR"),
+                wording: Some("Tus datos fueron borrados."),
+                language: Language::Es,
+            },
+            inbound: Some(InboundReply {
+                sid: &sid,
+                reply: "v1.sealed",
+            }),
+        };
+        let writes = store().erasure_last_writes(&erasure, now()).unwrap();
+        assert_eq!(writes.len(), 3);
+        let contact_item = writes[0].put().unwrap().item();
+        let mut names: Vec<&str> = contact_item.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "entity",
+                "erased_at",
+                "pk",
+                "sk",
+                "sms_status",
+                "sms_status_at",
+                "suppressed"
+            ]
+        );
+        assert_eq!(contact_item["suppressed"].as_bool(), Ok(&true));
+        let evidence = writes[1].put().unwrap().item();
+        assert!(text(evidence, "sk").starts_with("CONSENT#2027-01-15T08:00:00.000Z#SM"));
+        assert_eq!(text(evidence, "action"), "erase");
+        assert_eq!(text(evidence, "source"), "sms");
+        assert_eq!(text(evidence, "keyword"), "BORRAR");
+        let guard = writes[2].put().unwrap();
+        assert_eq!(text(guard.item(), "pk"), inbound_key(&sid));
+        assert!(
+            !guard.item().contains_key("gsi1pk"),
+            "the erasing message's record is not linked to the person"
+        );
+    }
+
+    #[test]
+    fn an_inbound_record_is_linked_to_its_sender_until_an_erasure_blanks_it() {
+        let sid = MessageSid::parse(&format!("SM{:032x}", 8)).unwrap();
+        let write = store()
+            .inbound_guard(
+                &InboundReply {
+                    sid: &sid,
+                    reply: "x",
+                },
+                Some(&contact()),
+                now(),
+            )
+            .unwrap();
+        let item = write.put().unwrap().item();
+        assert_eq!(text(item, "gsi1pk"), contact_key(&contact()));
+        assert!(text(item, "gsi1sk").starts_with("INBOUND#2027-"));
+        let blank = store().blank_inbound_write("INBOUND#x", "INBOUND").unwrap();
+        assert_eq!(
+            blank.update().unwrap().update_expression(),
+            "SET reply = :empty REMOVE gsi1pk, gsi1sk"
+        );
     }
 }

@@ -15,14 +15,16 @@
 //!
 //! **RSVPs.** `GATHERING#<id>` / `RSVP#<contact hash>`, created with `attribute_not_exists` in one
 //! transaction with `going_count + 1` on the gathering, conditioned on `going_count < capacity`; a
-//! full gathering gets a `waitlist` RSVP instead.
+//! full gathering gets a `waitlist` RSVP instead. Withdrawing one (an erasure, see
+//! [`DynamoGatheringStore::withdraw_writes`]) deletes it while its status is still the one read and,
+//! for a `going` RSVP, gives the place back (`going_count - 1`, never below 0) in the same transaction.
 
 use super::dynamo_util::{dynamo_err, to_item};
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -759,6 +761,88 @@ impl DynamoGatheringStore {
     }
 }
 
+/// An RSVP found under a person's `gsi1pk`, as an erasure reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IndexedRsvp {
+    pub pk: String,
+    pub sk: String,
+    pub status: RsvpStatus,
+}
+
+impl DynamoGatheringStore {
+    /// The RSVP an item found in `gsi1` is, if it is one.
+    pub(crate) fn indexed_rsvp(item: &Item) -> Option<IndexedRsvp> {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let (pk, sk) = (text("pk")?, text("sk")?);
+        if !(pk.starts_with("GATHERING#") && sk.starts_with("RSVP#")) {
+            return None;
+        }
+        let status = match text("status").map(String::as_str) {
+            Some("going") => RsvpStatus::Going,
+            _ => RsvpStatus::Waitlist,
+        };
+        Some(IndexedRsvp {
+            pk: pk.clone(),
+            sk: sk.clone(),
+            status,
+        })
+    }
+
+    /// Places taken at each of these gatherings (`pk` `GATHERING#<id>`); a missing gathering is absent.
+    pub(crate) async fn going_counts(
+        &self,
+        gathering_pks: &[String],
+    ) -> Result<HashMap<String, u32>, StoreError> {
+        let ids = gathering_pks
+            .iter()
+            .filter_map(|pk| pk.strip_prefix("GATHERING#"))
+            .map(|id| GatheringId::parse(id).map_err(|e| corrupt("rsvp gathering id", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .batch_get_gatherings(&ids)
+            .await?
+            .into_iter()
+            .map(|g| (g.pk, g.going_count))
+            .collect())
+    }
+
+    /// The writes that withdraw an RSVP, together in one transaction: delete it while its status is
+    /// still the one read, and if it held a place and the gathering counts one, give it back.
+    pub(crate) fn withdraw_writes(
+        &self,
+        rsvp: &IndexedRsvp,
+        give_back_place: bool,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let status = match rsvp.status {
+            RsvpStatus::Going => "going",
+            RsvpStatus::Waitlist => "waitlist",
+        };
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(rsvp.pk.clone(), &rsvp.sk)))
+            // `status` is a DynamoDB reserved word.
+            .condition_expression("#status = :status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", AttributeValue::S(status.into()))
+            .build()
+            .map_err(dynamo_err("build Delete"))?;
+        let mut writes = vec![TransactWriteItem::builder().delete(delete).build()];
+        if give_back_place && rsvp.status == RsvpStatus::Going {
+            let count = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(rsvp.pk.clone(), "GATHERING")))
+                .update_expression("SET going_count = going_count - :one")
+                .condition_expression("going_count > :zero")
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .map_err(dynamo_err("build Update"))?;
+            writes.push(TransactWriteItem::builder().update(count).build());
+        }
+        Ok(writes)
+    }
+}
+
 impl RsvpStore for DynamoGatheringStore {
     #[tracing::instrument(name = "store.rsvp", skip_all, fields(gathering = %rsvp.gathering, source = ?rsvp.source))]
     async fn rsvp(
@@ -997,6 +1081,38 @@ mod tests {
             .into_gathering()
             .unwrap();
         assert_eq!(back, g);
+    }
+
+    #[test]
+    fn an_rsvp_found_in_the_index_is_recognised_and_withdrawn_with_its_place() {
+        let item: Item = HashMap::from([
+            ("pk".into(), AttributeValue::S("GATHERING#g1".into())),
+            ("sk".into(), AttributeValue::S("RSVP#p.abc".into())),
+            ("status".into(), AttributeValue::S("going".into())),
+        ]);
+        let rsvp = DynamoGatheringStore::indexed_rsvp(&item).unwrap();
+        assert_eq!(rsvp.status, RsvpStatus::Going);
+        let outbox: Item = HashMap::from([
+            ("pk".into(), AttributeValue::S("OUTBOX#m1".into())),
+            ("sk".into(), AttributeValue::S("OUTBOX#m1".into())),
+        ]);
+        assert_eq!(DynamoGatheringStore::indexed_rsvp(&outbox), None);
+
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let store = DynamoGatheringStore::new(Client::from_conf(config), "t");
+        let writes = store.withdraw_writes(&rsvp, true).unwrap();
+        assert_eq!(writes.len(), 2);
+        let count = writes[1].update().unwrap();
+        assert_eq!(count.key()["pk"].as_s().unwrap(), "GATHERING#g1");
+        assert_eq!(count.key()["sk"].as_s().unwrap(), "GATHERING");
+        assert_eq!(store.withdraw_writes(&rsvp, false).unwrap().len(), 1);
+        let waitlisted = IndexedRsvp {
+            status: RsvpStatus::Waitlist,
+            ..rsvp
+        };
+        assert_eq!(store.withdraw_writes(&waitlisted, true).unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -40,6 +40,27 @@ impl MemoryGatheringStore {
             .map_err(|_| StoreError::Corrupt("poisoned".into()))
     }
 
+    /// Withdraws every RSVP of a person, giving back the place of each `going` one (an erasure).
+    /// Returns how many there were.
+    pub(crate) fn withdraw_all(&self, contact: &ContactHash) -> Result<usize, StoreError> {
+        let mut state = self.state()?;
+        let theirs: Vec<(GatheringId, String)> = state
+            .rsvps
+            .keys()
+            .filter(|(_, c)| c == contact.as_str())
+            .cloned()
+            .collect();
+        for key in &theirs {
+            if let Some(rsvp) = state.rsvps.remove(key)
+                && rsvp.status == RsvpStatus::Going
+                && let Some((_, going)) = state.gatherings.get_mut(&key.0)
+            {
+                *going = going.saturating_sub(1);
+            }
+        }
+        Ok(theirs.len())
+    }
+
     /// How many people have a place at a gathering (the stored counter).
     pub fn going_count(&self, id: &GatheringId) -> Option<u32> {
         self.state
@@ -577,5 +598,46 @@ mod tests {
             .collect();
         assert_eq!(ids, [sooner.id, later.id]);
         assert!(store.rsvps_of(&contact(2)).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn withdrawing_a_persons_rsvps_gives_back_their_places_only() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(
+            &sealer,
+            Spec {
+                capacity: Some(1),
+                ..Spec::new("MAPLE5", "20001")
+            },
+        )
+        .await;
+        let other = gathering(&sealer, Spec::new("CEDAR6", "20001")).await;
+        store.put(&g, now()).await.unwrap();
+        store.put(&other, now()).await.unwrap();
+        let (ana, ben) = (contact(1), contact(2));
+        for (person, at) in [(&ana, &g), (&ben, &g), (&ben, &other), (&ana, &other)] {
+            let name = first_name(&sealer, person).await;
+            let rsvp = NewRsvp {
+                gathering: &at.id,
+                contact: person,
+                source: RsvpSource::Sms,
+                language: Language::En,
+                first_name: &name,
+            };
+            store.rsvp(rsvp, now()).await.unwrap();
+        }
+        assert_eq!(store.going_count(&g.id), Some(1), "ben is waitlisted");
+
+        assert_eq!(store.withdraw_all(&ana).unwrap(), 2);
+
+        assert!(store.rsvps_of(&ana).await.unwrap().is_empty());
+        assert_eq!(store.going_count(&g.id), Some(0));
+        assert_eq!(store.going_count(&other.id), Some(1));
+        assert_eq!(store.rsvps_of(&ben).await.unwrap().len(), 2);
+        assert_eq!(
+            store.withdraw_all(&ana).unwrap(),
+            0,
+            "a retry finds nothing"
+        );
     }
 }
