@@ -1,12 +1,18 @@
 """Stand-ins for the Rust binaries, used by the tests of stack.py: a "function" that speaks the Lambda Runtime
 API like a real one, and a Twilio emulator that only answers its health check.
 
-    write_fakes(directory)  ->  directory/sms-inbound, directory/twilio-emulator, directory/fake-function
+    write_fakes(directory)  ->  directory/{sms-inbound,sms-status,send-worker,fake-function,twilio-emulator}
 
 The fake function chooses what to do from the `do` query parameter (or the path's last segment):
 echo (default: 201 with the event, the runtime headers and its environment), plain (a body without
 statusCode), error (an invocation error), crash (exits), sleep (sleeps `s` seconds, then echoes),
 b64 (a base64 body). FAKE_INIT_ERROR=1 in its environment makes it report an init error and exit.
+
+Given an SQS event (records with eventSource aws:sqs) it first appends one JSON line to `sqs-events.jsonl` next to
+itself ({"function", "pid", "started", "event"}), then reads each record's body as JSON and its `do`: fail (the
+record's messageId goes into batchItemFailures), bad-id (an itemIdentifier that is not in the batch), sleep
+(sleeps `s` seconds first), error (the whole invocation fails), crash (exits); anything else succeeds. It answers
+{"batchItemFailures": [...]}.
 """
 from __future__ import annotations
 
@@ -36,6 +42,38 @@ while True:
         runtime = {k: r.headers[k] for k in ("Lambda-Runtime-Aws-Request-Id", "Lambda-Runtime-Deadline-Ms",
                                              "Lambda-Runtime-Invoked-Function-Arn", "Lambda-Runtime-Trace-Id")}
         event = json.loads(r.read())
+    records = event.get("Records") if isinstance(event, dict) else None
+    if records and records[0].get("eventSource") == "aws:sqs":
+        line = json.dumps({"function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"), "pid": os.getpid(),
+                           "started": time.time(), "event": event}) + "\n"
+        fd = os.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sqs-events.jsonl"),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(fd, line.encode())
+        os.close(fd)
+        failures, actions, pause = [], set(), 0.0
+        for record in records:
+            try:
+                order = json.loads(record["body"])
+            except ValueError:
+                order = {}
+            do = order.get("do") if isinstance(order, dict) else None
+            if do == "fail":
+                failures.append({"itemIdentifier": record["messageId"]})
+            elif do == "bad-id":
+                failures.append({"itemIdentifier": "not-a-message-of-this-batch"})
+            elif do == "sleep":
+                pause = max(pause, float(order.get("s", 1)))
+            elif do in ("error", "crash"):
+                actions.add(do)
+        time.sleep(pause)
+        if "crash" in actions:
+            os._exit(3)
+        if "error" in actions:
+            post(f"/invocation/{rid}/error", {"errorType": "FakeError", "errorMessage": "fake batch failure"},
+                 {"Lambda-Runtime-Function-Error-Type": "FakeError"})
+            continue
+        post(f"/invocation/{rid}/response", {"batchItemFailures": failures})
+        continue
     query = event.get("queryStringParameters") or {}
     action = query.get("do") or event.get("rawPath", "/").rstrip("/").rsplit("/", 1)[-1]
     if action == "sleep":
@@ -94,10 +132,29 @@ def _write(path: Path, source: str) -> None:
     path.chmod(0o755)
 
 
-def write_fakes(directory: Path | str,
-                function_names: tuple[str, ...] = ("sms-inbound", "sms-status", "fake-function")) -> Path:
+KNOWN_FUNCTIONS = ("sms-inbound", "sms-status", "send-worker")
+
+
+def template_function_binaries() -> tuple[str, ...]:
+    """The binaries of template.yaml's functions (each gets a fake), with the known ones when it cannot be read."""
+    try:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import stack
+
+        resources = stack.load_template(stack.DEFAULT_TEMPLATE).get("Resources") or {}
+        found = [stack.function_binary_name(lid, r) for lid, r in resources.items()
+                 if r.get("Type") == "AWS::Serverless::Function"]
+    except Exception:
+        found = []
+    return tuple(dict.fromkeys([*KNOWN_FUNCTIONS, *found]))
+
+
+def write_fakes(directory: Path | str, function_names: tuple[str, ...] | None = None) -> Path:
+    """Fake functions (by default one per function of template.yaml, and `fake-function`) and a fake emulator."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if function_names is None:
+        function_names = (*template_function_binaries(), "fake-function")
     for name in function_names:
         _write(directory / name, FAKE_FUNCTION)
     _write(directory / "twilio-emulator", FAKE_EMULATOR)

@@ -8,7 +8,25 @@
 SecureString parameters the functions read, starts the Twilio emulator, and serves an API Gateway HTTP API
 emulation: each HTTP request becomes a payload-format-2.0 event handed to the real function binary through a
 local implementation of the Lambda Runtime API. When everything answers it writes `.local/stack.env`
-(KEY=VALUE lines) and prints `rising local stack ready: GATEWAY_URL=...`.
+(KEY=VALUE lines) and prints `rising local stack ready: GATEWAY_URL=...`. Every created resource is in it as
+<LOGICAL_ID>_<ATTR> (a queue: SEND_QUEUE_URL, SEND_QUEUE_ARN, SEND_QUEUE_NAME, SEND_DEAD_LETTER_QUEUE_URL ...).
+
+It also plays Lambda's SQS event source (moto's own ignores ReportBatchItemFailures): for every `Type: SQS` event
+of a function, with its settings from the template (BatchSize, default 10; MaximumBatchingWindowInSeconds;
+FunctionResponseTypes; ScalingConfig.MaximumConcurrency, default 2 locally; Enabled), that many pollers each
+long-poll the queue (ReceiveMessage of up to 10, WaitTimeSeconds 2, all system and message attributes), fill the
+batch until it is full or the batching window closes, and invoke the function with the records Lambda delivers
+(messageId, receiptHandle, body, attributes, messageAttributes in camelCase, md5OfBody, md5OfMessageAttributes,
+eventSource, eventSourceARN, awsRegion). Then, as Lambda: a failed invocation (error, timeout, crash) deletes
+nothing; a successful one deletes the whole batch, or with ReportBatchItemFailures all but the messages its
+`batchItemFailures` names (an itemIdentifier that is empty or not in the batch, or a response that is not JSON,
+fails the whole batch). What is not deleted comes back after the queue's VisibilityTimeout, with a higher
+ApproximateReceiveCount, and moto moves it to the dead-letter queue once it was received the RedrivePolicy's
+maxReceiveCount times. The function runs up to MaximumConcurrency instances for its queue (plus --concurrency
+for HTTP routes). The log says counts, message ids and outcomes, never a body. The queue's visibility timeout is
+the template's; a test that wants quick redeliveries on the real template can lower it on the running stack
+(SetQueueAttributes VisibilityTimeout), which the pollers honour from their next receive. Ctrl-C/SIGTERM stops
+the pollers (no new batch), then the functions; a batch in flight is not deleted and comes back later.
 
 Only the standard library, boto3 (comes with moto) and samcli's YAML loader (PyYAML fallback) are used.
 """
@@ -716,14 +734,15 @@ def creation_order(resources: dict[str, dict], ids: list[str]) -> list[str]:
 
 
 class AwsClients:
-    def __init__(self, endpoint: str, region: str):
+    def __init__(self, endpoint: str, region: str, max_pool_connections: int = 10, max_attempts: int = 2):
         import boto3
         from botocore.config import Config
 
         self.endpoint, self.region = endpoint, region
         self._session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                               region_name=region)
-        self._config = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
+        self._config = Config(retries={"max_attempts": max_attempts}, connect_timeout=5, read_timeout=30,
+                              max_pool_connections=max_pool_connections)
         self._clients: dict[str, Any] = {}
 
     def __call__(self, service: str):
@@ -1855,6 +1874,340 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# SQS event source: Lambda's event source mapping for SQS, played locally (moto's own emulation ignores
+# ReportBatchItemFailures, so it cannot be used)
+
+SQS_POLL_WAIT_S = 2  # WaitTimeSeconds of each long poll: short, so that the stack stops quickly
+SQS_GATHER_INTERVAL_S = 0.1  # how often a poller asks for more messages while a batching window is open
+SQS_DEFAULT_BATCH_SIZE = 10
+SQS_DEFAULT_MAX_CONCURRENCY = 2  # AWS scales pollers up when ScalingConfig is absent; locally two
+SQS_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long a batch waits for a free instance of its function
+# Message system attributes of a record, in the order Lambda writes them; any other one SQS returns follows.
+SQS_RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber", "MessageGroupId", "SenderId",
+                         "MessageDeduplicationId", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader")
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+@dataclass
+class SqsEventSource:
+    """One `Type: SQS` event of a function, resolved against the local stack."""
+    function: str  # logical id of the function
+    event: str  # the event's name under Events
+    queue: str  # logical id of the queue
+    queue_arn: str
+    queue_url: str
+    batch_size: int = SQS_DEFAULT_BATCH_SIZE
+    batching_window_s: int = 0
+    report_batch_item_failures: bool = False
+    max_concurrency: int = SQS_DEFAULT_MAX_CONCURRENCY
+    enabled: bool = True
+
+    def describe(self) -> str:
+        window = f", window {self.batching_window_s}s" if self.batching_window_s else ""
+        report = f", {REPORT_BATCH_ITEM_FAILURES}" if self.report_batch_item_failures else ""
+        return (f"batches of up to {self.batch_size}{window}, {self.max_concurrency} concurrent "
+                f"invocation(s){report}")
+
+
+def _int_property(props: dict, key: str, default: int, low: int, high: int, where: str) -> int:
+    value = props.get(key)
+    if value is None:
+        return default
+    try:
+        number = int(cfn_str(value))
+    except ValueError:
+        raise StackError(f"{where}: {key} {value!r} is not an integer") from None
+    if not low <= number <= high:
+        raise StackError(f"{where}: {key} {number} is outside {low}..{high}")
+    return number
+
+
+def sqs_event_sources(template: dict, resolver: Resolver, queues: dict[str, tuple[str, str]],
+                      functions: set[str] | None = None) -> list[SqsEventSource]:
+    """Every `Type: SQS` event of every AWS::Serverless::Function (of `functions`, when given: the ones whose
+    Condition holds), with AWS's defaults and limits. `queues` maps a queue ARN to (logical id, queue URL) of the
+    queues the stack created."""
+    sources = []
+    for lid, res in (template.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function" or (functions is not None and lid not in functions):
+            continue
+        for event_name, event in ((res.get("Properties") or {}).get("Events") or {}).items():
+            if (event or {}).get("Type") != "SQS":
+                continue
+            where = f"{lid}.Events.{event_name}"
+            props = resolver.resolve(event.get("Properties") or {})
+            arn = props.get("Queue")
+            if not isinstance(arn, str) or arn not in queues:
+                raise StackError(f"{where}: Queue {arn!r} is not a queue of the template; the local stack plays SQS "
+                                 "events of its own queues only")
+            queue, url = queues[arn]
+            fifo = arn.endswith(".fifo")
+            batch_size = _int_property(props, "BatchSize", SQS_DEFAULT_BATCH_SIZE, 1, 10 if fifo else 10_000, where)
+            window = _int_property(props, "MaximumBatchingWindowInSeconds", 0, 0, 300, where)
+            if batch_size > 10 and window == 0:
+                raise StackError(f"{where}: a BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1")
+            types = props.get("FunctionResponseTypes") or []
+            if not isinstance(types, list) or any(t != REPORT_BATCH_ITEM_FAILURES for t in types):
+                raise StackError(f"{where}: FunctionResponseTypes {types!r} may only hold {REPORT_BATCH_ITEM_FAILURES}")
+            scaling = props.get("ScalingConfig") or {}
+            if not isinstance(scaling, dict):
+                raise StackError(f"{where}: ScalingConfig must be a mapping")
+            concurrency = _int_property(scaling, "MaximumConcurrency", SQS_DEFAULT_MAX_CONCURRENCY, 2, 1000, where)
+            if props.get("FilterCriteria"):
+                log("stack", f"{where}: FilterCriteria is not emulated: every message reaches the function")
+            sources.append(SqsEventSource(
+                function=lid, event=event_name, queue=queue, queue_arn=arn, queue_url=url, batch_size=batch_size,
+                batching_window_s=window, report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in types,
+                max_concurrency=concurrency, enabled=as_bool(props.get("Enabled", True))))
+    return sources
+
+
+def _binary(value: Any) -> bytes:
+    """A binary message attribute value: bytes as boto3 returns them, or base64 text."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return base64.b64decode(str(value))
+
+
+def md5_of_message_attributes(attributes: dict[str, dict]) -> str:
+    """SQS's MD5OfMessageAttributes of message attributes shaped as ReceiveMessage returns them (StringValue,
+    BinaryValue, StringListValues, BinaryListValues, DataType): for each attribute, by name, the name, the data
+    type, a transport byte (1 string, 2 binary, 3 string list, 4 binary list) and the value(s), each of the
+    variable-length parts preceded by its length as 4 big-endian bytes."""
+    md5 = hashlib.md5()
+
+    def part(data: bytes) -> None:
+        md5.update(len(data).to_bytes(4, "big"))
+        md5.update(data)
+
+    for name in sorted(attributes):
+        value = attributes[name]
+        part(name.encode("utf-8"))
+        part(str(value["DataType"]).encode("utf-8"))
+        if value.get("StringValue") is not None:
+            md5.update(b"\x01")
+            part(str(value["StringValue"]).encode("utf-8"))
+        elif value.get("BinaryValue") is not None:
+            md5.update(b"\x02")
+            part(_binary(value["BinaryValue"]))
+        elif value.get("StringListValues"):
+            md5.update(b"\x03")
+            for s in value["StringListValues"]:
+                part(str(s).encode("utf-8"))
+        elif value.get("BinaryListValues"):
+            md5.update(b"\x04")
+            for b in value["BinaryListValues"]:
+                part(_binary(b))
+    return md5.hexdigest()
+
+
+def sqs_message_attributes(attributes: dict[str, dict]) -> dict[str, dict]:
+    """Message attributes in the camelCase shape of Lambda's SQS records (binary values base64)."""
+    out: dict[str, dict] = {}
+    for name, value in attributes.items():
+        v: dict[str, Any] = {}
+        if value.get("StringValue") is not None:
+            v["stringValue"] = value["StringValue"]
+        if value.get("BinaryValue") is not None:
+            v["binaryValue"] = base64.b64encode(_binary(value["BinaryValue"])).decode()
+        v["stringListValues"] = [str(s) for s in value.get("StringListValues") or []]
+        v["binaryListValues"] = [base64.b64encode(_binary(b)).decode() for b in value.get("BinaryListValues") or []]
+        v["dataType"] = value["DataType"]
+        out[name] = v
+    return out
+
+
+def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
+    """The record Lambda hands a function for one message of a (boto3) ReceiveMessage answer that asked for every
+    system attribute and every message attribute."""
+    body = message.get("Body", "")
+    attributes = message.get("Attributes") or {}
+    ordered = {k: attributes[k] for k in SQS_RECORD_ATTRIBUTES if k in attributes}
+    ordered.update({k: v for k, v in attributes.items() if k not in ordered})
+    message_attributes = message.get("MessageAttributes") or {}
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": body,
+        "attributes": ordered,
+        "messageAttributes": sqs_message_attributes(message_attributes),
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode("utf-8")).hexdigest(),
+    }
+    if message_attributes:
+        record["md5OfMessageAttributes"] = md5_of_message_attributes(message_attributes)
+    record["eventSource"] = "aws:sqs"
+    record["eventSourceARN"] = queue_arn
+    record["awsRegion"] = region
+    return record
+
+
+def sqs_event(messages: list[dict], queue_arn: str, region: str) -> dict:
+    return {"Records": [sqs_record(m, queue_arn, region) for m in messages]}
+
+
+INVOCATION_FAILURES = {"error": "function error", "timeout": "function timed out", "crash": "runtime exited",
+                       "init-timeout": "function did not start in time", "throttled": "no free instance"}
+
+
+def sqs_batch_failures(outcome: str | None, payload: bytes, message_ids: list[str],
+                       report_batch_item_failures: bool) -> tuple[set[str], str]:
+    """The messages of a batch that failed, as Lambda's SQS event source decides it, and why (for the log: no
+    message contents). Failed messages stay in the queue; the others are deleted.
+
+    A failed invocation (error, timeout, crash) fails the whole batch. A successful one succeeds it, unless the
+    event source has ReportBatchItemFailures: then `{"batchItemFailures": [{"itemIdentifier": <messageId>}, ...]}`
+    names the failed ones; an empty or null list, `{}`, `null` or an empty response mean none failed; a response
+    that is not JSON or not an object, or an entry whose itemIdentifier is missing, empty or not a message of the
+    batch, fails the whole batch (AWS's documented behaviour).
+    """
+    everything = set(message_ids)
+    if outcome != "ok":
+        return everything, INVOCATION_FAILURES.get(str(outcome), str(outcome))
+    if not report_batch_item_failures:
+        return set(), "ok"
+    text = payload.strip()
+    if not text:
+        return set(), "ok"
+    try:
+        response = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return everything, "response is not JSON: whole batch failed"
+    if response is None:
+        return set(), "ok"
+    if not isinstance(response, dict):
+        return everything, "response is not an object: whole batch failed"
+    items = response.get("batchItemFailures")
+    if items is None:
+        return set(), "ok"
+    if not isinstance(items, list):
+        return everything, "batchItemFailures is not a list: whole batch failed"
+    failed: set[str] = set()
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or not identifier:
+            return everything, "a batchItemFailures entry has no itemIdentifier: whole batch failed"
+        if identifier not in everything:
+            return everything, "an itemIdentifier is not a message of the batch: whole batch failed"
+        failed.add(identifier)
+    return failed, f"{len(failed)} reported failure(s)" if failed else "ok"
+
+
+class SqsPoller:
+    """Plays one SQS event source mapping: `max_concurrency` loops, each receiving a batch (a long poll, then more
+    until the batch is full or the batching window closes), invoking the function with it through the function's
+    pool and deleting the messages that succeeded. Failed messages are left alone: SQS makes them visible again
+    after the queue's visibility timeout and moves them to the dead-letter queue after the RedrivePolicy's
+    maxReceiveCount (moto does both). One receive at a time per mapping, so two loops never share a message."""
+
+    def __init__(self, source: SqsEventSource, pool: FunctionPool, sqs: Any, region: str, timeout_s: float,
+                 quiet: bool = False, receiver: Any = None):
+        self.source = source
+        self.pool = pool
+        self.sqs = sqs  # deletes
+        self.receiver = receiver or sqs  # receives: without retries, so that a poller stops as soon as moto does
+        self.region = region
+        self.timeout_s = timeout_s
+        self.quiet = quiet
+        self.prefix = f"sqs {source.queue}"
+        self.stopping = threading.Event()
+        self._receive_lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i in range(self.source.max_concurrency):
+            t = threading.Thread(target=self._loop, daemon=True, name=f"sqs-{self.source.queue}-{i + 1}")
+            self.threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        deadline = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(deadline - time.monotonic(), 0))
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                batch = self._receive()
+                failures = 0
+            except Exception as e:  # moto restarting or gone; never a message's contents
+                if self.stopping.is_set():
+                    return
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:
+                    log(self.prefix, f"receiving failed: {type(e).__name__}; retrying")
+                self.stopping.wait(min(failures, 5))
+                continue
+            if batch:
+                try:
+                    self._process(batch)
+                except Exception as e:  # a bug here must not end the poller; the batch comes back later
+                    log(self.prefix, f"handling a batch of {len(batch)} failed: {type(e).__name__}")
+                    self.stopping.wait(1)
+
+    def _receive_some(self, count: int, wait_s: int) -> list[dict]:
+        return self.receiver.receive_message(
+            QueueUrl=self.source.queue_url, MaxNumberOfMessages=count, WaitTimeSeconds=wait_s,
+            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages") or []
+
+    def _receive(self) -> list[dict]:
+        src = self.source
+        with self._receive_lock:
+            if self.stopping.is_set():
+                return []
+            batch = self._receive_some(min(10, src.batch_size), SQS_POLL_WAIT_S)
+            if batch and src.batching_window_s:
+                deadline = time.monotonic() + src.batching_window_s
+                while len(batch) < src.batch_size and not self.stopping.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    more = self._receive_some(min(10, src.batch_size - len(batch)), 0)
+                    if more:
+                        batch.extend(more)
+                    else:
+                        self.stopping.wait(min(SQS_GATHER_INTERVAL_S, remaining))
+            return batch
+
+    def _process(self, batch: list[dict]) -> None:
+        src = self.source
+        ids = [m["MessageId"] for m in batch]
+        event = json.dumps(sqs_event(batch, src.queue_arn, self.region)).encode()
+        inv = self.pool.invoke(event, self.timeout_s, max(SQS_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
+        failed, reason = sqs_batch_failures(inv.outcome, inv.payload, ids, src.report_batch_item_failures)
+        done = [m for m in batch if m["MessageId"] not in failed]
+        try:
+            not_deleted = self._delete(done)
+        except Exception as e:
+            if self.stopping.is_set():
+                return
+            log(self.prefix, f"deleting {len(done)} message(s) failed: {type(e).__name__}")
+            return
+        if self.stopping.is_set() and inv.outcome != "ok":
+            return  # the function was stopped with the stack
+        if self.quiet and not failed and not not_deleted:
+            return
+        kept = [i for i in ids if i in failed]
+        line = f"{len(batch)} message(s) -> {self.pool.spec.binary}: {reason}; deleted {len(done) - not_deleted}"
+        if kept:
+            line += f"; left for redelivery: {', '.join(kept[:10])}" + (" ..." if len(kept) > 10 else "")
+        if not_deleted:
+            line += f"; {not_deleted} could not be deleted"
+        log(self.prefix, line)
+
+    def _delete(self, messages: list[dict]) -> int:
+        """Deletes the messages; the number SQS refused."""
+        refused = 0
+        for start in range(0, len(messages), 10):
+            chunk = messages[start:start + 10]
+            answer = self.sqs.delete_message_batch(QueueUrl=self.source.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+            refused += len(answer.get("Failed") or [])
+        return refused
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The stack
 
 
@@ -1902,6 +2255,7 @@ class Stack:
         self.registry = ProcessRegistry(self.env_file.with_name(self.env_file.name + ".pids"), self.env_file)
         self.children: dict[str, Child] = {}
         self.pools: list[FunctionPool] = []
+        self.pollers: list[SqsPoller] = []
         self.gateway: Gateway | None = None
         self.gateway_serving = False
         self.wrote_env = False
@@ -2092,8 +2446,10 @@ class Stack:
             out[upper_snake(pname)] = params[pname]
             out[key] = secret_values[key]
 
-        # functions
+        # functions, and the SQS queues that invoke them
         specs = function_specs(template, resolver, self.region)
+        queues = {a["Arn"]: (lid, a["QueueUrl"]) for lid, a in created.items() if "QueueUrl" in a}
+        sources = sqs_event_sources(template, resolver, queues, {spec.logical_id for spec in specs})
         template_env: dict[str, str] = {}
         for spec in specs:
             for k, v in spec.environment.items():
@@ -2110,8 +2466,8 @@ class Stack:
                 env[k] = out[k]
             if self.env.get("RUST_LOG"):
                 env["RUST_LOG"] = self.env["RUST_LOG"]
-            pool = FunctionPool(spec, self.bin_dir / spec.binary, env, self.region, self.args.concurrency,
-                                self.registry)
+            pool = FunctionPool(spec, self.bin_dir / spec.binary, env, self.region,
+                                self.function_concurrency(spec, sources), self.registry)
             self.pools.append(pool)
             gw.pools[spec.logical_id] = pool
             gw.specs[spec.logical_id] = spec
@@ -2130,6 +2486,7 @@ class Stack:
                          name="gateway").start()
         self.gateway_serving = True
         self._wait("gateway", lambda: probe(gateway_url + "/"), None, 10)
+        self.start_event_sources(sources, gw, moto_url)
 
         # the env file, once everything answers
         lines = dict(out)
@@ -2152,6 +2509,31 @@ class Stack:
         if ready:
             return ready({k: lines[k] for k in keys})
         return self.monitor()
+
+    def function_concurrency(self, spec: FunctionSpec, sources: list[SqsEventSource]) -> int:
+        """Instances a function may run at once: --concurrency for its HTTP routes, plus the MaximumConcurrency of
+        each of its enabled SQS event sources, so that every poller always finds an instance."""
+        from_queues = sum(s.max_concurrency for s in sources if s.function == spec.logical_id and s.enabled)
+        if not from_queues:
+            return self.args.concurrency
+        return from_queues + (self.args.concurrency if spec.routes else 0)
+
+    def start_event_sources(self, sources: list[SqsEventSource], gw: Gateway, moto_url: str) -> None:
+        connections = sum(s.max_concurrency for s in sources if s.enabled) + 4
+        sqs = AwsClients(moto_url, self.region, max_pool_connections=connections)
+        receiver = AwsClients(moto_url, self.region, max_pool_connections=connections, max_attempts=1)
+        for source in sources:
+            spec = gw.specs[source.function]
+            if not source.enabled:
+                self.say(f"SQS event {source.function}.{source.event}: {source.queue} -> {spec.binary} is disabled "
+                         "(Enabled: false)")
+                continue
+            poller = SqsPoller(source, gw.pools[source.function], sqs("sqs"), self.region, spec.timeout_s,
+                               quiet=self.args.quiet, receiver=receiver("sqs"))
+            poller.start()
+            self.pollers.append(poller)
+            self.say(f"SQS event {source.function}.{source.event}: {source.queue} -> {spec.binary}, "
+                     + source.describe())
 
     def function_base_env(self, out: dict[str, str]) -> dict[str, str]:
         env = {
@@ -2195,11 +2577,13 @@ class Stack:
             time.sleep(0.25)
 
     def shutdown(self) -> None:
+        for poller in self.pollers:
+            poller.stopping.set()  # no new batch; the ones in flight end when their functions stop
         if self.gateway:
             if self.gateway_serving:
                 self.gateway.shutdown()
             self.gateway.server_close()
-        threads = [threading.Thread(target=p.stop, daemon=True) for p in self.pools]
+        threads = [threading.Thread(target=p.stop, daemon=True) for p in self.pollers + self.pools]
         threads += [threading.Thread(target=c.stop, daemon=True) for c in self.children.values()]
         for t in threads:
             t.start()
@@ -2242,7 +2626,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="where to write KEY=VALUE lines once the stack answers (default: .local/stack.env)")
     common.add_argument("--no-build", action="store_true", help="do not run `cargo build --bins` first")
     common.add_argument("--concurrency", type=int, default=2,
-                        help="most instances of one function running at once (default: 2)")
+                        help="most instances of one function serving HTTP requests at once (default: 2); an SQS "
+                             "event source adds its ScalingConfig.MaximumConcurrency")
     common.add_argument("--template", default=str(DEFAULT_TEMPLATE), help="SAM template (default: template.yaml)")
     common.add_argument("--bin-dir", default=None,
                         help="directory of the function and emulator binaries (default: $CARGO_TARGET_DIR or "

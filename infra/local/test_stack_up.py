@@ -169,6 +169,34 @@ class UpTest(unittest.TestCase):
         self.assertEqual(fenv["RUST_LOG"], "info")
         self.assertNotIn("TWILIO_AUTH_TOKEN", fenv)  # functions read it from SSM, as in AWS
 
+        # the send queue and its dead-letter queue, and the send worker playing their SQS event source
+        sqs = moto_client(env, "sqs")
+        for key in ("SEND_QUEUE_URL", "SEND_QUEUE_ARN", "SEND_DEAD_LETTER_QUEUE_URL", "SEND_DEAD_LETTER_QUEUE_ARN"):
+            self.assertIn(key, env)
+        attrs = sqs.get_queue_attributes(QueueUrl=env["SEND_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attrs["VisibilityTimeout"], "180")
+        self.assertEqual(json.loads(attrs["RedrivePolicy"]),
+                         {"deadLetterTargetArn": env["SEND_DEAD_LETTER_QUEUE_ARN"], "maxReceiveCount": 5})
+        self.assertIn("SQS event SendWorkerFunction.SendQueue: SendQueue -> send-worker, batches of up to 10, window 1s, "
+                      "2 concurrent invocation(s), ReportBatchItemFailures", s.logs())
+        sent = sqs.send_message(QueueUrl=env["SEND_QUEUE_URL"], MessageBody='{"message_id":"m-1"}')["MessageId"]
+        events = self.tmp / "bin" / "sqs-events.jsonl"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not (events.exists() and sent in events.read_text()):
+            time.sleep(0.1)
+        [delivery] = [json.loads(line) for line in events.read_text().splitlines()]
+        self.assertEqual(delivery["function"], "rising-local-SendWorkerFunction")
+        [record] = delivery["event"]["Records"]
+        self.assertEqual((record["messageId"], record["eventSourceARN"]), (sent, env["SEND_QUEUE_ARN"]))
+        while time.monotonic() < deadline and sqs.get_queue_attributes(
+                QueueUrl=env["SEND_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessagesNotVisible"])[
+                "Attributes"]["ApproximateNumberOfMessagesNotVisible"] != "0":
+            time.sleep(0.1)
+        attrs = sqs.get_queue_attributes(QueueUrl=env["SEND_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+        self.assertEqual((attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]),
+                         ("0", "0"))
+        children = s.children()  # now with the send worker
+
         # stop: exit 0, env file gone, no process left
         self.assertEqual(s.stop(), 0, s.logs())
         self.assertFalse(s.env_file.exists())
