@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -19,6 +20,8 @@ use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Config, FailSpec, FinalFailure};
+use crate::conn::{ConnHandle, KillableListener};
+use crate::faults::{Fault, FaultKind, FaultPlan};
 use crate::segments;
 use crate::signature;
 use crate::store::{API_VERSION, CallbackRecord, Message, Store, dlr_done_date, new_sid};
@@ -76,6 +79,8 @@ pub struct AppState {
     store: Mutex<Store>,
     http: reqwest::Client,
     api_slots: Option<Arc<Semaphore>>,
+    /// Messages per second per sender, changeable with `POST /_emulator/config`.
+    rate_limit_mps: AtomicU32,
 }
 
 impl AppState {
@@ -89,6 +94,7 @@ impl AppState {
         let api_slots =
             (cfg.max_concurrency > 0).then(|| Arc::new(Semaphore::new(cfg.max_concurrency)));
         Arc::new(AppState {
+            rate_limit_mps: AtomicU32::new(cfg.rate_limit_mps),
             cfg,
             store: Mutex::new(Store::default()),
             http,
@@ -131,6 +137,10 @@ impl AppState {
         }
     }
 
+    fn rate_limit_mps(&self) -> u32 {
+        self.rate_limit_mps.load(Ordering::SeqCst)
+    }
+
     async fn api_latency(&self) {
         if self.cfg.api_latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.cfg.api_latency_ms)).await;
@@ -159,7 +169,10 @@ fn api_error(e: &ApiError) -> Response {
 }
 
 fn too_many_requests(retry_after: Duration) -> Response {
-    let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    too_many_requests_secs(retry_after.as_secs_f64().ceil().max(1.0) as u64)
+}
+
+fn too_many_requests_secs(secs: u64) -> Response {
     let mut resp = api_error(&ApiError::new(429, 20429, "Too Many Requests"));
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -200,6 +213,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_emulator/messages", get(emulator_messages))
         .route("/_emulator/callbacks", get(emulator_callbacks))
         .route("/_emulator/reset", post(reset))
+        .route(
+            "/_emulator/faults",
+            post(add_faults).get(list_faults).delete(clear_faults),
+        )
+        .route("/_emulator/requests", get(emulator_requests))
+        .route("/_emulator/config", post(set_config).get(get_config))
         .route("/_emulator/health", get(health))
         .fallback(fallback)
         .with_state(state)
@@ -218,6 +237,7 @@ async fn index() -> Html<&'static str> {
 async fn create_message(
     State(st): State<Arc<AppState>>,
     Path(account): Path<String>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -225,13 +245,56 @@ async fn create_message(
         tracing::info!(code = e.code, "create message: unauthorized");
         return api_error(&e);
     }
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let req = CreateRequest::from_pairs(&pairs);
+    let fault = st.store().faults.on_create(req.to.as_deref());
+    let Some(Fault { kind, delay_ms }) = fault else {
+        return create_normally(st, req).await;
+    };
+    tracing::info!(?kind, delay_ms, "create message: injected fault");
+    let delay = Duration::from_millis(delay_ms);
+    match kind {
+        FaultKind::ServerError(status) => {
+            tokio::time::sleep(delay).await;
+            api_error(&crate::faults::server_error(status))
+        }
+        FaultKind::TooManyRequests { retry_after } => {
+            tokio::time::sleep(delay).await;
+            too_many_requests_secs(retry_after)
+        }
+        // Handled even when the client gives up meanwhile, as Twilio would.
+        FaultKind::Delay => tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            create_normally(st, req).await
+        })
+        .await
+        .unwrap_or_else(|e| {
+            api_error(&ApiError::new(
+                500,
+                20500,
+                format!("Internal Server Error: {e}"),
+            ))
+        }),
+        FaultKind::Reset => {
+            let resp = create_normally(st, req).await;
+            tokio::time::sleep(delay).await;
+            match extensions.get::<ConnectInfo<ConnHandle>>() {
+                Some(ConnectInfo(conn)) => conn.kill(),
+                // Served without `serve` (no killable connection): answer late instead.
+                None => tracing::warn!("reset fault: connection cannot be closed; answering"),
+            }
+            resp
+        }
+    }
+}
+
+/// Create Message after authentication and faults: limits, validation, creation.
+async fn create_normally(st: Arc<AppState>, req: CreateRequest) -> Response {
     let Ok(_slot) = st.api_slot() else {
         tracing::info!("create message: concurrency limit reached");
         return too_many_requests(Duration::from_secs(1));
     };
     st.api_latency().await;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let req = CreateRequest::from_pairs(&pairs);
     let now = OffsetDateTime::now_utc();
     let (message, generation) = {
         let mut store = st.store();
@@ -246,7 +309,7 @@ async fn create_message(
         if let Err(wait) =
             store
                 .limiter
-                .take(valid.sender_key(), st.cfg.rate_limit_mps, Instant::now())
+                .take(valid.sender_key(), st.rate_limit_mps(), Instant::now())
         {
             tracing::info!("create message: rate limit reached");
             return too_many_requests(wait);
@@ -948,8 +1011,94 @@ async fn emulator_callbacks(
 
 async fn reset(State(st): State<Arc<AppState>>) -> Response {
     st.store().reset();
+    st.rate_limit_mps
+        .store(st.cfg.rate_limit_mps, Ordering::SeqCst);
     tracing::info!("state reset");
     (StatusCode::OK, axum::Json(json!({ "reset": true }))).into_response()
+}
+
+async fn add_faults(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let plan = match FaultPlan::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
+    };
+    let to = plan.to.clone();
+    let added = plan.responses.len();
+    let queued = st.store().faults.push(plan);
+    tracing::info!(%to, added, queued, "faults queued");
+    (
+        StatusCode::OK,
+        axum::Json(json!({ "to": to, "added": added, "queued": queued })),
+    )
+        .into_response()
+}
+
+async fn list_faults(State(st): State<Arc<AppState>>) -> Response {
+    let queued = st.store().faults.queued_json();
+    (StatusCode::OK, axum::Json(json!({ "queued": queued }))).into_response()
+}
+
+async fn clear_faults(State(st): State<Arc<AppState>>) -> Response {
+    let cleared = st.store().faults.clear();
+    tracing::info!(cleared, "faults cleared");
+    (StatusCode::OK, axum::Json(json!({ "cleared": cleared }))).into_response()
+}
+
+async fn emulator_requests(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(k) = q.keys().find(|k| k.as_str() != "phone") {
+        return bad_request(format!("unknown query parameter `{k}` (expected phone)"));
+    }
+    let phone = q.get("phone").map(|p| normalize_phone(p));
+    if let Some(p) = &phone
+        && !is_e164(p)
+    {
+        return bad_request("`phone` must be an E.164 phone number such as +12025550143");
+    }
+    let n = st.store().faults.requests(phone.as_deref());
+    (StatusCode::OK, axum::Json(json!({ "create_requests": n }))).into_response()
+}
+
+fn config_json(st: &AppState) -> Response {
+    (
+        StatusCode::OK,
+        axum::Json(json!({ "mps": st.rate_limit_mps() })),
+    )
+        .into_response()
+}
+
+async fn get_config(State(st): State<Arc<AppState>>) -> Response {
+    config_json(&st)
+}
+
+async fn set_config(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("invalid JSON: {e}")),
+    };
+    let Some(obj) = v.as_object() else {
+        return bad_request("expected a JSON object such as {\"mps\": 50}");
+    };
+    if let Some(k) = obj.keys().find(|k| k.as_str() != "mps") {
+        return bad_request(format!("unknown field `{k}` (expected mps)"));
+    }
+    let Some(mps) = obj.get("mps") else {
+        return bad_request("`mps` is required: messages per second per sender, 0 = unlimited");
+    };
+    let Some(mps) = mps.as_u64().and_then(|n| u32::try_from(n).ok()) else {
+        return bad_request(format!(
+            "`mps` must be a non-negative integer (0 = unlimited), got {mps}"
+        ));
+    };
+    {
+        let mut store = st.store();
+        st.rate_limit_mps.store(mps, Ordering::SeqCst);
+        store.limiter.clear();
+    }
+    tracing::info!(mps, "rate limit changed");
+    config_json(&st)
 }
 
 async fn health(State(st): State<Arc<AppState>>) -> Response {
@@ -966,7 +1115,7 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
             "phone_number": st.cfg.phone_number,
             "messaging_service_sid": st.cfg.messaging_service_sid,
             "sms_webhook_url": st.cfg.sms_webhook_url,
-            "rate_limit_mps": st.cfg.rate_limit_mps,
+            "rate_limit_mps": st.rate_limit_mps(),
             "max_concurrency": st.cfg.max_concurrency,
             "messages": store.messages().len(),
             "opt_outs": opt_outs,
@@ -981,8 +1130,8 @@ pub async fn serve(
     cfg: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(AppState::new(cfg));
-    axum::serve(listener, app)
+    let app = router(AppState::new(cfg)).into_make_service_with_connect_info::<ConnHandle>();
+    axum::serve(KillableListener(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -1,4 +1,5 @@
-//! In-memory state: messages, opt-outs, rate-limit buckets, callback log.
+//! In-memory state: messages, opt-outs, rate-limit buckets, callback log,
+//! queued faults.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -185,6 +186,8 @@ pub struct Store {
     /// (phone, sender number) pairs: `phone` texted STOP to `sender`.
     opt_outs: HashSet<(String, String)>,
     pub limiter: RateLimiter,
+    /// Queued fault answers and Create Message request counts.
+    pub faults: crate::faults::Faults,
     callbacks: Vec<CallbackRecord>,
     /// Bumped by `reset`, so delivery tasks started before it stop.
     pub generation: u64,
