@@ -25,7 +25,8 @@ from samtranslator.policy_template_processor.processor import PolicyTemplatesPro
 
 # Functions that may open sealed contact details and names. Adding one is a privacy decision: review it.
 # SmsInboundFunction: writes the RSVP confirmation with the person's and the host's first names.
-DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction"}
+# SendWorkerFunction: opens the recipient's address and the message to send it; seals nothing.
+DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction", "SendWorkerFunction"}
 # Functions that may seal contact details and names (they store them, and need not read them back).
 GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction"}
 

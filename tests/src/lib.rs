@@ -36,6 +36,8 @@ pub struct Stack {
     /// The KMS key that wraps the data keys of sealed contact data (`CONTACT_DATA_KEY_ID`); `None`
     /// when the stack was started from a template without it.
     pub contact_data_key_id: Option<String>,
+    /// The send queue (`SEND_QUEUE_URL`), when the template has one.
+    pub send_queue_url: Option<String>,
 }
 
 /// What the phone simulator saw when a phone texted the project's number.
@@ -117,6 +119,7 @@ pub async fn spawn_app() -> Stack {
             .expect("HTTP client"),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         contact_data_key_id: vars.get("CONTACT_DATA_KEY_ID").cloned(),
+        send_queue_url: vars.get("SEND_QUEUE_URL").cloned(),
         aws: sdk,
     };
     let health = stack
@@ -276,6 +279,30 @@ impl Stack {
         mac.update(b"phone\x00");
         mac.update(phone.as_bytes());
         format!("p.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// A sealer over the stack's KMS key, as the functions build it.
+    pub fn sealer(&self) -> rising_core::privacy::Sealer {
+        let key = self
+            .contact_data_key_id
+            .clone()
+            .expect("the stack provides CONTACT_DATA_KEY_ID");
+        rising_core::privacy::Sealer::kms(aws_sdk_kms::Client::new(&self.aws), key)
+    }
+
+    /// The outbox in the stack's table, as producers write it.
+    pub fn outbox(&self) -> rising_core::store::DynamoOutbox {
+        rising_core::store::DynamoOutbox::new(self.dynamodb.clone(), self.table_name.clone())
+    }
+
+    /// The stack's send queue, as producers use it.
+    pub fn send_queue(&self) -> rising_core::outbound::SqsSendQueue {
+        rising_core::outbound::SqsSendQueue::new(
+            aws_sdk_sqs::Client::new(&self.aws),
+            self.send_queue_url
+                .clone()
+                .expect("the stack provides SEND_QUEUE_URL"),
+        )
     }
 
     /// Every item stored under a phone's contact key.

@@ -222,6 +222,83 @@ impl SmsStatusConfig {
     }
 }
 
+/// Configuration of the `send-worker` function (the one sender of every outbound message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendWorkerConfig {
+    pub table_name: String,
+    /// The send queue, for putting back messages deferred by quiet hours (`SEND_QUEUE_URL`).
+    pub queue_url: String,
+    pub twilio: TwilioConfig,
+    /// Where Twilio reports delivery: `PUBLIC_BASE_URL` (or else `API_URL`) + `/sms/status`.
+    pub status_callback_url: Option<String>,
+    /// The KMS key that wraps the data keys of sealed addresses and texts (`CONTACT_DATA_KEY_ID`).
+    pub contact_data_key_id: String,
+    /// Texts per second for the whole fleet (`SMS_SEND_RATE`).
+    pub sms_send_rate: f64,
+    /// Emails per second for the whole fleet (`EMAIL_SEND_RATE`).
+    pub email_send_rate: f64,
+    /// The verified SES address emails come from (`EMAIL_FROM`).
+    pub email_from: crate::domain::EmailAddress,
+    /// The SQS event source's maximum concurrency (`SEND_MAX_CONCURRENCY`).
+    pub max_concurrency: u32,
+    /// Days within which a person is invited at most once per channel (`INVITE_WINDOW_DAYS`).
+    pub invite_window_days: u32,
+}
+
+impl SendWorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let rate = |name: &'static str| -> Result<f64, ConfigError> {
+            let value = env.required(name)?;
+            value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    reason: "must be a positive number of messages per second",
+                })
+        };
+        let whole = |name: &'static str, min: u32| -> Result<u32, ConfigError> {
+            env.required(name)?
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v >= min)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    reason: "must be a whole number in range",
+                })
+        };
+        let base = env
+            .optional("PUBLIC_BASE_URL")
+            .or_else(|| env.optional("API_URL"))
+            .map(|url| url.trim_end_matches('/').to_string());
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            queue_url: env.required("SEND_QUEUE_URL")?,
+            twilio: env.twilio()?,
+            status_callback_url: base.map(|base| format!("{base}/sms/status")),
+            contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
+            sms_send_rate: rate("SMS_SEND_RATE")?,
+            email_send_rate: rate("EMAIL_SEND_RATE")?,
+            email_from: crate::domain::EmailAddress::parse(&env.required("EMAIL_FROM")?).map_err(
+                |_| ConfigError::Invalid {
+                    name: "EMAIL_FROM",
+                    reason: "must be an email address",
+                },
+            )?,
+            max_concurrency: whole("SEND_MAX_CONCURRENCY", 1)?,
+            invite_window_days: whole("INVITE_WINDOW_DAYS", 1)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

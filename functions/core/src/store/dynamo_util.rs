@@ -8,14 +8,26 @@ use serde::Serialize;
 use super::StoreError;
 use crate::privacy::ContactHash;
 
-/// Maps an SDK error of `operation` to a [`StoreError`] (the message names no personal data).
+/// Maps an SDK error of `operation` to a [`StoreError`]. The message is the error's chain of causes
+/// ("service error: … ValidationException …", not just "service error"), which names keys and
+/// expressions but no personal data: keys are opaque and values are sealed. Raw responses are left
+/// out.
 pub(crate) fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreError::Dynamo {
-        operation,
-        source: Box::new(e),
+    move |e| {
+        let mut message = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        StoreError::Dynamo {
+            operation,
+            source: message.into(),
+        }
     }
 }
 

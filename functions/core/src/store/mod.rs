@@ -5,10 +5,11 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear |
-//! | consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | what was agreed, when, how |
-//! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given, sealed; TTL `expires_at` |
-//! | conversation in progress | `CONTACT#<keyed hash>` | `CONVERSATION` | step, options offered, language, sealed first name; TTL `expires_at` |
+//! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear. After an erasure only `sms_status` `opted_out`, `sms_status_at`, `suppressed` `true` (every channel: the send worker skips them) and `erased_at`; the person's own opt-in by text removes both |
+//! | consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | what was agreed, when, how: action, source, canonical keyword, the wording *we* sent, language, MessageSid. Never the person's own words, phone or name: it outlives an erasure |
+//! | erasure evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `erase`, channel `all`, source (`sms`), keyword (`DELETE`/`BORRAR`), wording sent, `reference` |
+//! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given, sealed; TTL `expires_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `INBOUND#<time>#<MessageSid>` so an erasure finds it and blanks the reply (then the index keys go) |
+//! | conversation in progress | `CONTACT#<keyed hash>` | `CONVERSATION` | step, options offered, language, sealed first name; TTL `expires_at`. Step `awaiting_delete_confirmation`: `confirm_until` (unix seconds) and the step it interrupted as `resume_step` (+ its `gathering_id`/`options`) |
 //! | daily reply to a stranger | `CONTACT#<keyed hash>` | `DAILYREPLY#<yyyy-mm-dd>` | at most one a day; TTL `expires_at` |
 //! | delivery status of a sent text | `OUTBOUND#<MessageSid>` | `STATUS#<status>` | one per status Twilio reported: error code, when |
 //! | sent text summary | `OUTBOUND#<MessageSid>` | `MESSAGE` | latest status by rank (never moves back), error code |
@@ -29,6 +30,8 @@ mod gathering;
 mod gathering_dynamo;
 mod gathering_memory;
 mod memory;
+mod outbox_dynamo;
+mod outbox_memory;
 
 pub use delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 pub use delivery_dynamo::DynamoDeliveryStore;
@@ -41,6 +44,8 @@ pub use gathering::{
 pub use gathering_dynamo::DynamoGatheringStore;
 pub use gathering_memory::MemoryGatheringStore;
 pub use memory::{MemoryContact, MemoryInboundStore};
+pub use outbox_dynamo::{COUNTER_SHARDS, DEFAULT_MESSAGE_RETENTION, DynamoOutbox};
+pub use outbox_memory::MemoryOutbox;
 
 use std::future::Future;
 use time::OffsetDateTime;
@@ -58,12 +63,14 @@ pub const DAILY_REPLY_TTL: time::Duration = time::Duration::hours(36);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactEffect {
     /// The sender opted in to texts. `keyword` is what they sent (canonical), `wording` what they
-    /// were told they agreed to.
+    /// were told they agreed to. `lifts_erasure`: they had been erased, and this text of their own
+    /// is a new consent that lifts the suppression the erasure left.
     OptIn {
         contact: ContactHash,
         keyword: String,
         wording: String,
         language: Language,
+        lifts_erasure: bool,
     },
     /// The sender opted out of all texts. `source` says how (`keyword`, `revocation` for free text,
     /// `twilio_advanced_opt_out`); `wording` is the confirmation sent, if any.
@@ -81,6 +88,9 @@ pub enum ContactEffect {
 /// How long a text conversation may pause and still resume where it was.
 pub const CONVERSATION_TTL: time::Duration = time::Duration::days(7);
 
+/// How long a DELETE waits for the second DELETE that confirms it.
+pub const DELETE_CONFIRMATION_WINDOW: time::Duration = time::Duration::minutes(10);
+
 /// Where a text conversation stands: the question the person was last asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -90,6 +100,12 @@ pub enum Step {
     AwaitingZip,
     /// Offered these gatherings, numbered from 1.
     AwaitingChoice { options: Vec<GatheringId> },
+    /// Asked to text DELETE again before `until` to be erased. `resume` is the question this
+    /// interrupted: it is back in force when they text anything else, or when `until` passes.
+    AwaitingDeleteConfirmation {
+        until: OffsetDateTime,
+        resume: Option<Box<Step>>,
+    },
 }
 
 /// A conversation in progress (kept with TTL [`CONVERSATION_TTL`]).
@@ -99,6 +115,36 @@ pub struct ConversationState {
     pub language: Language,
     /// Sealed with `privacy::field_context(contact, "first_name")`, once given.
     pub first_name: Option<Sealed>,
+}
+
+impl ConversationState {
+    /// The state in force at `now`: a confirmation of DELETE that timed out gives way to the question
+    /// it interrupted (or to nothing). Adapters apply this on every read, since expired items may
+    /// still be stored (DynamoDB deletes them lazily; moto never does).
+    pub fn in_force(self, now: OffsetDateTime) -> Option<Self> {
+        match self.step {
+            Step::AwaitingDeleteConfirmation { until, resume } if until <= now => {
+                resume.map(|step| Self {
+                    step: *step,
+                    language: self.language,
+                    first_name: self.first_name,
+                })
+            }
+            _ => Some(self),
+        }
+    }
+
+    /// When the stored conversation may go: [`CONVERSATION_TTL`] after the last text, or the end of
+    /// the confirmation window when DELETE interrupted nothing.
+    pub fn expires_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        match &self.step {
+            Step::AwaitingDeleteConfirmation {
+                until,
+                resume: None,
+            } => *until,
+            _ => now + CONVERSATION_TTL,
+        }
+    }
 }
 
 /// What an inbound message does to the sender's conversation, written with the reply.
@@ -121,6 +167,8 @@ pub enum SmsStatus {
 pub struct ContactState {
     pub sms_status: Option<SmsStatus>,
     pub language: Language,
+    /// Erased on request (and suppressed since).
+    pub erased: bool,
 }
 
 /// The outcome of applying an inbound message.
@@ -174,16 +222,80 @@ pub trait InboundStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
-    /// Atomically records that `sid` was processed with `reply` and applies `effect`; a second call
-    /// with the same `sid` writes nothing and returns the first reply.
+    /// Atomically records that `sid` (sent by `contact`) was processed with `reply` and applies
+    /// `effect`; a second call with the same `sid` writes nothing and returns the first reply. The
+    /// record is findable by `contact` until an erasure blanks it.
     fn apply(
         &self,
         sid: &MessageSid,
+        contact: &ContactHash,
         effect: &ContactEffect,
         conversation: &StateChange,
         reply: &str,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+}
+
+/// Evidence of an erasure, kept after it (it holds no personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureEvidence<'a> {
+    /// What asked for it: the MessageSid of the confirming text, or another path's request id.
+    pub reference: &'a str,
+    /// How it was asked: `sms` (later `email`, `organizer`).
+    pub source: &'static str,
+    /// The canonical word they texted (`DELETE`, `BORRAR`), if any.
+    pub keyword: Option<&'static str>,
+    /// The confirmation we sent (our wording, never theirs), if any.
+    pub wording: Option<&'a str>,
+    pub language: Language,
+}
+
+/// The inbound message whose reply the erasure records, as its last write (sealed reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundReply<'a> {
+    pub sid: &'a MessageSid,
+    pub reply: &'a str,
+}
+
+/// Erase one contact: see [`ErasureStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure<'a> {
+    pub contact: &'a ContactHash,
+    pub evidence: ErasureEvidence<'a>,
+    pub inbound: Option<InboundReply<'a>>,
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erased {
+    /// Erased now: how many RSVPs and other items went, in how many transactions (for logs).
+    Done {
+        rsvps: usize,
+        items: usize,
+        transactions: usize,
+    },
+    /// The inbound message was processed before; here is the reply given then. Nothing was written.
+    AlreadyProcessed { reply: String },
+}
+
+/// Port: erasure of a person on request. It spans the contact's own items and their RSVPs, so each
+/// adapter pairs with its gathering adapter `G` (one table in DynamoDB).
+///
+/// Erases the conversation, every RSVP (giving back the place of a `going` one: `going_count - 1`),
+/// unsent outbound messages (`OUTBOX#` under the contact's `gsi1pk`), every other item under the
+/// contact's key except the consent evidence, and blanks the replies kept for the contact's inbound
+/// messages. The contact item is rewritten to hold only: SMS opted out, `suppressed` (every
+/// channel), `erased_at`. An evidence item (`action` `erase`) is added. With `inbound`,
+/// its idempotency record is written in the same transaction as the evidence, and last: when
+/// everything fits one transaction (≤ 100 writes) it is all atomic; otherwise earlier steps are each
+/// safe to retry (the plan is read again) and a retry of the message finishes the job.
+pub trait ErasureStore<G: Sync>: Send + Sync {
+    fn erase_contact(
+        &self,
+        gatherings: &G,
+        erasure: &Erasure<'_>,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Erased, StoreError>> + Send;
 }
 
 /// Formats times stored in items and sort keys: RFC 3339 UTC with fixed millisecond precision, so
@@ -205,6 +317,36 @@ pub(crate) fn timestamp(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timed_out_delete_confirmation_gives_way_to_the_question_it_interrupted() {
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let until = now + DELETE_CONFIRMATION_WINDOW;
+        let pending = |resume: Option<Step>| ConversationState {
+            step: Step::AwaitingDeleteConfirmation {
+                until,
+                resume: resume.map(Box::new),
+            },
+            language: Language::Es,
+            first_name: None,
+        };
+        assert_eq!(
+            pending(Some(Step::AwaitingZip)).in_force(now),
+            Some(pending(Some(Step::AwaitingZip)))
+        );
+        assert_eq!(
+            pending(Some(Step::AwaitingZip))
+                .in_force(until)
+                .map(|s| s.step),
+            Some(Step::AwaitingZip)
+        );
+        assert_eq!(pending(None).in_force(until), None);
+        assert_eq!(pending(None).expires_at(now), until);
+        assert_eq!(
+            pending(Some(Step::AwaitingZip)).expires_at(now),
+            now + CONVERSATION_TTL
+        );
+    }
 
     #[test]
     fn timestamps_sort_lexically_in_time_order() {

@@ -1,0 +1,532 @@
+//! The `send-worker` use case: one SQS batch in, a partial-batch response out.
+
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use super::gates::{self, Decision};
+use super::quiet_hours::{QuietHoursPolicy, SendWindow};
+use super::rate::RateLimiter;
+use super::{
+    Change, Channel, EmailGateway, FailReason, Loaded, OutboxStore, QueuedMessage, RecipientMark,
+    SendFailure, SendQueue, SmsGateway, Status, StoredMessage, Transition, body_context,
+};
+use crate::domain::{PhoneNumber, Zip};
+use crate::privacy::{Sealer, field_context};
+
+/// SQS's longest delivery delay: a message deferred longer comes back and is deferred again.
+const MAX_QUEUE_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Attempts at recording outcomes after a send (DynamoDB errors are rare; an unrecorded send ends as
+/// `unknown`, never as a second text).
+const RECORD_ATTEMPTS: u32 = 3;
+/// How long a worker holds back after throttling when the provider gave no `Retry-After`.
+const THROTTLE_PAUSE: Duration = Duration::from_secs(1);
+
+/// The production worker: DynamoDB, SQS, Twilio and SES.
+pub type ProductionWorker = SendWorker<
+    crate::store::DynamoOutbox,
+    super::SqsSendQueue,
+    super::TwilioSmsGateway<crate::secrets::SsmSecretStore>,
+    super::SesEmailGateway<crate::email::SesSender>,
+>;
+
+impl ProductionWorker {
+    /// Builds the worker from its configuration and the AWS clients (no network call: secrets and
+    /// data keys are fetched on first use).
+    pub fn from_config(
+        config: &crate::config::SendWorkerConfig,
+        sdk: &crate::aws::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let rate = |name: &'static str, per_second: f64| {
+            RateLimiter::new(per_second, config.max_concurrency).map_err(|_| {
+                crate::config::ConfigError::Invalid {
+                    name,
+                    reason: "gives a send interval out of range",
+                }
+            })
+        };
+        Ok(SendWorker {
+            store: crate::store::DynamoOutbox::new(crate::aws::dynamodb(sdk), &config.table_name),
+            queue: super::SqsSendQueue::new(crate::aws::sqs(sdk), &config.queue_url),
+            sms: super::TwilioSmsGateway::new(
+                config.twilio.clone(),
+                crate::secrets::SsmSecretStore::new(crate::aws::ssm(sdk)),
+                config.status_callback_url.clone(),
+            ),
+            email: super::SesEmailGateway::new(
+                crate::email::SesSender::new(crate::aws::ses(sdk)),
+                config.email_from.clone(),
+                None,
+            ),
+            sealer: Sealer::kms(crate::aws::kms(sdk), &config.contact_data_key_id),
+            sms_rate: rate("SMS_SEND_RATE", config.sms_send_rate)?,
+            email_rate: rate("EMAIL_SEND_RATE", config.email_send_rate)?,
+            settings: WorkerSettings {
+                lease: time::Duration::seconds(LEASE_SECONDS),
+                invite_window: time::Duration::days(i64::from(config.invite_window_days)),
+                quiet_hours: QuietHoursPolicy::default(),
+            },
+        })
+    }
+}
+
+/// The lease of a claim: twice the function's 30 s timeout, well inside the queue's 180 s visibility
+/// timeout (template.yaml).
+const LEASE_SECONDS: i64 = 60;
+
+/// Tunables of the worker, from its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSettings {
+    /// How long a claim holds a message. Longer than the function's timeout, so a live worker never
+    /// loses its claim; shorter than the queue's visibility timeout, so a dead worker's claim has run
+    /// out when the message comes back.
+    pub lease: time::Duration,
+    /// A person is invited at most once per channel within this window.
+    pub invite_window: time::Duration,
+    pub quiet_hours: QuietHoursPolicy,
+}
+
+/// Sends queued messages through the gates, once each.
+pub struct SendWorker<O, Q, S, E> {
+    pub store: O,
+    pub queue: Q,
+    pub sms: S,
+    pub email: E,
+    pub sealer: Sealer,
+    pub sms_rate: RateLimiter,
+    pub email_rate: RateLimiter,
+    pub settings: WorkerSettings,
+}
+
+/// One record of the batch, as far as it got.
+struct Job {
+    record: String,
+    queued: QueuedMessage,
+    loaded: Loaded,
+}
+
+/// A claimed message ready to go.
+struct Claimed<'a> {
+    job: &'a Job,
+    message: &'a StoredMessage,
+    attempts: u32,
+}
+
+impl<O, Q, S, E> SendWorker<O, Q, S, E>
+where
+    O: OutboxStore,
+    Q: SendQueue,
+    S: SmsGateway,
+    E: EmailGateway,
+{
+    /// Handles one batch delivered by the SQS event source; the response lists the records to
+    /// deliver again (`ReportBatchItemFailures`).
+    pub async fn handle(&self, event: SqsEvent, now: OffsetDateTime) -> SqsBatchResponse {
+        let mut failed: Vec<String> = Vec::new();
+        let mut parsed = Vec::new();
+        for record in event.records {
+            let Some(id) = record.message_id else {
+                warn!("queue record without a message id; ignored");
+                continue;
+            };
+            match record
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<QueuedMessage>)
+            {
+                Some(Ok(queued)) => parsed.push((id, queued)),
+                _ => {
+                    // Never readable: let it reach the dead-letter queue for a person to look at.
+                    warn!(record = %id, "unreadable send-queue message");
+                    failed.push(id);
+                }
+            }
+        }
+        let queued: Vec<QueuedMessage> = parsed.iter().map(|(_, q)| q.clone()).collect();
+        let loaded = match self.store.load(&queued, now).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                warn!(%error, "could not read the batch's messages; all will come back");
+                failed.extend(parsed.into_iter().map(|(id, _)| id));
+                return response(failed);
+            }
+        };
+        let jobs: Vec<Job> = parsed
+            .into_iter()
+            .zip(loaded)
+            .map(|((record, queued), loaded)| Job {
+                record,
+                queued,
+                loaded,
+            })
+            .collect();
+        let (retry, conflicts) = self.run(&jobs, now).await;
+        failed.extend(retry);
+        if !conflicts.is_empty() {
+            // Another decision in this batch (or another worker) changed these since they were
+            // read (e.g. two hosts inviting one person): read them again and decide once more, now,
+            // rather than after the visibility timeout.
+            let again: Vec<&Job> = jobs
+                .iter()
+                .filter(|j| conflicts.contains(&j.record))
+                .collect();
+            let queued: Vec<QueuedMessage> = again.iter().map(|j| j.queued.clone()).collect();
+            match self.store.load(&queued, now).await {
+                Ok(loaded) => {
+                    let second: Vec<Job> = again
+                        .iter()
+                        .zip(loaded)
+                        .map(|(j, loaded)| Job {
+                            record: j.record.clone(),
+                            queued: j.queued.clone(),
+                            loaded,
+                        })
+                        .collect();
+                    let (retry, conflicts) = self.run(&second, now).await;
+                    failed.extend(retry);
+                    failed.extend(conflicts);
+                }
+                Err(error) => {
+                    warn!(%error, "could not read messages again; they will come back");
+                    failed.extend(conflicts);
+                }
+            }
+        }
+        response(failed)
+    }
+
+    /// Gates, claims, sends and records the jobs; returns the records to deliver again, and those
+    /// whose state changed between reading and writing (to look at again).
+    async fn run(&self, jobs: &[Job], now: OffsetDateTime) -> (Vec<String>, Vec<String>) {
+        let mut retry = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut first = Vec::new();
+        let mut first_jobs = Vec::new();
+        let mut deferrals = Vec::new();
+        let mut to_send = Vec::new();
+        for job in jobs {
+            let window = self.window(job, now).await;
+            let decision = gates::decide(&job.queued, &job.loaded, &window, now);
+            let message = job.loaded.message.as_ref();
+            info!(
+                outbound = %job.queued.id,
+                channel = job.queued.channel.as_str(),
+                decision = decision_name(&decision),
+                "gated"
+            );
+            let transition = |change| {
+                message.map(|m| Transition {
+                    id: m.id.clone(),
+                    contact: m.contact.clone(),
+                    channel: m.channel,
+                    batch: m.batch.clone(),
+                    from: (m.status, m.attempts),
+                    change,
+                })
+            };
+            let t = match decision {
+                Decision::Ack => None,
+                Decision::Retry | Decision::Mismatch => {
+                    retry.push(job.record.clone());
+                    None
+                }
+                Decision::Abandon => transition(Change::Unknown),
+                Decision::Skip(reason) => transition(Change::Skip {
+                    reason,
+                    was_deferred: message.is_some_and(|m| m.deferred),
+                }),
+                Decision::Defer { until } => {
+                    deferrals.push((job, until));
+                    // Counted once, at the first deferral; later ones only go back on the queue.
+                    message
+                        .filter(|m| !m.deferred)
+                        .and_then(|_| transition(Change::Defer { until }))
+                }
+                Decision::Send => {
+                    to_send.push(job);
+                    transition(Change::Claim {
+                        lease_until: now + self.settings.lease,
+                        window_until: message
+                            .filter(|m| m.kind.once_per_window())
+                            .map(|_| now + self.settings.invite_window),
+                        was_deferred: message.is_some_and(|m| m.deferred),
+                    })
+                }
+            };
+            if let Some(t) = t {
+                first.push(t);
+                first_jobs.push(job);
+            }
+        }
+
+        let applied = match self.store.apply(&first, now).await {
+            Ok(applied) => applied,
+            Err(error) => {
+                warn!(%error, "could not record the batch's decisions; all will come back");
+                return (jobs.iter().map(|j| j.record.clone()).collect(), Vec::new());
+            }
+        };
+        let mut claimed = Vec::new();
+        for ((t, job), ok) in first.iter().zip(&first_jobs).zip(applied) {
+            if !ok {
+                // Someone changed it since we read it: look again.
+                conflicts.push(job.record.clone());
+                to_send.retain(|j| !std::ptr::eq(*j, *job));
+                deferrals.retain(|(j, _)| !std::ptr::eq(*j, *job));
+                continue;
+            }
+            if matches!(t.change, Change::Claim { .. })
+                && let Some(message) = job.loaded.message.as_ref()
+            {
+                claimed.push(Claimed {
+                    job,
+                    message,
+                    attempts: t.from.1 + 1,
+                });
+            }
+        }
+        retry.extend(self.requeue(&deferrals, now).await);
+
+        let outcomes = futures::future::join_all(claimed.iter().map(|c| self.send(c))).await;
+        let mut second = Vec::new();
+        for (c, change) in claimed.iter().zip(outcomes) {
+            if matches!(change, Change::Release) {
+                retry.push(c.job.record.clone());
+            }
+            second.push(Transition {
+                id: c.message.id.clone(),
+                contact: c.message.contact.clone(),
+                channel: c.message.channel,
+                batch: c.message.batch.clone(),
+                from: (Status::Sending, c.attempts),
+                change,
+            });
+        }
+        if !second.is_empty() && !self.record(&second, now).await {
+            // The sends are done; their messages stay `sending` until the lease runs out and then
+            // become `unknown`. Never sent twice.
+            retry.extend(claimed.iter().map(|c| c.job.record.clone()));
+        }
+        retry.sort();
+        retry.dedup();
+        conflicts.retain(|c| !retry.contains(c));
+        (retry, conflicts)
+    }
+
+    /// The recipient's sending window, when quiet hours apply to the message.
+    async fn window(&self, job: &Job, now: OffsetDateTime) -> SendWindow {
+        let Some(message) = job.loaded.message.as_ref() else {
+            return SendWindow::Open;
+        };
+        if message.status != Status::Pending || !message.kind.respects_quiet_hours() {
+            return SendWindow::Open;
+        }
+        // Quiet hours are the law for texts (TCPA, Florida's FTSA); an email waits in the inbox and
+        // wakes nobody, so it goes when it is ready.
+        if message.channel != Channel::Sms {
+            return SendWindow::Open;
+        }
+        let zip = message.zip.as_deref().and_then(|z| Zip::parse(z).ok());
+        let phone = self
+            .open_address(message)
+            .await
+            .ok()
+            .and_then(|to| PhoneNumber::parse(&to).ok());
+        let Some(phone) = phone else {
+            // Unreadable: the send fails as corrupt rather than guessing a time zone.
+            return SendWindow::Open;
+        };
+        let clock = self.settings.quiet_hours.clock(&phone, zip.as_ref());
+        match clock.window_at(now) {
+            Ok(window) => window,
+            Err(error) => {
+                // Never send when the hour cannot be known; look again in an hour.
+                warn!(%error, "sending window unknown; deferring");
+                SendWindow::Closed {
+                    opens_at: now + time::Duration::hours(1),
+                }
+            }
+        }
+    }
+
+    async fn open_address(
+        &self,
+        message: &StoredMessage,
+    ) -> Result<String, crate::privacy::CryptoError> {
+        let context = field_context(&message.contact, message.channel.address_field());
+        self.sealer.open(&context, &message.to).await
+    }
+
+    /// Puts deferred messages back on the queue with a delay; returns the records that could not be.
+    async fn requeue(
+        &self,
+        deferrals: &[(&Job, OffsetDateTime)],
+        now: OffsetDateTime,
+    ) -> Vec<String> {
+        if deferrals.is_empty() {
+            return Vec::new();
+        }
+        let messages: Vec<(QueuedMessage, Duration)> = deferrals
+            .iter()
+            .map(|(job, until)| {
+                let wait = Duration::try_from(*until - now).unwrap_or_default();
+                (job.queued.clone(), wait.min(MAX_QUEUE_DELAY))
+            })
+            .collect();
+        match self.queue.send(&messages).await {
+            Ok(accepted) => deferrals
+                .iter()
+                .zip(accepted)
+                .filter(|(_, ok)| !ok)
+                .map(|((job, _), _)| job.record.clone())
+                .collect(),
+            Err(error) => {
+                warn!(%error, "could not put deferred messages back; they will come back as they are");
+                deferrals
+                    .iter()
+                    .map(|(job, _)| job.record.clone())
+                    .collect()
+            }
+        }
+    }
+
+    /// Opens and sends one claimed message; the change that records the outcome.
+    async fn send(&self, claimed: &Claimed<'_>) -> Change {
+        let message = claimed.message;
+        let opened = async {
+            let to = self.open_address(message).await?;
+            let body = self
+                .sealer
+                .open(&body_context(&message.id), &message.body)
+                .await?;
+            Ok::<_, crate::privacy::CryptoError>((to, body))
+        }
+        .await;
+        let (to, body) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                warn!(outbound = %message.id, %error, "message could not be opened");
+                return Change::Failed {
+                    reason: FailReason::Corrupt,
+                    code: None,
+                    mark: None,
+                };
+            }
+        };
+        let (limiter, result) = match message.channel {
+            Channel::Sms => {
+                self.sms_rate.acquire().await;
+                (&self.sms_rate, self.sms.send_sms(&to, &body).await)
+            }
+            Channel::Email => {
+                self.email_rate.acquire().await;
+                (&self.email_rate, self.email.send_email(&to, &body).await)
+            }
+        };
+        if let Err(SendFailure::Throttled { retry_after }) = &result {
+            // Everyone in this worker slows down, not only the next attempt at this message.
+            limiter.penalize(retry_after.unwrap_or(THROTTLE_PAUSE));
+        }
+        let change = outcome(message.channel, result);
+        info!(
+            outbound = %message.id,
+            channel = message.channel.as_str(),
+            outcome = change_name(&change),
+            "sent"
+        );
+        change
+    }
+
+    /// Records outcomes, trying again on storage errors; false if they could not be recorded.
+    async fn record(&self, transitions: &[Transition], now: OffsetDateTime) -> bool {
+        for attempt in 1..=RECORD_ATTEMPTS {
+            match self.store.apply(transitions, now).await {
+                Ok(applied) => {
+                    for (t, ok) in transitions.iter().zip(applied) {
+                        if !ok {
+                            warn!(outbound = %t.id, "outcome not recorded: the claim was lost");
+                        }
+                    }
+                    return true;
+                }
+                Err(error) => {
+                    warn!(%error, attempt, "could not record send outcomes");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// How a provider's answer is recorded.
+fn outcome(channel: Channel, result: Result<String, SendFailure>) -> Change {
+    match result {
+        Ok(provider_id) => Change::Sent { provider_id },
+        Err(SendFailure::OptedOut { code }) => Change::Failed {
+            reason: FailReason::OptedOut,
+            code: Some(code),
+            mark: (channel == Channel::Sms).then_some(RecipientMark::SmsOptedOut { code }),
+        },
+        Err(SendFailure::Undeliverable { code }) => Change::Failed {
+            reason: FailReason::Undeliverable,
+            code,
+            mark: Some(match channel {
+                Channel::Sms => RecipientMark::SmsUndeliverable {
+                    code: code.unwrap_or(0),
+                },
+                Channel::Email => RecipientMark::EmailUndeliverable,
+            }),
+        },
+        Err(SendFailure::Rejected { code }) => Change::Failed {
+            reason: FailReason::Rejected,
+            code,
+            mark: None,
+        },
+        Err(SendFailure::Throttled { .. } | SendFailure::Transient) => Change::Release,
+        Err(SendFailure::Unknown) => Change::Unknown,
+    }
+}
+
+fn response(failed: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}
+
+fn decision_name(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Ack => "ack",
+        Decision::Retry => "retry",
+        Decision::Abandon => "abandon",
+        Decision::Mismatch => "mismatch",
+        Decision::Skip(reason) => reason.as_str(),
+        Decision::Defer { .. } => "defer",
+        Decision::Send => "send",
+    }
+}
+
+fn change_name(change: &Change) -> &'static str {
+    match change {
+        Change::Claim { .. } => "claim",
+        Change::Skip { .. } => "skipped",
+        Change::Defer { .. } => "deferred",
+        Change::Sent { .. } => "sent",
+        Change::Failed { reason, .. } => reason.as_str(),
+        Change::Release => "retry_later",
+        Change::Unknown => "unknown",
+    }
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

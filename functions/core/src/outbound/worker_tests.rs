@@ -1,0 +1,491 @@
+//! The worker against in-memory ports: gates, exactly-once, faults.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::*;
+use crate::domain::Language;
+use crate::outbound::quiet_hours::QuietHoursPolicy;
+use crate::outbound::rate::RateLimiter;
+use crate::outbound::{
+    BatchId, Channel, ConsentBasis, Kind, NewMessage, OutboundId, OutboxStore, QueueError,
+    QueuedMessage, Recipient, SendFailure, SendQueue, SkipReason, Status, body_context,
+};
+use crate::privacy::{ContactHash, Sealer, field_context};
+use crate::store::MemoryOutbox;
+
+/// Noon in Washington, DC.
+const NOON_ET: OffsetDateTime = datetime!(2026-11-28 17:00 UTC);
+/// 23:00 in Washington, DC.
+const NIGHT_ET: OffsetDateTime = datetime!(2026-11-28 04:00 UTC);
+
+#[derive(Clone, Default)]
+struct Provider {
+    sent: Arc<Mutex<Vec<(String, String)>>>,
+    /// Scripted answers by recipient, used in order; then success.
+    script: Arc<Mutex<HashMap<String, Vec<SendFailure>>>>,
+    /// Runs once, right after the next accepted send.
+    after_send: Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>,
+}
+
+impl Provider {
+    fn fail(&self, to: &str, failures: Vec<SendFailure>) {
+        self.script.lock().unwrap().insert(to.to_owned(), failures);
+    }
+
+    fn sends_to(&self, to: &str) -> usize {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t == to)
+            .count()
+    }
+
+    fn total(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+
+    fn answer(&self, to: &str, body: &str) -> Result<String, SendFailure> {
+        if let Some(failures) = self.script.lock().unwrap().get_mut(to)
+            && !failures.is_empty()
+        {
+            return Err(failures.remove(0));
+        }
+        let count = {
+            let mut sent = self.sent.lock().unwrap();
+            sent.push((to.to_owned(), body.to_owned()));
+            sent.len()
+        };
+        if let Some(hook) = self.after_send.lock().unwrap().take() {
+            hook();
+        }
+        Ok(format!("SM{count:032x}"))
+    }
+}
+
+impl SmsGateway for Provider {
+    async fn send_sms(&self, to: &str, body: &str) -> Result<String, SendFailure> {
+        self.answer(to, body)
+    }
+}
+
+impl EmailGateway for Provider {
+    async fn send_email(&self, to: &str, mime: &str) -> Result<String, SendFailure> {
+        self.answer(to, mime)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Queue {
+    sent: Arc<Mutex<Vec<(QueuedMessage, Duration)>>>,
+}
+
+impl SendQueue for Queue {
+    async fn send(&self, messages: &[(QueuedMessage, Duration)]) -> Result<Vec<bool>, QueueError> {
+        self.sent.lock().unwrap().extend(messages.iter().cloned());
+        Ok(vec![true; messages.len()])
+    }
+}
+
+struct World {
+    worker: SendWorker<MemoryOutbox, Queue, Provider, Provider>,
+    outbox: MemoryOutbox,
+    provider: Provider,
+    queue: Queue,
+    sealer: Sealer,
+    batch: BatchId,
+    next: u32,
+}
+
+impl World {
+    fn new() -> Self {
+        let outbox = MemoryOutbox::default();
+        let provider = Provider::default();
+        let queue = Queue::default();
+        let sealer = Sealer::in_memory();
+        let worker = SendWorker {
+            store: outbox.clone(),
+            queue: queue.clone(),
+            sms: provider.clone(),
+            email: provider.clone(),
+            sealer: sealer.clone(),
+            sms_rate: RateLimiter::new(1000.0, 1).unwrap(),
+            email_rate: RateLimiter::new(1000.0, 1).unwrap(),
+            settings: WorkerSettings {
+                lease: time::Duration::seconds(60),
+                invite_window: time::Duration::days(30),
+                quiet_hours: QuietHoursPolicy::default(),
+            },
+        };
+        Self {
+            worker,
+            outbox,
+            provider,
+            queue,
+            sealer,
+            batch: BatchId::parse("batch1").unwrap(),
+            next: 0,
+        }
+    }
+
+    fn contact(address: &str) -> ContactHash {
+        let opaque: String = address
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        ContactHash::parse(&format!("p.{opaque}")).unwrap()
+    }
+
+    /// Stores a message and returns what goes on the queue.
+    async fn message(&mut self, kind: Kind, channel: Channel, to: &str) -> QueuedMessage {
+        self.next += 1;
+        let id = OutboundId::parse(&format!("m{}", self.next)).unwrap();
+        let contact = Self::contact(to);
+        let consent = match kind {
+            Kind::Invite => ConsentBasis::HostAttested,
+            Kind::Confirmation => ConsentBasis::Requested,
+            _ => ConsentBasis::OptedIn,
+        };
+        let message = NewMessage {
+            to: self
+                .sealer
+                .seal(&field_context(&contact, channel.address_field()), to)
+                .await
+                .unwrap(),
+            body: self
+                .sealer
+                .seal(&body_context(&id), "Marisol invites you to a gathering.")
+                .await
+                .unwrap(),
+            id,
+            channel,
+            kind,
+            consent,
+            contact,
+            language: Language::En,
+            zip: None,
+            batch: Some(self.batch.clone()),
+        };
+        self.outbox
+            .enqueue(&[message.clone()], NOON_ET)
+            .await
+            .unwrap();
+        message.queued()
+    }
+
+    async fn invite(&mut self, to: &str) -> QueuedMessage {
+        self.message(Kind::Invite, Channel::Sms, to).await
+    }
+
+    async fn deliver(&self, messages: &[QueuedMessage], now: OffsetDateTime) -> SqsBatchResponse {
+        let records: Vec<_> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                serde_json::json!({
+                    "messageId": format!("record-{i}-{}", q.id.as_str()),
+                    "receiptHandle": "handle",
+                    "body": serde_json::to_string(q).unwrap(),
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:SendQueue",
+                    "awsRegion": "us-east-1"
+                })
+            })
+            .collect();
+        let event: SqsEvent =
+            serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+        self.worker.handle(event, now).await
+    }
+
+    fn status(&self, q: &QueuedMessage) -> Status {
+        self.outbox.message(&q.id).unwrap().status
+    }
+
+    async fn progress(&self) -> crate::outbound::Progress {
+        self.outbox.progress(&self.batch).await.unwrap()
+    }
+}
+
+fn failures(response: &SqsBatchResponse) -> usize {
+    response.batch_item_failures.len()
+}
+
+const PHONE: &str = "+12025550143";
+
+#[tokio::test]
+async fn an_invite_is_sent_once_and_a_redelivery_changes_nothing() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 0);
+    assert_eq!(w.status(&q), Status::Sent);
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 0);
+    assert_eq!(
+        failures(&w.deliver(&[q.clone(), q.clone()], NOON_ET).await),
+        0
+    );
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+    let progress = w.progress().await;
+    assert_eq!((progress.queued, progress.sent, progress.done()), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_person_who_said_stop_gets_no_invite() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    w.outbox.set_recipient(
+        &q.contact,
+        Recipient {
+            sms_opted_in: Some(false),
+            ..Recipient::default()
+        },
+    );
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 0);
+    assert_eq!(w.status(&q), Status::Skipped);
+    assert_eq!(w.provider.total(), 0);
+    assert_eq!(w.progress().await.skipped, vec![(SkipReason::OptedOut, 1)]);
+}
+
+#[tokio::test]
+async fn an_invite_at_night_waits_for_the_morning_and_is_counted_deferred_once() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    assert_eq!(failures(&w.deliver(&[q.clone()], NIGHT_ET).await), 0);
+    assert_eq!(w.provider.total(), 0);
+    assert_eq!(w.status(&q), Status::Pending);
+    {
+        let requeued = w.queue.sent.lock().unwrap();
+        assert_eq!(requeued.len(), 1);
+        assert_eq!(requeued[0].0, q);
+        assert_eq!(
+            requeued[0].1,
+            Duration::from_secs(900),
+            "SQS delays at most 15 minutes"
+        );
+    }
+    // Still night when it comes back: back on the queue, still counted once.
+    w.deliver(&[q.clone()], NIGHT_ET + time::Duration::minutes(15))
+        .await;
+    assert_eq!(w.queue.sent.lock().unwrap().len(), 2);
+    assert_eq!(w.progress().await.deferred, 1);
+    // Morning (08:00 in Washington is 13:00 UTC).
+    w.deliver(&[q.clone()], datetime!(2026-11-28 13:00 UTC))
+        .await;
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+    let progress = w.progress().await;
+    assert_eq!((progress.sent, progress.deferred), (1, 0));
+}
+
+#[tokio::test]
+async fn a_confirmation_the_person_asked_for_goes_out_at_night() {
+    let mut w = World::new();
+    w.outbox.set_recipient(
+        &World::contact(PHONE),
+        Recipient {
+            sms_opted_in: Some(true),
+            ..Recipient::default()
+        },
+    );
+    let q = w.message(Kind::Confirmation, Channel::Sms, PHONE).await;
+    w.deliver(&[q.clone()], NIGHT_ET).await;
+    assert_eq!(w.status(&q), Status::Sent);
+}
+
+#[tokio::test]
+async fn a_second_host_inviting_the_same_person_in_the_window_is_skipped() {
+    let mut w = World::new();
+    let first = w.invite(PHONE).await;
+    let second = w.invite(PHONE).await;
+    w.deliver(&[first.clone()], NOON_ET).await;
+    w.deliver(&[second.clone()], NOON_ET + time::Duration::days(2))
+        .await;
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+    assert_eq!(w.status(&second), Status::Skipped);
+    // After the window a new invite goes out.
+    let third = w.invite(PHONE).await;
+    w.deliver(&[third.clone()], NOON_ET + time::Duration::days(31))
+        .await;
+    assert_eq!(w.provider.sends_to(PHONE), 2);
+}
+
+#[tokio::test]
+async fn two_invites_to_one_person_in_one_batch_send_one() {
+    let mut w = World::new();
+    let first = w.invite(PHONE).await;
+    let second = w.invite(PHONE).await;
+    let response = w.deliver(&[first.clone(), second.clone()], NOON_ET).await;
+    // The second one lost the window claim, was read again and skipped in the same delivery.
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+    assert_eq!(failures(&response), 0);
+    assert_eq!(w.status(&second), Status::Skipped);
+}
+
+#[tokio::test]
+async fn carrier_stop_marks_the_person_opted_out_and_later_texts_are_skipped() {
+    let mut w = World::new();
+    w.provider
+        .fail(PHONE, vec![SendFailure::OptedOut { code: 21610 }]);
+    let q = w.invite(PHONE).await;
+    w.deliver(&[q.clone()], NOON_ET).await;
+    assert_eq!(w.status(&q), Status::Failed);
+    assert_eq!(
+        w.outbox.recipient(&q.contact).unwrap().sms_opted_in,
+        Some(false)
+    );
+    let reminder = w.message(Kind::Reminder, Channel::Sms, PHONE).await;
+    w.deliver(&[reminder.clone()], NOON_ET).await;
+    assert_eq!(w.status(&reminder), Status::Skipped);
+    assert_eq!(w.provider.total(), 0);
+}
+
+#[tokio::test]
+async fn throttling_puts_the_message_back_and_it_is_sent_once_later() {
+    let mut w = World::new();
+    w.provider.fail(
+        PHONE,
+        vec![SendFailure::Throttled {
+            retry_after: Some(Duration::from_millis(10)),
+        }],
+    );
+    let q = w.invite(PHONE).await;
+    let response = w.deliver(&[q.clone()], NOON_ET).await;
+    assert_eq!(
+        failures(&response),
+        1,
+        "redelivered after the visibility timeout"
+    );
+    assert_eq!(w.status(&q), Status::Pending);
+    w.deliver(&[q.clone()], NOON_ET + time::Duration::minutes(3))
+        .await;
+    assert_eq!(w.status(&q), Status::Sent);
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+}
+
+#[tokio::test]
+async fn a_send_with_no_answer_is_unknown_and_never_tried_again() {
+    let mut w = World::new();
+    w.provider.fail(PHONE, vec![SendFailure::Unknown]);
+    let q = w.invite(PHONE).await;
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 0);
+    assert_eq!(w.status(&q), Status::Unknown);
+    w.deliver(&[q.clone()], NOON_ET + time::Duration::minutes(3))
+        .await;
+    assert_eq!(w.provider.total(), 0);
+    assert_eq!(w.progress().await.unknown, 1);
+}
+
+#[tokio::test]
+async fn a_worker_that_died_after_its_claim_leaves_an_unknown_not_a_second_text() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    let mut claimed = w.outbox.message(&q.id).unwrap();
+    claimed.status = Status::Sending;
+    claimed.attempts = 1;
+    claimed.lease_until = Some(NOON_ET + time::Duration::seconds(60));
+    w.outbox.put_message(claimed);
+    // Redelivered while the lease still runs: wait.
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 1);
+    // Redelivered after the lease: unknown, reported, never sent.
+    assert_eq!(
+        failures(
+            &w.deliver(&[q.clone()], NOON_ET + time::Duration::minutes(3))
+                .await
+        ),
+        0
+    );
+    assert_eq!(w.status(&q), Status::Unknown);
+    assert_eq!(w.provider.total(), 0);
+}
+
+#[tokio::test]
+async fn storage_failing_while_outcomes_are_recorded_leaves_the_message_unknown_not_resent() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    // Storage breaks right after the provider accepted the text (a staged outage).
+    let outbox = w.outbox.clone();
+    *w.provider.after_send.lock().unwrap() = Some(Box::new(move || {
+        outbox.fail_next_applies(super::RECORD_ATTEMPTS)
+    }));
+    let response = w.deliver(&[q.clone()], NOON_ET).await;
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+    assert_eq!(w.status(&q), Status::Sending);
+    assert_eq!(failures(&response), 1);
+    // Back after the visibility timeout, when the lease has run out: unknown, not a second text.
+    w.deliver(&[q.clone()], NOON_ET + time::Duration::minutes(3))
+        .await;
+    assert_eq!(w.status(&q), Status::Unknown);
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_queue_message_goes_to_the_dead_letter_queue_not_to_a_person() {
+    let w = World::new();
+    let event: SqsEvent = serde_json::from_value(serde_json::json!({
+        "Records": [{"messageId": "bad", "body": "{\"id\": 3}", "attributes": {}, "messageAttributes": {}}]
+    }))
+    .unwrap();
+    let response = w.worker.handle(event, NOON_ET).await;
+    assert_eq!(response.batch_item_failures[0].item_identifier, "bad");
+    assert_eq!(w.provider.total(), 0);
+}
+
+#[tokio::test]
+async fn an_erased_message_is_acknowledged_and_nothing_is_sent() {
+    let w = World::new();
+    let q = QueuedMessage {
+        id: OutboundId::parse("gone").unwrap(),
+        contact: World::contact(PHONE),
+        channel: Channel::Sms,
+    };
+    assert_eq!(failures(&w.deliver(&[q], NOON_ET).await), 0);
+    assert_eq!(w.provider.total(), 0);
+}
+
+#[tokio::test]
+async fn an_invalid_number_is_marked_undeliverable_and_not_retried() {
+    let mut w = World::new();
+    w.provider.fail(
+        PHONE,
+        vec![SendFailure::Undeliverable { code: Some(21211) }],
+    );
+    let q = w.invite(PHONE).await;
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 0);
+    assert_eq!(w.status(&q), Status::Failed);
+    assert!(w.outbox.recipient(&q.contact).unwrap().sms_undeliverable);
+    assert_eq!(w.progress().await.failed, 1);
+}
+
+#[tokio::test]
+async fn a_mixed_batch_reports_each_outcome_in_the_progress_counters() {
+    let mut w = World::new();
+    let stopped = "+12025550144";
+    let mut batch = Vec::new();
+    for i in 0..6 {
+        batch.push(w.invite(&format!("+1202555016{i}")).await);
+    }
+    batch.push(w.invite(stopped).await);
+    w.outbox.set_recipient(
+        &World::contact(stopped),
+        Recipient {
+            sms_opted_in: Some(false),
+            ..Recipient::default()
+        },
+    );
+    batch.push(
+        w.message(Kind::Invite, Channel::Email, "ana@example.org")
+            .await,
+    );
+    assert_eq!(failures(&w.deliver(&batch, NOON_ET).await), 0);
+    let progress = w.progress().await;
+    assert_eq!(progress.queued, 8);
+    assert_eq!(progress.sent, 7);
+    assert_eq!(progress.skipped, vec![(SkipReason::OptedOut, 1)]);
+    assert_eq!(progress.done(), 8);
+}
