@@ -281,6 +281,16 @@ impl Stack {
         format!("p.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
+    /// The keyed hash the system uses for an email address, computed independently from the published
+    /// construction HMAC-SHA256(key, "email\0" || lower-cased address), base64url, prefixed `e.`.
+    pub fn email_hash(&self, email: &str) -> String {
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(&self.contact_hash_key).expect("any key length");
+        mac.update(b"email\x00");
+        mac.update(email.trim().to_lowercase().as_bytes());
+        format!("e.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
     /// A sealer over the stack's KMS key, as the functions build it.
     pub fn sealer(&self) -> rising_core::privacy::Sealer {
         let key = self

@@ -104,6 +104,13 @@ async fn rising_then_name_zip_and_a_number_store_an_rsvp_and_confirm_it() {
     );
     assert_eq!(mine[0].source, RsvpSource::Sms);
     assert!(
+        confirmation
+            .ends_with("\nWant the training recordings by email? Reply with your email address."),
+        "the optional last question comes as a second text: {confirmation}"
+    );
+    // Declining (anything but an address) ends the conversation quietly.
+    assert_eq!(reply(&app, &phone, "no thanks").await, "");
+    assert!(
         !app.contact_items(&phone)
             .await
             .iter()

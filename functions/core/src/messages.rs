@@ -54,6 +54,20 @@ pub struct Catalog {
     pub confirm_delete: &'static str,
     /// Reply to the confirming DELETE/BORRAR, the last text they get. `{program}`.
     pub erased: &'static str,
+    /// Sent after a confirmation or the no-gathering reply, as a second text: the optional last step.
+    pub ask_email: &'static str,
+    /// An answer to [`Catalog::ask_email`] that looks like an address but is not one.
+    pub bad_email: &'static str,
+    /// The address was taken and the email is on its way.
+    pub email_coming: &'static str,
+    /// Subject of the recordings email. `{program}`.
+    pub recordings_subject: &'static str,
+    /// Body of the recordings email (plain text; the HTML version is built from it). `{program}`,
+    /// `{overview_url}`, `{recordings_url}`, `{safety_url}`.
+    pub recordings_body: &'static str,
+    /// Footer of every email: why they get it and the two links. `{program}`, `{unsubscribe_url}`,
+    /// `{forget_url}`.
+    pub email_footer: &'static str,
     /// Short weekday names, Monday first.
     pub weekdays: [&'static str; 7],
     /// Short month names, January first.
@@ -90,6 +104,17 @@ pub const EN: Catalog = Catalog {
     confirm_delete: "Reply DELETE again within 10 minutes to erase your name, RSVPs and number from {program}. \
                      You will get no more texts.",
     erased: "Your details are erased. You will get no more texts from {program}.",
+    ask_email: "Want the training recordings by email? Reply with your email address.",
+    bad_email: "That doesn't look like an email address. Please send it again, like name@example.org.",
+    email_coming: "Thanks! The recordings are on their way to your inbox.",
+    recordings_subject: "{program}: the training recordings",
+    recordings_body: "Thank you for joining {program}.\n\n\
+                      Start with the overview training: {overview_url}\n\
+                      Every training recording: {recordings_url}\n\n\
+                      Before any gathering, please read our safety and nonviolence commitment: {safety_url}",
+    email_footer: "You get this email because you asked {program} for it by text.\n\
+                   Unsubscribe: {unsubscribe_url}\n\
+                   Delete my data: {forget_url}",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     months: [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -127,6 +152,17 @@ pub const ES: Catalog = Catalog {
     confirm_delete: "Responde BORRAR de nuevo en 10 minutos para borrar tu nombre, tus confirmaciones y tu \
                      numero de {program}. No recibiras mas mensajes.",
     erased: "Tus datos fueron borrados. No recibiras mas mensajes de {program}.",
+    ask_email: "¿Quieres las grabaciones de las capacitaciones por correo? Responde con tu email.",
+    bad_email: "Eso no parece un email. Envialo de nuevo, por ejemplo nombre@ejemplo.org.",
+    email_coming: "¡Gracias! Las grabaciones van en camino a tu correo.",
+    recordings_subject: "{program}: las grabaciones de las capacitaciones",
+    recordings_body: "Gracias por unirte a {program}.\n\n\
+                      Empieza con la capacitación general: {overview_url}\n\
+                      Todas las grabaciones: {recordings_url}\n\n\
+                      Antes de cualquier reunión, lee nuestro compromiso de seguridad y no violencia: {safety_url}",
+    email_footer: "Recibes este correo porque se lo pediste a {program} por mensaje de texto.\n\
+                   Darte de baja: {unsubscribe_url}\n\
+                   Borrar mis datos: {forget_url}",
     weekdays: ["lun", "mar", "mie", "jue", "vie", "sab", "dom"],
     months: [
         "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
@@ -242,11 +278,17 @@ mod tests {
             ("gathering_gone", filled(c.gathering_gone)),
             ("confirm_delete", filled(c.confirm_delete)),
             ("erased", filled(c.erased)),
+            ("ask_email", filled(c.ask_email)),
+            ("bad_email", filled(c.bad_email)),
+            ("email_coming", filled(c.email_coming)),
         ]
     }
 
     /// Texts that fit one segment in English; the rest carry links and details and fit two.
-    const ONE_SEGMENT_EN: [&str; 11] = [
+    const ONE_SEGMENT_EN: [&str; 14] = [
+        "ask_email",
+        "bad_email",
+        "email_coming",
         "confirm_delete",
         "erased",
         "welcome",

@@ -4,8 +4,12 @@
 //! tests say so loudly and skip.
 
 use base64::Engine as _;
-use rising_core::config::{CampaignConfig, ProgramConfig, SmsInboundConfig, WebhookConfig};
+use rising_core::config::{
+    CampaignConfig, EmailStepConfig, ProgramConfig, SmsInboundConfig, WebhookConfig,
+};
 use rising_core::conversation::SmsInbound;
+use rising_core::domain::EmailAddress;
+use rising_core::outbound::{QueueError, QueuedMessage, SendQueue};
 use rising_core::privacy::Sealer;
 use rising_core::secrets::StaticSecretStore;
 use rising_core::sms::signature;
@@ -50,22 +54,45 @@ fn config(public_base_url: Option<&str>) -> SmsInboundConfig {
             host_signup_url: "https://r.example/host".into(),
             search_radius_miles: 25.0,
         },
+        email: EmailStepConfig {
+            from: EmailAddress::parse("hello@example.org").unwrap(),
+            link_key_parameter: "/l".into(),
+            links_base_url: "https://example.org".into(),
+            send_queue_url: "unused-in-memory".into(),
+        },
         contact_data_key_id: "unused-in-memory".into(),
     }
 }
 
-type App = SmsInbound<MemoryInboundStore, MemoryGatheringStore, StaticSecretStore>;
+/// The send queue, in memory.
+#[derive(Clone, Default)]
+struct Queue(std::sync::Arc<std::sync::Mutex<Vec<QueuedMessage>>>);
+
+impl SendQueue for Queue {
+    async fn send(
+        &self,
+        messages: &[(QueuedMessage, std::time::Duration)],
+    ) -> Result<Vec<bool>, QueueError> {
+        let mut queue = self.0.lock().unwrap();
+        queue.extend(messages.iter().map(|(m, _)| m.clone()));
+        Ok(vec![true; messages.len()])
+    }
+}
+
+type App = SmsInbound<MemoryInboundStore, MemoryGatheringStore, StaticSecretStore, Queue>;
 
 fn app(public_base_url: Option<&str>) -> App {
     let secrets = StaticSecretStore::default()
         .with("/t", TOKEN)
-        .with("/k", HASH_KEY);
+        .with("/k", HASH_KEY)
+        .with("/l", HASH_KEY);
     SmsInbound::new(
         config(public_base_url),
         MemoryInboundStore::default(),
         MemoryGatheringStore::default(),
         Sealer::in_memory(),
         secrets,
+        Queue::default(),
     )
 }
 

@@ -4,6 +4,7 @@
 use lambda_http::{Error, service_fn};
 use rising_core::config::SmsInboundConfig;
 use rising_core::conversation::SmsInbound;
+use rising_core::outbound::SqsSendQueue;
 use rising_core::privacy::Sealer;
 use rising_core::secrets::SsmSecretStore;
 use rising_core::store::{DynamoGatheringStore, DynamoInboundStore};
@@ -20,12 +21,14 @@ async fn main() -> Result<(), Error> {
     let store = DynamoInboundStore::new(dynamodb.clone(), config.table_name.clone());
     let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());
     let sealer = Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone());
+    let queue = SqsSendQueue::new(aws::sqs(&sdk), config.email.send_queue_url.clone());
     let app = SmsInbound::new(
         config,
         store,
         gatherings,
         sealer,
         SsmSecretStore::new(aws::ssm(&sdk)),
+        queue,
     );
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(app.handle(request).await)

@@ -14,8 +14,11 @@
 //! and is handled as if it had not been made (the question it interrupted is back); after the window
 //! a DELETE asks again.
 
+mod email_step;
 pub mod forget;
 mod webhook;
+
+pub use email_step::{EmailContext, outbound_id, queued_for, recordings_email};
 
 pub use webhook::{InboundSmsError, SmsInbound};
 
@@ -23,11 +26,12 @@ use time::OffsetDateTime;
 
 use crate::config::{CampaignConfig, ProgramConfig};
 use crate::domain::{
-    FirstName, Gathering, GatheringCode, GatheringId, Keyword, KeywordTarget, KeywordWord,
-    Language, MessageSid, PhoneNumber, Zip, whole_word,
+    EmailAddress, FirstName, Gathering, GatheringCode, GatheringId, Keyword, KeywordTarget,
+    KeywordWord, Language, MessageSid, PhoneNumber, Zip, whole_word,
 };
 use crate::geo::SearchRadius;
 use crate::messages::{self, Catalog, render};
+use crate::outbound::{Channel, ConsentBasis, Kind, NewMessage, body_context};
 use crate::privacy::{ContactHash, ContactHasher, CryptoError, Sealed, Sealer, field_context};
 use crate::store::{
     Applied, ContactEffect, ConversationState, DELETE_CONFIRMATION_WINDOW, Erased, Erasure,
@@ -50,6 +54,8 @@ pub struct InboundText {
 #[derive(Debug, thiserror::Error)]
 pub enum ConversationError {
     #[error(transparent)]
+    Email(#[from] crate::email::EmailError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -71,6 +77,18 @@ fn reply_context(sid: &MessageSid) -> String {
 /// How many gatherings are offered at once.
 const CHOICES: usize = 3;
 
+/// Separates the texts of a reply sent as several messages (a confirmation, then the question about
+/// email). A control character: catalog texts, names and places never contain one.
+pub const MESSAGE_BREAK: char = '\u{1e}';
+
+/// The texts of a reply, in order.
+pub fn reply_messages(reply: &str) -> Vec<&str> {
+    reply
+        .split(MESSAGE_BREAK)
+        .filter(|text| !text.is_empty())
+        .collect()
+}
+
 /// Everything the conversation reads and writes, borrowed from the function's state.
 pub struct Conversation<'a, S, G> {
     pub store: &'a S,
@@ -79,6 +97,7 @@ pub struct Conversation<'a, S, G> {
     pub hasher: &'a ContactHasher,
     pub program: &'a ProgramConfig,
     pub campaign: &'a CampaignConfig,
+    pub email: &'a EmailContext,
 }
 
 /// A decided answer: the contact change, the conversation change and the reply, stored together;
@@ -407,7 +426,7 @@ where
         }
         if let Some(state) = conversation {
             return self
-                .continue_conversation(state, &text.body, contact, now)
+                .continue_conversation(state, &text.sid, &text.body, contact, now)
                 .await;
         }
         if known.is_some() {
@@ -527,6 +546,7 @@ where
     async fn continue_conversation(
         &self,
         state: ConversationState,
+        sid: &MessageSid,
         body: &str,
         contact: &ContactHash,
         now: OffsetDateTime,
@@ -589,8 +609,8 @@ where
                     );
                     return Ok(Turn::reply(
                         "none_nearby",
-                        StateChange::End(contact.clone()),
-                        reply,
+                        self.offer_email(contact, language),
+                        self.with_email_question(reply, language),
                     ));
                 }
                 let options: Vec<GatheringId> =
@@ -664,6 +684,7 @@ where
                 self.rsvp(&options[n - 1], contact, sealed, &name, language, now)
                     .await
             }
+            Step::AwaitingEmail => self.email_answer(sid, body, contact, language, now).await,
             // `decide` sets a pending DELETE aside before the conversation continues.
             Step::AwaitingDeleteConfirmation { .. } => Ok(Turn::reply(
                 "delete_pending",
@@ -671,6 +692,99 @@ where
                 String::new(),
             )),
         }
+    }
+
+    /// The conversation's last question: the recordings by email (optional).
+    fn offer_email(&self, contact: &ContactHash, language: Language) -> StateChange {
+        StateChange::Set(
+            contact.clone(),
+            ConversationState {
+                step: Step::AwaitingEmail,
+                language,
+                first_name: None,
+            },
+        )
+    }
+
+    /// `reply`, then the question about email as a second text.
+    fn with_email_question(&self, reply: String, language: Language) -> String {
+        let question = self.fill(messages::catalog(language).ask_email, &[]);
+        format!("{reply}{MESSAGE_BREAK}{question}")
+    }
+
+    /// The answer to "reply with your email": an address stores it (sealed, consent source `sms`)
+    /// and the recordings email with it; something else that looks like an address is asked again;
+    /// anything else ends the conversation quietly (it was optional).
+    async fn email_answer(
+        &self,
+        sid: &MessageSid,
+        body: &str,
+        contact: &ContactHash,
+        language: Language,
+        now: OffsetDateTime,
+    ) -> Result<Turn, ConversationError> {
+        let catalog = messages::catalog(language);
+        let address = match EmailAddress::parse(body) {
+            Ok(address) => address,
+            Err(_) if body.contains('@') => {
+                return Ok(Turn::reply(
+                    "bad_email",
+                    StateChange::Keep,
+                    self.fill(catalog.bad_email, &[]),
+                ));
+            }
+            Err(_) => {
+                return Ok(Turn::reply(
+                    "no_email",
+                    StateChange::End(contact.clone()),
+                    String::new(),
+                ));
+            }
+        };
+        let email_contact = self.hasher.email(&address);
+        let id = outbound_id(sid);
+        let sealed_address = self
+            .sealer
+            .seal(
+                &field_context(&email_contact, Channel::Email.address_field()),
+                address.as_str(),
+            )
+            .await?;
+        let mime = recordings_email(
+            self.email,
+            self.program,
+            self.campaign,
+            &address,
+            &email_contact,
+            language,
+            now,
+        )?;
+        let body = self.sealer.seal(&body_context(&id), &mime).await?;
+        let message = NewMessage {
+            id,
+            channel: Channel::Email,
+            kind: Kind::Confirmation,
+            consent: ConsentBasis::Requested,
+            contact: email_contact.clone(),
+            to: sealed_address.clone(),
+            body,
+            language,
+            zip: None,
+            batch: None,
+        };
+        Ok(Turn {
+            kind: "email",
+            effect: ContactEffect::EmailOptIn {
+                contact: email_contact,
+                address: sealed_address,
+                wording: self.fill(catalog.ask_email, &[]),
+                language,
+                message: Box::new(message),
+            },
+            state: StateChange::End(contact.clone()),
+            reply: self.fill(catalog.email_coming, &[]),
+            erase: None,
+        })
     }
 
     /// Stores the RSVP (idempotent: a retry finds it and confirms the same way) and confirms it.
@@ -729,7 +843,11 @@ where
                         ("safety_url", &self.campaign.safety_url),
                     ],
                 );
-                Ok(Turn::reply("rsvp", end, reply))
+                Ok(Turn::reply(
+                    "rsvp",
+                    self.offer_email(contact, language),
+                    self.with_email_question(reply, language),
+                ))
             }
             RsvpOutcome::Waitlisted | RsvpOutcome::AlreadyWaitlisted => {
                 let reply = self.fill(
@@ -740,7 +858,11 @@ where
                         ("recording_url", recording),
                     ],
                 );
-                Ok(Turn::reply("waitlist", end, reply))
+                Ok(Turn::reply(
+                    "waitlist",
+                    self.offer_email(contact, language),
+                    self.with_email_question(reply, language),
+                ))
             }
             RsvpOutcome::NoSuchGathering | RsvpOutcome::Ended => {
                 Ok(Turn::reply("gathering_gone", end, gone(self)))
@@ -764,6 +886,7 @@ mod tests {
         hasher: ContactHasher,
         program: ProgramConfig,
         campaign: CampaignConfig,
+        email: EmailContext,
         now: OffsetDateTime,
     }
 
@@ -785,6 +908,17 @@ mod tests {
                     safety_url: "https://r.example/safety".into(),
                     host_signup_url: "https://r.example/host".into(),
                     search_radius_miles: 25.0,
+                },
+                email: EmailContext {
+                    from: crate::email::Mailbox::new(
+                        "rising",
+                        EmailAddress::parse("hello@rising.example").unwrap(),
+                    ),
+                    link_key: crate::email::TokenKey::from_base64(
+                        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+                    )
+                    .unwrap(),
+                    links_base_url: "https://rising.example".into(),
                 },
                 now: OffsetDateTime::now_utc(),
             }
@@ -808,6 +942,7 @@ mod tests {
                 hasher: &self.hasher,
                 program: &self.program,
                 campaign: &self.campaign,
+                email: &self.email,
             };
             let text = InboundText {
                 sid: MessageSid::parse(&format!("SM{n:032x}")).unwrap(),
@@ -926,10 +1061,104 @@ mod tests {
         assert_eq!(rsvps.len(), 1);
         assert_eq!(rsvps[0].contact_hash, contact.as_str());
         assert_eq!(
-            w.store.conversation(&contact, w.now).await.unwrap(),
-            None,
-            "the conversation ended"
+            w.store
+                .conversation(&contact, w.now)
+                .await
+                .unwrap()
+                .map(|c| c.step),
+            Some(Step::AwaitingEmail),
+            "one optional question is left: the recordings by email"
         );
+    }
+
+    #[tokio::test]
+    async fn after_the_rsvp_an_email_address_gets_the_recordings_by_email() {
+        let w = World::new();
+        w.gathering("Maple Street gathering", "20001", 3, None, false)
+            .await;
+        w.say(1, "RISING").await;
+        w.say(2, "Maria").await;
+        w.say(3, "20001").await;
+        let confirmation = w.say(4, "1").await;
+        let texts = reply_messages(&confirmation);
+        assert_eq!(texts.len(), 2, "{confirmation}");
+        assert_eq!(
+            texts[1],
+            "Want the training recordings by email? Reply with your email address."
+        );
+        let thanks = w.say(5, " Maria.Lopez@Example.org ").await;
+        assert_eq!(
+            thanks,
+            "Thanks! The recordings are on their way to your inbox."
+        );
+        let address = EmailAddress::parse("maria.lopez@example.org").unwrap();
+        let email_contact = w.hasher.email(&address);
+        let contact = w.store.contact(email_contact.as_str()).unwrap();
+        assert!(contact.email_opted_in);
+        assert_eq!(contact.consents, vec!["email_opt_in:sms".to_string()]);
+        let outbox = w.store.outbox();
+        assert_eq!(outbox.len(), 1);
+        let message = &outbox[0];
+        assert_eq!(
+            message.id,
+            outbound_id(&MessageSid::parse(&format!("SM{:032x}", 5)).unwrap())
+        );
+        assert_eq!(
+            (message.channel, message.kind),
+            (Channel::Email, Kind::Confirmation)
+        );
+        assert_eq!(message.contact, email_contact);
+        let to = w
+            .sealer
+            .open(&field_context(&email_contact, "email"), &message.to)
+            .await
+            .unwrap();
+        assert_eq!(to, "maria.lopez@example.org");
+        let mime = w
+            .sealer
+            .open(&body_context(&message.id), &message.body)
+            .await
+            .unwrap();
+        assert!(mime.contains("https://r.example/all") && mime.contains("List-Unsubscribe"));
+        let phone = w.hasher.phone(&PhoneNumber::parse(PHONE).unwrap());
+        assert_eq!(w.store.conversation(&phone, w.now).await.unwrap(), None);
+        // The same text delivered again: same answer, no second email.
+        assert_eq!(w.say(5, "maria.lopez@example.org").await, thanks);
+        assert_eq!(w.store.outbox().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_mistyped_address_is_asked_again_and_no_answer_ends_the_conversation_quietly() {
+        let w = World::new();
+        w.say(1, "RISING").await;
+        w.say(2, "Maria").await;
+        let none = w.say(3, "59001").await;
+        assert_eq!(reply_messages(&none).len(), 2, "{none}");
+        assert_eq!(
+            w.say(4, "maria@example").await,
+            "That doesn't look like an email address. Please send it again, like name@example.org."
+        );
+        assert_eq!(w.say(5, "no thanks").await, "");
+        assert!(w.store.outbox().is_empty());
+        let phone = w.hasher.phone(&PhoneNumber::parse(PHONE).unwrap());
+        assert_eq!(w.store.conversation(&phone, w.now).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_email_question_and_answer_are_in_spanish_after_unirme() {
+        let w = World::new();
+        w.say(1, "UNIRME").await;
+        w.say(2, "Lucia").await;
+        let none = w.say(3, "59001").await;
+        assert!(
+            reply_messages(&none)[1].starts_with("¿Quieres las grabaciones"),
+            "{none}"
+        );
+        assert_eq!(
+            w.say(4, "lucia@example.org").await,
+            "¡Gracias! Las grabaciones van en camino a tu correo."
+        );
+        assert_eq!(w.store.outbox()[0].language, Language::Es);
     }
 
     #[tokio::test]
@@ -1167,9 +1396,10 @@ mod tests {
         assert_eq!(w.gatherings.going_count(&g.id), Some(1));
 
         assert_eq!(w.say(5, " delete. ").await, ASK_DELETE);
+        // It interrupts the last, optional question (the recordings by email).
         assert!(matches!(
             w.step().await,
-            Some(Step::AwaitingDeleteConfirmation { resume: None, .. })
+            Some(Step::AwaitingDeleteConfirmation { resume: Some(step), .. }) if *step == Step::AwaitingEmail
         ));
         assert_eq!(w.say(6, "DELETE").await, ERASED);
 

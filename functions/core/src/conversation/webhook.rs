@@ -5,9 +5,15 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
-use super::{Conversation, ConversationError, InboundText};
-use crate::config::{CampaignConfig, ProgramConfig, SmsInboundConfig};
+use tokio::sync::OnceCell;
+
+use super::{
+    Conversation, ConversationError, EmailContext, InboundText, queued_for, reply_messages,
+};
+use crate::config::{CampaignConfig, EmailStepConfig, ProgramConfig, SmsInboundConfig};
 use crate::domain::{MessageSid, PhoneNumber};
+use crate::email::{Mailbox, TokenKey};
+use crate::outbound::{QueueError, SendQueue};
 use crate::privacy::Sealer;
 use crate::secrets::SecretStore;
 use crate::sms::twiml;
@@ -27,6 +33,12 @@ pub enum InboundSmsError {
     InvalidSender,
     #[error(transparent)]
     Conversation(#[from] ConversationError),
+    /// The email link key could not be read (a deployment problem).
+    #[error("email link key unavailable: {0}")]
+    LinkKey(String),
+    /// The promised email could not be put on the send queue: Twilio's retry will try again.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 impl InboundSmsError {
@@ -39,26 +51,34 @@ impl InboundSmsError {
             Self::MissingField(_) | Self::InvalidMessageSid | Self::InvalidSender => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Conversation(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Conversation(_) | Self::LinkKey(_) | Self::Queue(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
 
 /// The `sms-inbound` function: its dependencies, built once per cold start.
-pub struct SmsInbound<S, G, K> {
+pub struct SmsInbound<S, G, K, Q> {
     webhook: TwilioWebhook<K>,
+    secrets: K,
     program: ProgramConfig,
     campaign: CampaignConfig,
+    email_config: EmailStepConfig,
+    /// Built on first use (the link key is a secret, read then).
+    email: OnceCell<EmailContext>,
     store: S,
     gatherings: G,
     sealer: Sealer,
+    queue: Q,
 }
 
-impl<S, G, K> SmsInbound<S, G, K>
+impl<S, G, K, Q> SmsInbound<S, G, K, Q>
 where
     S: InboundStore + ErasureStore<G>,
     G: GatheringStore + RsvpStore + KeywordStore,
-    K: SecretStore,
+    K: SecretStore + Clone,
+    Q: SendQueue,
 {
     /// Builds the handler. Does no I/O: secrets and data keys are fetched on the first request.
     pub fn new(
@@ -67,15 +87,39 @@ where
         gatherings: G,
         sealer: Sealer,
         secrets: K,
+        queue: Q,
     ) -> Self {
         Self {
-            webhook: TwilioWebhook::new(config.webhook, secrets),
+            webhook: TwilioWebhook::new(config.webhook, secrets.clone()),
+            secrets,
             program: config.program,
             campaign: config.campaign,
+            email_config: config.email,
+            email: OnceCell::new(),
             store,
             gatherings,
             sealer,
+            queue,
         }
+    }
+
+    /// Who emails come from and how their links are signed (the key is read on first use).
+    async fn email_context(&self) -> Result<&EmailContext, InboundSmsError> {
+        self.email
+            .get_or_try_init(|| async {
+                let key = self
+                    .secrets
+                    .fetch(&self.email_config.link_key_parameter)
+                    .await
+                    .map_err(|e| InboundSmsError::LinkKey(e.to_string()))?;
+                Ok(EmailContext {
+                    from: Mailbox::new(&self.program.name, self.email_config.from.clone()),
+                    link_key: TokenKey::from_base64(&key)
+                        .map_err(|e| InboundSmsError::LinkKey(e.to_string()))?,
+                    links_base_url: self.email_config.links_base_url.clone(),
+                })
+            })
+            .await
     }
 
     /// Handles one request; never fails at the Lambda level (errors become HTTP responses).
@@ -113,6 +157,7 @@ where
             body: field("Body")?.to_string(),
             opt_out_type: webhook.param("OptOutType").map(str::to_string),
         };
+        let email = self.email_context().await?;
         let conversation = Conversation {
             store: &self.store,
             gatherings: &self.gatherings,
@@ -120,15 +165,24 @@ where
             hasher: &webhook.keys.hasher,
             program: &self.program,
             campaign: &self.campaign,
+            email,
         };
-        Ok(conversation.respond(&text, now).await?)
+        let reply = conversation.respond(&text, now).await?;
+        // An email promised in this turn (or in the first delivery of this text) goes on the send
+        // queue now; the worker sends it once, and acknowledges an id it does not find.
+        if let Some(queued) = queued_for(&text.sid, &text.body, &webhook.keys.hasher) {
+            self.queue
+                .send(&[(queued, std::time::Duration::ZERO)])
+                .await?;
+        }
+        Ok(reply)
     }
 }
 fn xml_response(status: StatusCode, reply: String) -> Response<Body> {
     let twiml = if reply.is_empty() {
         twiml::empty()
     } else {
-        twiml::messages(&[reply.as_str()])
+        twiml::messages(&reply_messages(&reply))
     };
     response(status, twiml::TWIML_CONTENT_TYPE, twiml)
 }

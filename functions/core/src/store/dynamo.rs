@@ -137,6 +137,7 @@ fn question_fields(step: &Step) -> Option<(&'static str, Option<String>, Vec<Str
             vec![],
         )),
         Step::AwaitingZip => Some(("awaiting_zip", None, vec![])),
+        Step::AwaitingEmail => Some(("awaiting_email", None, vec![])),
         Step::AwaitingChoice { options } => Some((
             "awaiting_choice",
             None,
@@ -159,6 +160,7 @@ fn question_step(
             gathering: gathering_id.map(id).transpose()?,
         },
         "awaiting_zip" => Step::AwaitingZip,
+        "awaiting_email" => Step::AwaitingEmail,
         "awaiting_choice" => Step::AwaitingChoice {
             options: options.iter().map(|o| id(o)).collect::<Result<_, _>>()?,
         },
@@ -513,12 +515,31 @@ impl DynamoInboundStore {
         language: Language,
         now: OffsetDateTime,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.consent_put_on(
+            "sms", sid, contact, action, source, keyword, wording, language, now,
+        )
+    }
+
+    /// Consent evidence for `channel`.
+    #[allow(clippy::too_many_arguments)]
+    fn consent_put_on(
+        &self,
+        channel: &'static str,
+        sid: &MessageSid,
+        contact: &ContactHash,
+        action: &'static str,
+        source: &'static str,
+        keyword: &str,
+        wording: Option<&str>,
+        language: Language,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, StoreError> {
         let at = timestamp(now);
         let item = ConsentItem {
             pk: contact_key(contact),
             sk: format!("CONSENT#{at}#{}", sid.as_str()),
             entity: "consent",
-            channel: "sms",
+            channel,
             action,
             source,
             language: language.code(),
@@ -534,6 +555,39 @@ impl DynamoInboundStore {
             .build()
             .map_err(dynamo_err("build Put"))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// An email address given by text: its contact records the opt-in and keeps the sealed address
+    /// (for the emails the person asked for). An earlier unsubscribe is lifted: giving the address
+    /// again is a new, explicit consent (with its own evidence). An erasure's suppression is not.
+    fn email_contact_update(
+        &self,
+        contact: &ContactHash,
+        address: &Sealed,
+        language: Language,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let now_s = timestamp(now);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(contact_key(contact)))
+            .key("sk", AttributeValue::S("CONTACT".into()))
+            .update_expression(
+                "SET entity = :entity, email_status = :status, email_status_at = :now, \
+                 email_status_source = :source, email_sealed = :address, #lang = :lang, \
+                 updated_at = :now, created_at = if_not_exists(created_at, :now) \
+                 REMOVE email_suppressed",
+            )
+            .expression_attribute_names("#lang", "language")
+            .expression_attribute_values(":entity", AttributeValue::S("contact".into()))
+            .expression_attribute_values(":status", AttributeValue::S("opted_in".into()))
+            .expression_attribute_values(":source", AttributeValue::S("sms".into()))
+            .expression_attribute_values(":address", AttributeValue::S(address.as_str().into()))
+            .expression_attribute_values(":lang", AttributeValue::S(language.code().into()))
+            .expression_attribute_values(":now", AttributeValue::S(now_s))
+            .build()
+            .map_err(dynamo_err("build Update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Records an opt-in or opt-out. An opt-in is always the person's own text (a keyword, a
@@ -767,6 +821,32 @@ impl InboundStore for DynamoInboundStore {
                     wording.as_deref(),
                     *language,
                     now,
+                )?);
+            }
+            ContactEffect::EmailOptIn {
+                contact,
+                address,
+                wording,
+                language,
+                message,
+            } => {
+                items.push(self.email_contact_update(contact, address, *language, now)?);
+                items.push(self.consent_put_on(
+                    "email",
+                    sid,
+                    contact,
+                    "opt_in",
+                    "sms",
+                    "EMAIL",
+                    Some(wording),
+                    *language,
+                    now,
+                )?);
+                items.push(super::outbox_dynamo::new_message_put(
+                    &self.table,
+                    message,
+                    now,
+                    super::DEFAULT_MESSAGE_RETENTION,
                 )?);
             }
             ContactEffect::Nothing => {}

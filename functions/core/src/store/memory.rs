@@ -24,6 +24,8 @@ pub struct MemoryContact {
     /// Never to be contacted, on any channel.
     pub suppressed: bool,
     pub erased: bool,
+    /// Gave this (email) address by text to get emails.
+    pub email_opted_in: bool,
 }
 
 /// A processed inbound message: the reply, when the record expires, and whose it is (until erased).
@@ -35,9 +37,14 @@ pub struct MemoryInboundStore {
     contacts: Mutex<HashMap<String, MemoryContact>>,
     daily_replies: Mutex<HashMap<String, String>>,
     conversations: Mutex<HashMap<String, (ConversationState, OffsetDateTime)>>,
+    outbox: Mutex<Vec<crate::outbound::NewMessage>>,
 }
 
 impl MemoryInboundStore {
+    /// Messages stored for sending with a turn, oldest first.
+    pub fn outbox(&self) -> Vec<crate::outbound::NewMessage> {
+        self.outbox.lock().map(|o| o.clone()).unwrap_or_default()
+    }
     pub fn contact(&self, hash: &str) -> Option<MemoryContact> {
         self.contacts.lock().ok()?.get(hash).cloned()
     }
@@ -83,6 +90,7 @@ fn new_contact(language: Language) -> MemoryContact {
         consents: vec![],
         suppressed: false,
         erased: false,
+        email_opted_in: false,
     }
 }
 
@@ -202,6 +210,22 @@ impl InboundStore for MemoryInboundStore {
                 c.sms_opted_in = false;
                 c.language = Some(*language);
                 c.consents.push(format!("opt_out:{keyword}:{source}"));
+            }
+            ContactEffect::EmailOptIn {
+                contact,
+                language,
+                message,
+                ..
+            } => {
+                let c = contacts
+                    .entry(contact.as_str().to_string())
+                    .or_insert_with(|| new_contact(*language));
+                c.email_opted_in = true;
+                c.consents.push("email_opt_in:sms".to_string());
+                let mut outbox = self.outbox.lock().map_err(poisoned)?;
+                if !outbox.iter().any(|m| m.id == message.id) {
+                    outbox.push((**message).clone());
+                }
             }
             ContactEffect::Nothing => {}
         }
@@ -449,6 +473,7 @@ mod tests {
                 consents: vec!["opt_in:JOIN".into(), "erase:DELETE:sms".into()],
                 suppressed: true,
                 erased: true,
+                email_opted_in: false,
             })
         );
         assert_eq!(

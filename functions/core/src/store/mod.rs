@@ -81,6 +81,17 @@ pub enum ContactEffect {
         wording: Option<String>,
         language: Language,
     },
+    /// The sender gave an email address by text to get the recordings: the address's own contact
+    /// (`contact`, its keyed hash) records the opt-in (consent source `sms`, `wording` the question
+    /// they answered), and `message`, the recordings email, is stored `pending` in the outbox.
+    EmailOptIn {
+        contact: ContactHash,
+        /// The address, sealed with `field_context(contact, "email")`.
+        address: Sealed,
+        wording: String,
+        language: Language,
+        message: Box<crate::outbound::NewMessage>,
+    },
     /// Nothing changes; only the reply is remembered.
     Nothing,
 }
@@ -100,6 +111,8 @@ pub enum Step {
     AwaitingZip,
     /// Offered these gatherings, numbered from 1.
     AwaitingChoice { options: Vec<GatheringId> },
+    /// Offered the training recordings by email: the answer may be an email address.
+    AwaitingEmail,
     /// Asked to text DELETE again before `until` to be erased. `resume` is the question this
     /// interrupted: it is back in force when they text anything else, or when `until` passes.
     AwaitingDeleteConfirmation {

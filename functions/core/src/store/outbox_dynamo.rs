@@ -729,18 +729,25 @@ impl DynamoOutbox {
         message: &NewMessage,
         now: OffsetDateTime,
     ) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&MessageItem::new(
-                message,
-                now,
-                self.retention,
-            ))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(dynamo_err("build Put"))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        new_message_put(&self.table, message, now, self.retention)
     }
+}
+
+/// The conditional put of a new `pending` message, for producers that store it in their own
+/// transaction (a text conversation storing the email it promised).
+pub(crate) fn new_message_put(
+    table: &str,
+    message: &NewMessage,
+    now: OffsetDateTime,
+    retention: time::Duration,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(to_item(&MessageItem::new(message, now, retention))?))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(dynamo_err("build Put"))?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// Progress from summed counters (shared with the in-memory adapter).
