@@ -24,7 +24,10 @@ mkdir -p .local
 env_file=.local/test-stack.env
 stack_log=.local/test-stack.log
 rm -f "$env_file"
-.venv/bin/python infra/local/stack.py up --gateway-port 0 --no-build --env-file "$env_file" >"$stack_log" 2>&1 &
+# Local send rates: the Twilio emulator's own limit is 10 messages/s per sender (its --rate-limit-mps);
+# the template's defaults (1/s) fit a real long code, not a test run.
+SmsSendRate=${SmsSendRate:-10} EmailSendRate=${EmailSendRate:-10} \
+  .venv/bin/python infra/local/stack.py up --gateway-port 0 --no-build --env-file "$env_file" >"$stack_log" 2>&1 &
 stack_pid=$!
 stop_stack() {
   if kill -0 "$stack_pid" 2>/dev/null; then

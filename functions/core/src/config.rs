@@ -63,6 +63,20 @@ pub struct CampaignConfig {
     pub search_radius_miles: f64,
 }
 
+/// What the texting conversation needs to send the recordings by email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailStepConfig {
+    /// The verified SES address emails come from (`EMAIL_FROM`).
+    pub from: crate::domain::EmailAddress,
+    /// Name of the SSM SecureString parameter holding the key that signs email links
+    /// (`EMAIL_LINK_KEY_PARAMETER`).
+    pub link_key_parameter: String,
+    /// Base of the unsubscribe and forget links: `PUBLIC_BASE_URL`, else `API_URL`.
+    pub links_base_url: String,
+    /// The send queue (`SEND_QUEUE_URL`).
+    pub send_queue_url: String,
+}
+
 /// Configuration of the `sms-inbound` function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SmsInboundConfig {
@@ -70,6 +84,7 @@ pub struct SmsInboundConfig {
     pub webhook: WebhookConfig,
     pub program: ProgramConfig,
     pub campaign: CampaignConfig,
+    pub email: EmailStepConfig,
     /// The KMS key that wraps the data keys of sealed names (`CONTACT_DATA_KEY_ID`).
     pub contact_data_key_id: String,
 }
@@ -164,6 +179,30 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         })
     }
 
+    pub fn email_from(&self) -> Result<crate::domain::EmailAddress, ConfigError> {
+        crate::domain::EmailAddress::parse(&self.required("EMAIL_FROM")?).map_err(|_| {
+            ConfigError::Invalid {
+                name: "EMAIL_FROM",
+                reason: "must be an email address",
+            }
+        })
+    }
+
+    pub fn email_step(&self) -> Result<EmailStepConfig, ConfigError> {
+        let links_base_url = self
+            .optional("PUBLIC_BASE_URL")
+            .or_else(|| self.optional("API_URL"))
+            .ok_or(ConfigError::Missing("API_URL"))?
+            .trim_end_matches('/')
+            .to_string();
+        Ok(EmailStepConfig {
+            from: self.email_from()?,
+            link_key_parameter: self.required("EMAIL_LINK_KEY_PARAMETER")?,
+            links_base_url,
+            send_queue_url: self.required("SEND_QUEUE_URL")?,
+        })
+    }
+
     pub fn twilio(&self) -> Result<TwilioConfig, ConfigError> {
         Ok(TwilioConfig {
             api_base_url: self
@@ -193,6 +232,7 @@ impl SmsInboundConfig {
             webhook: env.webhook()?,
             program: env.program()?,
             campaign: env.campaign()?,
+            email: env.email_step()?,
             contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
         })
     }
@@ -287,14 +327,35 @@ impl SendWorkerConfig {
             contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
             sms_send_rate: rate("SMS_SEND_RATE")?,
             email_send_rate: rate("EMAIL_SEND_RATE")?,
-            email_from: crate::domain::EmailAddress::parse(&env.required("EMAIL_FROM")?).map_err(
-                |_| ConfigError::Invalid {
-                    name: "EMAIL_FROM",
-                    reason: "must be an email address",
-                },
-            )?,
+            email_from: env.email_from()?,
             max_concurrency: whole("SEND_MAX_CONCURRENCY", 1)?,
             invite_window_days: whole("INVITE_WINDOW_DAYS", 1)?,
+        })
+    }
+}
+
+/// Configuration of the `email-links` function (`/unsubscribe`, `/forget`: the links every email carries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailLinksConfig {
+    pub table_name: String,
+    /// Name of the SSM SecureString parameter holding the key that signs email links
+    /// (`EMAIL_LINK_KEY_PARAMETER`; at least 32 random bytes, base64).
+    pub link_key_parameter: String,
+    /// How the pages name the programme, and where a person reaches a human.
+    pub program: ProgramConfig,
+}
+
+impl EmailLinksConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            link_key_parameter: env.required("EMAIL_LINK_KEY_PARAMETER")?,
+            program: env.program()?,
         })
     }
 }
@@ -317,6 +378,13 @@ mod tests {
             ("RECORDINGS_URL", "https://example.org/r"),
             ("SAFETY_URL", "https://example.org/safety"),
             ("HOST_SIGNUP_URL", "https://example.org/host"),
+            ("EMAIL_FROM", "hello@example.org"),
+            ("EMAIL_LINK_KEY_PARAMETER", "/rising/email-link-key"),
+            (
+                "SEND_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/send",
+            ),
+            ("API_URL", "https://abc.execute-api.us-east-1.amazonaws.com"),
             (
                 "CONTACT_DATA_KEY_ID",
                 "arn:aws:kms:us-east-1:123456789012:key/abc",
