@@ -4,6 +4,7 @@
 //! (DynamoDB behind port traits, plus in-memory fakes) · use cases (`conversation`, `delivery`), each with its own
 //! error enum mapped to HTTP statuses in one place.
 
+pub mod admin;
 pub mod aws;
 pub mod config;
 pub mod conversation;
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod email;
 pub mod geo;
 pub mod ids;
+pub mod links;
 pub mod messages;
 pub mod outbound;
 pub mod privacy;

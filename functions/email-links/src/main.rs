@@ -1,0 +1,30 @@
+//! `/unsubscribe` and `/forget`: the one-click unsubscribe and "delete my data" links every email
+//! carries. Reads config, builds clients once, hands each request to
+//! `rising_core::links::EmailLinks` (the link key comes from SSM on first use).
+
+use lambda_http::{Error, service_fn};
+use rising_core::config::EmailLinksConfig;
+use rising_core::links::{DynamoLinkStore, EmailLinks};
+use rising_core::secrets::SsmSecretStore;
+use rising_core::store::DynamoGatheringStore;
+use rising_core::{aws, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = EmailLinksConfig::from_env()?;
+    let sdk = aws::load().await;
+    let dynamodb = aws::dynamodb(&sdk);
+    let store = DynamoLinkStore::new(dynamodb.clone(), config.table_name.clone());
+    let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());
+    let app = EmailLinks::new(
+        config,
+        store,
+        gatherings,
+        SsmSecretStore::new(aws::ssm(&sdk)),
+    );
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Error>(app.handle(request).await)
+    }))
+    .await
+}
