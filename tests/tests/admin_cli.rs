@@ -1,0 +1,282 @@
+//! The organizer tool, end to end: a phone joins and opts out by text through the phone simulator,
+//! then the real `rising-admin` binary (built by `cargo build --workspace --bins`) runs against the
+//! stack with the stack's environment, as an organizer runs it against a deployed one. The table is
+//! read back through the AWS SDK: every export and erasure left an audit item, and none holds the
+//! phone.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use rising_tests::{Item, Stack, item_text, s, spawn_app, unique_phone};
+
+const BY: &str = "Integration test (admin_cli)";
+
+/// The stack's environment as the tests read it: the env file, then the process environment.
+fn stack_env() -> HashMap<String, String> {
+    let file = std::env::var("RISING_STACK_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env"));
+    let mut vars: HashMap<String, String> = std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    vars.extend(std::env::vars());
+    vars
+}
+
+/// `target/<profile>/rising-admin`, next to this test's own `deps` directory.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let candidates = [
+        exe.parent()
+            .and_then(|deps| deps.parent())
+            .map(|d| d.join("rising-admin")),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/rising-admin")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file())
+        .expect("rising-admin is not built: run `cargo build --workspace --bins` first")
+}
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(binary())
+        .args(args)
+        .env_clear()
+        .envs(stack_env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rising-admin starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("rising-admin runs")
+}
+
+fn ok(args: &[&str]) -> (String, String) {
+    let output = run(args, "");
+    let (stdout, stderr) = (
+        String::from_utf8(output.stdout).expect("UTF-8 output"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    );
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    (stdout, stderr)
+}
+
+/// Every audit item of this month and the last (a test may straddle a month's end) about `hash`.
+async fn audit_items(app: &Stack, hash: &str) -> Vec<Item> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut items = Vec::new();
+    for t in [now - time::Duration::days(1), now] {
+        let pk = format!("AUDIT#{:04}-{:02}", t.year(), u8::from(t.month()));
+        if items.iter().any(|i: &Item| s(i, "pk") == Some(pk.as_str())) {
+            continue;
+        }
+        items.extend(app.query_pk(&pk).await);
+    }
+    items.retain(|i| s(i, "contact_hash") == Some(hash));
+    items.sort_by(|a, b| s(a, "sk").cmp(&s(b, "sk")));
+    items.dedup_by(|a, b| s(a, "sk") == s(b, "sk"));
+    items
+}
+
+fn n(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn join_and_stop(app: &Stack, phone: &str) -> (String, String, String) {
+    let joined = app.text(phone, "RISING").await;
+    assert_eq!(joined.webhook_status, 200, "{joined:?}");
+    let stopped = app.text(phone, "STOP").await;
+    assert_eq!(stopped.webhook_status, 200, "{stopped:?}");
+    (
+        joined.replies.join("\n"),
+        joined.message_sid,
+        stopped.message_sid,
+    )
+}
+
+#[tokio::test]
+async fn an_organizer_exports_the_consent_evidence_then_erases_the_person_and_both_are_audited() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    let digits = phone.trim_start_matches('+').to_string();
+    let hash = app.phone_hash(&phone);
+    let (welcome, join_sid, stop_sid) = join_and_stop(&app, &phone).await;
+    assert!(welcome.starts_with("Welcome to rising!"), "{welcome}");
+
+    // The consent evidence, oldest first, as JSON.
+    let (stdout, stderr) = ok(&["consent", "--phone", &phone, "--by", BY]);
+    assert!(
+        !stdout.contains(&digits) && !stderr.contains(&digits),
+        "the phone is printed back"
+    );
+    assert!(
+        !stdout.contains(&hash),
+        "the output names the person by nothing"
+    );
+    let export: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(export["rows"], 2);
+    assert_eq!(export["contact"], "phone");
+    let evidence = export["evidence"].as_array().expect("evidence");
+    assert_eq!(evidence.len(), 2, "{stdout}");
+    let (opt_in, opt_out) = (&evidence[0], &evidence[1]);
+    assert_eq!(opt_in["action"], "opt_in");
+    assert_eq!(opt_in["keyword"], "RISING");
+    assert_eq!(opt_in["wording"], welcome.as_str());
+    assert_eq!(opt_in["channel"], "sms");
+    assert_eq!(opt_in["language"], "en");
+    assert_eq!(opt_in["message_sid"], join_sid.as_str());
+    assert_eq!(opt_out["action"], "opt_out");
+    assert_eq!(opt_out["keyword"], "STOP");
+    assert_eq!(opt_out["message_sid"], stop_sid.as_str());
+    assert!(opt_in["at"].as_str() < opt_out["at"].as_str());
+
+    // Recorded: who, what, how many rows, the opaque hash, no phone.
+    let audit = audit_items(&app, &hash).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let exported = &audit[0];
+    assert_eq!(s(exported, "audit_id"), export["audit_id"].as_str());
+    assert_eq!(s(exported, "what"), Some("consent_export"));
+    assert_eq!(s(exported, "who"), Some(BY));
+    assert_eq!(s(exported, "format"), Some("json"));
+    assert_eq!(n(exported, "rows"), Some(2));
+    assert!(
+        s(exported, "sk").is_some_and(|sk| sk.starts_with(export["exported_at"].as_str().unwrap()))
+    );
+    assert!(!item_text(exported).contains(&digits), "{exported:?}");
+
+    // Erased on a request received elsewhere: only the suppression and the evidence remain.
+    let (stdout, stderr) = ok(&[
+        "forget",
+        "--phone",
+        &phone,
+        "--by",
+        BY,
+        "--reason",
+        "asked by letter",
+        "--yes",
+    ]);
+    assert!(stdout.contains("erased: 0 RSVP(s)"), "{stdout}");
+    assert!(
+        stdout.contains("kept: the suppression and 3 consent record(s)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&digits) && !stderr.contains(&digits));
+    let items = app.contact_items(&phone).await;
+    let contact = items
+        .iter()
+        .find(|i| s(i, "sk") == Some("CONTACT"))
+        .expect("the suppression");
+    assert_eq!(contact["suppressed"].as_bool(), Ok(&true));
+    assert!(contact.contains_key("erased_at"));
+    let consents: Vec<&Item> = items
+        .iter()
+        .filter(|i| s(i, "sk").is_some_and(|sk| sk.starts_with("CONSENT#")))
+        .collect();
+    assert_eq!(
+        consents.len() + 1,
+        items.len(),
+        "only the contact and its evidence"
+    );
+    let erase = consents
+        .iter()
+        .find(|c| s(c, "action") == Some("erase"))
+        .expect("the erasure evidence");
+    assert_eq!(s(erase, "source"), Some("organizer"));
+    let reference = s(erase, "reference").expect("a request id").to_string();
+    assert!(
+        reference.starts_with("req-") && stdout.contains(&reference),
+        "{stdout}"
+    );
+
+    let audit = audit_items(&app, &hash).await;
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    let erasure = audit
+        .iter()
+        .find(|i| s(i, "what") == Some("erasure"))
+        .expect("the erasure is audited");
+    assert_eq!(s(erasure, "who"), Some(BY));
+    assert_eq!(s(erasure, "outcome"), Some("done"));
+    assert_eq!(s(erasure, "reference"), Some(reference.as_str()));
+    assert_eq!(s(erasure, "reason"), Some("asked by letter"));
+    assert!(n(erasure, "rows").is_some());
+    for item in &audit {
+        assert!(!item_text(item).contains(&digits), "{item:?}");
+    }
+
+    // Both are listed for organizers.
+    let today = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let since = format!(
+        "{:04}-{:02}-{:02}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    );
+    let (stdout, _) = ok(&["exports", "--since", &since]);
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let ids: Vec<&str> = listed["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["contact_hash"] == hash.as_str())
+        .map(|r| r["what"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["consent_export", "erasure"]);
+}
+
+#[tokio::test]
+async fn a_csv_export_opens_in_a_spreadsheet_and_an_unconfirmed_erasure_does_nothing() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    let digits = phone.trim_start_matches('+').to_string();
+    let hash = app.phone_hash(&phone);
+    join_and_stop(&app, &phone).await;
+
+    let (csv, _) = ok(&[
+        "consent", "--phone", &phone, "--by", "=Dana", "--format", "csv",
+    ]);
+    let body = csv.strip_prefix('\u{feff}').expect("a UTF-8 BOM");
+    let lines: Vec<&str> = body.split("\r\n").collect();
+    assert_eq!(lines.len(), 4, "header, two rows, final CRLF: {csv}");
+    assert!(lines[0].starts_with("at,channel,action,source,keyword,wording"));
+    assert!(
+        lines[1].contains(",opt_in,") && lines[2].contains(",opt_out,"),
+        "{csv}"
+    );
+    assert!(!csv.contains(&digits));
+    let audit = audit_items(&app, &hash).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(s(&audit[0], "format"), Some("csv"));
+    assert_eq!(s(&audit[0], "who"), Some("=Dana"));
+
+    // Without --yes it asks; anything but yes erases nothing and records nothing.
+    let before = app.contact_items(&phone).await;
+    let output = run(&["forget", "--phone", &phone, "--by", "Dana"], "no\n");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cancelled"));
+    assert_eq!(app.contact_items(&phone).await, before);
+    assert_eq!(audit_items(&app, &hash).await.len(), 1);
+
+    // A --by that is not one line is refused before anything is read or written.
+    let output = run(
+        &["consent", "--phone", &phone, "--by", "Dana\nadmin: yes"],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(&digits));
+    assert_eq!(audit_items(&app, &hash).await.len(), 1);
+}
