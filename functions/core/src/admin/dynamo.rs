@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::{AuditAction, AuditEntry, AuditLog, ConsentEvidence, ConsentRecord, ExportFormat};
 use crate::privacy::ContactHash;
+use crate::store::dynamo_util::dynamo_err;
 use crate::store::{StoreError, timestamp};
 
 type Item = HashMap<String, AttributeValue>;
@@ -28,25 +29,6 @@ impl DynamoAdminStore {
         Self {
             client,
             table: table.into(),
-        }
-    }
-}
-
-fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| {
-        let mut message = e.to_string();
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
-            cause = c.source();
-        }
-        StoreError::Dynamo {
-            operation,
-            source: message.into(),
         }
     }
 }

@@ -10,40 +10,12 @@ use time::OffsetDateTime;
 
 use super::{LinkStore, Suppressed, SuppressionEvidence, UNSUBSCRIBE_SOURCE};
 use crate::privacy::ContactHash;
+use crate::store::dynamo_util::{contact_key, dynamo_err, to_item};
 use crate::store::{
     DynamoGatheringStore, DynamoInboundStore, Erased, Erasure, ErasureStore, StoreError, timestamp,
 };
 
 type Item = HashMap<String, AttributeValue>;
-
-/// The partition of everything about one contact detail: `CONTACT#<keyed hash>`.
-fn contact_key(hash: &ContactHash) -> String {
-    format!("CONTACT#{}", hash.as_str())
-}
-
-fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Maps an SDK error to a [`StoreError`] with its chain of causes (keys are opaque: no personal data).
-fn dynamo_err<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |e| {
-        let mut message = e.to_string();
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
-            cause = c.source();
-        }
-        StoreError::Dynamo {
-            operation,
-            source: message.into(),
-        }
-    }
-}
 
 /// Times a suppression is tried again after a concurrent transaction on the contact cancelled it.
 const SUPPRESS_ATTEMPTS: u32 = 5;

@@ -42,3 +42,55 @@ pub(crate) fn to_item<T: Serialize>(
 pub(crate) fn contact_key(hash: &ContactHash) -> String {
     format!("CONTACT#{}", hash.as_str())
 }
+
+/// Keys per `BatchGetItem` (DynamoDB's limit).
+const BATCH_GET_MAX: usize = 100;
+
+/// `BatchGetItem` (consistent reads) over any number of distinct keys of `table`, in requests of 100,
+/// retrying unprocessed keys with a growing pause; the items found, in no particular order.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<HashMap<String, AttributeValue>>,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(BATCH_GET_MAX) {
+        let mut pending = chunk.to_vec();
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(dynamo_err("build BatchGetItem"))?;
+            let output = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(dynamo_err("BatchGetItem"))?;
+            found.extend(
+                output
+                    .responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Corrupt(
+                "BatchGetItem left keys unprocessed after retries".into(),
+            ));
+        }
+    }
+    Ok(found)
+}

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -445,51 +445,15 @@ impl DynamoGatheringStore {
         &self,
         ids: &[GatheringId],
     ) -> Result<Vec<GatheringItem>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(BATCH_GET_MAX) {
-            let mut keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| key(gathering_pk(id), "GATHERING"))
-                .collect();
-            for attempt in 0..8u32 {
-                if keys.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(dynamo_err("build BatchGetItem"))?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(dynamo_err("BatchGetItem"))?;
-                for item in output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    found.push(from_item(item)?);
-                }
-                keys = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-            if !keys.is_empty() {
-                return Err(StoreError::Corrupt(
-                    "BatchGetItem left keys unprocessed after retries".into(),
-                ));
-            }
-        }
-        Ok(found)
+        let keys = ids
+            .iter()
+            .map(|id| key(gathering_pk(id), "GATHERING"))
+            .collect();
+        super::dynamo_util::batch_get(&self.client, &self.table, keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     fn nearby(

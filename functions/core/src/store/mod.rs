@@ -25,7 +25,7 @@ mod delivery;
 mod delivery_dynamo;
 mod delivery_memory;
 mod dynamo;
-mod dynamo_util;
+pub(crate) mod dynamo_util;
 mod gathering;
 mod gathering_dynamo;
 mod gathering_memory;

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -36,8 +36,6 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Counter items per batch.
 pub const COUNTER_SHARDS: u32 = 8;
-/// Keys per `BatchGetItem` (DynamoDB's limit).
-const BATCH_GET_MAX: usize = 100;
 /// Items per `TransactWriteItems` (DynamoDB's limit).
 const TRANSACTION_MAX: usize = 100;
 /// How long a message is kept after it was created, by default: long enough for the host's
@@ -244,51 +242,6 @@ fn deltas(change: &Change) -> Vec<(String, i64)> {
 }
 
 impl DynamoOutbox {
-    /// `BatchGetItem` over any number of distinct keys, retrying unprocessed ones.
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_MAX) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..8u32 {
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(dynamo_err("build BatchGetItem"))?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(dynamo_err("BatchGetItem"))?;
-                found.extend(
-                    output
-                        .responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Corrupt(
-                    "BatchGetItem left keys unprocessed after retries".into(),
-                ));
-            }
-        }
-        Ok(found)
-    }
-
     /// Sends one transaction; `Ok(false)` when DynamoDB cancelled it (a condition failed).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
         if items.is_empty() {
@@ -607,7 +560,7 @@ impl OutboxStore for DynamoOutbox {
             }
         }
         let mut found: HashMap<(String, String), Item> = HashMap::new();
-        for item in self.batch_get(keys).await? {
+        for item in super::dynamo_util::batch_get(&self.client, &self.table, keys).await? {
             if let (Some(pk), Some(sk)) = (text(&item, "pk"), text(&item, "sk")) {
                 found.insert((pk.to_owned(), sk.to_owned()), item);
             }
