@@ -1025,7 +1025,8 @@ async fn add_faults(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let to = plan.to.clone();
     let added = plan.responses.len();
     let queued = st.store().faults.push(plan);
-    tracing::info!(%to, added, queued, "faults queued");
+    // The number is personal data in rising's logs' eyes (make test greps them): count only.
+    tracing::info!(added, queued, "faults queued");
     (
         StatusCode::OK,
         axum::Json(json!({ "to": to, "added": added, "queued": queued })),

@@ -86,7 +86,13 @@ impl QuietHoursPolicy {
 
     /// The recipient's clock under this policy: where they probably are and which window applies.
     pub fn clock(&self, phone: &PhoneNumber, zip: Option<&Zip>) -> RecipientClock {
-        let area = nanp_area_code(phone).and_then(|code| area_codes().get(&code));
+        self.clock_for_e164(phone.as_e164(), zip)
+    }
+
+    /// The clock of a number given as E.164 text, for numbers the phone metadata does not know yet
+    /// (a new area code): the ZIP, else the area code, else every US time zone, never "any time".
+    pub fn clock_for_e164(&self, e164: &str, zip: Option<&Zip>) -> RecipientClock {
+        let area = nanp_area_code(e164).and_then(|code| area_codes().get(&code));
         let zip_zone = zip
             .and_then(Zip::timezone)
             .and_then(|name| Zone::named(name).ok());
@@ -305,9 +311,9 @@ struct AreaCode {
 }
 
 /// The area code of a +1 (NANP) number: the three digits after the country code.
-fn nanp_area_code(phone: &PhoneNumber) -> Option<u16> {
-    let national = phone.as_e164().strip_prefix("+1")?;
-    if national.len() != 10 {
+fn nanp_area_code(e164: &str) -> Option<u16> {
+    let national = e164.strip_prefix("+1")?;
+    if national.len() != 10 || !national.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     national.get(..3)?.parse().ok()

@@ -110,6 +110,14 @@ impl RateLimiter {
         }
     }
 
+    /// How long sends are still held back by the last [`RateLimiter::penalize`] (zero if not).
+    pub fn pause_remaining(&self) -> Duration {
+        self.lock()
+            .paused_until
+            .map(|until| until.saturating_duration_since(Instant::now()))
+            .unwrap_or_default()
+    }
+
     /// Holds every send back for `retry_after` from now, when the provider answers 429: all tasks in
     /// this worker slow down, including those already waiting for a slot.
     pub fn penalize(&self, retry_after: Duration) {

@@ -21,6 +21,10 @@ const MAX_QUEUE_DELAY: Duration = Duration::from_secs(15 * 60);
 /// Attempts at recording outcomes after a send (DynamoDB errors are rare; an unrecorded send ends as
 /// `unknown`, never as a second text).
 const RECORD_ATTEMPTS: u32 = 3;
+/// How far into a batch a worker still starts a send. Lambda stops the worker at 30 s (template.yaml)
+/// and a provider call may take 10 s: a message whose turn comes later goes back on the queue, with
+/// nothing sent, rather than be claimed by a worker about to be killed.
+const SEND_BUDGET: Duration = Duration::from_secs(18);
 /// How long a worker holds back after throttling when the provider gave no `Retry-After`.
 const THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 
@@ -144,6 +148,15 @@ where
                 }
             }
         }
+        // SQS delivers at least once, sometimes two copies in one batch: the first decides for both.
+        let mut seen = std::collections::HashSet::new();
+        parsed.retain(|(record, queued)| {
+            let first = seen.insert(queued.id.clone());
+            if !first {
+                info!(outbound = %queued.id, record = %record, "second copy in the batch; acknowledged");
+            }
+            first
+        });
         let queued: Vec<QueuedMessage> = parsed.iter().map(|(_, q)| q.clone()).collect();
         let loaded = match self.store.load(&queued, now).await {
             Ok(loaded) => loaded,
@@ -162,7 +175,8 @@ where
                 loaded,
             })
             .collect();
-        let (retry, conflicts) = self.run(&jobs, now).await;
+        let started = tokio::time::Instant::now();
+        let (retry, conflicts) = self.run(&jobs, now, started).await;
         failed.extend(retry);
         if !conflicts.is_empty() {
             // Another decision in this batch (or another worker) changed these since they were
@@ -184,7 +198,7 @@ where
                             loaded,
                         })
                         .collect();
-                    let (retry, conflicts) = self.run(&second, now).await;
+                    let (retry, conflicts) = self.run(&second, now, started).await;
                     failed.extend(retry);
                     failed.extend(conflicts);
                 }
@@ -199,7 +213,12 @@ where
 
     /// Gates, claims, sends and records the jobs; returns the records to deliver again, and those
     /// whose state changed between reading and writing (to look at again).
-    async fn run(&self, jobs: &[Job], now: OffsetDateTime) -> (Vec<String>, Vec<String>) {
+    async fn run(
+        &self,
+        jobs: &[Job],
+        now: OffsetDateTime,
+        started: tokio::time::Instant,
+    ) -> (Vec<String>, Vec<String>) {
         let mut retry = Vec::new();
         let mut conflicts = Vec::new();
         let mut first = Vec::new();
@@ -289,11 +308,15 @@ where
         }
         retry.extend(self.requeue(&deferrals, now).await);
 
-        let outcomes = futures::future::join_all(claimed.iter().map(|c| self.send(c))).await;
+        let outcomes =
+            futures::future::join_all(claimed.iter().map(|c| self.send(c, now, started))).await;
         let mut second = Vec::new();
-        for (c, change) in claimed.iter().zip(outcomes) {
+        let mut later = Vec::new();
+        for (c, (change, retry_in)) in claimed.iter().zip(outcomes) {
             if matches!(change, Change::Release) {
-                retry.push(c.job.record.clone());
+                // Back on the queue after the pause, as a new queue message: throttling is not a
+                // failed delivery and must not walk the message towards the dead-letter queue.
+                later.push((c.job, now + retry_in));
             }
             second.push(Transition {
                 id: c.message.id.clone(),
@@ -308,6 +331,8 @@ where
             // The sends are done; their messages stay `sending` until the lease runs out and then
             // become `unknown`. Never sent twice.
             retry.extend(claimed.iter().map(|c| c.job.record.clone()));
+        } else {
+            retry.extend(self.requeue(&later, now).await);
         }
         retry.sort();
         retry.dedup();
@@ -328,17 +353,23 @@ where
         if message.channel != Channel::Sms {
             return SendWindow::Open;
         }
-        let zip = message.zip.as_deref().and_then(|z| Zip::parse(z).ok());
-        let phone = self
-            .open_address(message)
-            .await
-            .ok()
-            .and_then(|to| PhoneNumber::parse(&to).ok());
-        let Some(phone) = phone else {
+        let Ok(to) = self.open_address(message).await else {
             // Unreadable: the send fails as corrupt rather than guessing a time zone.
             return SendWindow::Open;
         };
-        let clock = self.settings.quiet_hours.clock(&phone, zip.as_ref());
+        self.window_for(message, &to, now)
+    }
+
+    /// The sending window of a text to `to` (E.164) at `at`. A number the phone metadata does not
+    /// know yet (a new area code) is placed by its ZIP, area code or every US time zone: never "any
+    /// time".
+    fn window_for(&self, message: &StoredMessage, to: &str, at: OffsetDateTime) -> SendWindow {
+        let zip = message.zip.as_deref().and_then(|z| Zip::parse(z).ok());
+        let clock = match PhoneNumber::parse(to) {
+            Ok(phone) => self.settings.quiet_hours.clock(&phone, zip.as_ref()),
+            Err(_) => self.settings.quiet_hours.clock_for_e164(to, zip.as_ref()),
+        };
+        let now = at;
         match clock.window_at(now) {
             Ok(window) => window,
             Err(error) => {
@@ -392,8 +423,14 @@ where
         }
     }
 
-    /// Opens and sends one claimed message; the change that records the outcome.
-    async fn send(&self, claimed: &Claimed<'_>) -> Change {
+    /// Opens and sends one claimed message; the change that records the outcome, and for a message
+    /// put back (`Release`) the pause before it comes again.
+    async fn send(
+        &self,
+        claimed: &Claimed<'_>,
+        now: OffsetDateTime,
+        started: tokio::time::Instant,
+    ) -> (Change, Duration) {
         let message = claimed.message;
         let opened = async {
             let to = self.open_address(message).await?;
@@ -408,26 +445,48 @@ where
             Ok(opened) => opened,
             Err(error) => {
                 warn!(outbound = %message.id, %error, "message could not be opened");
-                return Change::Failed {
+                let corrupt = Change::Failed {
                     reason: FailReason::Corrupt,
                     code: None,
                     mark: None,
                 };
+                return (corrupt, Duration::ZERO);
             }
         };
-        let (limiter, result) = match message.channel {
-            Channel::Sms => {
-                self.sms_rate.acquire().await;
-                (&self.sms_rate, self.sms.send_sms(&to, &body).await)
-            }
-            Channel::Email => {
-                self.email_rate.acquire().await;
-                (&self.email_rate, self.email.send_email(&to, &body).await)
-            }
+        let limiter = match message.channel {
+            Channel::Sms => &self.sms_rate,
+            Channel::Email => &self.email_rate,
         };
+        // Wait for this worker's send slot, but not past the batch's budget.
+        if tokio::time::timeout_at(started + SEND_BUDGET, limiter.acquire())
+            .await
+            .is_err()
+        {
+            info!(outbound = %message.id, "no send slot within the batch's time; back on the queue");
+            return (
+                Change::Release,
+                limiter.pause_remaining().max(THROTTLE_PAUSE),
+            );
+        }
+        // The slot may come after the window closed (a batch started at 20:59): look again.
+        let at = now + started.elapsed();
+        if message.channel == Channel::Sms
+            && message.kind.respects_quiet_hours()
+            && let SendWindow::Closed { opens_at } = self.window_for(message, &to, at)
+        {
+            info!(outbound = %message.id, "quiet hours began before its turn; back on the queue");
+            let wait = Duration::try_from(opens_at - now).unwrap_or(THROTTLE_PAUSE);
+            return (Change::Release, wait);
+        }
+        let result = match message.channel {
+            Channel::Sms => self.sms.send_sms(&to, &body).await,
+            Channel::Email => self.email.send_email(&to, &body).await,
+        };
+        let mut retry_in = THROTTLE_PAUSE;
         if let Err(SendFailure::Throttled { retry_after }) = &result {
             // Everyone in this worker slows down, not only the next attempt at this message.
-            limiter.penalize(retry_after.unwrap_or(THROTTLE_PAUSE));
+            retry_in = retry_after.unwrap_or(THROTTLE_PAUSE);
+            limiter.penalize(retry_in);
         }
         let change = outcome(message.channel, result);
         info!(
@@ -436,7 +495,7 @@ where
             outcome = change_name(&change),
             "sent"
         );
-        change
+        (change, retry_in)
     }
 
     /// Records outcomes, trying again on storage errors; false if they could not be recorded.
@@ -530,3 +589,7 @@ fn change_name(change: &Change) -> &'static str {
 #[cfg(test)]
 #[path = "worker_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "simulation_tests.rs"]
+mod simulation;

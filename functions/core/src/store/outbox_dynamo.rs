@@ -370,7 +370,13 @@ impl DynamoOutbox {
             }
             Change::Defer { until } => {
                 set.extend(["#deferred = :true", "deferred_until = :until"]);
+                // Counted once: a second copy of the message deferring it again changes nothing.
                 update = update
+                    .condition_expression(
+                        "#status = :from AND attempts = :attempts \
+                         AND (attribute_not_exists(#deferred) OR #deferred = :false)",
+                    )
+                    .expression_attribute_values(":false", AttributeValue::Bool(false))
                     .expression_attribute_names("#deferred", "deferred")
                     .expression_attribute_values(":true", AttributeValue::Bool(true))
                     .expression_attribute_values(":until", s(timestamp(*until)));

@@ -68,6 +68,9 @@ fn apply_one(state: &mut State, t: &Transition, now: OffsetDateTime) -> bool {
     if (message.status, message.attempts) != t.from {
         return false;
     }
+    if matches!(t.change, Change::Defer { .. }) && message.deferred {
+        return false;
+    }
     if let Change::Claim {
         window_until: Some(until),
         ..
