@@ -6,6 +6,8 @@
 //! Signatures for hand-made webhook requests are computed here from Twilio's published algorithm,
 //! independently of `rising-core`.
 
+pub mod sending;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 

@@ -14,41 +14,13 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use rising_core::domain::{Language, PhoneNumber, Zip};
-use rising_core::outbound::quiet_hours::{QuietHoursPolicy, SendWindow};
-use rising_core::outbound::{
-    BatchId, Channel, ConsentBasis, Kind, NewMessage, OutboundId, OutboxStore, QueuedMessage,
-    SendQueue, SkipReason, body_context,
-};
-use rising_core::privacy::{ContactHash, field_context};
+use rising_core::outbound::{OutboxStore, SkipReason};
+use rising_tests::sending::{Producer, faults, requests, sent_to};
 use rising_tests::{Stack, s, spawn_app, unique_phone};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 /// The send queue's visibility timeout while these tests run, in seconds.
 const VISIBILITY_TIMEOUT_S: u32 = 5;
-/// How long a test waits for an outcome.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// ZIP codes in time zones spread around the clock: at any moment it is daytime in one of them.
-const ZIPS: [&str; 4] = ["20001", "90012", "96813", "96910"];
-
-/// A ZIP where texts to `phone` may be sent now and for the next hour.
-fn daytime_zip(phone: &str) -> String {
-    let phone = PhoneNumber::parse(phone).unwrap();
-    let policy = QuietHoursPolicy::default();
-    let now = OffsetDateTime::now_utc();
-    ZIPS.iter()
-        .find(|zip| {
-            let clock = policy.clock(&phone, Some(&Zip::parse(zip).unwrap()));
-            [now, now + time::Duration::hours(1)]
-                .iter()
-                .all(|t| matches!(clock.window_at(*t), Ok(SendWindow::Open)))
-        })
-        .map(|z| (*z).to_owned())
-        .expect("some US time zone is in its daytime")
-}
-
 /// Connects to the stack and makes released messages come back after a few seconds.
 async fn stack() -> Stack {
     let app = spawn_app().await;
@@ -67,147 +39,6 @@ async fn stack() -> Stack {
         .await
         .expect("SetQueueAttributes on the send queue");
     app
-}
-
-/// A host's batch, as the producer stores and enqueues it.
-struct Producer {
-    app: Stack,
-    batch: BatchId,
-}
-
-impl Producer {
-    fn new(app: &Stack) -> Self {
-        Self {
-            app: app.clone(),
-            batch: BatchId::random(),
-        }
-    }
-
-    /// Stores an invitation to `phone` (pending) without putting it on the queue.
-    async fn store(&self, phone: &str, text: &str) -> QueuedMessage {
-        let sealer = self.app.sealer();
-        let contact = ContactHash::parse(&self.app.phone_hash(phone)).unwrap();
-        let id = OutboundId::random();
-        let message = NewMessage {
-            to: sealer
-                .seal(
-                    &field_context(&contact, Channel::Sms.address_field()),
-                    phone,
-                )
-                .await
-                .unwrap(),
-            body: sealer.seal(&body_context(&id), text).await.unwrap(),
-            id,
-            channel: Channel::Sms,
-            kind: Kind::Invite,
-            consent: ConsentBasis::HostAttested,
-            contact,
-            language: Language::En,
-            zip: Some(daytime_zip(phone)),
-            batch: Some(self.batch.clone()),
-        };
-        self.app
-            .outbox()
-            .enqueue(&[message.clone()], OffsetDateTime::now_utc())
-            .await
-            .unwrap();
-        message.queued()
-    }
-
-    /// Stores an invitation and puts it on the queue `copies` times (SQS delivers at least once).
-    async fn invite(&self, phone: &str, text: &str, copies: usize) -> QueuedMessage {
-        let queued = self.store(phone, text).await;
-        for _ in 0..copies {
-            self.enqueue(&queued).await;
-        }
-        queued
-    }
-
-    async fn enqueue(&self, queued: &QueuedMessage) {
-        let accepted = self
-            .app
-            .send_queue()
-            .send(&[(queued.clone(), Duration::ZERO)])
-            .await
-            .unwrap();
-        assert_eq!(accepted, vec![true]);
-    }
-
-    async fn item(&self, queued: &QueuedMessage) -> Option<rising_tests::Item> {
-        self.app
-            .query_pk(&format!("OUTBOX#{}", queued.id.as_str()))
-            .await
-            .into_iter()
-            .next()
-    }
-
-    async fn status(&self, queued: &QueuedMessage) -> Option<String> {
-        self.item(queued)
-            .await
-            .and_then(|i| s(&i, "status").map(str::to_owned))
-    }
-
-    /// Waits until the message has an outcome; returns it.
-    async fn outcome(&self, queued: &QueuedMessage) -> String {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let status = self.status(queued).await;
-            if let Some(status) = &status
-                && !matches!(status.as_str(), "pending" | "sending")
-            {
-                return status.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no outcome for {} within {PATIENCE:?}: {status:?}",
-                queued.id
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-/// Texts the emulator created to `phone` through the REST API.
-async fn sent_to(app: &Stack, phone: &str) -> Vec<String> {
-    app.conversation(phone)
-        .await
-        .into_iter()
-        .filter(|m| m["direction"] == "outbound-api" && m["to"] == phone)
-        .filter_map(|m| m["body"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// Queues the emulator's next answers to texts to `phone`.
-async fn faults(app: &Stack, phone: &str, responses: Value) {
-    let response = app
-        .http
-        .post(format!("{}/_emulator/faults", app.emulator_url))
-        .json(&json!({ "to": phone, "responses": responses }))
-        .send()
-        .await
-        .expect("emulator reachable");
-    assert!(
-        response.status().is_success(),
-        "faults refused: {}",
-        response.text().await.unwrap_or_default()
-    );
-}
-
-/// Create Message requests that reached the emulator for `phone`, retries and faulted ones included.
-async fn requests(app: &Stack, phone: &str) -> u64 {
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("phone", phone)
-        .finish();
-    let answer: Value = app
-        .http
-        .get(format!("{}/_emulator/requests?{query}", app.emulator_url))
-        .send()
-        .await
-        .expect("emulator reachable")
-        .json()
-        .await
-        .expect("emulator JSON");
-    answer["create_requests"].as_u64().expect("create_requests")
 }
 
 #[tokio::test]

@@ -4,136 +4,18 @@
 
 use std::time::Duration;
 
-use rising_core::domain::{Language, PhoneNumber, Zip};
-use rising_core::outbound::quiet_hours::{QuietHoursPolicy, SendWindow};
-use rising_core::outbound::{
-    BatchId, Channel, ConsentBasis, Kind, NewMessage, OutboundId, OutboxStore, QueuedMessage,
-    SendQueue, SkipReason, body_context,
-};
-use rising_core::privacy::{ContactHash, field_context};
-use rising_tests::{Stack, s, spawn_app, unique_phone};
-use time::OffsetDateTime;
-
-/// ZIP codes in time zones spread around the clock: at any moment it is daytime in one of them and
-/// night in another.
-const ZIPS: [&str; 4] = ["20001", "90012", "96813", "96910"];
-
-/// A ZIP where, for `phone`, texts may be sent now and for the next hour (or, with `open = false`,
-/// where they may not for the next hour).
-fn zip_where_sending_is(phone: &str, open: bool) -> String {
-    let phone = PhoneNumber::parse(phone).unwrap();
-    let policy = QuietHoursPolicy::default();
-    let now = OffsetDateTime::now_utc();
-    ZIPS.iter()
-        .find(|zip| {
-            let zip = Zip::parse(zip).unwrap();
-            let clock = policy.clock(&phone, Some(&zip));
-            [now, now + time::Duration::hours(1)]
-                .iter()
-                .all(|t| matches!(clock.window_at(*t), Ok(SendWindow::Open)) == open)
-        })
-        .map(|z| (*z).to_owned())
-        .expect("some US time zone is in the state wanted")
-}
-
-struct Producer {
-    app: Stack,
-    batch: BatchId,
-}
-
-impl Producer {
-    fn new(app: Stack) -> Self {
-        Self {
-            app,
-            batch: BatchId::random(),
-        }
-    }
-
-    /// Stores a host's invitation to `phone` and puts it on the queue, as the host path does.
-    async fn invite(&self, phone: &str, zip: &str, text: &str) -> QueuedMessage {
-        let sealer = self.app.sealer();
-        let contact = ContactHash::parse(&self.app.phone_hash(phone)).unwrap();
-        let id = OutboundId::random();
-        let message = NewMessage {
-            to: sealer
-                .seal(
-                    &field_context(&contact, Channel::Sms.address_field()),
-                    phone,
-                )
-                .await
-                .unwrap(),
-            body: sealer.seal(&body_context(&id), text).await.unwrap(),
-            id,
-            channel: Channel::Sms,
-            kind: Kind::Invite,
-            consent: ConsentBasis::HostAttested,
-            contact,
-            language: Language::En,
-            zip: Some(zip.to_owned()),
-            batch: Some(self.batch.clone()),
-        };
-        self.app
-            .outbox()
-            .enqueue(&[message.clone()], OffsetDateTime::now_utc())
-            .await
-            .unwrap();
-        self.enqueue(&message.queued()).await;
-        message.queued()
-    }
-
-    async fn enqueue(&self, queued: &QueuedMessage) {
-        let accepted = self
-            .app
-            .send_queue()
-            .send(&[(queued.clone(), Duration::ZERO)])
-            .await
-            .unwrap();
-        assert_eq!(accepted, vec![true]);
-    }
-
-    async fn status(&self, queued: &QueuedMessage) -> Option<String> {
-        let items = self
-            .app
-            .query_pk(&format!("OUTBOX#{}", queued.id.as_str()))
-            .await;
-        items
-            .first()
-            .and_then(|i| s(i, "status"))
-            .map(str::to_owned)
-    }
-
-    /// Waits until the message has an outcome; returns it.
-    async fn outcome(&self, queued: &QueuedMessage) -> String {
-        for _ in 0..300 {
-            if let Some(status) = self.status(queued).await
-                && !matches!(status.as_str(), "pending" | "sending")
-            {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no outcome within 30 s: {:?}", self.status(queued).await);
-    }
-}
-
-/// Texts the emulator saw sent by the REST API to `phone`.
-async fn sent_to(app: &Stack, phone: &str) -> Vec<String> {
-    app.conversation(phone)
-        .await
-        .into_iter()
-        .filter(|m| m["direction"] == "outbound-api" && m["to"] == phone)
-        .filter_map(|m| m["body"].as_str().map(str::to_owned))
-        .collect()
-}
+use rising_core::outbound::{OutboxStore, SkipReason};
+use rising_tests::sending::{Producer, sent_to, zip_where_sending_is};
+use rising_tests::{s, spawn_app, unique_phone};
 
 #[tokio::test]
 async fn a_host_invite_on_the_queue_reaches_the_phone_once_even_when_delivered_twice() {
     let app = spawn_app().await;
-    let producer = Producer::new(app.clone());
+    let producer = Producer::new(&app);
     let phone = unique_phone();
     let zip = zip_where_sending_is(&phone, true);
     let text = "Dana invites you to a gathering on Saturday. Reply STOP to opt out.";
-    let queued = producer.invite(&phone, &zip, text).await;
+    let queued = producer.invite_at(&phone, &zip, text).await;
     assert_eq!(producer.outcome(&queued).await, "sent");
     // SQS delivers at least once: the same queue message again changes nothing.
     producer.enqueue(&queued).await;
@@ -159,7 +41,7 @@ async fn a_host_invite_on_the_queue_reaches_the_phone_once_even_when_delivered_t
 #[tokio::test]
 async fn after_stop_a_host_invite_to_that_phone_sends_nothing() {
     let app = spawn_app().await;
-    let producer = Producer::new(app.clone());
+    let producer = Producer::new(&app);
     let phone = unique_phone();
     app.text(&phone, "RISING").await;
     // Twilio's Advanced Opt-Out (emulated) confirms the STOP itself; rising records it.
@@ -167,7 +49,7 @@ async fn after_stop_a_host_invite_to_that_phone_sends_nothing() {
     assert_eq!(stop.webhook_status, 200);
     let zip = zip_where_sending_is(&phone, true);
     let queued = producer
-        .invite(&phone, &zip, "Dana invites you to a gathering.")
+        .invite_at(&phone, &zip, "Dana invites you to a gathering.")
         .await;
     assert_eq!(producer.outcome(&queued).await, "skipped");
     let item = &app
@@ -180,7 +62,9 @@ async fn after_stop_a_host_invite_to_that_phone_sends_nothing() {
 
     // START: texts again.
     app.text(&phone, "START").await;
-    let again = producer.invite(&phone, &zip, "Ana invites you too.").await;
+    let again = producer
+        .invite_at(&phone, &zip, "Ana invites you too.")
+        .await;
     assert_eq!(producer.outcome(&again).await, "sent");
     assert_eq!(
         sent_to(&app, &phone).await,
@@ -191,10 +75,10 @@ async fn after_stop_a_host_invite_to_that_phone_sends_nothing() {
 #[tokio::test]
 async fn an_invite_at_night_waits_on_the_queue_instead_of_waking_anyone() {
     let app = spawn_app().await;
-    let producer = Producer::new(app.clone());
+    let producer = Producer::new(&app);
     let phone = unique_phone();
     let zip = zip_where_sending_is(&phone, false);
-    let queued = producer.invite(&phone, &zip, "Late invitation.").await;
+    let queued = producer.invite_at(&phone, &zip, "Late invitation.").await;
     let mut deferred = false;
     for _ in 0..300 {
         let item = app
@@ -216,12 +100,14 @@ async fn an_invite_at_night_waits_on_the_queue_instead_of_waking_anyone() {
 #[tokio::test]
 async fn two_hosts_inviting_the_same_person_send_one_text() {
     let app = spawn_app().await;
-    let first = Producer::new(app.clone());
-    let second = Producer::new(app.clone());
+    let first = Producer::new(&app);
+    let second = Producer::new(&app);
     let phone = unique_phone();
     let zip = zip_where_sending_is(&phone, true);
-    let a = first.invite(&phone, &zip, "From the first host.").await;
-    let b = second.invite(&phone, &zip, "From the second host.").await;
+    let a = first.invite_at(&phone, &zip, "From the first host.").await;
+    let b = second
+        .invite_at(&phone, &zip, "From the second host.")
+        .await;
     let outcomes = [first.outcome(&a).await, second.outcome(&b).await];
     let mut sorted = outcomes.clone();
     sorted.sort();
