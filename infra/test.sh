@@ -57,9 +57,11 @@ trap - EXIT
 if [[ $rust_status -ne 0 ]]; then
   echo; echo "cargo test failed; local stack log: $stack_log (last lines below)"; tail -n 40 "$stack_log"; exit 1
 fi
-step "privacy: the system's logs hold none of the tests' phone numbers or message texts"
-# Tests text from random +1 202 numbers (tests/src/lib.rs unique_phone) and send known bodies.
-if grep -nE '202[2-9][0-9]{6}|Welcome to rising|Bienvenido|stop texting me|who is this|Marisol|Quillon|Lucia|Noor' "$stack_log"; then
+step "privacy: the system's logs hold none of the tests' phone numbers, email addresses or message texts"
+# Tests text from random +1 202 numbers (tests/src/lib.rs unique_phone), give addresses at example.org
+# and send known bodies.
+if grep -nE '202[2-9][0-9]{6}|Welcome to rising|Bienvenido|stop texting me|who is this|Marisol|Quillon|Lucia|Noor' "$stack_log" \
+  || grep -niE '@example\.org' "$stack_log"; then
   echo "personal data found in the local stack's logs ($stack_log)"; exit 1
 fi
 echo "clean: $(wc -l <"$stack_log") log lines checked"

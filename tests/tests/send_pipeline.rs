@@ -118,3 +118,26 @@ async fn two_hosts_inviting_the_same_person_send_one_text() {
     );
     assert_eq!(sent_to(&app, &phone).await.len(), 1);
 }
+
+#[tokio::test]
+async fn after_delete_by_text_a_host_invite_is_skipped_and_nothing_is_sent() {
+    let app = spawn_app().await;
+    let producer = Producer::new(&app);
+    let phone = unique_phone();
+    app.text(&phone, "RISING").await;
+    app.text(&phone, "DELETE").await;
+    let erased = app.text(&phone, "DELETE").await;
+    assert!(
+        erased.replies.concat().contains("erased"),
+        "{:?}",
+        erased.replies
+    );
+    let zip = zip_where_sending_is(&phone, true);
+    let queued = producer
+        .invite_at(&phone, &zip, "Dana invites you to a gathering.")
+        .await;
+    assert_eq!(producer.outcome(&queued).await, "skipped");
+    let item = producer.item(&queued).await.expect("the invite's item");
+    assert_eq!(s(&item, "reason"), Some(SkipReason::Suppressed.as_str()));
+    assert!(sent_to(&app, &phone).await.is_empty(), "nothing was sent");
+}
