@@ -2314,15 +2314,15 @@ class Stack:
                                 ", or set TWILIO_API_BASE_URL to use another Twilio endpoint than the emulator"))
 
     def start_moto(self) -> tuple[Child, str]:
-        moto = Path(sys.executable).parent / "moto_server"
-        if not moto.exists():
-            moto = REPO / ".venv" / "bin" / "moto_server"
-        if not moto.exists():
-            raise StackError(f"moto_server not found next to {sys.executable}: run infra/bootstrap.sh and use "
-                             ".venv/bin/python")
+        # moto's own server with DynamoDB calls serialised (infra/local/moto_server.py says why).
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            raise StackError(f"moto is not installed for {sys.executable}: run infra/bootstrap.sh and use "
+                             ".venv/bin/python") from None
         port = free_port()
-        child = self._start_child("moto", [str(moto), "-H", LOOPBACK, "-p", str(port)],
-                                  line_filter=_moto_line_filter(self.args.verbose))
+        argv = [sys.executable, str(HERE / "moto_server.py"), "-H", LOOPBACK, "-p", str(port)]
+        child = self._start_child("moto", argv, line_filter=_moto_line_filter(self.args.verbose))
         return child, f"http://{LOOPBACK}:{port}"
 
     def start_emulator(self, sid: str, token: str, number: str, public_base_url: str) -> tuple[Child, str]:

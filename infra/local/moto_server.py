@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""moto's server, as `moto_server` starts it, with DynamoDB calls run one at a time.
+
+moto's server is threaded and its DynamoDB model is not thread-safe: two transactions at once can fail
+with a 500 ("dictionary changed size during iteration" while `TransactWriteItems` copies the tables for
+its rollback), and a failed transaction's rollback restores that copy, undoing writes another thread
+made in between. With the send worker's pollers and the tests running in parallel, a webhook's
+transaction could be answered 200 and then lost. DynamoDB itself is serialisable per item; running
+moto's DynamoDB calls under one lock gives the local stack that guarantee. moto holds the GIL through
+each call anyway, so little is lost. Everything else is moto as installed (`infra/requirements.txt`).
+
+Usage: the same arguments as `moto_server` (`-H HOST -p PORT`).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from moto.dynamodb.responses import DynamoHandler
+from moto.server import main
+
+_lock = threading.RLock()
+_call_action = DynamoHandler.call_action
+
+
+def call_action(self):
+    with _lock:
+        return _call_action(self)
+
+
+DynamoHandler.call_action = call_action
+
+if __name__ == "__main__":
+    sys.exit(main())
