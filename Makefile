@@ -7,7 +7,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help bootstrap dev test build lint unit clean
+.PHONY: help bootstrap dev test build lint unit bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ build: bootstrap ## sam build: an arm64 bootstrap for every function in template
 unit: ## Only the tests that need no running stack (Rust unit tests, stack engine tests)
 	@cargo test --workspace --lib --bins
 	@$(VENV)/bin/python -m unittest discover -s infra/local
+
+bench: bootstrap ## Benchmarks, not pass/fail: throughput, AWS requests per invite, cold start, sizes -> bench/results.md
+	@$(VENV)/bin/python bench/run.py
 
 clean: ## Remove build output (keeps .venv)
 	@rm -rf .aws-sam .local target

@@ -247,7 +247,7 @@ async fn a_csv_export_opens_in_a_spreadsheet_and_an_unconfirmed_erasure_does_not
     join_and_stop(&app, &phone).await;
 
     let (csv, _) = ok(&[
-        "consent", "--phone", &phone, "--by", "=Dana", "--format", "csv",
+        "consent", "--phone", &phone, "--by", "=Ops desk", "--format", "csv",
     ]);
     let body = csv.strip_prefix('\u{feff}').expect("a UTF-8 BOM");
     let lines: Vec<&str> = body.split("\r\n").collect();
@@ -261,11 +261,11 @@ async fn a_csv_export_opens_in_a_spreadsheet_and_an_unconfirmed_erasure_does_not
     let audit = audit_items(&app, &hash).await;
     assert_eq!(audit.len(), 1);
     assert_eq!(s(&audit[0], "format"), Some("csv"));
-    assert_eq!(s(&audit[0], "who"), Some("=Dana"));
+    assert_eq!(s(&audit[0], "who"), Some("=Ops desk"));
 
     // Without --yes it asks; anything but yes erases nothing and records nothing.
     let before = app.contact_items(&phone).await;
-    let output = run(&["forget", "--phone", &phone, "--by", "Dana"], "no\n");
+    let output = run(&["forget", "--phone", &phone, "--by", "Ops desk"], "no\n");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cancelled"));
     assert_eq!(app.contact_items(&phone).await, before);
@@ -273,7 +273,7 @@ async fn a_csv_export_opens_in_a_spreadsheet_and_an_unconfirmed_erasure_does_not
 
     // A --by that is not one line is refused before anything is read or written.
     let output = run(
-        &["consent", "--phone", &phone, "--by", "Dana\nadmin: yes"],
+        &["consent", "--phone", &phone, "--by", "Ops desk\nadmin: yes"],
         "",
     );
     assert_eq!(output.status.code(), Some(2));

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The local stack's moto (infra/local/moto_server.py: moto's server with DynamoDB calls run one at a time) with
+two more fixes, for costs that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (small
+tables, short queues) do not (moto 5.2):
+
+1. `TransactWriteItems` backs up the whole table with `copy.deepcopy` once per action, for its rollback: a cost in
+   the size of the table for every action (an enqueue of 50 invites into a table of 10,000 items copies half a
+   million items). Here the backup holds only the items the transaction touches, and a cancelled transaction puts
+   exactly those back, which is what the rollback is for.
+2. SQS: every SendMessage computes the queue's attributes, counting the messages delayed, in flight and visible,
+   each message asking for the time through three datetime conversions; every ReceiveMessage lists the visible
+   messages the same way. With 5,000 messages on the queue a `SendMessageBatch` took about a second. Here the
+   counts read the clock once per pass (same results: a message is visible when now > visible_at, delayed when
+   now < delayed_until, in milliseconds since the epoch, as moto computes them).
+
+Everything else is moto as installed. Usage: the same arguments as `moto_server` (`-H HOST -p PORT`).
+"""
+from __future__ import annotations
+
+import copy as _copy
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import moto.dynamodb.models as models
+import moto.sqs.models as sqs_models
+from moto.dynamodb.models.table import Table
+from moto.server import main
+
+# DynamoDB calls under one lock, as the stack runs moto (loaded by path: this file has the same name).
+_spec = importlib.util.spec_from_file_location(
+    "stack_moto_server", Path(__file__).resolve().parent.parent / "infra" / "local" / "moto_server.py")
+_spec.loader.exec_module(importlib.util.module_from_spec(_spec))
+
+
+class _CopyWithoutTables:
+    """`copy` for moto's DynamoDB backend module, except that a whole table is not deep-copied (see 1.)."""
+
+    def deepcopy(self, x, memo=None):
+        return x if isinstance(x, Table) else _copy.deepcopy(x, memo)
+
+    def __getattr__(self, name):
+        return getattr(_copy, name)
+
+
+models.copy = _CopyWithoutTables()
+_transact_write_items = models.DynamoDBBackend.transact_write_items
+
+
+def transact_write_items(self, transact_items):
+    backup = []
+    for entry in transact_items[:100]:
+        try:
+            op_type, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            current = self.get_item(table.name, key)
+            backup.append((table.name, key, _copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+        except Exception:  # an invalid action: the transaction itself will say so
+            continue
+    try:
+        return _transact_write_items(self, transact_items)
+    except Exception:
+        for table_name, key, attrs in reversed(backup):
+            try:
+                if attrs is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attrs)
+            except Exception:
+                pass
+        raise
+
+
+models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+
+
+def _now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def _visible(self) -> bool:
+    return _now_ms() > self.visible_at
+
+
+def _delayed(self) -> bool:
+    return _now_ms() < self.delayed_until
+
+
+def _messages(self):
+    now = _now_ms()
+    return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _delayed_count(self) -> int:
+    now = _now_ms()
+    return sum(1 for m in self._messages if now < m.delayed_until)
+
+
+def _not_visible_count(self) -> int:
+    now = _now_ms()
+    return sum(1 for m in self._messages if not now > m.visible_at)
+
+
+sqs_models.Message.visible = property(_visible)
+sqs_models.Message.delayed = property(_delayed)
+sqs_models.Queue.messages = property(_messages)
+sqs_models.Queue.approximate_number_of_messages = property(lambda self: len(self.messages))
+sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)
+sqs_models.Queue.approximate_number_of_messages_not_visible = property(_not_visible_count)
+
+if __name__ == "__main__":
+    sys.argv[0] = "moto_server"
+    sys.exit(main())
