@@ -17,7 +17,9 @@ bootstrap: ## Install the pinned tools into .venv (idempotent, seconds when done
 
 dev: bootstrap ## Run the whole system on local emulators (gateway on :3000; GATEWAY_PORT to change)
 	@cargo build --workspace --bins
-	@SmsSendRate=$${SmsSendRate:-10} EmailSendRate=$${EmailSendRate:-10} $(VENV)/bin/python infra/local/stack.py up --no-build
+	@SmsSendRate=$${SmsSendRate:-10} EmailSendRate=$${EmailSendRate:-10} \
+	  EmbedOrigins="$${EmbedOrigins:-http://127.0.0.1:* http://localhost:*}" \
+	  $(VENV)/bin/python infra/local/stack.py up --no-build
 
 test: ## Everything: unit + integration tests on the emulators, template checks, arm64 build
 	@./infra/test.sh

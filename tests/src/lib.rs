@@ -6,6 +6,10 @@
 //! Signatures for hand-made webhook requests are computed here from Twilio's published algorithm,
 //! independently of `rising-core`.
 
+pub mod browser;
+pub mod gatherings;
+pub mod mail;
+pub mod origin;
 pub mod sending;
 
 use std::collections::HashMap;

@@ -247,7 +247,13 @@ async fn a_csv_export_opens_in_a_spreadsheet_and_an_unconfirmed_erasure_does_not
     join_and_stop(&app, &phone).await;
 
     let (csv, _) = ok(&[
-        "consent", "--phone", &phone, "--by", "=Ops desk", "--format", "csv",
+        "consent",
+        "--phone",
+        &phone,
+        "--by",
+        "=Ops desk",
+        "--format",
+        "csv",
     ]);
     let body = csv.strip_prefix('\u{feff}').expect("a UTF-8 BOM");
     let lines: Vec<&str> = body.split("\r\n").collect();

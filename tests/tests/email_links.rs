@@ -448,6 +448,7 @@ async fn forget_by_link_erases_the_email_contact_and_leaves_the_phone_contact_al
                 source: RsvpSource::Form,
                 language: Language::En,
                 first_name: &name,
+                referral: None,
             },
             OffsetDateTime::now_utc(),
         )

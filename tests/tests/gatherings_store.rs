@@ -384,6 +384,7 @@ async fn an_rsvp_is_recorded_once_and_people_past_the_capacity_are_waitlisted() 
             source: RsvpSource::Sms,
             language: Language::Es,
             first_name: &name,
+            referral: None,
         };
         outcomes.push(store.rsvp(rsvp.clone(), now()).await.expect("rsvp"));
         if i == 0 || i == 2 {
@@ -475,6 +476,7 @@ async fn an_rsvp_to_an_unknown_gathering_writes_nothing() {
         source: RsvpSource::Form,
         language: Language::En,
         first_name: &name,
+        referral: None,
     };
     assert_eq!(
         store.rsvp(rsvp, now()).await.expect("rsvp"),
@@ -511,6 +513,7 @@ async fn no_host_name_private_address_or_guest_name_is_stored_in_clear() {
         source: RsvpSource::Invite,
         language: Language::En,
         first_name: &name,
+        referral: None,
     };
     store.rsvp(rsvp, now()).await.expect("rsvp");
 

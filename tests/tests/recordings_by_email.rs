@@ -5,35 +5,11 @@
 
 use std::time::Duration;
 
-use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
-
-/// Raw emails moto's SES accepted for `to`.
-async fn emails_to(app: &Stack, to: &str) -> Vec<String> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
-    let data: serde_json::Value = app
-        .http
-        .get(format!("{endpoint}/moto-api/data.json"))
-        .send()
-        .await
-        .expect("moto reachable")
-        .json()
-        .await
-        .expect("moto JSON");
-    data["ses"]["RawMessage"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m["destinations"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|x| x == to))
-        })
-        .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
-        .collect()
-}
+use rising_tests::mail::emails_to;
+use rising_tests::{item_text, s, spawn_app, unique_phone};
 
 fn unique_email() -> String {
-    format!("reader{}@example.org", &unique_phone()[5..])
+    rising_tests::mail::unique_email("reader")
 }
 
 #[tokio::test]

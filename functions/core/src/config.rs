@@ -360,6 +360,139 @@ impl EmailLinksConfig {
     }
 }
 
+/// Configuration of the `register` function (the web form: `POST /register` and its pages).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisterConfig {
+    pub table_name: String,
+    /// Name of the SSM SecureString parameter holding the key of the contact keyed hash.
+    pub contact_hash_key_parameter: String,
+    /// Name of the SSM SecureString parameter holding the key that signs email links.
+    pub link_key_parameter: String,
+    /// The KMS key that wraps the data keys of sealed fields (`CONTACT_DATA_KEY_ID`).
+    pub contact_data_key_id: String,
+    /// The send queue confirmations go to (`SEND_QUEUE_URL`).
+    pub send_queue_url: String,
+    /// Base of share links and email links: `PUBLIC_BASE_URL`, else `API_URL`.
+    pub public_base_url: String,
+    pub program: ProgramConfig,
+    pub campaign: CampaignConfig,
+    /// The verified SES address emails come from (`EMAIL_FROM`).
+    pub email_from: crate::domain::EmailAddress,
+    /// Countries whose mobile numbers may be texted (`ALLOWED_PHONE_COUNTRIES`, ISO codes, default `US`).
+    pub phone_countries: Vec<String>,
+    /// Sites allowed to embed the form and post to `/register` (`EMBED_ORIGINS`, space- or
+    /// comma-separated: `https://chapter.example`, `https://*.example.org`, `http://127.0.0.1:*`, `*`).
+    pub embed_origins: Vec<String>,
+    /// Submissions per client address per window (`REGISTER_IP_LIMIT`, default 30).
+    pub ip_limit: u32,
+    /// Submissions per person per window (`REGISTER_CONTACT_LIMIT`, default 5).
+    pub contact_limit: u32,
+    /// The rate-limit window in seconds (`REGISTER_WINDOW_SECONDS`, default 600).
+    pub window_seconds: u32,
+    /// The SMS programme's terms (`TERMS_URL`) and the privacy policy (`PRIVACY_URL`).
+    pub terms_url: String,
+    pub privacy_url: String,
+}
+
+impl RegisterConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let number =
+            |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+                match env.optional(name) {
+                    None => Ok(default),
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
+                        ConfigError::Invalid {
+                            name,
+                            reason: "must be a whole number, 1 or more",
+                        },
+                    ),
+                }
+            };
+        let list = |name: &str| -> Vec<String> {
+            env.optional(name)
+                .map(|v| {
+                    v.split([',', ' '])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let url = |name: &'static str| -> Result<String, ConfigError> {
+            let value = env.required(name)?;
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be an http(s) URL",
+                })
+            }
+        };
+        let embed_origins = list("EMBED_ORIGINS");
+        if let Some(bad) = embed_origins
+            .iter()
+            .find(|o| *o != "*" && !(o.starts_with("https://") || o.starts_with("http://")))
+        {
+            let _ = bad;
+            return Err(ConfigError::Invalid {
+                name: "EMBED_ORIGINS",
+                reason: "each origin must start with https:// (or http://), or be *",
+            });
+        }
+        let mut phone_countries = list("ALLOWED_PHONE_COUNTRIES");
+        if phone_countries.is_empty() {
+            phone_countries.push("US".into());
+        }
+        let public_base_url = env
+            .optional("PUBLIC_BASE_URL")
+            .or_else(|| env.optional("API_URL"))
+            .ok_or(ConfigError::Missing("API_URL"))?
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            contact_hash_key_parameter: env.required("CONTACT_HASH_KEY_PARAMETER")?,
+            link_key_parameter: env.required("EMAIL_LINK_KEY_PARAMETER")?,
+            contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
+            send_queue_url: env.required("SEND_QUEUE_URL")?,
+            public_base_url,
+            program: env.program()?,
+            campaign: env.campaign()?,
+            email_from: env.email_from()?,
+            phone_countries,
+            embed_origins,
+            ip_limit: number("REGISTER_IP_LIMIT", 30)?,
+            contact_limit: number("REGISTER_CONTACT_LIMIT", 5)?,
+            window_seconds: number("REGISTER_WINDOW_SECONDS", 600)?,
+            terms_url: url("TERMS_URL")?,
+            privacy_url: url("PRIVACY_URL")?,
+        })
+    }
+
+    /// The use case's settings.
+    pub fn settings(&self) -> crate::registration::Settings {
+        crate::registration::Settings {
+            rules: crate::registration::form::Rules {
+                phone_countries: self.phone_countries.clone(),
+            },
+            ip_limit: self.ip_limit,
+            contact_limit: self.contact_limit,
+            window: time::Duration::seconds(i64::from(self.window_seconds)),
+            public_base_url: self.public_base_url.clone(),
+            program: self.program.clone(),
+            campaign: self.campaign.clone(),
+            from: crate::email::Mailbox::new(&self.program.name, self.email_from.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

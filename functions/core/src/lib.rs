@@ -17,6 +17,7 @@ pub mod links;
 pub mod messages;
 pub mod outbound;
 pub mod privacy;
+pub mod registration;
 pub mod secrets;
 pub mod sms;
 pub mod store;

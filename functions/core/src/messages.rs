@@ -68,6 +68,42 @@ pub struct Catalog {
     /// Footer of every email: why they get it and the two links. `{program}`, `{unsubscribe_url}`,
     /// `{forget_url}`.
     pub email_footer: &'static str,
+    /// Text confirming a web-form RSVP (consent box ticked): `{program}`, `{title}`, `{when}`,
+    /// `{safety_url}`. The first text to a number that signed up on the web: says how to stop.
+    pub form_going_sms: &'static str,
+    /// Text for a web-form RSVP that landed on the waitlist: `{program}`, `{title}`.
+    pub form_waitlist_sms: &'static str,
+    /// Text confirming a web-form sign-up without an event: `{program}`, `{recordings_url}`.
+    pub form_joined_sms: &'static str,
+    /// Text confirming a training registration: `{program}`, `{title}`, `{when}`.
+    pub form_training_sms: &'static str,
+    /// Email subject, web-form RSVP: `{title}`, `{when}`.
+    pub form_going_subject: &'static str,
+    /// Email body, web-form RSVP (plain text; HTML is built from it): `{name}`, `{title}`, `{when}`,
+    /// `{place}`, `{safety_url}`, `{recordings}` (lines of published recordings), `{share_url}`.
+    pub form_going_body: &'static str,
+    /// `{title}`.
+    pub form_waitlist_subject: &'static str,
+    /// `{name}`, `{title}`, `{when}`, `{safety_url}`, `{recordings}`, `{share_url}`.
+    pub form_waitlist_body: &'static str,
+    /// `{program}`.
+    pub form_joined_subject: &'static str,
+    /// `{name}`, `{program}`, `{safety_url}`, `{recordings}`, `{share_url}`, `{host_line}`.
+    pub form_joined_body: &'static str,
+    /// The line added to `form_joined_body` for someone who wants to host: `{host_url}`.
+    pub form_host_line: &'static str,
+    /// `{title}`, `{when}`.
+    pub form_training_subject: &'static str,
+    /// `{name}`, `{title}`, `{when}`, `{join_url}`, `{safety_url}`, `{recordings}`, `{share_url}`.
+    pub form_training_body: &'static str,
+    /// One line of `{recordings}`: `{title}`, `{url}`.
+    pub recording_line: &'static str,
+    /// `{recordings}` when nothing is published yet: `{recordings_url}`.
+    pub no_recordings_yet: &'static str,
+    /// Place of a private home: the address comes the day before.
+    pub private_place_email: &'static str,
+    /// Footer of emails that answer a web sign-up: `{program}`, `{unsubscribe_url}`, `{forget_url}`.
+    pub form_email_footer: &'static str,
     /// Short weekday names, Monday first.
     pub weekdays: [&'static str; 7],
     /// Short month names, January first.
@@ -115,6 +151,44 @@ pub const EN: Catalog = Catalog {
     email_footer: "You get this email because you asked {program} for it by text.\n\
                    Unsubscribe: {unsubscribe_url}\n\
                    Delete my data: {forget_url}",
+    form_going_sms: "{program}: you're going to {title}, {when}. Safety first: {safety_url} \
+                     Reply HELP for help, STOP to opt out.",
+    form_waitlist_sms: "{program}: {title} is full, so you're on the waitlist. We'll text if a \
+                        place opens. Reply STOP to opt out.",
+    form_joined_sms: "{program}: welcome! Training recordings: {recordings_url} A few msgs/month. \
+                      Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
+    form_training_sms: "{program}: you're registered for {title}, {when}. We'll text the link \
+                        before it starts. Reply STOP to opt out.",
+    form_going_subject: "You're going: {title}, {when}",
+    form_going_body: "Hi {name},\n\nYou're going to {title}, {when}.\nWhere: {place}\n\n\
+                      The calendar invite is attached.\n\n\
+                      Before you go, read our safety and nonviolence commitment: {safety_url}\n\n\
+                      Training recordings:\n{recordings}\n\n\
+                      Bring a friend: {share_url}",
+    form_waitlist_subject: "Waitlist: {title}",
+    form_waitlist_body: "Hi {name},\n\n{title} ({when}) is full, so you're on the waitlist. \
+                         We'll tell you if a place opens.\n\n\
+                         Our safety and nonviolence commitment: {safety_url}\n\n\
+                         Training recordings:\n{recordings}\n\n\
+                         Bring a friend: {share_url}",
+    form_joined_subject: "Welcome to {program}",
+    form_joined_body: "Hi {name},\n\nWelcome to {program}. You'll hear about gatherings near you.\n\n\
+                       Start with the training recordings:\n{recordings}\n\n\
+                       Our safety and nonviolence commitment: {safety_url}\n{host_line}\n\
+                       Bring a friend: {share_url}",
+    form_host_line: "\nYou want to host a gathering: thank you! Start here: {host_url}\n",
+    form_training_subject: "You're registered: {title}, {when}",
+    form_training_body: "Hi {name},\n\nYou're registered for {title}, {when}.\nJoin: {join_url}\n\n\
+                         The calendar invite is attached.\n\n\
+                         Our safety and nonviolence commitment: {safety_url}\n\n\
+                         Training recordings:\n{recordings}\n\n\
+                         Bring a friend: {share_url}",
+    recording_line: "- {title}: {url}",
+    no_recordings_yet: "- All recordings: {recordings_url}",
+    private_place_email: "a private home; we'll send the address the day before",
+    form_email_footer: "You get this email because you signed up with {program}.\n\
+                        Unsubscribe: {unsubscribe_url}\n\
+                        Delete my data: {forget_url}",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     months: [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -163,6 +237,44 @@ pub const ES: Catalog = Catalog {
     email_footer: "Recibes este correo porque se lo pediste a {program} por mensaje de texto.\n\
                    Darte de baja: {unsubscribe_url}\n\
                    Borrar mis datos: {forget_url}",
+    form_going_sms: "{program}: vas a {title}, {when}. Seguridad primero: {safety_url} \
+                     Responde AYUDA para ayuda, PARAR para cancelar.",
+    form_waitlist_sms: "{program}: {title} esta lleno; estas en la lista de espera. Te avisamos \
+                        si se abre un lugar. Responde PARAR para cancelar.",
+    form_joined_sms: "{program}: ¡bienvenida, bienvenido! Grabaciones: {recordings_url} Pocos msjs/mes. \
+                      Pueden aplicarse tarifas. Responde AYUDA para ayuda, PARAR para cancelar.",
+    form_training_sms: "{program}: estas inscrito en {title}, {when}. Te enviaremos el enlace \
+                        antes. Responde PARAR para cancelar.",
+    form_going_subject: "Vas a: {title}, {when}",
+    form_going_body: "Hola {name}:\n\nVas a {title}, {when}.\nDónde: {place}\n\n\
+                      Adjuntamos la invitación de calendario.\n\n\
+                      Antes de ir, lee nuestro compromiso de seguridad y no violencia: {safety_url}\n\n\
+                      Grabaciones de los entrenamientos:\n{recordings}\n\n\
+                      Trae a alguien: {share_url}",
+    form_waitlist_subject: "Lista de espera: {title}",
+    form_waitlist_body: "Hola {name}:\n\n{title} ({when}) está lleno; estás en la lista de espera. \
+                         Te avisaremos si se abre un lugar.\n\n\
+                         Nuestro compromiso de seguridad y no violencia: {safety_url}\n\n\
+                         Grabaciones de los entrenamientos:\n{recordings}\n\n\
+                         Trae a alguien: {share_url}",
+    form_joined_subject: "Bienvenida, bienvenido a {program}",
+    form_joined_body: "Hola {name}:\n\nBienvenida, bienvenido a {program}. Te contaremos de reuniones cerca de ti.\n\n\
+                       Empieza con las grabaciones de los entrenamientos:\n{recordings}\n\n\
+                       Nuestro compromiso de seguridad y no violencia: {safety_url}\n{host_line}\n\
+                       Trae a alguien: {share_url}",
+    form_host_line: "\nQuieres organizar una reunión: ¡gracias! Empieza aquí: {host_url}\n",
+    form_training_subject: "Inscripción: {title}, {when}",
+    form_training_body: "Hola {name}:\n\nEstás inscrito en {title}, {when}.\nEnlace: {join_url}\n\n\
+                         Adjuntamos la invitación de calendario.\n\n\
+                         Nuestro compromiso de seguridad y no violencia: {safety_url}\n\n\
+                         Grabaciones de los entrenamientos:\n{recordings}\n\n\
+                         Trae a alguien: {share_url}",
+    recording_line: "- {title}: {url}",
+    no_recordings_yet: "- Todas las grabaciones: {recordings_url}",
+    private_place_email: "una casa particular; te enviaremos la dirección el día anterior",
+    form_email_footer: "Recibes este correo porque te inscribiste en {program}.\n\
+                        Darte de baja: {unsubscribe_url}\n\
+                        Borrar mis datos: {forget_url}",
     weekdays: ["lun", "mar", "mie", "jue", "vie", "sab", "dom"],
     months: [
         "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
@@ -281,6 +393,10 @@ mod tests {
             ("ask_email", filled(c.ask_email)),
             ("bad_email", filled(c.bad_email)),
             ("email_coming", filled(c.email_coming)),
+            ("form_going_sms", filled(c.form_going_sms)),
+            ("form_waitlist_sms", filled(c.form_waitlist_sms)),
+            ("form_joined_sms", filled(c.form_joined_sms)),
+            ("form_training_sms", filled(c.form_training_sms)),
         ]
     }
 

@@ -1,24 +1,29 @@
-//! `seed --table T --file infra/local/seed/gatherings.json`: writes local development gatherings and
-//! keywords through rising-core's own DynamoDB stores, so seeded items have exactly the shapes the
-//! functions write, names and private addresses sealed by KMS like theirs.
+//! `seed --table T --file infra/local/seed/gatherings.json`: writes local development gatherings,
+//! keywords and trainings through rising-core's own DynamoDB stores, so seeded items have exactly the
+//! shapes the functions write, names and private addresses sealed by KMS like theirs.
 //!
 //! Reads the AWS environment as the functions do (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials), the
 //! KMS key from `CONTACT_DATA_KEY_ID`, and the table from `--table` or `TABLE_NAME`. Dates in the file
-//! are relative to today in each gathering's time zone (`"starts_in_days": 5, "at": "18:30"`).
-//! Running it again changes nothing: a gathering whose code exists, or a keyword that exists, is
-//! left alone. Prints no names or addresses.
+//! of gatherings are relative to today in each gathering's time zone (`"starts_in_days": 5, "at":
+//! "18:30"`); trainings are on the movement's calendar, on a fixed date (`"date": "2026-07-16", "at":
+//! "20:00"` in their `time_zone`), with a stable `id`. A training's `recording_url` is published (at
+//! its end, or now if it has not ended).
+//! Running it again changes nothing: a gathering whose code exists, a keyword or a training that
+//! exists, is left alone. Prints no names or addresses.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rising_core::domain::{
     AddressDraft, CampaignKeyword, FirstName, GatheringCode, GatheringDraft, GatheringId,
-    GatheringTitle, KeywordTarget, KeywordWord, Language, Zip,
+    GatheringTitle, KeywordTarget, KeywordWord, Language, Training, TrainingDraft, TrainingId,
+    TrainingTitle, TrainingUrl, Zip,
 };
 use rising_core::geo::GeoPoint;
 use rising_core::privacy::Sealer;
 use rising_core::store::{
-    DynamoGatheringStore, GatheringStore, KeywordStore, PutGathering, PutKeyword,
+    DynamoGatheringStore, DynamoTrainingStore, GatheringStore, KeywordStore, PutGathering,
+    PutKeyword, PutTraining, TrainingStore,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -55,6 +60,8 @@ struct SeedFile {
     gatherings: Vec<SeedGathering>,
     #[serde(default)]
     keywords: Vec<SeedKeyword>,
+    #[serde(default)]
+    trainings: Vec<SeedTraining>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +122,32 @@ struct SeedKeyword {
 enum SeedKeywordKind {
     Campaign,
     Gathering,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedTraining {
+    /// A stable slug (`overview`): the same file seeds the same training every time.
+    id: String,
+    title: String,
+    #[serde(default)]
+    title_es: Option<String>,
+    /// The day, `YYYY-MM-DD`, in `time_zone`.
+    date: String,
+    /// Local start time, `HH:MM`.
+    at: String,
+    time_zone: String,
+    #[serde(default = "default_training_minutes")]
+    duration_minutes: i64,
+    #[serde(default)]
+    join_url: Option<String>,
+    /// Published when seeded.
+    #[serde(default)]
+    recording_url: Option<String>,
+}
+
+fn default_training_minutes() -> i64 {
+    60
 }
 
 fn default_minutes() -> i64 {
@@ -181,6 +214,54 @@ fn local_start(
         .to_zoned(tz)
         .map_err(|e| format!("local time: {e}"))?;
     OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).map_err(|e| e.to_string())
+}
+
+/// `date` (`YYYY-MM-DD`) at local `at` (`HH:MM`) in `timezone`, as a UTC instant.
+fn local_instant(timezone: &str, date: &str, at: &str) -> Result<OffsetDateTime, String> {
+    let tz = jiff::tz::TimeZone::get(timezone).map_err(|e| format!("time zone {timezone}: {e}"))?;
+    let date: jiff::civil::Date = date
+        .parse()
+        .map_err(|e| format!("\"date\" must be YYYY-MM-DD: {e}"))?;
+    let time: jiff::civil::Time = at
+        .parse()
+        .map_err(|e| format!("\"at\" must be HH:MM: {e}"))?;
+    let zoned = date
+        .to_datetime(time)
+        .to_zoned(tz)
+        .map_err(|e| format!("local time: {e}"))?;
+    OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).map_err(|e| e.to_string())
+}
+
+fn training(seed: &SeedTraining, now: OffsetDateTime) -> Result<Training, String> {
+    let url = |what: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|u| TrainingUrl::parse(u).map_err(|e| format!("{what}: {e}")))
+            .transpose()
+    };
+    let title =
+        |what: &str, text: &str| TrainingTitle::parse(text).map_err(|e| format!("{what}: {e}"));
+    let starts_at = local_instant(&seed.time_zone, &seed.date, &seed.at)?;
+    let duration = time::Duration::minutes(seed.duration_minutes);
+    let recording_url = url("recording_url", &seed.recording_url)?;
+    let recording_published_at = recording_url
+        .as_ref()
+        .map(|_| (starts_at + duration).min(now));
+    TrainingDraft {
+        title: title("title", &seed.title)?,
+        title_es: seed
+            .title_es
+            .as_deref()
+            .map(|t| title("title_es", t))
+            .transpose()?,
+        starts_at,
+        duration,
+        time_zone: seed.time_zone.clone(),
+        join_url: url("join_url", &seed.join_url)?,
+        recording_url,
+        recording_published_at,
+    }
+    .build(TrainingId::parse(&seed.id).map_err(|e| format!("id: {e}"))?)
+    .map_err(|e| e.to_string())
 }
 
 fn draft(seed: &SeedGathering, today: jiff::Timestamp) -> Result<GatheringDraft, String> {
@@ -326,6 +407,46 @@ async fn seed_keywords(
     Ok(())
 }
 
+async fn seed_trainings(
+    store: &DynamoTrainingStore,
+    seeds: &[SeedTraining],
+    now: OffsetDateTime,
+) -> Result<(), SeedError> {
+    for seed in seeds {
+        let entry = format!("training {}", seed.id);
+        let training = training(seed, now).map_err(|message| SeedError::Entry {
+            entry: entry.clone(),
+            message,
+        })?;
+        let outcome =
+            store
+                .put_training(&training, now)
+                .await
+                .map_err(|source| SeedError::Store {
+                    entry: entry.clone(),
+                    source,
+                })?;
+        let verb = match outcome {
+            PutTraining::Created => "seeded",
+            PutTraining::AlreadyExists => "already there:",
+        };
+        let starts = training
+            .starts_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let recording = if training.is_published() {
+            "recording published"
+        } else {
+            "no recording yet"
+        };
+        println!(
+            "seed: {verb} training {} (starts {starts}, {recording})",
+            training.id
+        );
+    }
+    Ok(())
+}
+
 async fn run() -> Result<(), SeedError> {
     let args = parse_args(std::env::args().skip(1), std::env::var("TABLE_NAME").ok())?;
     let key_id = std::env::var("CONTACT_DATA_KEY_ID")
@@ -342,11 +463,14 @@ async fn run() -> Result<(), SeedError> {
     })?;
 
     let sdk = rising_core::aws::load().await;
-    let store = DynamoGatheringStore::new(rising_core::aws::dynamodb(&sdk), args.table);
+    let dynamodb = rising_core::aws::dynamodb(&sdk);
+    let trainings = DynamoTrainingStore::new(dynamodb.clone(), args.table.clone());
+    let store = DynamoGatheringStore::new(dynamodb, args.table);
     let sealer = Sealer::kms(rising_core::aws::kms(&sdk), key_id);
     let now = OffsetDateTime::now_utc();
     seed_gatherings(&store, &sealer, &file.gatherings, now).await?;
     seed_keywords(&store, &file.keywords, now).await?;
+    seed_trainings(&trainings, &file.trainings, now).await?;
     Ok(())
 }
 
@@ -391,6 +515,53 @@ mod tests {
         for word in ["RISING", "JOIN", "UNIRME"] {
             assert!(words.contains(&word), "{word}");
         }
+    }
+
+    #[test]
+    fn a_training_date_is_a_local_time_on_the_calendar() {
+        let start = local_instant("America/New_York", "2026-07-16", "20:00").unwrap();
+        assert_eq!(start.to_string(), "2026-07-17 0:00:00.0 +00:00:00");
+        assert!(local_instant("America/New_York", "16/07/2026", "20:00").is_err());
+        assert!(local_instant("America/New_York", "2026-07-16", "8pm").is_err());
+    }
+
+    #[test]
+    fn the_shipped_trainings_are_the_calendars_three_with_stable_ids() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../local/seed/gatherings.json");
+        let file: SeedFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let now = OffsetDateTime::from_unix_timestamp(1_894_708_800).unwrap();
+        let trainings: Vec<Training> = file
+            .trainings
+            .iter()
+            .map(|seed| training(seed, now).unwrap())
+            .collect();
+        let ids: Vec<&str> = trainings.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["overview", "host-training", "third-training"]);
+        let days: Vec<String> = trainings
+            .iter()
+            .map(|t| t.starts_at.date().to_string())
+            .collect();
+        assert_eq!(
+            days,
+            ["2026-07-17", "2026-07-31", "2026-08-14"],
+            "20:00 EDT is 00:00 UTC"
+        );
+        let published: Vec<bool> = trainings.iter().map(Training::is_published).collect();
+        assert_eq!(published, [true, true, false]);
+        for t in &trainings {
+            assert!(t.title_es.is_some() && t.join_url.is_some(), "{}", t.id);
+            assert_eq!(t.time_zone, "America/New_York");
+        }
+        assert_eq!(
+            trainings[0].recording_published_at,
+            Some(trainings[0].ends_at),
+            "published at its end, once it has ended"
+        );
+        assert_eq!(
+            training(&file.trainings[0], now).unwrap(),
+            trainings[0],
+            "the same every time"
+        );
     }
 
     #[test]

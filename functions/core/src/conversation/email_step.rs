@@ -101,14 +101,14 @@ pub fn recordings_email(
 }
 
 /// Plain text → HTML paragraphs, with links made clickable.
-fn paragraphs(text: &str) -> String {
+pub(crate) fn paragraphs(text: &str) -> String {
     text.split("\n\n")
         .map(|p| format!("<p>{}</p>", html_lines(p)))
         .collect()
 }
 
 /// Escapes a line-broken text for HTML and links its URLs.
-fn html_lines(text: &str) -> String {
+pub(crate) fn html_lines(text: &str) -> String {
     text.lines()
         .map(|line| {
             line.split(' ')

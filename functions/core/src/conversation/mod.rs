@@ -14,7 +14,7 @@
 //! and is handled as if it had not been made (the question it interrupted is back); after the window
 //! a DELETE asks again.
 
-mod email_step;
+pub(crate) mod email_step;
 pub mod forget;
 mod webhook;
 
@@ -817,6 +817,7 @@ where
                     source: RsvpSource::Sms,
                     language,
                     first_name,
+                    referral: None,
                 },
                 now,
             )
@@ -1240,6 +1241,7 @@ mod tests {
             source: RsvpSource::Form,
             language: Language::En,
             first_name: &name,
+            referral: None,
         };
         assert_eq!(
             w.gatherings.rsvp(first, w.now).await.unwrap(),

@@ -8,6 +8,7 @@ mod keyword;
 mod language;
 mod message_sid;
 mod phone;
+mod training;
 mod zip;
 
 pub use campaign_keyword::{CampaignKeyword, KeywordTarget, KeywordWord, KeywordWordError};
@@ -22,4 +23,8 @@ pub use keyword::{Keyword, whole_word};
 pub use language::Language;
 pub use message_sid::{MessageSid, MessageSidError};
 pub use phone::{PhoneNumber, PhoneNumberError};
+pub use training::{
+    Training, TrainingDraft, TrainingError, TrainingId, TrainingIdError, TrainingTitle,
+    TrainingTitleError, TrainingUrl, TrainingUrlError,
+};
 pub use zip::{Zip, ZipError, preload as preload_zip_codes};

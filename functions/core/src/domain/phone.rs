@@ -44,6 +44,15 @@ impl PhoneNumber {
     pub fn as_e164(&self) -> &str {
         &self.0
     }
+
+    /// Whether the number belongs to the country with this ISO 3166 alpha-2 code (`US`, `PR`, …),
+    /// by libphonenumber's numbering plans.
+    pub fn is_in_country(&self, iso_code: &str) -> bool {
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .and_then(|parsed| parsed.country().id())
+            .is_some_and(|id| id.as_ref().eq_ignore_ascii_case(iso_code.trim()))
+    }
 }
 
 impl fmt::Debug for PhoneNumber {
@@ -66,6 +75,18 @@ mod tests {
     fn an_e164_number_from_another_country_keeps_its_country() {
         let phone = PhoneNumber::parse("+52 55 1234 5678").unwrap();
         assert_eq!(phone.as_e164(), "+525512345678");
+    }
+
+    #[test]
+    fn a_number_knows_its_country() {
+        let us = PhoneNumber::parse("(202) 555-0143").unwrap();
+        assert!(us.is_in_country("US") && us.is_in_country("us"));
+        assert!(!us.is_in_country("MX"));
+        assert!(
+            PhoneNumber::parse("+52 55 1234 5678")
+                .unwrap()
+                .is_in_country("MX")
+        );
     }
 
     #[test]

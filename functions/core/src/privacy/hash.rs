@@ -105,6 +105,30 @@ impl ContactHasher {
         ))
     }
 
+    /// The keyed hash of a client's IP address (as API Gateway reports it), prefixed `i.`: rate-limit
+    /// counters are kept per address without storing the address.
+    pub fn ip(&self, ip: &str) -> ContactHash {
+        ContactHash(format!("i.{}", self.mac(b"ip\x00", ip.trim().as_bytes())))
+    }
+
+    /// A person's "bring a friend" code: 10 lower-case base32 characters (50 bits) derived from their
+    /// keyed hash, so every retry and every later sign-up gives the same code, and nobody can compute
+    /// it, or tell whose it is, without the key.
+    pub fn referral_code(&self, person: &ContactHash) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(b"referral\x00");
+        mac.update(person.as_str().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+        let bits = digest[..8]
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        (0..10)
+            .map(|i| ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize] as char)
+            .collect()
+    }
+
     fn mac(&self, domain: &[u8], value: &[u8]) -> String {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
@@ -119,6 +143,23 @@ mod tests {
     use super::*;
 
     const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
+
+    #[test]
+    fn referral_codes_are_stable_short_and_differ_per_person() {
+        let hasher = ContactHasher::from_base64(KEY).unwrap();
+        let a = hasher.phone(&PhoneNumber::parse("+1 202 555 0143").unwrap());
+        let b = hasher.phone(&PhoneNumber::parse("+1 202 555 0144").unwrap());
+        let code = hasher.referral_code(&a);
+        assert_eq!(code.len(), 10);
+        assert!(
+            code.bytes()
+                .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c))
+        );
+        assert_eq!(code, hasher.referral_code(&a));
+        assert_ne!(code, hasher.referral_code(&b));
+        assert!(hasher.ip("203.0.113.7").as_str().starts_with("i."));
+        assert_ne!(hasher.ip("203.0.113.7"), hasher.ip("203.0.113.8"));
+    }
 
     #[test]
     fn the_same_phone_typed_differently_gets_the_same_hash() {

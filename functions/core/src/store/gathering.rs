@@ -106,6 +106,8 @@ pub struct NewRsvp<'a> {
     pub language: Language,
     /// Sealed with `crate::privacy::field_context(contact, "first_name")`.
     pub first_name: &'a Sealed,
+    /// The "bring a friend" code of the link they came through, kept for attribution.
+    pub referral: Option<&'a str>,
 }
 
 /// Port: gatherings.

@@ -158,6 +158,9 @@ struct RsvpItem {
     language: Language,
     /// Sealed with `<contact hash>|first_name`.
     first_name_sealed: Sealed,
+    /// The "bring a friend" code of the link they came through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    referral: Option<String>,
     starts_at: String,
     created_at: String,
     gsi1pk: String,
@@ -647,6 +650,7 @@ impl DynamoGatheringStore {
             source: rsvp.source,
             language: rsvp.language,
             first_name_sealed: rsvp.first_name.clone(),
+            referral: rsvp.referral.map(str::to_owned),
             starts_at: timestamp(starts_at),
             created_at: timestamp(now),
             gsi1pk: format!("CONTACT#{contact}"),

@@ -474,6 +474,7 @@ mod tests {
             source: RsvpSource::Sms,
             language: Language::Es,
             first_name: &name,
+            referral: None,
         };
         assert_eq!(
             store.rsvp(rsvp.clone(), now()).await.unwrap(),
@@ -522,6 +523,7 @@ mod tests {
                 source: RsvpSource::Form,
                 language: Language::En,
                 first_name: &name,
+                referral: None,
             };
             outcomes.push(store.rsvp(rsvp.clone(), now()).await.unwrap());
             if n == 3 {
@@ -545,6 +547,7 @@ mod tests {
             source: RsvpSource::Invite,
             language: Language::En,
             first_name: &name,
+            referral: None,
         };
         assert_eq!(
             store.rsvp(rsvp.clone(), now()).await.unwrap(),
@@ -586,6 +589,7 @@ mod tests {
                 source: RsvpSource::Sms,
                 language: Language::En,
                 first_name: &name,
+                referral: None,
             };
             store.rsvp(rsvp, now()).await.unwrap();
         }
@@ -623,6 +627,7 @@ mod tests {
                 source: RsvpSource::Sms,
                 language: Language::En,
                 first_name: &name,
+                referral: None,
             };
             store.rsvp(rsvp, now()).await.unwrap();
         }

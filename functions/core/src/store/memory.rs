@@ -425,6 +425,7 @@ mod tests {
             source: RsvpSource::Sms,
             language: Language::En,
             first_name: &name,
+            referral: None,
         };
         gatherings.rsvp(rsvp, now()).await.unwrap();
         id

@@ -19,7 +19,13 @@
 //! | gathering, wide-search pointer | `GATHERING#<id>` | `GEO2` | `gathering_id`, `lat`/`lon`, `starts_at`; while listed `gsi1pk` = `GEO2#<geohash/2>`, `gsi1sk` = `<starts_at>#<id>` |
 //! | gathering code | `CODE#<CODE>` | `CODE` | `gathering_id`; created with the gathering, unique among codes and keywords |
 //! | keyword | `KEYWORD#<WORD>` | `KEYWORD` | `kind` `campaign` or `gathering` (+ `gathering_id`), `language`; never a gathering's code |
-//! | RSVP | `GATHERING#<id>` | `RSVP#<keyed hash>` | `status` `going`/`waitlist`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `RSVP#<starts_at>#<gathering id>`. One record shape for SMS, web form and invitations |
+//! | form submission | `SUBMISSION#<submission id>` | `SUBMISSION` | the client's id of one form submission: `created_at`, then `answer` (the JSON answered, no personal data), TTL `expires_at` (2 days): a retry gets the same answer and writes nothing twice |
+//! | rate-limit window | `RATE#<kind>#<keyed hash>` | `WINDOW#<unix start>` | `attempts`, added atomically while below the limit; kinds `ip` (keyed hash `i.…` of the address) and `contact`; TTL `expires_at` (window end + 60 s) |
+//! | referral code | `REFERRAL#<code>` | `REFERRAL` | `contact_hash` of the person whose "bring a friend" code it is (the code is a keyed derivation of that hash) |
+//! | form consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#form-<submission id>` | action `opt_in`, channel `sms`/`email`, source `form`, the wording next to the box, language, `submission_id`, page `origin` |
+//! | RSVP | `GATHERING#<id>` | `RSVP#<keyed hash>` | `status` `going`/`waitlist`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `referral` (the code of the link they came through)?, `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `RSVP#<starts_at>#<gathering id>`. One record shape for SMS, web form and invitations |
+//! | training | `TRAINING#<id>` | `TRAINING` | public catalog data only: `id` (random hex or a slug like `overview`), `title`, `title_es`?, `starts_at`/`ends_at` (UTC RFC 3339), `time_zone` (IANA), `join_url`?, `recording_url`?, `recording_published_at`? (set once, by publishing the recording), `created_at`; `gsi1pk` = `TRAININGS`, `gsi1sk` = `<starts_at>#<id>` (the whole catalog, by start time) |
+//! | training registration | `TRAINING#<id>` | `REG#<keyed hash>` | `training_id`, `contact_hash`, `status` `registered`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `referral` (the code of the link they came through)?, `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `TRAINING#<starts_at>#<training id>`. Created only while the training exists and has not ended. Not yet withdrawn by an erasure (which leaves it and logs an unknown kind) |
 
 mod delivery;
 mod delivery_dynamo;
@@ -32,6 +38,12 @@ mod gathering_memory;
 mod memory;
 mod outbox_dynamo;
 mod outbox_memory;
+mod registration;
+mod registration_dynamo;
+mod registration_memory;
+mod training;
+mod training_dynamo;
+mod training_memory;
 
 pub use delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 pub use delivery_dynamo::DynamoDeliveryStore;
@@ -46,6 +58,18 @@ pub use gathering_memory::MemoryGatheringStore;
 pub use memory::{MemoryContact, MemoryInboundStore};
 pub use outbox_dynamo::{COUNTER_SHARDS, DEFAULT_MESSAGE_RETENTION, DynamoOutbox};
 pub use outbox_memory::MemoryOutbox;
+pub use registration::{
+    ConsentedContact, PersonRecord, Recorded as RegistrationRecorded, RegistrationStore,
+    SUBMISSION_TTL,
+};
+pub use registration_dynamo::DynamoRegistrationStore;
+pub use registration_memory::{MemoryRegisteredContact, MemoryRegistrationStore};
+pub use training::{
+    NewTrainingRegistration, Published, PutTraining, TrainingRegistered, TrainingRegistration,
+    TrainingRegistrationStatus, TrainingStore,
+};
+pub use training_dynamo::DynamoTrainingStore;
+pub use training_memory::MemoryTrainingStore;
 
 use std::future::Future;
 use time::OffsetDateTime;

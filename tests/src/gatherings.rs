@@ -1,0 +1,49 @@
+//! Gatherings written through rising-core's own store, as a host's would be.
+
+use rising_core::domain::{
+    AddressDraft, FirstName, Gathering, GatheringCode, GatheringDraft, GatheringId, GatheringTitle,
+    Language, Zip,
+};
+use rising_core::store::{DynamoGatheringStore, GatheringStore};
+use time::OffsetDateTime;
+
+use crate::Stack;
+
+/// The stack's gathering store.
+pub fn store(app: &Stack) -> DynamoGatheringStore {
+    DynamoGatheringStore::new(app.dynamodb.clone(), app.table_name.clone())
+}
+
+/// A listed gathering at a public library in `zip`, starting in `days`, with room for `capacity`.
+pub async fn listed(
+    app: &Stack,
+    title: &str,
+    zip: &str,
+    days: i64,
+    capacity: Option<u32>,
+) -> Gathering {
+    let id = GatheringId::random();
+    let starts_at = OffsetDateTime::now_utc() + time::Duration::days(days);
+    let draft = GatheringDraft {
+        code: GatheringCode::parse(&format!("T{}", &id.as_str()[..8].to_uppercase()))
+            .expect("a valid code"),
+        title: GatheringTitle::parse(title).expect("a valid title"),
+        starts_at,
+        ends_at: starts_at + time::Duration::hours(2),
+        zip: Zip::parse(zip).expect("a known ZIP"),
+        timezone: None,
+        town: None,
+        location: None,
+        address: AddressDraft::Public("Public Library".into()),
+        host_first_name: FirstName::parse("Dana").expect("a name"),
+        capacity,
+        language: Language::En,
+        listed: true,
+    };
+    let gathering = draft.seal(id, &app.sealer()).await.expect("sealed");
+    store(app)
+        .put(&gathering, OffsetDateTime::now_utc())
+        .await
+        .expect("stored");
+    gathering
+}

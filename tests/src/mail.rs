@@ -1,0 +1,52 @@
+//! The emails the stack sent, read back from moto's SES.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::Stack;
+
+/// Raw MIME of every email moto's SES accepted for `to` (case-insensitive), oldest first.
+pub async fn emails_to(app: &Stack, to: &str) -> Vec<String> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let data: serde_json::Value = app
+        .http
+        .get(format!("{endpoint}/moto-api/data.json"))
+        .send()
+        .await
+        .expect("moto reachable")
+        .json()
+        .await
+        .expect("moto JSON");
+    data["ses"]["RawMessage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"].as_array().is_some_and(|d| {
+                d.iter()
+                    .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(to)))
+            })
+        })
+        .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Waits (up to 30 s) until at least `count` emails reached `to`, and returns them all.
+pub async fn wait_for_emails(app: &Stack, to: &str, count: usize) -> Vec<String> {
+    let mut raw = Vec::new();
+    for _ in 0..300 {
+        raw = emails_to(app, to).await;
+        if raw.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    raw
+}
+
+/// An address no other test uses, at example.org (the privacy scan looks for that domain).
+pub fn unique_email(prefix: &str) -> String {
+    let n: u64 = rand::rng().random();
+    format!("{prefix}.{n:x}@example.org")
+}
