@@ -415,3 +415,67 @@ async fn the_share_page_works_without_javascript_from_form_to_thank_you() {
     assert!(html.contains(&format!("/g/{}?ref=", gathering.id.as_str())));
     assert_eq!(rsvps(&app, gathering.id.as_str()).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_training_registration_lists_every_published_recording() {
+    use rising_core::domain::{TrainingDraft, TrainingId, TrainingTitle, TrainingUrl};
+    use rising_core::store::{DynamoTrainingStore, TrainingStore};
+    let app = spawn_app().await;
+    let id = format!("t-{}", &rising_core::ids::random_id()[..12]);
+    let training = TrainingDraft {
+        title: TrainingTitle::parse("Phone banking basics").expect("a title"),
+        title_es: None,
+        starts_at: OffsetDateTime::now_utc() + time::Duration::days(6),
+        duration: time::Duration::hours(1),
+        time_zone: "America/Chicago".into(),
+        join_url: Some(
+            TrainingUrl::parse("https://meet.rising.invalid/phone-banking").expect("a URL"),
+        ),
+        recording_url: None,
+        recording_published_at: None,
+    }
+    .build(TrainingId::parse(&id).expect("an id"))
+    .expect("a training");
+    DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone())
+        .put_training(&training, OffsetDateTime::now_utc())
+        .await
+        .expect("stored");
+
+    let page = app
+        .http
+        .get(format!("{}/t/{id}", app.gateway_url))
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Phone banking basics"));
+
+    let email = unique_email("form.training");
+    let mut body = form(&email, None);
+    body["training"] = json!(id);
+    let (status, answer) = post_json(&app, Some(ALLOWED), &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "registered");
+    let registrations = app.query_pk(&format!("TRAINING#{id}")).await;
+    assert_eq!(
+        registrations
+            .iter()
+            .filter(|i| s(i, "sk").is_some_and(|sk| sk.starts_with("REG#")))
+            .count(),
+        1
+    );
+    let raw = wait_for_emails(&app, &email, 1).await;
+    assert_eq!(raw.len(), 1);
+    let parsed = MessageParser::default()
+        .parse(raw[0].as_bytes())
+        .expect("MIME");
+    let text = parsed.body_text(0).expect("a text part");
+    // The seeded catalog publishes the overview and host training recordings (infra/local/seed).
+    for needle in [
+        "https://meet.rising.invalid/phone-banking",
+        "https://rising.invalid/r/overview",
+        "https://rising.invalid/r/host",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in {text}");
+    }
+}

@@ -1,4 +1,5 @@
-//! `POST /register` and the form's pages and scripts (`/join`, `/g/{id}`, `/embed.js`, `/form.js`).
+//! `POST /register` and the form's pages and scripts (`/join`, `/g/{id}`, `/t/{id}`, `/embed.js`,
+//! `/form.js`).
 //! Reads config, builds clients once, hands each request to `rising_core::registration::Register`
 //! (the keys come from SSM on first use).
 
@@ -8,7 +9,9 @@ use rising_core::outbound::SqsSendQueue;
 use rising_core::privacy::Sealer;
 use rising_core::registration::Register;
 use rising_core::secrets::SsmSecretStore;
-use rising_core::store::{DynamoGatheringStore, DynamoOutbox, DynamoRegistrationStore};
+use rising_core::store::{
+    DynamoGatheringStore, DynamoOutbox, DynamoRegistrationStore, DynamoTrainingStore,
+};
 use rising_core::{aws, domain, telemetry};
 
 #[tokio::main]
@@ -24,6 +27,7 @@ async fn main() -> Result<(), Error> {
         config.clone(),
         DynamoRegistrationStore::new(dynamodb.clone(), table.clone()),
         DynamoGatheringStore::new(dynamodb.clone(), table.clone()),
+        DynamoTrainingStore::new(dynamodb.clone(), table.clone()),
         DynamoOutbox::new(dynamodb, table),
         SqsSendQueue::new(aws::sqs(&sdk), config.send_queue_url.clone()),
         Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone()),

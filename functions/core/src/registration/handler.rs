@@ -17,15 +17,16 @@ use super::page::{self, EventSummary, PageTarget, Style};
 use super::text::form_text;
 use super::{
     Answer, Client, Event, Keys, RegisterError, Registrar, Settings, event_details, find_event,
+    training_details,
 };
 use crate::config::RegisterConfig;
-use crate::domain::{GatheringId, Language};
+use crate::domain::{GatheringId, Language, TrainingId};
 use crate::email::TokenKey;
 use crate::links::language as page_language;
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
-use crate::store::{GatheringStore, RegistrationStore, RsvpStore};
+use crate::store::{GatheringStore, RegistrationStore, RsvpStore, TrainingStore};
 
 /// Bodies larger than this are refused with 413 (a full form is well under 2 KB).
 pub const BODY_LIMIT: usize = 8 * 1024;
@@ -51,11 +52,12 @@ enum Route {
 }
 
 /// The `register` function: its dependencies, built once per cold start.
-pub struct Register<S, G, O, Q, K> {
+pub struct Register<S, G, T, O, Q, K> {
     config: RegisterConfig,
     settings: Settings,
     store: S,
     gatherings: G,
+    trainings: T,
     outbox: O,
     queue: Q,
     sealer: Sealer,
@@ -74,10 +76,11 @@ enum KeyError {
     Link(#[from] crate::email::TokenKeyError),
 }
 
-impl<S, G, O, Q, K> Register<S, G, O, Q, K>
+impl<S, G, T, O, Q, K> Register<S, G, T, O, Q, K>
 where
     S: RegistrationStore,
     G: GatheringStore + RsvpStore,
+    T: TrainingStore,
     O: OutboxStore,
     Q: SendQueue,
     K: SecretStore,
@@ -88,6 +91,7 @@ where
         config: RegisterConfig,
         store: S,
         gatherings: G,
+        trainings: T,
         outbox: O,
         queue: Q,
         sealer: Sealer,
@@ -99,6 +103,7 @@ where
             settings,
             store,
             gatherings,
+            trainings,
             outbox,
             queue,
             sealer,
@@ -172,11 +177,12 @@ where
         }
     }
 
-    fn registrar<'a>(&'a self, keys: &'a Keys) -> Registrar<'a, S, G, O, Q> {
+    fn registrar<'a>(&'a self, keys: &'a Keys) -> Registrar<'a, S, G, T, O, Q> {
         Registrar {
             settings: &self.settings,
             store: &self.store,
             gatherings: &self.gatherings,
+            trainings: &self.trainings,
             outbox: &self.outbox,
             queue: &self.queue,
             sealer: &self.sealer,
@@ -442,20 +448,33 @@ where
         language: Language,
         now: OffsetDateTime,
     ) -> Result<PageTarget, RegisterError> {
-        Ok(match find_event(&self.gatherings, target, now).await? {
-            Event::Campaign => PageTarget::Campaign,
-            Event::Gathering(gathering) => {
-                let details = event_details(&gathering, language);
-                PageTarget::Gathering {
-                    id: gathering.id.as_str().to_owned(),
-                    summary: EventSummary {
-                        title: details.title,
-                        when: details.when,
-                        place: details.place,
-                    },
+        Ok(
+            match find_event(&self.gatherings, &self.trainings, target, now).await? {
+                Event::Campaign => PageTarget::Campaign,
+                Event::Gathering(gathering) => {
+                    let details = event_details(&gathering, language);
+                    PageTarget::Gathering {
+                        id: gathering.id.as_str().to_owned(),
+                        summary: EventSummary {
+                            title: details.title,
+                            when: details.when,
+                            place: details.place,
+                        },
+                    }
                 }
-            }
-        })
+                Event::Training(training) => {
+                    let details = training_details(&training, language);
+                    PageTarget::Training {
+                        id: training.id.as_str().to_owned(),
+                        summary: EventSummary {
+                            title: details.title,
+                            when: details.when,
+                            place: String::new(),
+                        },
+                    }
+                }
+            },
+        )
     }
 
     async fn form(&self, request: &Request, target: Target, now: OffsetDateTime) -> Response<Body> {
@@ -651,6 +670,14 @@ fn route(request: &Request) -> Option<Route> {
             target: Target::Gathering(id),
             thanks: true,
         }),
+        [.., "t", id] => TrainingId::parse(id).ok().map(|id| Route::Page {
+            target: Target::Training(id.as_str().to_owned()),
+            thanks: false,
+        }),
+        [.., "t", id, "thanks"] => TrainingId::parse(id).ok().map(|id| Route::Page {
+            target: Target::Training(id.as_str().to_owned()),
+            thanks: true,
+        }),
         _ => None,
     }
 }
@@ -672,9 +699,15 @@ fn thanks_location(raw: &RawForm, answer: &Answer) -> String {
         .as_deref()
         .map(str::trim)
         .filter(|g| GatheringId::parse(g).is_ok());
-    let page = match gathering {
-        Some(id) => format!("g/{id}/thanks"),
-        None => "join/thanks".to_owned(),
+    let training = raw
+        .training
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| TrainingId::parse(t).is_ok());
+    let page = match (gathering, training) {
+        (Some(id), _) => format!("g/{id}/thanks"),
+        (None, Some(id)) => format!("t/{id}/thanks"),
+        (None, None) => "join/thanks".to_owned(),
     };
     let submission = raw
         .submission_id

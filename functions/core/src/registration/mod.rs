@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{CampaignConfig, ProgramConfig};
-use crate::domain::{Address, Gathering, Language};
+use crate::domain::{Address, Gathering, Language, Training, TrainingId};
 use crate::email::{EmailError, Mailbox, TokenKey};
 use crate::messages;
 use crate::outbound::{
@@ -27,8 +27,9 @@ use crate::outbound::{
 };
 use crate::privacy::{ContactHash, ContactHasher, CryptoError, Sealer, field_context};
 use crate::store::{
-    ConsentedContact, GatheringStore, NewRsvp, PersonRecord, RegistrationStore, RsvpOutcome,
-    RsvpSource, RsvpStore, StoreError,
+    ConsentedContact, GatheringStore, NewRsvp, NewTrainingRegistration, PersonRecord,
+    RegistrationStore, RsvpOutcome, RsvpSource, RsvpStore, StoreError, TrainingRegistered,
+    TrainingStore,
 };
 use confirm::{Confirmed, EventDetails, Letterhead, Recording};
 use form::{FieldError, RawForm, Registration, Rules, Target};
@@ -158,12 +159,14 @@ impl RegisterError {
 #[derive(Debug, Clone)]
 pub enum Event {
     Gathering(Box<Gathering>),
+    Training(Box<Training>),
     Campaign,
 }
 
 /// Looks up what a form is for. `Err(NoSuchEvent)`/`Err(Ended)` when it cannot be registered for.
-pub async fn find_event<G: GatheringStore>(
+pub async fn find_event<G: GatheringStore, T: TrainingStore>(
     gatherings: &G,
+    trainings: &T,
     target: &Target,
     now: OffsetDateTime,
 ) -> Result<Event, RegisterError> {
@@ -179,16 +182,43 @@ pub async fn find_event<G: GatheringStore>(
             }
             Ok(Event::Gathering(Box::new(gathering)))
         }
-        // The training catalog is not wired to the form yet.
-        Target::Training(_) => Err(RegisterError::NoSuchEvent),
+        Target::Training(id) => {
+            let id = TrainingId::parse(id).map_err(|_| RegisterError::NoSuchEvent)?;
+            let training = trainings
+                .get_training(&id)
+                .await?
+                .ok_or(RegisterError::NoSuchEvent)?;
+            if training.has_ended(now) {
+                return Err(RegisterError::Ended);
+            }
+            Ok(Event::Training(Box::new(training)))
+        }
+    }
+}
+
+/// How a training is described to someone who registered.
+pub fn training_details(training: &Training, language: Language) -> EventDetails {
+    EventDetails {
+        uid: format!("training-{}", training.id.as_str()),
+        title: training.title_in(language).as_str().to_owned(),
+        when: messages::when(training.starts_at, &training.time_zone, language),
+        place: training
+            .join_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default(),
+        starts_at: training.starts_at,
+        ends_at: training.ends_at,
+        join_url: training.join_url.as_ref().map(|u| u.as_str().to_owned()),
     }
 }
 
 /// The registration use case and its ports.
-pub struct Registrar<'a, S, G, O, Q> {
+pub struct Registrar<'a, S, G, T, O, Q> {
     pub settings: &'a Settings,
     pub store: &'a S,
     pub gatherings: &'a G,
+    pub trainings: &'a T,
     pub outbox: &'a O,
     pub queue: &'a Q,
     pub sealer: &'a Sealer,
@@ -228,10 +258,11 @@ pub fn event_details(gathering: &Gathering, language: Language) -> EventDetails 
     }
 }
 
-impl<S, G, O, Q> Registrar<'_, S, G, O, Q>
+impl<S, G, T, O, Q> Registrar<'_, S, G, T, O, Q>
 where
     S: RegistrationStore,
     G: GatheringStore + RsvpStore,
+    T: TrainingStore,
     O: OutboxStore,
     Q: SendQueue,
 {
@@ -241,7 +272,7 @@ where
         target: &Target,
         now: OffsetDateTime,
     ) -> Result<Event, RegisterError> {
-        find_event(self.gatherings, target, now).await
+        find_event(self.gatherings, self.trainings, target, now).await
     }
 
     /// The share link of a person (their "bring a friend" link) for `target`.
@@ -296,7 +327,7 @@ where
         )
         .await?;
         let confirmed = self.take_part(&registration, &person, &event, now).await?;
-        let recordings = self.recordings();
+        let recordings = self.recordings(registration.language).await?;
         let messages = self
             .confirmations(
                 &registration,
@@ -520,13 +551,54 @@ where
                 tracing::info!(outcome = ?outcome, "rsvp");
                 confirmed_for(outcome, event_details(gathering, registration.language))
             }
+            Event::Training(training) => {
+                let first_name = self
+                    .sealer
+                    .seal(
+                        &field_context(person, "first_name"),
+                        registration.first_name.as_str(),
+                    )
+                    .await?;
+                let outcome = self
+                    .trainings
+                    .register(
+                        NewTrainingRegistration {
+                            training: &training.id,
+                            contact: person,
+                            language: registration.language,
+                            first_name: &first_name,
+                            source: RsvpSource::Form,
+                            referral: registration.referral.as_ref().map(|c| c.as_str()),
+                        },
+                        now,
+                    )
+                    .await?;
+                tracing::info!(outcome = ?outcome, "training registration");
+                match outcome {
+                    TrainingRegistered::Created | TrainingRegistered::AlreadyRegistered => Ok(
+                        Confirmed::Training(training_details(training, registration.language)),
+                    ),
+                    TrainingRegistered::NoSuchTraining => Err(RegisterError::NoSuchEvent),
+                    TrainingRegistered::Ended => Err(RegisterError::Ended),
+                }
+            }
         }
     }
 
-    /// The recordings every confirmation lists. Until the training catalog is wired in: the
-    /// overview recording.
-    fn recordings(&self) -> Vec<Recording> {
-        Vec::new()
+    /// The published training recordings every confirmation lists, oldest training first.
+    async fn recordings(&self, language: Language) -> Result<Vec<Recording>, RegisterError> {
+        Ok(self
+            .trainings
+            .trainings()
+            .await?
+            .iter()
+            .filter_map(|t| {
+                t.published_recording().map(|url| Recording {
+                    title: t.title_in(language).as_str().to_owned(),
+                    url: url.as_str().to_owned(),
+                })
+            })
+            .collect())
     }
 
     #[allow(clippy::too_many_arguments)]

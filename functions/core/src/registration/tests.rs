@@ -20,7 +20,10 @@ use crate::outbound::{
 };
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::StaticSecretStore;
-use crate::store::{GatheringStore, MemoryGatheringStore, MemoryOutbox, MemoryRegistrationStore};
+use crate::store::{
+    GatheringStore, MemoryGatheringStore, MemoryOutbox, MemoryRegistrationStore,
+    MemoryTrainingStore, TrainingStore,
+};
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -86,6 +89,7 @@ struct World {
     settings: Settings,
     store: MemoryRegistrationStore,
     gatherings: MemoryGatheringStore,
+    trainings: MemoryTrainingStore,
     outbox: MemoryOutbox,
     queue: Queue,
     sealer: Sealer,
@@ -98,6 +102,7 @@ impl World {
             settings: config().settings(),
             store: MemoryRegistrationStore::new(),
             gatherings: MemoryGatheringStore::new(),
+            trainings: MemoryTrainingStore::new(),
             outbox: MemoryOutbox::default(),
             queue: Queue::default(),
             sealer: Sealer::in_memory(),
@@ -110,11 +115,19 @@ impl World {
 
     fn registrar(
         &self,
-    ) -> Registrar<'_, MemoryRegistrationStore, MemoryGatheringStore, MemoryOutbox, Queue> {
+    ) -> Registrar<
+        '_,
+        MemoryRegistrationStore,
+        MemoryGatheringStore,
+        MemoryTrainingStore,
+        MemoryOutbox,
+        Queue,
+    > {
         Registrar {
             settings: &self.settings,
             store: &self.store,
             gatherings: &self.gatherings,
+            trainings: &self.trainings,
             outbox: &self.outbox,
             queue: &self.queue,
             sealer: &self.sealer,
@@ -387,6 +400,79 @@ async fn an_unknown_or_ended_gathering_cannot_be_registered_for() {
     assert!(world.queue.ids().is_empty());
 }
 
+impl World {
+    async fn training(&self, id: &str, starts_in: Duration, recording: Option<&str>) {
+        let training = crate::domain::TrainingDraft {
+            title: crate::domain::TrainingTitle::parse(&format!("Training {id}")).unwrap(),
+            title_es: None,
+            starts_at: now() + starts_in,
+            duration: Duration::hours(1),
+            time_zone: "America/New_York".into(),
+            join_url: Some(crate::domain::TrainingUrl::parse("https://meet.example/join").unwrap()),
+            recording_url: recording.map(|u| crate::domain::TrainingUrl::parse(u).unwrap()),
+            recording_published_at: recording.map(|_| now() - Duration::days(1)),
+        }
+        .build(crate::domain::TrainingId::parse(id).unwrap())
+        .unwrap();
+        self.trainings.put_training(&training, now()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_training_registration_is_confirmed_with_its_join_link_and_every_published_recording() {
+    let world = World::new();
+    world
+        .training(
+            "overview",
+            -Duration::days(30),
+            Some("https://rising.example/r/overview"),
+        )
+        .await;
+    world.training("third", -Duration::days(10), None).await;
+    world
+        .training("host-training", Duration::days(3), None)
+        .await;
+    let mut raw = form("ana@example.org");
+    raw.training = Some("host-training".into());
+    let answer = world.register(&raw, "203.0.113.7").await.unwrap();
+    assert_eq!(answer.status, Status::Registered);
+    assert!(answer.share_url.ends_with(&format!(
+        "/t/host-training?ref={}",
+        answer.share_url.rsplit('=').next().unwrap()
+    )));
+    let (_, _, mime) = world.body_of(&world.queue.ids()[0]).await;
+    assert!(mime.contains("text/calendar"));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mime.as_bytes())
+        .unwrap();
+    let body = parsed.body_text(0).unwrap();
+    assert!(body.contains("https://meet.example/join"), "{body}");
+    assert!(
+        body.contains("Training overview: https://rising.example/r/overview"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Training third"),
+        "unpublished recordings are not listed"
+    );
+    // A second registration of the same person is the same one.
+    raw.submission_id = Some(crate::ids::random_id());
+    world.register(&raw, "203.0.113.7").await.unwrap();
+    let registrants = world
+        .trainings
+        .registrants(&crate::domain::TrainingId::parse("host-training").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(registrants.len(), 1);
+    // An ended training cannot be registered for.
+    raw.training = Some("third".into());
+    raw.submission_id = Some(crate::ids::random_id());
+    assert!(matches!(
+        world.register(&raw, "203.0.113.7").await,
+        Err(RegisterError::Ended)
+    ));
+}
+
 #[tokio::test]
 async fn a_spanish_form_gets_a_spanish_email() {
     let world = World::new();
@@ -402,6 +488,7 @@ async fn a_spanish_form_gets_a_spanish_email() {
 type App = super::Register<
     MemoryRegistrationStore,
     MemoryGatheringStore,
+    MemoryTrainingStore,
     MemoryOutbox,
     Queue,
     StaticSecretStore,
@@ -416,6 +503,7 @@ fn app() -> (App, Queue) {
         config(),
         MemoryRegistrationStore::new(),
         MemoryGatheringStore::new(),
+        MemoryTrainingStore::new(),
         MemoryOutbox::default(),
         queue.clone(),
         Sealer::in_memory(),
