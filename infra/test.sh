@@ -61,7 +61,12 @@ set -e
 stop_stack
 trap - EXIT
 if [[ $rust_status -ne 0 ]]; then
-  echo; echo "cargo test failed; local stack log: $stack_log (last lines below)"; tail -n 40 "$stack_log"; exit 1
+  echo; echo "cargo test failed; local stack log: $stack_log (last lines below)"; tail -n 40 "$stack_log"
+  # Last, so a summary that keeps only the end of the output still names what failed and why.
+  echo; echo "== what failed (from $test_log) =="
+  grep -E "^test .* FAILED$|^error(\[|:)|could not compile" "$test_log" | head -n 20 || true
+  grep -E -A 6 "^thread '.*' .*panicked at" "$test_log" | head -n 60 || true
+  exit 1
 fi
 step "privacy: the system's logs hold none of the tests' phone numbers, email addresses or message texts"
 # Tests text from random +1 202 numbers (tests/src/lib.rs unique_phone), give addresses at example.org

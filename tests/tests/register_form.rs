@@ -479,3 +479,69 @@ async fn a_training_registration_lists_every_published_recording() {
         assert!(text.contains(needle), "missing {needle} in {text}");
     }
 }
+
+#[tokio::test]
+async fn delete_my_data_in_the_confirmation_erases_the_person_by_both_contacts() {
+    let app = spawn_app().await;
+    let gathering = gatherings::listed(&app, "Birch Row breakfast", "20001", 3, None).await;
+    let phone = unique_phone();
+    let email = unique_email("form.forget");
+    let mut body = form(&email, Some(gathering.id.as_str()));
+    body["phone"] = json!(phone);
+    body["sms_consent"] = json!(true);
+    let (status, answer) = post_json(&app, Some(ALLOWED), &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let code = answer["share_url"]
+        .as_str()
+        .and_then(|u| u.rsplit("ref=").next())
+        .expect("a referral code")
+        .to_owned();
+    assert_eq!(app.query_pk(&format!("REFERRAL#{code}")).await.len(), 1);
+
+    let raw = wait_for_emails(&app, &email, 1).await;
+    assert_eq!(raw.len(), 1);
+    let text = MessageParser::default()
+        .parse(raw[0].as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .expect("a text part");
+    let token = text
+        .split("/forget?t=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a delete-my-data link")
+        .to_owned();
+    let erased = app
+        .http
+        .post(format!("{}/forget?t={token}", app.gateway_url))
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(erased.status(), StatusCode::OK);
+
+    assert!(
+        rsvps(&app, gathering.id.as_str()).await.is_empty(),
+        "the RSVP went"
+    );
+    assert!(
+        app.query_pk(&format!("REFERRAL#{code}")).await.is_empty(),
+        "the code went"
+    );
+    let digits = phone.trim_start_matches('+').to_owned();
+    for hash in [app.phone_hash(&phone), app.email_hash(&email)] {
+        let items = app.query_pk(&format!("CONTACT#{hash}")).await;
+        let contact = items
+            .iter()
+            .find(|i| s(i, "sk") == Some("CONTACT"))
+            .expect("the suppression stays");
+        assert_eq!(
+            contact.get("suppressed").and_then(|v| v.as_bool().ok()),
+            Some(&true),
+            "{contact:?}"
+        );
+        for item in &items {
+            let text = item_text(item);
+            assert!(!text.contains("_sealed"), "nothing sealed stays: {text}");
+            assert!(!text.contains(&digits) && !text.contains("Noor"), "{text}");
+        }
+    }
+}

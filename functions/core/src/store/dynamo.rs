@@ -266,6 +266,8 @@ struct ErasurePlan {
     groups: Vec<Vec<TransactWriteItem>>,
     rsvps: usize,
     items: usize,
+    /// The person's other contact details (a web sign-up links a phone and an email), erased with it.
+    linked: Vec<ContactHash>,
 }
 
 impl DynamoInboundStore {
@@ -367,8 +369,28 @@ impl DynamoInboundStore {
         let key = contact_key(contact);
         let mut groups = Vec::new();
         let mut items = 0;
+        let mut linked = Vec::new();
         for item in self.query_all(None, "pk", &key).await? {
             let sk = text(&item, "sk");
+            if sk == "CONTACT" {
+                // Its bring-a-friend code goes; so do the contact details it is linked to.
+                if let Some(code) = item.get("referral_code").and_then(|v| v.as_s().ok()) {
+                    groups.push(vec![
+                        self.delete_write(&format!("REFERRAL#{code}"), "REFERRAL")?,
+                    ]);
+                    items += 1;
+                }
+                if let Some(person) = item
+                    .get("person_hash")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|h| ContactHash::parse(h))
+                {
+                    linked.push(person);
+                }
+                if let Some(others) = item.get("linked_contacts").and_then(|v| v.as_ss().ok()) {
+                    linked.extend(others.iter().filter_map(|h| ContactHash::parse(h)));
+                }
+            }
             // The contact item is rewritten last; consent evidence stays (it holds no personal data).
             if sk == "CONTACT" || sk.starts_with("CONSENT#") {
                 continue;
@@ -395,6 +417,10 @@ impl DynamoInboundStore {
             } else if pk.starts_with("INBOUND#") {
                 groups.push(vec![self.blank_inbound_write(pk, sk)?]);
                 items += 1;
+            } else if super::DynamoTrainingStore::indexed_registration(&item).is_some() {
+                // A training registration (its sealed first name goes with it).
+                groups.push(vec![self.delete_write(pk, sk)?]);
+                items += 1;
             } else {
                 unknown += 1;
             }
@@ -420,10 +446,14 @@ impl DynamoInboundStore {
             let give_back = counts.get(&rsvp.pk).is_some_and(|n| *n > 0);
             groups.push(gatherings.withdraw_writes(rsvp, give_back)?);
         }
+        linked.retain(|h| h != contact);
+        linked.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        linked.dedup();
         Ok(ErasurePlan {
             groups,
             rsvps: rsvps.len(),
             items,
+            linked,
         })
     }
 
@@ -903,7 +933,7 @@ impl ErasureStore<DynamoGatheringStore> for DynamoInboundStore {
         erasure: &Erasure<'_>,
         now: OffsetDateTime,
     ) -> Result<Erased, StoreError> {
-        for attempt in 0..ERASE_ATTEMPTS {
+        'attempt: for attempt in 0..ERASE_ATTEMPTS {
             if let Some(inbound) = &erasure.inbound
                 && let Some(reply) = self.processed_reply(inbound.sid, now).await?
             {
@@ -915,6 +945,29 @@ impl ErasureStore<DynamoGatheringStore> for DynamoInboundStore {
                     .await;
             }
             let plan = self.erasure_plan(gatherings, erasure.contact).await?;
+            // The person's other contact details first (one level: a sign-up links at most a phone
+            // and an email), each to the same suppression, without the inbound record, which is
+            // written once, last, with this contact's own erasure.
+            let (mut rsvps, mut items) = (plan.rsvps, plan.items);
+            for other in &plan.linked {
+                let linked = Erasure {
+                    contact: other,
+                    inbound: None,
+                    evidence: erasure.evidence.clone(),
+                };
+                let plan = self.erasure_plan(gatherings, other).await?;
+                rsvps += plan.rsvps;
+                items += plan.items;
+                let transactions = pack(
+                    plan.groups,
+                    self.erasure_last_writes(&linked, now)?,
+                    MAX_TRANSACTION_WRITES,
+                );
+                if !self.run_transactions(transactions).await? {
+                    // Cancelled by a concurrent change: plan everything again.
+                    continue 'attempt;
+                }
+            }
             let transactions = pack(
                 plan.groups,
                 self.erasure_last_writes(erasure, now)?,
@@ -923,8 +976,8 @@ impl ErasureStore<DynamoGatheringStore> for DynamoInboundStore {
             let count = transactions.len();
             if self.run_transactions(transactions).await? {
                 return Ok(Erased::Done {
-                    rsvps: plan.rsvps,
-                    items: plan.items,
+                    rsvps,
+                    items,
                     transactions: count,
                 });
             }

@@ -5,7 +5,7 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear. After an erasure only `sms_status` `opted_out`, `sms_status_at`, `suppressed` `true` (every channel: the send worker skips them) and `erased_at`; the person's own opt-in by text removes both |
+//! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear. After an erasure only `sms_status` `opted_out`, `sms_status_at`, `suppressed` `true` (every channel: the send worker skips them) and `erased_at`; the person's own opt-in by text removes both From the web form also: `first_name_sealed`, `last_name_sealed`?, `zip`, `referral_code`, `referred_by`?, `wants_to_host`?, `phone_sealed` + `sms_consent_source` or `email_sealed` + `email_status*`; the person's own contact lists their other contact details in `linked_contacts` (a string set of keyed hashes), the other points back with `person_hash`, so an erasure of either erases both |
 //! | consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | what was agreed, when, how: action, source, canonical keyword, the wording *we* sent, language, MessageSid. Never the person's own words, phone or name: it outlives an erasure |
 //! | erasure evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `erase`, channel `all`, source (`sms`), keyword (`DELETE`/`BORRAR`), wording sent, `reference` |
 //! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given, sealed; TTL `expires_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `INBOUND#<time>#<MessageSid>` so an erasure finds it and blanks the reply (then the index keys go) |

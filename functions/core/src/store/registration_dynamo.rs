@@ -140,6 +140,17 @@ impl DynamoRegistrationStore {
             expression.push_str(" REMOVE ");
             expression.push_str(&remove.join(", "));
         }
+        // The person's other contact details, so an erasure of either finds the other.
+        let others: Vec<String> = [&person.sms, &person.email]
+            .into_iter()
+            .flatten()
+            .filter(|given| given.contact != person.person)
+            .map(|given| given.contact.as_str().to_owned())
+            .collect();
+        if !others.is_empty() {
+            expression.push_str(" ADD linked_contacts :linked");
+            update = update.expression_attribute_values(":linked", AttributeValue::Ss(others));
+        }
         let update = update
             .update_expression(expression)
             .build()
