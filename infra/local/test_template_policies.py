@@ -28,7 +28,8 @@ from samtranslator.policy_template_processor.processor import PolicyTemplatesPro
 # SendWorkerFunction: opens the recipient's address and the message to send it; seals nothing.
 DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction", "SendWorkerFunction"}
 # Functions that may seal contact details and names (they store them, and need not read them back).
-GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction"}
+# RegisterFunction: seals what people type into the web form (and the confirmations it queues).
+GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction", "RegisterFunction"}
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
