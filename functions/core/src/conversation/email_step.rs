@@ -78,14 +78,7 @@ pub fn recordings_email(
     let subject = render(catalog.recordings_subject, &values);
     let body = render(catalog.recordings_body, &values);
     let footer = render(catalog.email_footer, &values);
-    let text = format!("{body}\n\n--\n{footer}\n");
-    let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><body style=\"font-family:sans-serif;line-height:1.5\">\
-         {body}<hr><p style=\"font-size:small;color:#444\">{footer}</p></body></html>",
-        lang = language.code(),
-        body = paragraphs(&body),
-        footer = html_lines(&footer),
-    );
+    let (text, html) = letter(&body, &footer, language);
     let email = Email::new(
         context.from.clone(),
         to.clone(),
@@ -98,6 +91,20 @@ pub fn recordings_email(
     .with_date(now);
     let mime = email.to_mime()?;
     String::from_utf8(mime).map_err(|_| EmailError::Serialise)
+}
+
+/// An email's two alternatives from its plain-text body and footer: the text, and HTML paragraphs
+/// (links clickable, everything escaped) in the person's language.
+pub(crate) fn letter(body: &str, footer: &str, language: Language) -> (String, String) {
+    let text = format!("{body}\n\n--\n{footer}\n");
+    let html = format!(
+        "<!doctype html><html lang=\"{lang}\"><body style=\"font-family:sans-serif;line-height:1.5\">\
+         {body}<hr><p style=\"font-size:small;color:#444\">{footer}</p></body></html>",
+        lang = language.code(),
+        body = paragraphs(body),
+        footer = html_lines(footer),
+    );
+    (text, html)
 }
 
 /// Plain text → HTML paragraphs, with links made clickable.

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::config::{CampaignConfig, ProgramConfig};
-use crate::conversation::email_step::{html_lines, paragraphs};
+use crate::conversation::email_step::letter;
 use crate::domain::{EmailAddress, Language};
 use crate::email::{
     Email, EmailError, Mailbox, TokenKey, TokenPurpose, UnsubscribeToken, calendar_invite,
@@ -167,14 +167,7 @@ pub fn confirmation_email(
     let subject = render(subject, &values);
     let body = render(body, &values);
     let footer = render(catalog.form_email_footer, &values);
-    let text = format!("{body}\n\n--\n{footer}\n");
-    let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><body style=\"font-family:sans-serif;line-height:1.5\">\
-         {body}<hr><p style=\"font-size:small;color:#444\">{footer}</p></body></html>",
-        lang = language.code(),
-        body = paragraphs(&body),
-        footer = html_lines(&footer),
-    );
+    let (text, html) = letter(&body, &footer, language);
     let mut email = Email::new(
         head.from.clone(),
         to.clone(),

@@ -113,7 +113,7 @@ impl Answer {
         if self.sms_confirmation {
             lines.push(text.thanks_check_phone.to_owned());
         }
-        lines.push(text.bring_a_friend.to_owned());
+        // "Bring a friend" labels the share link itself, wherever there is one.
         lines
     }
 }
