@@ -39,6 +39,9 @@ pub async fn listed(
         capacity,
         language: Language::En,
         listed: true,
+        host: None,
+        description: String::new(),
+        accessibility: String::new(),
     };
     let gathering = draft.seal(id, &app.sealer()).await.expect("sealed");
     store(app)

@@ -324,6 +324,9 @@ async fn gathering(app: &Stack) -> GatheringId {
         capacity: None,
         language: Language::En,
         listed: false,
+        host: None,
+        description: String::new(),
+        accessibility: String::new(),
     }
     .seal(id.clone(), &app.sealer())
     .await

@@ -44,6 +44,9 @@ async fn gathering(app: &Stack) -> Gathering {
         capacity: None,
         language: Language::En,
         listed: true,
+        host: None,
+        description: String::new(),
+        accessibility: String::new(),
     }
     .seal(id, &sealer)
     .await

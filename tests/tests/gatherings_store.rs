@@ -7,14 +7,15 @@
 
 use rand::Rng;
 use rising_core::domain::{
-    AddressDraft, CampaignKeyword, FirstName, Gathering, GatheringCode, GatheringDraft,
-    GatheringId, GatheringTitle, KeywordTarget, KeywordWord, Language, PhoneNumber, Zip,
+    Address, AddressDraft, CampaignKeyword, EmailAddress, FirstName, Gathering, GatheringCode,
+    GatheringDraft, GatheringId, GatheringTitle, KeywordTarget, KeywordWord, Language, PhoneNumber,
+    Zip,
 };
 use rising_core::geo::{EARTH_RADIUS_KM, GeoPoint, SearchRadius};
 use rising_core::privacy::{ContactHash, ContactHasher, Sealer, field_context};
 use rising_core::store::{
     DynamoGatheringStore, GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering,
-    PutKeyword, RsvpOutcome, RsvpSource, RsvpStatus, RsvpStore,
+    PutKeyword, RsvpOutcome, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering,
 };
 use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
 use time::{Duration, OffsetDateTime};
@@ -78,6 +79,8 @@ struct Spec {
     capacity: Option<u32>,
     host: String,
     address: AddressDraft,
+    /// The hosting host's keyed hash (`None`: an organizer's gathering).
+    host_hash: Option<ContactHash>,
 }
 
 impl Spec {
@@ -89,6 +92,7 @@ impl Spec {
             capacity: None,
             host: unique_name(),
             address: AddressDraft::Public("Public library, room 2".into()),
+            host_hash: None,
         }
     }
 }
@@ -109,6 +113,9 @@ async fn gathering(sealer: &Sealer, spec: Spec) -> Gathering {
         capacity: spec.capacity,
         language: Language::En,
         listed: spec.listed,
+        host: spec.host_hash,
+        description: String::new(),
+        accessibility: String::new(),
     }
     .seal(GatheringId::random(), sealer)
     .await
@@ -156,6 +163,15 @@ fn assert_every_result_qualifies(
         found.windows(2).all(|w| w[0].distance <= w[1].distance),
         "not nearest first"
     );
+}
+
+/// A host no other test uses: the keyed hash of a random email address.
+fn host() -> ContactHash {
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let email = format!("host-{}@example.org", GatheringId::random());
+    ContactHasher::from_base64(key)
+        .expect("key")
+        .email(&EmailAddress::parse(&email).expect("email"))
 }
 
 fn contact() -> ContactHash {
@@ -627,4 +643,384 @@ async fn the_seeded_gatherings_are_stored_like_the_functions_store_them() {
             assert!(!text.contains(secret), "{secret:?} is in clear in {text}");
         }
     }
+}
+
+/// `person`'s RSVP (going) to `g`.
+async fn rsvp(store: &DynamoGatheringStore, sealer: &Sealer, g: &Gathering, person: &ContactHash) {
+    let name = sealer
+        .seal(&field_context(person, "first_name"), "Ana")
+        .await
+        .expect("seal");
+    let rsvp = NewRsvp {
+        gathering: &g.id,
+        contact: person,
+        source: RsvpSource::Form,
+        language: Language::En,
+        first_name: &name,
+        referral: None,
+    };
+    assert_eq!(
+        store.rsvp(rsvp, now()).await.expect("rsvp"),
+        RsvpOutcome::Created
+    );
+}
+
+/// The gathering's own item (`GATHERING#<id>` / `GATHERING`) and its wide-search pointer (`GEO2`).
+async fn gathering_items(
+    stack: &Stack,
+    id: &GatheringId,
+) -> (rising_tests::Item, rising_tests::Item) {
+    let items = stack.query_pk(&format!("GATHERING#{id}")).await;
+    let find = |sk: &str| {
+        items
+            .iter()
+            .find(|i| s(i, "sk") == Some(sk))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {sk} item"))
+    };
+    (find("GATHERING"), find("GEO2"))
+}
+
+#[tokio::test]
+async fn a_hosts_gatherings_are_listed_soonest_first_with_what_the_host_wrote() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let (rosa, malik) = (host(), host());
+    let mut later = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(9),
+            host_hash: Some(rosa.clone()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    later.description = "Bring a dish.\n\nKids welcome.".into();
+    later.accessibility = "Step-free entrance on Elm St.".into();
+    let sooner = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(2),
+            listed: false,
+            host_hash: Some(rosa.clone()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    let theirs = gathering(
+        &sealer,
+        Spec {
+            host_hash: Some(malik.clone()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    let organizers = gathering(&sealer, Spec::at(random_origin())).await;
+    put_all(&store, &[&later, &sooner, &theirs, &organizers]).await;
+
+    assert_eq!(
+        store.hosted_by(&rosa).await.expect("hosted by"),
+        [sooner.clone(), later.clone()]
+    );
+    assert_eq!(store.hosted_by(&malik).await.expect("hosted by"), [theirs]);
+    assert!(
+        store
+            .hosted_by(&host())
+            .await
+            .expect("hosted by")
+            .is_empty()
+    );
+
+    let pointers = stack.query_pk(&format!("HOST#{}", rosa.as_str())).await;
+    assert_eq!(pointers.len(), 2);
+    let pointer = pointers
+        .iter()
+        .find(|p| s(p, "sk") == Some(&format!("GATHERING#{}", later.id)))
+        .expect("the host pointer of the later one");
+    assert_eq!(s(pointer, "entity"), Some("host_gathering"));
+    assert_eq!(s(pointer, "gathering_id"), Some(later.id.as_str()));
+    let (item, _) = gathering_items(&stack, &later.id).await;
+    assert_eq!(s(&item, "host_hash"), Some(rosa.as_str()));
+    assert_eq!(s(pointer, "starts_at"), s(&item, "starts_at"));
+    let (organizers_item, _) = gathering_items(&stack, &organizers.id).await;
+    for name in ["host_hash", "description", "accessibility"] {
+        assert!(
+            !organizers_item.contains_key(name),
+            "{name} is stored empty"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_update_changes_the_fields_and_the_search_index_and_keeps_the_places() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let rosa = host();
+    let origin = random_origin();
+    let g = gathering(
+        &sealer,
+        Spec {
+            capacity: Some(10),
+            host_hash: Some(rosa.clone()),
+            ..Spec::at(destination(origin, 1.0, 0.0))
+        },
+    )
+    .await;
+    put_all(&store, &[&g]).await;
+    rsvp(&store, &sealer, &g, &contact()).await;
+    let near = || async {
+        let found = store
+            .upcoming_near(origin, SearchRadius::km(30.0).expect("radius"), now(), 50)
+            .await
+            .expect("search");
+        let wide = store
+            .upcoming_near(origin, SearchRadius::km(400.0).expect("radius"), now(), 500)
+            .await
+            .expect("wide search");
+        (own_ids(&found, &[&g]), own_ids(&wide, &[&g]))
+    };
+    assert_eq!(near().await, (vec![g.id.clone()], vec![g.id.clone()]));
+
+    let mut moved = g.clone();
+    moved.title = GatheringTitle::parse("Integration picnic").expect("title");
+    moved.description = "In the park this time.".into();
+    moved.accessibility = "Paved paths; parking by the gate.".into();
+    moved.location = destination(origin, 20.0, 90.0);
+    moved.capacity = None;
+    moved.address = Address::Public("Park pavilion".into());
+    moved.code = unique_code();
+    assert_eq!(
+        store.update(&moved, now()).await.expect("update"),
+        UpdateGathering::Updated
+    );
+    let stored = store.get(&g.id).await.expect("get").expect("found");
+    assert_eq!(
+        stored,
+        Gathering {
+            code: g.code.clone(),
+            ..moved.clone()
+        },
+        "everything but the code changed"
+    );
+    assert_eq!(
+        store.by_code(&g.code).await.expect("by code").map(|g| g.id),
+        Some(g.id.clone())
+    );
+    let (item, geo2) = gathering_items(&stack, &g.id).await;
+    assert_eq!(
+        item.get("going_count")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("1"),
+        "the places taken are kept"
+    );
+    assert!(!item.contains_key("capacity"), "the capacity was lifted");
+    assert!(s(&item, "updated_at").is_some());
+    assert_eq!(
+        geo2.get("lon")
+            .and_then(|v| v.as_n().ok())
+            .map(|n| n.parse::<f64>().expect("lon")),
+        Some(moved.location.lon())
+    );
+    assert_eq!(near().await, (vec![g.id.clone()], vec![g.id.clone()]));
+
+    let mut hidden = moved.clone();
+    hidden.listed = false;
+    assert_eq!(
+        store.update(&hidden, now()).await.expect("update"),
+        UpdateGathering::Updated
+    );
+    assert_eq!(
+        near().await,
+        (vec![], vec![]),
+        "an unlisted gathering is not found"
+    );
+    let (item, geo2) = gathering_items(&stack, &g.id).await;
+    for (what, i) in [("gathering", &item), ("GEO2 pointer", &geo2)] {
+        assert!(
+            !i.contains_key("gsi1pk") && !i.contains_key("gsi1sk"),
+            "the {what} kept its index keys"
+        );
+    }
+    assert_eq!(
+        store.hosted_by(&rosa).await.expect("hosted by"),
+        [Gathering {
+            code: g.code.clone(),
+            ..hidden.clone()
+        }]
+    );
+
+    let mut shown = hidden.clone();
+    shown.listed = true;
+    store.update(&shown, now()).await.expect("update");
+    assert_eq!(near().await, (vec![g.id.clone()], vec![g.id.clone()]));
+}
+
+#[tokio::test]
+async fn an_update_by_another_host_changes_nothing() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let g = gathering(
+        &sealer,
+        Spec {
+            host_hash: Some(host()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    let organizers = gathering(&sealer, Spec::at(random_origin())).await;
+    put_all(&store, &[&g, &organizers]).await;
+    let before = (
+        gathering_items(&stack, &g.id).await,
+        gathering_items(&stack, &organizers.id).await,
+    );
+
+    let intruder = host();
+    for (target, claimed) in [
+        (&g, Some(intruder.clone())),
+        (&g, None),
+        (&organizers, Some(intruder.clone())),
+    ] {
+        let mut edited = target.clone();
+        edited.host = claimed;
+        edited.title = GatheringTitle::parse("Taken over").expect("title");
+        edited.listed = false;
+        assert_eq!(
+            store.update(&edited, now()).await.expect("update"),
+            UpdateGathering::NotFound
+        );
+    }
+
+    let after = (
+        gathering_items(&stack, &g.id).await,
+        gathering_items(&stack, &organizers.id).await,
+    );
+    assert_eq!(before, after, "nothing changed");
+    assert!(
+        stack
+            .query_pk(&format!("HOST#{}", intruder.as_str()))
+            .await
+            .is_empty(),
+        "the intruder got a pointer"
+    );
+}
+
+#[tokio::test]
+async fn an_update_of_a_missing_gathering_writes_nothing() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let rosa = host();
+    let g = gathering(
+        &sealer,
+        Spec {
+            host_hash: Some(rosa.clone()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    assert_eq!(
+        store.update(&g, now()).await.expect("update"),
+        UpdateGathering::NotFound
+    );
+    assert!(
+        stack
+            .query_pk(&format!("GATHERING#{}", g.id))
+            .await
+            .is_empty()
+    );
+    assert!(
+        stack
+            .query_pk(&format!("HOST#{}", rosa.as_str()))
+            .await
+            .is_empty()
+    );
+    assert!(store.hosted_by(&rosa).await.expect("hosted by").is_empty());
+}
+
+#[tokio::test]
+async fn a_new_start_time_moves_the_rsvps_and_the_hosts_list() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let rosa = host();
+    let moving = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(2),
+            host_hash: Some(rosa.clone()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    let staying = gathering(
+        &sealer,
+        Spec {
+            starts_in: Duration::days(5),
+            host_hash: Some(rosa.clone()),
+            ..Spec::at(random_origin())
+        },
+    )
+    .await;
+    put_all(&store, &[&moving, &staying]).await;
+    let (ana, ben) = (contact(), contact());
+    for g in [&moving, &staying] {
+        rsvp(&store, &sealer, g, &ana).await;
+    }
+    rsvp(&store, &sealer, &moving, &ben).await;
+    let order = |records: Vec<rising_core::store::RsvpRecord>| {
+        records
+            .into_iter()
+            .map(|r| (r.gathering_id, r.starts_at))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        order(store.rsvps_of(&ana).await.expect("rsvps")),
+        [
+            (moving.id.clone(), moving.starts_at),
+            (staying.id.clone(), staying.starts_at)
+        ]
+    );
+
+    let mut moved = moving.clone();
+    moved.starts_at = moving.starts_at + Duration::days(6);
+    moved.ends_at = moved.starts_at + Duration::hours(3);
+    assert_eq!(
+        store.update(&moved, now()).await.expect("update"),
+        UpdateGathering::Updated
+    );
+
+    assert_eq!(
+        order(store.rsvps_of(&ana).await.expect("rsvps")),
+        [
+            (staying.id.clone(), staying.starts_at),
+            (moved.id.clone(), moved.starts_at)
+        ]
+    );
+    assert_eq!(
+        order(store.rsvps_of(&ben).await.expect("rsvps")),
+        [(moved.id.clone(), moved.starts_at)]
+    );
+    assert!(
+        store
+            .rsvps_for(&moved.id)
+            .await
+            .expect("rsvps")
+            .iter()
+            .all(|r| r.starts_at == moved.starts_at)
+    );
+    assert_eq!(
+        store.hosted_by(&rosa).await.expect("hosted by"),
+        [staying.clone(), moved.clone()]
+    );
+    let pointers = stack.query_pk(&format!("HOST#{}", rosa.as_str())).await;
+    let (item, geo2) = gathering_items(&stack, &moved.id).await;
+    let pointer = pointers
+        .iter()
+        .find(|p| s(p, "gathering_id") == Some(moved.id.as_str()))
+        .expect("pointer");
+    assert_eq!(s(pointer, "starts_at"), s(&item, "starts_at"));
+    assert_eq!(s(&geo2, "starts_at"), s(&item, "starts_at"));
+    assert!(
+        s(&item, "gsi1sk").is_some_and(|k| k.starts_with(s(&item, "starts_at").unwrap_or("-"))),
+        "the search order follows the new start"
+    );
 }

@@ -47,6 +47,9 @@ async fn gathering(
         capacity: None,
         language,
         listed: true,
+        host: None,
+        description: String::new(),
+        accessibility: String::new(),
     };
     let gathering = draft.seal(id, &sealer).await.unwrap();
     store

@@ -294,6 +294,9 @@ fn draft(seed: &SeedGathering, today: jiff::Timestamp) -> Result<GatheringDraft,
         capacity: seed.capacity,
         language: seed.language,
         listed: seed.listed,
+        host: None,
+        description: String::new(),
+        accessibility: String::new(),
     })
 }
 

@@ -1007,6 +1007,9 @@ mod tests {
                 capacity,
                 language: Language::En,
                 listed: true,
+                host: None,
+                description: String::new(),
+                accessibility: String::new(),
             };
             let gathering = draft.seal(id, &self.sealer).await.unwrap();
             self.gatherings.put(&gathering, self.now).await.unwrap();

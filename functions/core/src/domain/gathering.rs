@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::keyword::compliance_words;
 use super::{FirstName, Language, Zip, whole_word};
 use crate::geo::GeoPoint;
-use crate::privacy::{CryptoError, Sealed, Sealer};
+use crate::privacy::{ContactHash, CryptoError, Sealed, Sealer};
 
 // ---------------------------------------------------------------------------------------------------------
 // Identifier
@@ -317,7 +317,22 @@ pub struct Gathering {
     pub language: Language,
     /// An organizer approved it: it is shown to people searching nearby.
     pub listed: bool,
+    /// The keyed hash of the email of the host who made it on the dashboard; `None` for gatherings
+    /// made by organizers (and the seed and tests). Only this host may edit it.
+    pub host: Option<ContactHash>,
+    /// What the gathering is about, in the host's words: trimmed, at most
+    /// [`DESCRIPTION_MAX_CHARS`] characters, line breaks `\n`; may be empty.
+    pub description: String,
+    /// Accessibility notes (step-free access, parking, ASL …): trimmed, at most
+    /// [`ACCESSIBILITY_MAX_CHARS`] characters, line breaks `\n`; may be empty.
+    pub accessibility: String,
 }
+
+/// The most characters a gathering's description may have.
+pub const DESCRIPTION_MAX_CHARS: usize = 2000;
+
+/// The most characters a gathering's accessibility notes may have.
+pub const ACCESSIBILITY_MAX_CHARS: usize = 500;
 
 impl Gathering {
     /// From when a private address may be told to people who are going (the day before it starts).
@@ -372,6 +387,12 @@ pub enum GatheringError {
     ZeroCapacity,
     #[error("Please give the time zone of the gathering (e.g. America/New_York).")]
     NoTimezone,
+    #[error("The description can be at most 2000 characters.")]
+    DescriptionTooLong,
+    #[error("The accessibility notes can be at most 500 characters.")]
+    AccessibilityTooLong,
+    #[error("Please remove special control characters from the description or notes.")]
+    ControlCharacters,
     #[error("the gathering's personal data could not be sealed: {0}")]
     Sealing(#[from] CryptoError),
 }
@@ -393,6 +414,12 @@ pub struct GatheringDraft {
     pub capacity: Option<u32>,
     pub language: Language,
     pub listed: bool,
+    /// See [`Gathering::host`].
+    pub host: Option<ContactHash>,
+    /// As typed: [`GatheringDraft::seal`] normalises line breaks, trims and checks it.
+    pub description: String,
+    /// As typed: [`GatheringDraft::seal`] normalises line breaks, trims and checks it.
+    pub accessibility: String,
 }
 
 impl fmt::Debug for GatheringDraft {
@@ -406,9 +433,31 @@ impl fmt::Debug for GatheringDraft {
     }
 }
 
+/// Free text a host wrote (a description, notes): line breaks normalised to `\n` (`\r\n` and a lone
+/// `\r` alike), trimmed, at most `max_chars` characters (counted after that), and no control
+/// characters but line breaks and tabs.
+fn host_text(
+    input: &str,
+    max_chars: usize,
+    too_long: GatheringError,
+) -> Result<String, GatheringError> {
+    let text = input.replace("\r\n", "\n").replace('\r', "\n");
+    let text = text.trim();
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(GatheringError::ControlCharacters);
+    }
+    if text.chars().count() > max_chars {
+        return Err(too_long);
+    }
+    Ok(text.to_string())
+}
+
 impl GatheringDraft {
     /// Checks the draft and seals its personal data for the gathering `id`. Times are kept to the
-    /// second.
+    /// second; the description and accessibility notes are trimmed, with line breaks as `\n`.
     pub async fn seal(
         mut self,
         id: GatheringId,
@@ -428,6 +477,16 @@ impl GatheringDraft {
         if self.capacity == Some(0) {
             return Err(GatheringError::ZeroCapacity);
         }
+        let description = host_text(
+            &self.description,
+            DESCRIPTION_MAX_CHARS,
+            GatheringError::DescriptionTooLong,
+        )?;
+        let accessibility = host_text(
+            &self.accessibility,
+            ACCESSIBILITY_MAX_CHARS,
+            GatheringError::AccessibilityTooLong,
+        )?;
         let timezone = match self
             .timezone
             .as_deref()
@@ -481,6 +540,9 @@ impl GatheringDraft {
             capacity: self.capacity,
             language: self.language,
             listed: self.listed,
+            host: self.host,
+            description,
+            accessibility,
             id,
         })
     }
@@ -692,6 +754,9 @@ mod tests {
             capacity: Some(12),
             language: Language::En,
             listed: true,
+            host: None,
+            description: String::new(),
+            accessibility: String::new(),
         }
     }
 
@@ -760,5 +825,97 @@ mod tests {
             d.seal(GatheringId::random(), &sealer).await,
             Err(GatheringError::NoAddress)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_description_and_accessibility_notes_are_trimmed_with_line_breaks_as_newlines() {
+        let sealer = Sealer::in_memory();
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.description = "  Bring a dish.\r\n\r\nKids welcome!\tReally.\r ".into();
+        d.accessibility = "\n Step-free entrance on Elm St.\n".into();
+        let g = d.seal(GatheringId::random(), &sealer).await.unwrap();
+        assert_eq!(g.description, "Bring a dish.\n\nKids welcome!\tReally.");
+        assert_eq!(g.accessibility, "Step-free entrance on Elm St.");
+        assert_eq!(g.host, None);
+    }
+
+    #[tokio::test]
+    async fn an_empty_description_and_empty_notes_are_fine() {
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.description = " \r\n ".into();
+        let g = d
+            .seal(GatheringId::random(), &Sealer::in_memory())
+            .await
+            .unwrap();
+        assert_eq!((g.description.as_str(), g.accessibility.as_str()), ("", ""));
+    }
+
+    #[tokio::test]
+    async fn a_description_longer_than_2000_characters_is_refused() {
+        let sealer = Sealer::in_memory();
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.description = "é".repeat(DESCRIPTION_MAX_CHARS);
+        assert!(d.seal(GatheringId::random(), &sealer).await.is_ok());
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.description = format!("  {}  ", "é".repeat(DESCRIPTION_MAX_CHARS + 1));
+        let err = d.seal(GatheringId::random(), &sealer).await.unwrap_err();
+        assert!(matches!(err, GatheringError::DescriptionTooLong));
+        assert_eq!(
+            err.to_string(),
+            "The description can be at most 2000 characters."
+        );
+    }
+
+    #[tokio::test]
+    async fn accessibility_notes_longer_than_500_characters_are_refused() {
+        let sealer = Sealer::in_memory();
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.accessibility = "a".repeat(ACCESSIBILITY_MAX_CHARS);
+        assert!(d.seal(GatheringId::random(), &sealer).await.is_ok());
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.accessibility = "a".repeat(ACCESSIBILITY_MAX_CHARS + 1);
+        let err = d.seal(GatheringId::random(), &sealer).await.unwrap_err();
+        assert!(matches!(err, GatheringError::AccessibilityTooLong));
+        assert_eq!(
+            err.to_string(),
+            "The accessibility notes can be at most 500 characters."
+        );
+    }
+
+    #[tokio::test]
+    async fn control_characters_other_than_line_breaks_and_tabs_are_refused() {
+        let sealer = Sealer::in_memory();
+        for (description, accessibility) in
+            [("a\u{7}b", ""), ("", "ramp\u{0}"), ("x\u{1b}[31m", "")]
+        {
+            let mut d = draft(AddressDraft::Public("Library".into()));
+            d.description = description.into();
+            d.accessibility = accessibility.into();
+            let err = d.seal(GatheringId::random(), &sealer).await.unwrap_err();
+            assert!(
+                matches!(err, GatheringError::ControlCharacters),
+                "{description:?} {accessibility:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                "Please remove special control characters from the description or notes."
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sealed_draft_keeps_its_host() {
+        let hasher = crate::privacy::ContactHasher::from_base64(
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .unwrap();
+        let host = hasher.email(&super::super::EmailAddress::parse("rosa@example.org").unwrap());
+        let mut d = draft(AddressDraft::Public("Library".into()));
+        d.host = Some(host.clone());
+        let g = d
+            .seal(GatheringId::random(), &Sealer::in_memory())
+            .await
+            .unwrap();
+        assert_eq!(g.host, Some(host));
     }
 }

@@ -15,9 +15,10 @@ pub use campaign_keyword::{CampaignKeyword, KeywordTarget, KeywordWord, KeywordW
 pub use email::{EmailAddress, EmailAddressError};
 pub use first_name::{FirstName, FirstNameError};
 pub use gathering::{
-    Address, AddressDraft, Gathering, GatheringCode, GatheringCodeError, GatheringDraft,
-    GatheringError, GatheringId, GatheringIdError, GatheringTitle, GatheringTitleError,
-    PRIVATE_ADDRESS_NOTICE, is_reserved_word, reserved_words,
+    ACCESSIBILITY_MAX_CHARS, Address, AddressDraft, DESCRIPTION_MAX_CHARS, Gathering,
+    GatheringCode, GatheringCodeError, GatheringDraft, GatheringError, GatheringId,
+    GatheringIdError, GatheringTitle, GatheringTitleError, PRIVATE_ADDRESS_NOTICE,
+    is_reserved_word, reserved_words,
 };
 pub use keyword::{Keyword, whole_word};
 pub use language::Language;

@@ -159,6 +159,9 @@ impl World {
             capacity,
             language: Language::En,
             listed: true,
+            host: None,
+            description: String::new(),
+            accessibility: String::new(),
         }
         .seal(GatheringId::random(), &self.sealer)
         .await

@@ -398,6 +398,15 @@ impl DynamoInboundStore {
             groups.push(vec![self.delete_write(&key, sk)?]);
             items += 1;
         }
+        // A host's profile (their sealed email and first name); their sessions and sign-in links
+        // expire within days on their own, and their gatherings stay for the people going.
+        let host_key = format!("HOST#{}", contact.as_str());
+        for item in self.query_all(None, "pk", &host_key).await? {
+            if text(&item, "sk") == "PROFILE" {
+                groups.push(vec![self.delete_write(&host_key, "PROFILE")?]);
+                items += 1;
+            }
+        }
         let mut rsvps: Vec<IndexedRsvp> = Vec::new();
         let mut unknown = 0;
         for item in self.query_all(Some("gsi1"), "gsi1pk", &key).await? {

@@ -1,8 +1,8 @@
 //! Ports for gatherings, RSVPs and configured keywords. Adapters: [`super::DynamoGatheringStore`]
 //! (one table, see the item table in `store/mod.rs`) and [`super::MemoryGatheringStore`].
 //!
-//! Every write is a conditional create, so a retried request writes nothing twice and reports what
-//! it found instead.
+//! Every create is conditional, so a retried request writes nothing twice and reports what it found
+//! instead; an update is conditioned on the gathering existing and belonging to the host asking.
 
 use std::future::Future;
 use time::OffsetDateTime;
@@ -24,6 +24,16 @@ pub enum PutGathering {
     /// Another gathering has this code, or a keyword is this word: nothing was written. Suggest
     /// another code and try again.
     CodeTaken,
+}
+
+/// What updating a gathering did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateGathering {
+    /// Its editable fields, its search index entries and its host's pointer were rewritten together.
+    Updated,
+    /// There is no such gathering, or it is not this host's (the two are not told apart, so nobody
+    /// learns that another host's gathering exists): nothing was written.
+    NotFound,
 }
 
 /// What configuring a keyword did.
@@ -112,8 +122,9 @@ pub struct NewRsvp<'a> {
 
 /// Port: gatherings.
 pub trait GatheringStore: Send + Sync {
-    /// Creates a gathering together with its unique code and its place in the search index. Nothing
-    /// is written if its id exists or its code is taken.
+    /// Creates a gathering together with its unique code, its place in the search index and, with a
+    /// `host`, its place in the host's list. Nothing is written if its id exists or its code is
+    /// taken.
     fn put(
         &self,
         gathering: &Gathering,
@@ -140,6 +151,33 @@ pub trait GatheringStore: Send + Sync {
         now: OffsetDateTime,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<NearbyGathering>, StoreError>> + Send;
+
+    /// Every gathering of a host (those [`GatheringStore::put`] with `host` = this hash), soonest
+    /// first, then by id; past ones included. DynamoDB reads the host's pointers (`HOST#<hash>`,
+    /// every page) then the gatherings (`BatchGetItem`).
+    fn hosted_by(
+        &self,
+        host: &ContactHash,
+    ) -> impl Future<Output = Result<Vec<Gathering>, StoreError>> + Send;
+
+    /// Replaces a gathering's editable fields with `gathering`'s: title, description,
+    /// accessibility, start and end, time zone, town, state, ZIP code, location, address, capacity,
+    /// language, listed. Never its id, code, host, host's first name or `going_count` (a capacity
+    /// below the people already going keeps them; newcomers are waitlisted).
+    ///
+    /// Only if the gathering exists and its stored host is `gathering.host` (a gathering without a
+    /// host matches only `None`, for organizers' tools); otherwise nothing is written and the answer
+    /// is [`UpdateGathering::NotFound`]. Its search index entries (listed or not, where, when) and
+    /// its host's pointer are rewritten with it, atomically.
+    ///
+    /// When the start time changed, the RSVPs' copies of it (and the person's index order) are
+    /// brought up to date after that, in a second step: a failure there leaves stale RSVP times
+    /// that the next `update` of the gathering (even an unchanged one) repairs.
+    fn update(
+        &self,
+        gathering: &Gathering,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<UpdateGathering, StoreError>> + Send;
 }
 
 /// Port: RSVPs, by gathering and by person.
@@ -186,4 +224,9 @@ pub(crate) fn nearest_then_soonest(a: &NearbyGathering, b: &NearbyGathering) -> 
         .total_cmp(&b.distance.km())
         .then(a.gathering.starts_at.cmp(&b.gathering.starts_at))
         .then(a.gathering.id.cmp(&b.gathering.id))
+}
+
+/// The order of a host's gatherings: soonest first, then by id.
+pub(crate) fn soonest_first(a: &Gathering, b: &Gathering) -> std::cmp::Ordering {
+    a.starts_at.cmp(&b.starts_at).then(a.id.cmp(&b.id))
 }

@@ -9,6 +9,14 @@
 //! distances. Precision-2 hits are pointers: their gatherings are read with `BatchGetItem`, nearest
 //! first, until `limit` are found. Unlisted gatherings have no index keys (a sparse index).
 //!
+//! **Hosts.** A gathering made by a host carries `host_hash`, and a pointer item
+//! `HOST#<host hash>` / `GATHERING#<id>` (`gathering_id`, `starts_at`) written in the same
+//! transaction lists it among the host's: [`GatheringStore::hosted_by`] queries the pointers, then
+//! reads the gatherings with `BatchGetItem`. [`GatheringStore::update`] rewrites the gathering's
+//! editable attributes on condition that `host_hash` is the caller's, and in the same transaction
+//! its `GEO2` pointer and its host pointer; then it brings the RSVPs' `starts_at` (and `gsi1sk`) up to
+//! date, in transactions of at most 99 RSVPs that also check the gathering still starts then.
+//!
 //! **Codes.** `CODE#<CODE>` / `CODE` points to the gathering; it is written in the same transaction
 //! as the gathering with `attribute_not_exists`, and the transaction also checks that no keyword
 //! `KEYWORD#<CODE>` exists, so a code is unique among codes and keywords.
@@ -32,7 +40,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::gathering::{
     GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
-    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, nearest_then_soonest,
+    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering, nearest_then_soonest,
+    soonest_first,
 };
 use super::{StoreError, timestamp};
 use crate::domain::{
@@ -100,7 +109,19 @@ struct GatheringItem {
     going_count: u32,
     language: Language,
     listed: bool,
+    /// The host's keyed hash (their email's), for a gathering a host made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    host_hash: Option<ContactHash>,
+    /// Absent when empty (and in items written before there was one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    description: String,
+    /// Absent when empty (and in items written before there were any).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    accessibility: String,
     created_at: String,
+    /// When [`GatheringStore::update`] last changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +141,16 @@ struct Geo2Item {
     gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi1sk: Option<String>,
+}
+
+/// `HOST#<host hash>` / `GATHERING#<id>`: one of a host's gatherings.
+#[derive(Debug, Serialize, Deserialize)]
+struct HostGatheringItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    gathering_id: String,
+    starts_at: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -172,6 +203,10 @@ struct RsvpItem {
 
 fn gathering_pk(id: &GatheringId) -> String {
     format!("GATHERING#{}", id.as_str())
+}
+
+fn host_pk(host: &ContactHash) -> String {
+    format!("HOST#{}", host.as_str())
 }
 
 fn code_pk(code: &str) -> String {
@@ -253,7 +288,11 @@ impl GatheringItem {
             going_count: 0,
             language: g.language,
             listed: g.listed,
+            host_hash: g.host.clone(),
+            description: g.description.clone(),
+            accessibility: g.accessibility.clone(),
             created_at: timestamp(now),
+            updated_at: None,
         }
     }
 
@@ -289,7 +328,65 @@ impl GatheringItem {
             capacity: self.capacity,
             language: self.language,
             listed: self.listed,
+            host: self.host_hash,
+            description: self.description,
+            accessibility: self.accessibility,
         })
+    }
+}
+
+/// The attributes of a gathering item that [`GatheringStore::update`] rewrites: set when the new
+/// item has them, removed otherwise (an address changing kind, a capacity lifted, index keys of a
+/// gathering no longer listed, an emptied description).
+const EDITABLE_ATTRIBUTES: [&str; 20] = [
+    "title",
+    "description",
+    "accessibility",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "town",
+    "state",
+    "zip",
+    "lat",
+    "lon",
+    "geohash",
+    "address_kind",
+    "address",
+    "address_sealed",
+    "capacity",
+    "language",
+    "listed",
+    "gsi1pk",
+    "gsi1sk",
+];
+
+impl Geo2Item {
+    fn from_gathering(g: &Gathering) -> Self {
+        let coarse_cell = g.location.geohash(geo::COARSE_PRECISION);
+        Self {
+            pk: gathering_pk(&g.id),
+            sk: "GEO2".into(),
+            entity: "gathering_geo2".into(),
+            gathering_id: g.id.as_str().to_string(),
+            lat: g.location.lat(),
+            lon: g.location.lon(),
+            starts_at: timestamp(g.starts_at),
+            gsi1pk: g.listed.then(|| coarse_cell_key(&coarse_cell)),
+            gsi1sk: g.listed.then(|| geo_sort_key(g.starts_at, &g.id)),
+        }
+    }
+}
+
+impl HostGatheringItem {
+    fn from_gathering(g: &Gathering, host: &ContactHash) -> Self {
+        Self {
+            pk: host_pk(host),
+            sk: gathering_pk(&g.id),
+            entity: "host_gathering".into(),
+            gathering_id: g.id.as_str().to_string(),
+            starts_at: timestamp(g.starts_at),
+        }
     }
 }
 
@@ -325,6 +422,26 @@ where
 {
     err.as_service_error()
         .is_some_and(ProvideTransactionCanceled::conflicted)
+}
+
+/// The cancellation reason codes of a cancelled transaction, one per item in order (`None` for an
+/// item that did not fail); empty for any other error.
+fn cancellation_codes<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> Vec<Option<String>> {
+    match err.as_service_error() {
+        Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e),
+        ) => e
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 trait ProvideTransactionCanceled {
@@ -494,20 +611,7 @@ impl GatheringStore for DynamoGatheringStore {
             gathering_id: gathering.id.as_str().to_string(),
             created_at: timestamp(now),
         };
-        let coarse_cell = gathering.location.geohash(geo::COARSE_PRECISION);
-        let pointer = Geo2Item {
-            pk: gathering_pk(&gathering.id),
-            sk: "GEO2".into(),
-            entity: "gathering_geo2".into(),
-            gathering_id: gathering.id.as_str().to_string(),
-            lat: gathering.location.lat(),
-            lon: gathering.location.lon(),
-            starts_at: timestamp(gathering.starts_at),
-            gsi1pk: gathering.listed.then(|| coarse_cell_key(&coarse_cell)),
-            gsi1sk: gathering
-                .listed
-                .then(|| geo_sort_key(gathering.starts_at, &gathering.id)),
-        };
+        let pointer = Geo2Item::from_gathering(gathering);
         let create = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -523,7 +627,7 @@ impl GatheringStore for DynamoGatheringStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(dynamo_err("build ConditionCheck"))?;
-        let items = vec![
+        let mut items = vec![
             create(to_item(&item)?)?,
             create(to_item(&code)?)?,
             create(to_item(&pointer)?)?,
@@ -531,6 +635,10 @@ impl GatheringStore for DynamoGatheringStore {
                 .condition_check(no_keyword)
                 .build(),
         ];
+        if let Some(host) = &gathering.host {
+            let host_pointer = HostGatheringItem::from_gathering(gathering, host);
+            items.push(create(to_item(&host_pointer)?)?);
+        }
         let result = self
             .client
             .transact_write_items()
@@ -627,6 +735,237 @@ impl GatheringStore for DynamoGatheringStore {
         found.truncate(limit);
         Ok(found)
     }
+
+    #[tracing::instrument(name = "store.hosted_by", skip_all)]
+    async fn hosted_by(&self, host: &ContactHash) -> Result<Vec<Gathering>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :gathering)")
+                .expression_attribute_values(":pk", AttributeValue::S(host_pk(host)))
+                .expression_attribute_values(":gathering", AttributeValue::S("GATHERING#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            for item in output.items.unwrap_or_default() {
+                let pointer: HostGatheringItem = from_item(item)?;
+                ids.push(
+                    GatheringId::parse(&pointer.gathering_id)
+                        .map_err(|e| corrupt("host gathering id", e))?,
+                );
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut found = self
+            .batch_get_gatherings(&ids)
+            .await?
+            .into_iter()
+            .map(GatheringItem::into_gathering)
+            .collect::<Result<Vec<_>, _>>()?;
+        found.retain(|g| g.host.as_ref() == Some(host));
+        found.sort_by(soonest_first);
+        Ok(found)
+    }
+
+    #[tracing::instrument(name = "store.update_gathering", skip_all, fields(gathering = %gathering.id))]
+    async fn update(
+        &self,
+        gathering: &Gathering,
+        now: OffsetDateTime,
+    ) -> Result<UpdateGathering, StoreError> {
+        let items = self.update_writes(gathering, now)?;
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    self.sync_rsvp_starts(&gathering.id, gathering.starts_at)
+                        .await?;
+                    return Ok(UpdateGathering::Updated);
+                }
+                Err(err) if is_conflict(&err) && attempt + 1 < TRANSACTION_ATTEMPTS => {
+                    backoff(attempt).await;
+                }
+                // The only condition: the gathering exists and is this host's.
+                Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
+                    return Ok(UpdateGathering::NotFound);
+                }
+                Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "gathering update kept conflicting".into(),
+        ))
+    }
+}
+
+/// Most RSVPs brought to a new start time per transaction (with the check of the gathering: 100).
+const RSVP_SYNC_CHUNK: usize = 99;
+
+/// A pause before retrying a transaction a concurrent one cancelled: growing, with jitter.
+async fn backoff(attempt: u32) {
+    let jitter = rand::random_range(0..25u64);
+    tokio::time::sleep(std::time::Duration::from_millis((25 << attempt) + jitter)).await;
+}
+
+impl DynamoGatheringStore {
+    /// The writes of [`GatheringStore::update`], for one transaction: the gathering's editable
+    /// attributes (on condition that it exists and `host_hash` is `gathering.host`'s), its `GEO2`
+    /// pointer, and its host pointer (when it has a host).
+    fn update_writes(
+        &self,
+        gathering: &Gathering,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut item = to_item(&GatheringItem::from_gathering(gathering, now))?;
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(gathering_pk(&gathering.id), "GATHERING")))
+            .expression_attribute_names("#updated_at", "updated_at")
+            .expression_attribute_values(":updated_at", AttributeValue::S(timestamp(now)))
+            .expression_attribute_names("#host_hash", "host_hash");
+        let mut set = vec!["#updated_at = :updated_at".to_string()];
+        let mut remove = Vec::new();
+        // Every name through a placeholder: `state`, `language` and `capacity` are reserved words.
+        for name in EDITABLE_ATTRIBUTES {
+            update = update.expression_attribute_names(format!("#{name}"), name);
+            match item.remove(name) {
+                Some(value) => {
+                    set.push(format!("#{name} = :{name}"));
+                    update = update.expression_attribute_values(format!(":{name}"), value);
+                }
+                None => remove.push(format!("#{name}")),
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        update = update.update_expression(expression);
+        update = match &gathering.host {
+            Some(host) => update
+                .condition_expression("attribute_exists(pk) AND #host_hash = :host_hash")
+                .expression_attribute_values(
+                    ":host_hash",
+                    AttributeValue::S(host.as_str().to_string()),
+                ),
+            None => update
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#host_hash)"),
+        };
+        let update = update.build().map_err(dynamo_err("build Update"))?;
+        let replace = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(dynamo_err("build Put"))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let mut writes = vec![
+            TransactWriteItem::builder().update(update).build(),
+            replace(to_item(&Geo2Item::from_gathering(gathering))?)?,
+        ];
+        if let Some(host) = &gathering.host {
+            writes.push(replace(to_item(&HostGatheringItem::from_gathering(
+                gathering, host,
+            ))?)?);
+        }
+        Ok(writes)
+    }
+
+    /// Brings every RSVP of a gathering to its start time `starts_at` (their `starts_at`, and the
+    /// `gsi1sk` that orders a person's RSVPs), after an update. Each transaction takes up to
+    /// [`RSVP_SYNC_CHUNK`] RSVPs, each updated only if it still exists (an erasure may withdraw it
+    /// meanwhile: then the stale ones are read again), with a check that the gathering still starts
+    /// at `starts_at`: if it moved again, the update that moved it brings the RSVPs along, and this
+    /// one stops. Safe to repeat: an RSVP already up to date is not written.
+    async fn sync_rsvp_starts(
+        &self,
+        id: &GatheringId,
+        starts_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let starts = timestamp(starts_at);
+        let index_key = format!("RSVP#{starts}#{}", id.as_str());
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let stale: Vec<RsvpRecord> = self
+                .rsvps_for(id)
+                .await?
+                .into_iter()
+                .filter(|r| timestamp(r.starts_at) != starts)
+                .collect();
+            if stale.is_empty() {
+                return Ok(());
+            }
+            let mut read_again = false;
+            for chunk in stale.chunks(RSVP_SYNC_CHUNK) {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(gathering_pk(id), "GATHERING")))
+                    .condition_expression("starts_at = :starts_at")
+                    .expression_attribute_values(":starts_at", AttributeValue::S(starts.clone()))
+                    .build()
+                    .map_err(dynamo_err("build ConditionCheck"))?;
+                let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+                for rsvp in chunk {
+                    let update = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(gathering_pk(id), &rsvp_sk(&rsvp.contact_hash))))
+                        .update_expression("SET starts_at = :starts_at, gsi1sk = :gsi1sk")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(
+                            ":starts_at",
+                            AttributeValue::S(starts.clone()),
+                        )
+                        .expression_attribute_values(
+                            ":gsi1sk",
+                            AttributeValue::S(index_key.clone()),
+                        )
+                        .build()
+                        .map_err(dynamo_err("build Update"))?;
+                    items.push(TransactWriteItem::builder().update(update).build());
+                }
+                let result = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => {}
+                    Err(err) if is_transaction_canceled(&err) => {
+                        let gathering_moved = cancellation_codes(&err)
+                            .first()
+                            .is_some_and(|code| code.as_deref() == Some("ConditionalCheckFailed"));
+                        if gathering_moved {
+                            return Ok(());
+                        }
+                        read_again = true;
+                    }
+                    Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
+                }
+            }
+            if !read_again {
+                return Ok(());
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::Corrupt(
+            "RSVP start times kept conflicting".into(),
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -713,9 +1052,7 @@ impl DynamoGatheringStore {
             match result {
                 Ok(_) => return Ok(true),
                 Err(err) if is_conflict(&err) && attempt + 1 < TRANSACTION_ATTEMPTS => {
-                    let jitter = rand::random_range(0..25u64);
-                    tokio::time::sleep(std::time::Duration::from_millis((25 << attempt) + jitter))
-                        .await;
+                    backoff(attempt).await;
                 }
                 Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
                     return Ok(false);
@@ -1021,6 +1358,9 @@ mod tests {
             capacity: Some(3),
             language: Language::Es,
             listed,
+            host: None,
+            description: String::new(),
+            accessibility: String::new(),
         }
         .seal(GatheringId::random(), &Sealer::in_memory())
         .await
@@ -1081,6 +1421,124 @@ mod tests {
             ..rsvp
         };
         assert_eq!(store.withdraw_writes(&waitlisted, true).unwrap().len(), 1);
+    }
+
+    fn host() -> ContactHash {
+        crate::privacy::ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+            .unwrap()
+            .email(&crate::domain::EmailAddress::parse("rosa@example.org").unwrap())
+    }
+
+    fn test_store() -> DynamoGatheringStore {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        DynamoGatheringStore::new(Client::from_conf(config), "t")
+    }
+
+    #[tokio::test]
+    async fn a_hosts_gathering_item_keeps_the_host_description_and_notes() {
+        let mut g = gathering(true, AddressDraft::Public("Library".into())).await;
+        g.host = Some(host());
+        g.description = "Bring a dish.\n\nKids welcome.".into();
+        g.accessibility = "Step-free entrance.".into();
+        let item = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
+        assert_eq!(item["host_hash"].as_s().unwrap(), host().as_str());
+        assert_eq!(item["description"].as_s().unwrap(), &g.description);
+        let back = from_item::<GatheringItem>(item)
+            .unwrap()
+            .into_gathering()
+            .unwrap();
+        assert_eq!(back, g);
+    }
+
+    #[tokio::test]
+    async fn an_item_written_before_hosts_and_descriptions_reads_without_them() {
+        let g = gathering(true, AddressDraft::Public("Library".into())).await;
+        let item = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
+        assert!(
+            !["host_hash", "description", "accessibility", "updated_at"]
+                .iter()
+                .any(|name| item.contains_key(*name)),
+            "empty ones are left out"
+        );
+        let back = from_item::<GatheringItem>(item)
+            .unwrap()
+            .into_gathering()
+            .unwrap();
+        assert_eq!(
+            (back.host, back.description, back.accessibility),
+            (None, String::new(), String::new())
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_is_conditioned_on_the_host_and_removes_what_the_gathering_no_longer_has() {
+        let store = test_store();
+        let mut g = gathering(false, AddressDraft::Public("Library".into())).await;
+        g.host = Some(host());
+        g.capacity = None;
+        let writes = store.update_writes(&g, g.starts_at).unwrap();
+        assert_eq!(
+            writes.len(),
+            3,
+            "the gathering, its GEO2 pointer, its host pointer"
+        );
+        let update = writes[0].update().unwrap();
+        assert_eq!(
+            update.condition_expression(),
+            Some("attribute_exists(pk) AND #host_hash = :host_hash")
+        );
+        assert_eq!(
+            update.expression_attribute_values().unwrap()[":host_hash"]
+                .as_s()
+                .unwrap(),
+            host().as_str()
+        );
+        let expression = update.update_expression();
+        let removed = expression.split(" REMOVE ").nth(1).unwrap();
+        for name in [
+            "#gsi1pk",
+            "#gsi1sk",
+            "#capacity",
+            "#address_sealed",
+            "#description",
+            "#accessibility",
+        ] {
+            assert!(removed.contains(name), "{name} in {expression}");
+        }
+        for kept in [
+            "code",
+            "host_hash",
+            "going_count",
+            "host_first_name_sealed",
+            "created_at",
+        ] {
+            assert!(
+                !expression.contains(&format!("#{kept} =")),
+                "{kept} in {expression}"
+            );
+        }
+        let geo2 = writes[1].put().unwrap();
+        assert_eq!(geo2.item()["sk"].as_s().unwrap(), "GEO2");
+        assert!(!geo2.item().contains_key("gsi1pk"));
+        let pointer = writes[2].put().unwrap();
+        assert_eq!(
+            pointer.item()["pk"].as_s().unwrap(),
+            &format!("HOST#{}", host().as_str())
+        );
+        assert_eq!(
+            pointer.item()["sk"].as_s().unwrap(),
+            &format!("GATHERING#{}", g.id)
+        );
+
+        g.host = None;
+        let writes = store.update_writes(&g, g.starts_at).unwrap();
+        assert_eq!(writes.len(), 2);
+        assert_eq!(
+            writes[0].update().unwrap().condition_expression(),
+            Some("attribute_exists(pk) AND attribute_not_exists(#host_hash)")
+        );
     }
 
     #[tokio::test]

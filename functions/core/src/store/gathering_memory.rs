@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::StoreError;
 use super::gathering::{
     GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
-    RsvpRecord, RsvpStatus, RsvpStore, nearest_then_soonest,
+    RsvpRecord, RsvpStatus, RsvpStore, UpdateGathering, nearest_then_soonest, soonest_first,
 };
 use crate::domain::{CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord};
 use crate::geo::{GeoPoint, SearchRadius};
@@ -128,6 +128,49 @@ impl GatheringStore for MemoryGatheringStore {
         found.sort_by(nearest_then_soonest);
         found.truncate(limit);
         Ok(found)
+    }
+
+    async fn hosted_by(&self, host: &ContactHash) -> Result<Vec<Gathering>, StoreError> {
+        let state = self.state()?;
+        let mut found: Vec<Gathering> = state
+            .gatherings
+            .values()
+            .map(|(g, _)| g)
+            .filter(|g| g.host.as_ref() == Some(host))
+            .cloned()
+            .collect();
+        found.sort_by(soonest_first);
+        Ok(found)
+    }
+
+    async fn update(
+        &self,
+        gathering: &Gathering,
+        _now: OffsetDateTime,
+    ) -> Result<UpdateGathering, StoreError> {
+        let mut state = self.state()?;
+        let Some((stored, _)) = state.gatherings.get_mut(&gathering.id) else {
+            return Ok(UpdateGathering::NotFound);
+        };
+        if stored.host != gathering.host {
+            return Ok(UpdateGathering::NotFound);
+        }
+        *stored = Gathering {
+            id: stored.id.clone(),
+            code: stored.code.clone(),
+            host: stored.host.clone(),
+            host_first_name: stored.host_first_name.clone(),
+            ..gathering.clone()
+        };
+        let starts_at = stored.starts_at;
+        for rsvp in state
+            .rsvps
+            .values_mut()
+            .filter(|r| r.gathering_id == gathering.id)
+        {
+            rsvp.starts_at = starts_at;
+        }
+        Ok(UpdateGathering::Updated)
     }
 }
 
@@ -253,6 +296,7 @@ mod tests {
         starts_in: Duration,
         listed: bool,
         capacity: Option<u32>,
+        host: Option<ContactHash>,
     }
 
     impl Spec {
@@ -264,6 +308,7 @@ mod tests {
                 starts_in: Duration::days(3),
                 listed: true,
                 capacity: None,
+                host: None,
             }
         }
     }
@@ -284,6 +329,9 @@ mod tests {
             capacity: spec.capacity,
             language: Language::En,
             listed: spec.listed,
+            host: spec.host,
+            description: String::new(),
+            accessibility: String::new(),
         }
         .seal(GatheringId::random(), sealer)
         .await
@@ -297,6 +345,12 @@ mod tests {
             &crate::domain::PhoneNumber::parse(&format!("+1202555{:04}", 100 + u32::from(n)))
                 .unwrap(),
         )
+    }
+
+    fn host(name: &str) -> ContactHash {
+        let hasher =
+            ContactHasher::from_base64("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap();
+        hasher.email(&crate::domain::EmailAddress::parse(&format!("{name}@example.org")).unwrap())
     }
 
     async fn first_name(sealer: &Sealer, contact: &ContactHash) -> Sealed {
@@ -644,5 +698,208 @@ mod tests {
             0,
             "a retry finds nothing"
         );
+    }
+
+    #[tokio::test]
+    async fn a_host_sees_only_their_own_gatherings_soonest_first() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let (rosa, malik) = (host("rosa"), host("malik"));
+        let later = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(9),
+                host: Some(rosa.clone()),
+                ..Spec::new("LATER2", "20001")
+            },
+        )
+        .await;
+        let sooner = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(2),
+                listed: false,
+                host: Some(rosa.clone()),
+                ..Spec::new("SOONER3", "94110")
+            },
+        )
+        .await;
+        let theirs = gathering(
+            &sealer,
+            Spec {
+                host: Some(malik.clone()),
+                ..Spec::new("OTHER4", "20001")
+            },
+        )
+        .await;
+        let organizers = gathering(&sealer, Spec::new("ORG5", "20001")).await;
+        for g in [&later, &sooner, &theirs, &organizers] {
+            store.put(g, now()).await.unwrap();
+        }
+        assert_eq!(store.hosted_by(&rosa).await.unwrap(), [sooner, later]);
+        assert_eq!(store.hosted_by(&malik).await.unwrap(), [theirs]);
+        assert!(store.hosted_by(&host("nobody")).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_update_changes_the_editable_fields_and_keeps_the_code_host_and_places() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let rosa = host("rosa");
+        let g = gathering(
+            &sealer,
+            Spec {
+                host: Some(rosa.clone()),
+                ..Spec::new("MAPLE5", "20001")
+            },
+        )
+        .await;
+        store.put(&g, now()).await.unwrap();
+        let ana = contact(1);
+        let name = first_name(&sealer, &ana).await;
+        let rsvp = NewRsvp {
+            gathering: &g.id,
+            contact: &ana,
+            source: RsvpSource::Form,
+            language: Language::En,
+            first_name: &name,
+            referral: None,
+        };
+        store.rsvp(rsvp, now()).await.unwrap();
+
+        let mut edited = g.clone();
+        edited.title = GatheringTitle::parse("Maple Street picnic").unwrap();
+        edited.description = "Bring a blanket.".into();
+        edited.accessibility = "Paved paths.".into();
+        edited.capacity = Some(40);
+        edited.code = GatheringCode::parse("OTHER9").unwrap();
+        assert_eq!(
+            store.update(&edited, now()).await.unwrap(),
+            UpdateGathering::Updated
+        );
+
+        let stored = store.get(&g.id).await.unwrap().unwrap();
+        assert_eq!(stored.title.as_str(), "Maple Street picnic");
+        assert_eq!(
+            (stored.description.as_str(), stored.accessibility.as_str()),
+            ("Bring a blanket.", "Paved paths.")
+        );
+        assert_eq!(stored.capacity, Some(40));
+        assert_eq!(stored.code, g.code, "the code never changes");
+        assert_eq!(stored.host, Some(rosa));
+        assert_eq!(store.by_code(&g.code).await.unwrap(), Some(stored));
+        assert_eq!(store.going_count(&g.id), Some(1));
+    }
+
+    #[tokio::test]
+    async fn an_update_by_another_host_changes_nothing() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(
+            &sealer,
+            Spec {
+                host: Some(host("rosa")),
+                ..Spec::new("MAPLE5", "20001")
+            },
+        )
+        .await;
+        let organizers = gathering(&sealer, Spec::new("ORG5", "20001")).await;
+        store.put(&g, now()).await.unwrap();
+        store.put(&organizers, now()).await.unwrap();
+
+        for (target, intruder) in [
+            (&g, Some(host("malik"))),
+            (&g, None),
+            (&organizers, Some(host("malik"))),
+        ] {
+            let mut edited = target.clone();
+            edited.host = intruder;
+            edited.title = GatheringTitle::parse("Taken over").unwrap();
+            assert_eq!(
+                store.update(&edited, now()).await.unwrap(),
+                UpdateGathering::NotFound
+            );
+            assert_eq!(store.get(&target.id).await.unwrap().as_ref(), Some(target));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_update_of_a_missing_gathering_changes_nothing() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        assert_eq!(
+            store.update(&g, now()).await.unwrap(),
+            UpdateGathering::NotFound
+        );
+        assert_eq!(store.get(&g.id).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_gathering_made_unlisted_no_longer_shows_in_searches() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(
+            &sealer,
+            Spec {
+                host: Some(host("rosa")),
+                ..Spec::new("MAPLE5", "20001")
+            },
+        )
+        .await;
+        store.put(&g, now()).await.unwrap();
+        let search = || store.upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10);
+        assert_eq!(search().await.unwrap().len(), 1);
+        let mut hidden = g.clone();
+        hidden.listed = false;
+        store.update(&hidden, now()).await.unwrap();
+        assert!(search().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_new_start_time_moves_the_rsvps_and_their_order() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let rosa = host("rosa");
+        let moved = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(2),
+                host: Some(rosa.clone()),
+                ..Spec::new("MOVED2", "20001")
+            },
+        )
+        .await;
+        let other = gathering(
+            &sealer,
+            Spec {
+                starts_in: Duration::days(5),
+                ..Spec::new("OTHER3", "20001")
+            },
+        )
+        .await;
+        let ana = contact(1);
+        let name = first_name(&sealer, &ana).await;
+        for g in [&moved, &other] {
+            store.put(g, now()).await.unwrap();
+            let rsvp = NewRsvp {
+                gathering: &g.id,
+                contact: &ana,
+                source: RsvpSource::Sms,
+                language: Language::En,
+                first_name: &name,
+                referral: None,
+            };
+            store.rsvp(rsvp, now()).await.unwrap();
+        }
+        let mut later = moved.clone();
+        later.starts_at = now() + Duration::days(8);
+        later.ends_at = later.starts_at + Duration::hours(2);
+        store.update(&later, now()).await.unwrap();
+
+        let rsvps = store.rsvps_of(&ana).await.unwrap();
+        let order: Vec<(&GatheringId, OffsetDateTime)> = rsvps
+            .iter()
+            .map(|r| (&r.gathering_id, r.starts_at))
+            .collect();
+        assert_eq!(
+            order,
+            [(&other.id, other.starts_at), (&moved.id, later.starts_at)]
+        );
+        assert_eq!(store.hosted_by(&rosa).await.unwrap(), [later]);
     }
 }

@@ -410,6 +410,9 @@ mod tests {
             capacity: None,
             language: Language::En,
             listed: true,
+            host: None,
+            description: String::new(),
+            accessibility: String::new(),
         }
         .seal(id.clone(), &sealer)
         .await

@@ -15,8 +15,9 @@
 //! | sent text summary | `OUTBOUND#<MessageSid>` | `MESSAGE` | latest status by rank (never moves back), error code |
 //! | carrier opt-out evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `opt_out`, source `carrier`, error code |
 //! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
-//! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed`, `capacity`?, `going_count`, language, `listed`; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>` |
+//! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed`, `capacity`?, `going_count`, language, `listed`, `description`? and `accessibility`? (the host's words, public; absent when empty), `host_hash`? (keyed hash of the email of the host who made it on the dashboard; absent for organizers' gatherings), `created_at`, `updated_at`?; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>`. An update by its host (condition: `host_hash` is theirs) rewrites every field but `id`, `code`, `host_hash`, `host_first_name_sealed`, `going_count`, `created_at`, together with its `GEO2` and host pointers |
 //! | gathering, wide-search pointer | `GATHERING#<id>` | `GEO2` | `gathering_id`, `lat`/`lon`, `starts_at`; while listed `gsi1pk` = `GEO2#<geohash/2>`, `gsi1sk` = `<starts_at>#<id>` |
+//! | host's gathering | `HOST#<host hash>` | `GATHERING#<id>` | `entity` `host_gathering`, `gathering_id`, `starts_at` (UTC RFC 3339); written with the gathering when it has a host, rewritten by each update: lists a host's gatherings |
 //! | gathering code | `CODE#<CODE>` | `CODE` | `gathering_id`; created with the gathering, unique among codes and keywords |
 //! | keyword | `KEYWORD#<WORD>` | `KEYWORD` | `kind` `campaign` or `gathering` (+ `gathering_id`), `language`; never a gathering's code |
 //! | form submission | `SUBMISSION#<submission id>` | `SUBMISSION` | the client's id of one form submission: `created_at`, then `answer` (the JSON answered, no personal data), TTL `expires_at` (2 days): a retry gets the same answer and writes nothing twice |
@@ -26,6 +27,9 @@
 //! | RSVP | `GATHERING#<id>` | `RSVP#<keyed hash>` | `status` `going`/`waitlist`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `referral` (the code of the link they came through)?, `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `RSVP#<starts_at>#<gathering id>`. One record shape for SMS, web form and invitations |
 //! | training | `TRAINING#<id>` | `TRAINING` | public catalog data only: `id` (random hex or a slug like `overview`), `title`, `title_es`?, `starts_at`/`ends_at` (UTC RFC 3339), `time_zone` (IANA), `join_url`?, `recording_url`?, `recording_published_at`? (set once, by publishing the recording), `created_at`; `gsi1pk` = `TRAININGS`, `gsi1sk` = `<starts_at>#<id>` (the whole catalog, by start time) |
 //! | training registration | `TRAINING#<id>` | `REG#<keyed hash>` | `training_id`, `contact_hash`, `status` `registered`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `referral` (the code of the link they came through)?, `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `TRAINING#<starts_at>#<training id>`. Created only while the training exists and has not ended. Deleted by an erasure of the person |
+//! | host login link | `LOGIN#<SHA-256 of the token, hex>` | `LOGIN` | magic sign-in link (the token itself is only in the email): `contact_hash` (the host's email hash `e.…`), `email_sealed` (context `<keyed hash>\|email`), language, `created_at`; TTL `expires_at` (15 minutes). Used once: deleted on use, conditioned on `expires_at > now` |
+//! | host session | `SESSION#<SHA-256 of the token, hex>` | `SESSION` | a signed-in host (the token is only in the cookie): `contact_hash`, language, `created_at`; TTL `expires_at` (at most 7 days). Deleted on sign-out; an expired one is absent to reads |
+//! | host profile | `HOST#<keyed hash>` | `PROFILE` | `contact_hash`, `email_sealed` (context `<keyed hash>\|email`), `first_name_sealed`? (context `<keyed hash>\|first_name`, set when they first create a gathering), language, `created_at` (first sign-in, kept), `signed_in_at` (latest); no TTL |
 
 mod delivery;
 mod delivery_dynamo;
@@ -35,6 +39,9 @@ pub(crate) mod dynamo_util;
 mod gathering;
 mod gathering_dynamo;
 mod gathering_memory;
+mod host;
+mod host_dynamo;
+mod host_memory;
 mod memory;
 mod outbox_dynamo;
 mod outbox_memory;
@@ -51,10 +58,13 @@ pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemorySumm
 pub use dynamo::DynamoInboundStore;
 pub use gathering::{
     GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
-    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore,
+    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering,
 };
 pub use gathering_dynamo::DynamoGatheringStore;
 pub use gathering_memory::MemoryGatheringStore;
+pub use host::{HostProfile, HostSession, HostStore, LoginLink};
+pub use host_dynamo::DynamoHostStore;
+pub use host_memory::MemoryHostStore;
 pub use memory::{MemoryContact, MemoryInboundStore};
 pub use outbox_dynamo::{COUNTER_SHARDS, DEFAULT_MESSAGE_RETENTION, DynamoOutbox};
 pub use outbox_memory::MemoryOutbox;
