@@ -29,10 +29,11 @@ stack_log=.local/test-stack.log
 rm -f "$env_file"
 # Local send rates: the Twilio emulator's own limit is 10 messages/s per sender (its --rate-limit-mps);
 # the template's defaults (1/s) fit a real long code, not a test run.
-# Every test request comes from 127.0.0.1, so the per-address form limit is raised (the per-person limit
-# is tested as deployed); browser tests embed the form in pages served from other local ports.
+# Every test request comes from 127.0.0.1, so the per-address limits of the form and of host sign-in
+# links are raised (the per-person and per-email limits are tested as deployed); browser tests embed the
+# form in pages served from other local ports.
 SmsSendRate=${SmsSendRate:-10} EmailSendRate=${EmailSendRate:-10} \
-  RegisterIpLimit=${RegisterIpLimit:-100000} EmbedOrigins=${EmbedOrigins:-'http://127.0.0.1:*'} \
+  RegisterIpLimit=${RegisterIpLimit:-100000} HostLoginIpLimit=${HostLoginIpLimit:-100000} EmbedOrigins=${EmbedOrigins:-'http://127.0.0.1:*'} \
   .venv/bin/python infra/local/stack.py up --gateway-port 0 --no-build --env-file "$env_file" >"$stack_log" 2>&1 &
 stack_pid=$!
 stop_stack() {

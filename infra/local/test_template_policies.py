@@ -26,10 +26,12 @@ from samtranslator.policy_template_processor.processor import PolicyTemplatesPro
 # Functions that may open sealed contact details and names. Adding one is a privacy decision: review it.
 # SmsInboundFunction: writes the RSVP confirmation with the person's and the host's first names.
 # SendWorkerFunction: opens the recipient's address and the message to send it; seals nothing.
-DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction", "SendWorkerFunction"}
+# HostFunction: shows a host their own attendees' first names and their own gathering's private address.
+DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction", "SendWorkerFunction", "HostFunction"}
 # Functions that may seal contact details and names (they store them, and need not read them back).
 # RegisterFunction: seals what people type into the web form (and the confirmations it queues).
-GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction", "RegisterFunction"}
+# HostFunction: seals the host's email and first name, and private addresses.
+GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction", "RegisterFunction", "HostFunction"}
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")

@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod gatherings;
+pub mod hosts;
 pub mod mail;
 pub mod origin;
 pub mod sending;

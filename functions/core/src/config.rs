@@ -493,6 +493,111 @@ impl RegisterConfig {
     }
 }
 
+/// Configuration of the `host` function (the host dashboard).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConfig {
+    pub table_name: String,
+    pub contact_hash_key_parameter: String,
+    /// Signs the "delete my data" link in the sign-in email.
+    pub link_key_parameter: String,
+    /// Name of the SSM SecureString parameter holding the key that signs session cookies and CSRF
+    /// tokens (`SESSION_KEY_PARAMETER`).
+    pub session_key_parameter: String,
+    pub contact_data_key_id: String,
+    /// The send queue the sign-in email goes to.
+    pub send_queue_url: String,
+    /// Base of sign-in and share links: `PUBLIC_BASE_URL`, else `API_URL`.
+    pub public_base_url: String,
+    pub program: ProgramConfig,
+    pub email_from: crate::domain::EmailAddress,
+    /// The number people text a gathering's code to (`TWILIO_PHONE_NUMBER`).
+    pub text_number: String,
+    /// Sign-in links per client address per window (`HOST_LOGIN_IP_LIMIT`, default 20).
+    pub login_ip_limit: u32,
+    /// Sign-in links per email per window (`HOST_LOGIN_EMAIL_LIMIT`, default 3).
+    pub login_email_limit: u32,
+    /// The window in seconds (`HOST_LOGIN_WINDOW_SECONDS`, default 900).
+    pub login_window_seconds: u32,
+    /// `required`: new gatherings wait for an organizer before they are listed; `auto` (default):
+    /// listed at once (`GATHERING_APPROVAL`).
+    pub approval_required: bool,
+}
+
+impl HostConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let number =
+            |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+                match env.optional(name) {
+                    None => Ok(default),
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
+                        ConfigError::Invalid {
+                            name,
+                            reason: "must be a whole number, 1 or more",
+                        },
+                    ),
+                }
+            };
+        let approval_required = match env.optional("GATHERING_APPROVAL").as_deref().map(str::trim) {
+            None | Some("auto") => false,
+            Some("required") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "GATHERING_APPROVAL",
+                    reason: "must be auto or required",
+                });
+            }
+        };
+        let public_base_url = env
+            .optional("PUBLIC_BASE_URL")
+            .or_else(|| env.optional("API_URL"))
+            .ok_or(ConfigError::Missing("API_URL"))?
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_BASE_URL",
+                reason: "must start with https:// (or http:// for local development)",
+            });
+        }
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            contact_hash_key_parameter: env.required("CONTACT_HASH_KEY_PARAMETER")?,
+            link_key_parameter: env.required("EMAIL_LINK_KEY_PARAMETER")?,
+            session_key_parameter: env.required("SESSION_KEY_PARAMETER")?,
+            contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
+            send_queue_url: env.required("SEND_QUEUE_URL")?,
+            public_base_url,
+            program: env.program()?,
+            email_from: env.email_from()?,
+            text_number: env.required("TWILIO_PHONE_NUMBER")?,
+            login_ip_limit: number("HOST_LOGIN_IP_LIMIT", 20)?,
+            login_email_limit: number("HOST_LOGIN_EMAIL_LIMIT", 3)?,
+            login_window_seconds: number("HOST_LOGIN_WINDOW_SECONDS", 900)?,
+            approval_required,
+        })
+    }
+
+    /// The use case's settings.
+    pub fn settings(&self) -> crate::hosting::Settings {
+        crate::hosting::Settings {
+            public_base_url: self.public_base_url.clone(),
+            program: self.program.clone(),
+            from: crate::email::Mailbox::new(&self.program.name, self.email_from.clone()),
+            secure_cookies: self.public_base_url.starts_with("https://"),
+            login_ip_limit: self.login_ip_limit,
+            login_email_limit: self.login_email_limit,
+            login_window: time::Duration::seconds(i64::from(self.login_window_seconds)),
+            approval_required: self.approval_required,
+            text_number: self.text_number.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

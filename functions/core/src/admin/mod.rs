@@ -10,7 +10,7 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | audit record | `AUDIT#<yyyy-mm>` (UTC month) | `<RFC 3339 ms time>#<audit id>` | `entity` `audit`, `audit_id` (32 hex), `who` (the organizer as they named themselves with `--by`: ≤ 100 chars, no line breaks), `what` (`consent_export` or `erasure`), `contact_hash` (the person's keyed hash, never the phone/email), `rows` (evidence rows exported; for an erasure the items removed), `format` (`json`/`csv`, exports), `outcome` (erasure: `started`, then `done` or `failed`), `reference` (erasure: the request id, also the sk suffix of its `CONSENT#` evidence), `reason`? (free text, erasure), `at`, `finished_at`? (erasure), `tool` `rising-admin`. No TTL. One partition per month, so a time range is a Query per month, oldest first |
+//! | audit record | `AUDIT#<yyyy-mm>` (UTC month) | `<RFC 3339 ms time>#<audit id>` | `entity` `audit`, `audit_id` (32 hex), `who` (the organizer as they named themselves with `--by`: ≤ 100 chars, no line breaks; `host` for a host's download), `what` (`consent_export`, `erasure`, or `attendee_export`: a host downloaded their gathering's attendee list), `contact_hash` (the person's keyed hash, never the phone/email; for `attendee_export` the host's), `rows` (evidence rows exported; for an erasure the items removed), `rows` (evidence rows exported; for an erasure the items removed), `format` (`json`/`csv`, exports), `outcome` (erasure: `started`, then `done` or `failed`), `reference` (erasure: the request id, also the sk suffix of its `CONSENT#` evidence; `attendee_export`: the gathering id), `reason`? (free text, erasure), `at`, `finished_at`? (erasure), `tool` `rising-admin`. No TTL. One partition per month, so a time range is a Query per month, oldest first |
 //!
 //! Consent evidence is read from `CONTACT#<keyed hash>` / `CONSENT#…` items as every path writes them
 //! (`store`, `outbound`): `at`, `channel`, `action`, `source`, `keyword`, `wording`, `language`,
@@ -239,6 +239,9 @@ impl ConsentRecord {
 pub enum AuditAction {
     ConsentExport,
     Erasure,
+    /// A host downloaded the attendee list of their gathering (`contact_hash`: the host's,
+    /// `reference`: the gathering id).
+    AttendeeExport,
 }
 
 impl AuditAction {
@@ -246,6 +249,7 @@ impl AuditAction {
         match self {
             Self::ConsentExport => "consent_export",
             Self::Erasure => "erasure",
+            Self::AttendeeExport => "attendee_export",
         }
     }
 
@@ -253,6 +257,7 @@ impl AuditAction {
         match text {
             "consent_export" => Some(Self::ConsentExport),
             "erasure" => Some(Self::Erasure),
+            "attendee_export" => Some(Self::AttendeeExport),
             _ => None,
         }
     }

@@ -4,10 +4,9 @@
 //! ([`RegisterError::status`]); every refusal says what to fix, in the person's language, and
 //! stores and sends nothing.
 
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION, ORIGIN};
+use http::header::{HeaderValue, ORIGIN};
 use http::{Method, StatusCode};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -27,17 +26,10 @@ use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
 use crate::store::{GatheringStore, RegistrationStore, RsvpStore, TrainingStore};
+use crate::web::{content_type, header, insert, is_self_origin, query_param, see_other, source_ip};
 
 /// Bodies larger than this are refused with 413 (a full form is well under 2 KB).
 pub const BODY_LIMIT: usize = 8 * 1024;
-
-/// Headers of every HTML response besides the CSP (which depends on framing).
-const PAGE_HEADERS: [(&str, &str); 4] = [
-    ("referrer-policy", "strict-origin-when-cross-origin"),
-    ("x-content-type-options", "nosniff"),
-    ("cache-control", "no-store"),
-    ("x-robots-tag", "noindex"),
-];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
@@ -416,20 +408,7 @@ where
         } else {
             "'none'".to_owned()
         };
-        let head = request.method() == Method::HEAD;
-        let mut response = Response::new(if head { Body::Empty } else { Body::Text(html) });
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        insert(headers, "content-type", "text/html; charset=utf-8");
-        insert(
-            headers,
-            "content-security-policy",
-            &page::page_csp(&ancestors),
-        );
-        for (name, value) in PAGE_HEADERS {
-            insert(headers, name, value);
-        }
-        response
+        crate::web::html_page(request, status, &page::page_csp(&ancestors), html)
     }
 
     fn error_page(&self, request: &Request, status: StatusCode, message: &str) -> Response<Body> {
@@ -561,7 +540,7 @@ where
             Language::En => Language::Es,
             Language::Es => Language::En,
         };
-        let other_language_href = other_language_href(request, other);
+        let other_language_href = crate::web::language_href(request, other);
         let html = page::form_page(&page::FormPage {
             language,
             program: &self.settings.program.name,
@@ -722,71 +701,6 @@ fn thanks_location(raw: &RawForm, answer: &Answer) -> String {
     format!("{page}?{query}")
 }
 
-fn other_language_href(request: &Request, language: Language) -> String {
-    let mut pairs: Vec<(String, String)> = request
-        .uri()
-        .query()
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .filter(|(k, _)| k != "lang")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    pairs.push(("lang".into(), language.code().into()));
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("?{query}")
-}
-
-fn query_param(request: &Request, name: &str) -> Option<String> {
-    let query = request.uri().query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn header(request: &Request, name: HeaderName) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && *v != "null")
-        .map(str::to_owned)
-}
-
-fn content_type(request: &Request) -> Option<String> {
-    header(request, CONTENT_TYPE).map(|t| t.to_ascii_lowercase())
-}
-
-fn source_ip(request: &Request) -> String {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone().unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
-/// Whether `origin` is this site: the origin of `PUBLIC_BASE_URL`, or the request's own host (the
-/// API's domain, as the form pages are served from it).
-fn is_self_origin(request: &Request, origin: &str, public_base_url: &str) -> bool {
-    let public: String = public_base_url
-        .split('/')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join("/");
-    if origin.eq_ignore_ascii_case(&public) {
-        return true;
-    }
-    let Some(host) = header(request, http::header::HOST) else {
-        return false;
-    };
-    let scheme = header(request, HeaderName::from_static("x-forwarded-proto"))
-        .unwrap_or_else(|| "https".into());
-    origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
-}
-
 /// Whether `origin` matches an allowlist entry: exact (`https://chapter.example`), any port
 /// (`http://127.0.0.1:*`), any subdomain (`https://*.example.org`), or everything (`*`).
 pub fn origin_matches(pattern: &str, origin: &str) -> bool {
@@ -815,12 +729,6 @@ pub fn origin_matches(pattern: &str, origin: &str) -> bool {
     false
 }
 
-fn insert(headers: &mut http::HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
-    }
-}
-
 fn json_response(
     status: StatusCode,
     body: serde_json::Value,
@@ -836,16 +744,6 @@ fn json_response(
         insert(headers, "access-control-allow-origin", &origin);
         insert(headers, "vary", "Origin");
     }
-    response
-}
-
-fn see_other(location: &str) -> Response<Body> {
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(LOCATION, value);
-    }
-    insert(response.headers_mut(), "cache-control", "no-store");
     response
 }
 

@@ -203,7 +203,7 @@ fn contrast_with_white(r: u8, g: u8, b: u8) -> f64 {
 }
 
 /// The CSS of every page (the host's font and colour come after it).
-const CSS: &str = r#"*{box-sizing:border-box}
+pub(crate) const CSS: &str = r#"*{box-sizing:border-box}
 [hidden]{display:none!important}
 :root{--accent:#1d4ed8;color-scheme:light}
 body{margin:0;font:1.0625rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fafafa}

@@ -1,0 +1,721 @@
+//! The host dashboard over the in-memory adapters, driven through its HTTP handler.
+
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use time::{Duration, OffsetDateTime};
+
+use super::HostApp;
+use crate::admin::{AuditAction, MemoryAdminStore};
+use crate::config::HostConfig;
+use crate::domain::{GatheringId, Language};
+use crate::outbound::{QueueError, QueuedMessage, SendQueue, body_context};
+use crate::privacy::{Sealer, field_context};
+use crate::secrets::StaticSecretStore;
+use crate::store::{
+    GatheringStore, MemoryGatheringStore, MemoryHostStore, MemoryOutbox, MemoryRegistrationStore,
+    NewRsvp, RsvpSource, RsvpStore,
+};
+
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const OTHER_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+#[derive(Clone, Default)]
+struct Queue {
+    sent: Arc<Mutex<Vec<QueuedMessage>>>,
+}
+
+impl SendQueue for Queue {
+    async fn send(
+        &self,
+        messages: &[(QueuedMessage, std::time::Duration)],
+    ) -> Result<Vec<bool>, QueueError> {
+        let mut sent = self.sent.lock().unwrap();
+        sent.extend(messages.iter().map(|(m, _)| m.clone()));
+        Ok(vec![true; messages.len()])
+    }
+}
+
+type App = HostApp<
+    MemoryHostStore,
+    MemoryGatheringStore,
+    MemoryRegistrationStore,
+    MemoryOutbox,
+    Queue,
+    MemoryAdminStore,
+    StaticSecretStore,
+>;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap() // 2026-09-21
+}
+
+fn config() -> HostConfig {
+    HostConfig::from_lookup(|name| {
+        let value = match name {
+            "TABLE_NAME" => "rising",
+            "CONTACT_HASH_KEY_PARAMETER" => "/rising/contact-hash-key",
+            "EMAIL_LINK_KEY_PARAMETER" => "/rising/email-link-key",
+            "SESSION_KEY_PARAMETER" => "/rising/session-key",
+            "CONTACT_DATA_KEY_ID" => "key",
+            "SEND_QUEUE_URL" => "https://sqs.example/q",
+            "API_URL" => "https://api.rising.example",
+            "SUPPORT_CONTACT" => "help@rising.example",
+            "EMAIL_FROM" => "hello@rising.example",
+            "TWILIO_PHONE_NUMBER" => "+15550100000",
+            "HOST_LOGIN_EMAIL_LIMIT" => "3",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .unwrap()
+}
+
+struct World {
+    app: App,
+    queue: Queue,
+    sealer: Sealer,
+}
+
+fn world() -> World {
+    let queue = Queue::default();
+    let sealer = Sealer::in_memory();
+    let secrets = StaticSecretStore::default()
+        .with("/rising/contact-hash-key", KEY)
+        .with("/rising/email-link-key", KEY)
+        .with("/rising/session-key", OTHER_KEY);
+    let app = HostApp::new(
+        config(),
+        MemoryHostStore::new(),
+        MemoryGatheringStore::new(),
+        MemoryRegistrationStore::new(),
+        MemoryOutbox::default(),
+        queue.clone(),
+        MemoryAdminStore::default(),
+        sealer.clone(),
+        secrets,
+    );
+    World { app, queue, sealer }
+}
+
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.rising.example{path}"))
+        .header("host", "api.rising.example");
+    if method == "POST" {
+        builder = builder.header("content-type", "application/x-www-form-urlencoded");
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some("203.0.113.7".into());
+    builder
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+        .with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+fn text(response: &http::Response<Body>) -> String {
+    String::from_utf8_lossy(response.body().as_ref()).into_owned()
+}
+
+fn location(response: &http::Response<Body>) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn encode(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A signed-in host: the cookie header and the CSRF token of their pages.
+struct Host {
+    cookie: String,
+    csrf: String,
+}
+
+impl World {
+    async fn at(&self, request: Request, now: OffsetDateTime) -> http::Response<Body> {
+        self.app.handle_at(&request, now).await
+    }
+
+    /// The sign-in link in the last email queued.
+    async fn last_link(&self) -> String {
+        let id = self
+            .queue
+            .sent
+            .lock()
+            .unwrap()
+            .last()
+            .expect("an email")
+            .id
+            .clone();
+        let message = self.app.outbox().message(&id).expect("stored");
+        let mime = self
+            .sealer
+            .open(&body_context(&id), &message.body)
+            .await
+            .expect("opens");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(mime.as_bytes())
+            .unwrap();
+        let body = parsed.body_text(0).unwrap().into_owned();
+        let start = body
+            .find("https://api.rising.example/host/sign-in?token=")
+            .expect("a link");
+        body[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    async fn ask_link(&self, email: &str, now: OffsetDateTime) -> http::Response<Body> {
+        self.at(
+            request(
+                "POST",
+                "/host/sign-in",
+                &[],
+                &encode(&[("email", email), ("lang", "en")]),
+            ),
+            now,
+        )
+        .await
+    }
+
+    async fn use_link(&self, link: &str, now: OffsetDateTime) -> http::Response<Body> {
+        let token = link.split("token=").nth(1).unwrap();
+        self.at(
+            request(
+                "POST",
+                "/host/sign-in/confirm",
+                &[],
+                &encode(&[("token", token)]),
+            ),
+            now,
+        )
+        .await
+    }
+
+    async fn sign_in(&self, email: &str) -> Host {
+        assert_eq!(
+            self.ask_link(email, now()).await.status(),
+            StatusCode::SEE_OTHER
+        );
+        let link = self.last_link().await;
+        let response = self.use_link(&link, now()).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let set = response
+            .headers()
+            .get("set-cookie")
+            .expect("a cookie")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let cookie = set.split(';').next().unwrap().to_owned();
+        let page = self.get("/host", &cookie).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = text(&page);
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a CSRF token")
+            .to_owned();
+        Host { cookie, csrf }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> http::Response<Body> {
+        self.at(request("GET", path, &[("cookie", cookie)], ""), now())
+            .await
+    }
+
+    async fn post(&self, path: &str, host: &Host, pairs: &[(&str, &str)]) -> http::Response<Body> {
+        self.at(
+            request("POST", path, &[("cookie", &host.cookie)], &encode(pairs)),
+            now(),
+        )
+        .await
+    }
+
+    async fn create(&self, host: &Host, title: &str) -> GatheringId {
+        let response = self
+            .post("/host/gatherings", host, &gathering_form(&host.csrf, title))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            text(&response)
+        );
+        let location = location(&response);
+        let id = location
+            .trim_start_matches("/host/gatherings/")
+            .split('?')
+            .next()
+            .unwrap();
+        GatheringId::parse(id).unwrap()
+    }
+}
+
+fn gathering_form<'a>(csrf: &'a str, title: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("first_name", "Dana"),
+        ("title", title),
+        ("description", "Coffee and a plan."),
+        ("date", "2026-10-03"),
+        ("starts", "18:30"),
+        ("ends", "20:00"),
+        ("zip", "20001"),
+        ("address", "12 Elm St"),
+        ("private", "on"),
+        ("capacity", "1"),
+        ("accessibility", "Step-free entrance."),
+        ("language", "en"),
+    ]
+}
+
+#[tokio::test]
+async fn a_host_signs_in_with_the_emailed_link_and_sees_their_dashboard() {
+    let w = world();
+    let response = w.ask_link("dana@example.org", now()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/host/sign-in/sent?lang=en");
+
+    let link = w.last_link().await;
+    // Opening the link shows a button; it does not use the link (mail scanners open links).
+    let page = w
+        .at(
+            request(
+                "GET",
+                link.trim_start_matches("https://api.rising.example"),
+                &[],
+                "",
+            ),
+            now(),
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(text(&page).contains("action=\"/host/sign-in/confirm\""));
+
+    let response = w.use_link(&link, now()).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-rising_host="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    let dashboard = w.get("/host", cookie.split(';').next().unwrap()).await;
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    let html = text(&dashboard);
+    assert!(html.contains("Your gatherings"), "{html}");
+    assert!(html.contains("/host/sign-out"));
+    let csp = dashboard.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"));
+}
+
+#[tokio::test]
+async fn a_sign_in_link_works_once() {
+    let w = world();
+    w.ask_link("dana@example.org", now()).await;
+    let link = w.last_link().await;
+    assert_eq!(
+        w.use_link(&link, now()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = w.use_link(&link, now()).await;
+    assert_eq!(again.status(), StatusCode::GONE);
+    assert!(again.headers().get("set-cookie").is_none());
+    assert!(text(&again).contains("expired or was already used"));
+}
+
+#[tokio::test]
+async fn a_sign_in_link_expires_after_15_minutes() {
+    let w = world();
+    w.ask_link("dana@example.org", now()).await;
+    let link = w.last_link().await;
+    let late = w.use_link(&link, now() + Duration::minutes(16)).await;
+    assert_eq!(late.status(), StatusCode::GONE);
+    assert!(late.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn an_invalid_email_is_refused_and_nothing_is_sent() {
+    let w = world();
+    for bad in ["", "dana", "dana@example.org\r\nBcc: x@example.org"] {
+        let response = w.ask_link(bad, now()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad:?}"
+        );
+        assert!(text(&response).contains("valid email address"));
+    }
+    assert!(w.queue.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn links_for_one_address_are_rate_limited_so_nobody_can_email_bomb_it() {
+    let w = world();
+    for _ in 0..3 {
+        assert_eq!(
+            w.ask_link("dana@example.org", now()).await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    let refused = w.ask_link("Dana@Example.org", now()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(w.queue.sent.lock().unwrap().len(), 3);
+    // Another address is not affected, and the window passes.
+    assert_eq!(
+        w.ask_link("sam@example.org", now()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        w.ask_link("dana@example.org", now() + Duration::minutes(16))
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_forged_or_unknown_session_cookie_is_signed_out() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let (name, value) = host.cookie.split_once('=').unwrap();
+    let (token, _) = value.split_once('.').unwrap();
+    for cookie in [
+        format!("{name}={token}.AAAAAAAAAAAAAAAAAAAAAA"),
+        format!("{name}={token}"),
+        format!("{name}=garbage"),
+    ] {
+        let response = w.get("/host/gatherings/new", &cookie).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{cookie}");
+        assert!(location(&response).starts_with("/host"));
+    }
+    assert_eq!(
+        w.get("/host/gatherings/new", &host.cookie).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_for_good() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let response = w
+        .post("/host/sign-out", &host, &[("csrf", &host.csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The old cookie no longer works, even if the browser kept it.
+    assert_eq!(
+        w.get("/host/gatherings/new", &host.cookie).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_the_right_csrf_token_changes_nothing() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let other = w.sign_in("sam@example.org").await;
+    for csrf in ["", "forged", other.csrf.as_str()] {
+        let response = w
+            .post(
+                "/host/gatherings",
+                &host,
+                &gathering_form(csrf, "Porch talk"),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{csrf:?}");
+    }
+    let signed_out = w.post("/host/sign-out", &host, &[("csrf", "forged")]).await;
+    assert_eq!(signed_out.status(), StatusCode::FORBIDDEN);
+    let html = text(&w.get("/host", &host.cookie).await);
+    assert!(html.contains("You have no gatherings yet"), "{html}");
+}
+
+#[tokio::test]
+async fn a_post_from_another_site_is_refused_before_anything_else() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let response = w
+        .at(
+            request(
+                "POST",
+                "/host/gatherings",
+                &[("cookie", &host.cookie), ("origin", "https://evil.example")],
+                &encode(&gathering_form(&host.csrf, "Porch talk")),
+            ),
+            now(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = text(&w.get("/host", &host.cookie).await);
+    assert!(html.contains("You have no gatherings yet"));
+}
+
+#[tokio::test]
+async fn an_oversized_form_gets_413() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let big = "x".repeat(40 * 1024);
+    let response = w
+        .post(
+            "/host/gatherings",
+            &host,
+            &[("csrf", &host.csrf), ("description", &big)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_host_creates_a_gathering_and_gets_its_share_link_embed_snippet_and_text_code() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let page = w
+        .get(
+            &format!("/host/gatherings/{}?created=1", id.as_str()),
+            &host.cookie,
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(&page);
+    for needle in [
+        format!("https://api.rising.example/g/{}", id.as_str()),
+        format!(
+            "&#60;script src=&#34;https://api.rising.example/embed.js&#34; data-gathering=&#34;{}&#34; async&#62;&#60;/script&#62;",
+            id.as_str()
+        ),
+        "+15550100000".to_owned(),
+        "12 Elm St".to_owned(),
+        "2026-10-03 18:30–20:00 (America/New_York)".to_owned(),
+        "Your gathering is ready".to_owned(),
+    ] {
+        assert!(html.contains(&needle), "missing {needle} in {html}");
+    }
+    let gathering = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert!(html.contains(gathering.code.as_str()));
+    assert_eq!(gathering.description, "Coffee and a plan.");
+    assert_eq!(gathering.capacity, Some(1));
+    assert!(gathering.listed, "GATHERING_APPROVAL defaults to auto");
+    // The dashboard lists it; the second gathering does not ask for the first name again.
+    let dashboard = text(&w.get("/host", &host.cookie).await);
+    assert!(dashboard.contains("Porch talk"));
+    let form = text(&w.get("/host/gatherings/new", &host.cookie).await);
+    assert!(!form.contains("name=\"first_name\""));
+}
+
+#[tokio::test]
+async fn the_gathering_form_reports_every_problem_and_stores_nothing() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let response = w
+        .post(
+            "/host/gatherings",
+            &host,
+            &[
+                ("csrf", &host.csrf),
+                ("title", ""),
+                ("date", "someday"),
+                ("starts", "18:30"),
+                ("ends", "20:00"),
+                ("zip", "123"),
+                ("address", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = text(&response);
+    for needle in [
+        "Please fix 5 thing(s)",
+        "href=\"#first_name\"",
+        "href=\"#title\"",
+        "href=\"#date\"",
+        "href=\"#zip\"",
+        "href=\"#address\"",
+        "aria-invalid=\"true\"",
+        "id=\"zip-error\"",
+    ] {
+        assert!(html.contains(needle), "missing {needle} in {html}");
+    }
+    assert!(text(&w.get("/host", &host.cookie).await).contains("You have no gatherings yet"));
+}
+
+#[tokio::test]
+async fn another_host_gets_404_for_a_gathering_its_attendees_its_csv_and_its_edits() {
+    let w = world();
+    let owner = w.sign_in("dana@example.org").await;
+    let intruder = w.sign_in("sam@example.org").await;
+    let id = w.create(&owner, "Porch talk").await;
+    let base = format!("/host/gatherings/{}", id.as_str());
+    for path in [
+        base.clone(),
+        format!("{base}/edit"),
+        format!("{base}/attendees.csv"),
+    ] {
+        let response = w.get(&path, &intruder.cookie).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(!text(&response).contains("12 Elm St"));
+    }
+    let mut form = gathering_form(&intruder.csrf, "Taken over");
+    form.retain(|(k, _)| *k != "first_name");
+    let response = w.post(&base, &intruder, &form).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let gathering = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert_eq!(gathering.title.as_str(), "Porch talk");
+    // An unknown id gets the same answer.
+    let unknown = w
+        .get(
+            "/host/gatherings/0123456789abcdef0123456789abcdef",
+            &owner.cookie,
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(w.app.audit().audit_entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_host_edits_their_gathering() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let base = format!("/host/gatherings/{}", id.as_str());
+    let edit = text(&w.get(&format!("{base}/edit"), &host.cookie).await);
+    assert!(edit.contains("value=\"Porch talk\"") && edit.contains("value=\"12 Elm St\""));
+    assert!(edit.contains("value=\"18:30\"") && edit.contains(" checked"));
+    let mut form = gathering_form(&host.csrf, "Porch talk, second round");
+    form.retain(|(k, _)| *k != "first_name" && *k != "private");
+    form.push(("timezone", "America/Chicago"));
+    let response = w.post(&base, &host, &form).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text(&response)
+    );
+    let gathering = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert_eq!(gathering.title.as_str(), "Porch talk, second round");
+    assert_eq!(gathering.timezone, "America/Chicago");
+    assert!(matches!(
+        gathering.address,
+        crate::domain::Address::Public(_)
+    ));
+    assert_eq!(
+        gathering.starts_at,
+        time::macros::datetime!(2026-10-03 23:30 UTC)
+    );
+}
+
+#[tokio::test]
+async fn the_attendee_list_shows_first_names_and_the_csv_is_spreadsheet_safe_and_audited() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "=Potluck, with friends").await;
+    for (i, name) in ["Ana", "Luis"].iter().enumerate() {
+        let contact = crate::privacy::ContactHasher::from_base64(KEY)
+            .unwrap()
+            .email(&crate::domain::EmailAddress::parse(&format!("{name}@example.org")).unwrap());
+        let sealed = w
+            .sealer
+            .seal(&field_context(&contact, "first_name"), name)
+            .await
+            .unwrap();
+        w.app
+            .gatherings()
+            .rsvp(
+                NewRsvp {
+                    gathering: &id,
+                    contact: &contact,
+                    source: if i == 0 {
+                        RsvpSource::Form
+                    } else {
+                        RsvpSource::Sms
+                    },
+                    language: Language::En,
+                    first_name: &sealed,
+                    referral: None,
+                },
+                now() + Duration::minutes(i as i64),
+            )
+            .await
+            .unwrap();
+    }
+    let page = text(
+        &w.get(&format!("/host/gatherings/{}", id.as_str()), &host.cookie)
+            .await,
+    );
+    assert!(
+        page.contains("<td>Ana</td><td>Going</td><td>Web form</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>Luis</td><td>Waitlist</td><td>Text message</td>"),
+        "{page}"
+    );
+    assert!(page.contains("1 going · 1 on the waitlist"));
+
+    let response = w
+        .get(
+            &format!("/host/gatherings/{}/attendees.csv", id.as_str()),
+            &host.cookie,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let csv = text(&response);
+    assert!(csv.starts_with('\u{feff}'), "UTF-8 BOM for Excel");
+    assert!(csv.contains("Ana,Going,Web form,"));
+    assert!(
+        csv.contains("\"'=Potluck, with friends\""),
+        "formula defused: {csv}"
+    );
+    assert_eq!(csv.lines().count(), 3);
+    let audit = w.app.audit().audit_entries();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].what, AuditAction::AttendeeExport);
+    assert_eq!(audit[0].rows, 2);
+    assert_eq!(audit[0].reference.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn the_host_pages_are_in_spanish_when_asked() {
+    let w = world();
+    let page = w.at(request("GET", "/host?lang=es", &[], ""), now()).await;
+    let html = text(&page);
+    assert!(html.contains("<html lang=\"es\">"));
+    assert!(html.contains("Acceso de anfitriones"));
+    assert!(html.contains("?lang=en"));
+}

@@ -1,0 +1,41 @@
+//! The host dashboard (`/host…`): magic-link sign-in, gatherings, who is coming.
+//! Reads config, builds clients once, hands each request to `rising_core::hosting::HostApp`
+//! (the keys come from SSM on first use).
+
+use lambda_http::{Error, service_fn};
+use rising_core::admin::DynamoAdminStore;
+use rising_core::config::HostConfig;
+use rising_core::hosting::HostApp;
+use rising_core::outbound::SqsSendQueue;
+use rising_core::privacy::Sealer;
+use rising_core::secrets::SsmSecretStore;
+use rising_core::store::{
+    DynamoGatheringStore, DynamoHostStore, DynamoOutbox, DynamoRegistrationStore,
+};
+use rising_core::{aws, domain, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = HostConfig::from_env()?;
+    // The ZIP code dataset is decompressed on first use (~0.5 s); do it beside init, not in a request.
+    std::thread::spawn(domain::preload_zip_codes);
+    let sdk = aws::load().await;
+    let dynamodb = aws::dynamodb(&sdk);
+    let table = config.table_name.clone();
+    let app = HostApp::new(
+        config.clone(),
+        DynamoHostStore::new(dynamodb.clone(), table.clone()),
+        DynamoGatheringStore::new(dynamodb.clone(), table.clone()),
+        DynamoRegistrationStore::new(dynamodb.clone(), table.clone()),
+        DynamoOutbox::new(dynamodb.clone(), table.clone()),
+        SqsSendQueue::new(aws::sqs(&sdk), config.send_queue_url.clone()),
+        DynamoAdminStore::new(dynamodb, table),
+        Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone()),
+        SsmSecretStore::new(aws::ssm(&sdk)),
+    );
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Error>(app.handle(request).await)
+    }))
+    .await
+}

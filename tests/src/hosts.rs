@@ -1,0 +1,170 @@
+//! A host, driven over HTTP like a browser would: the sign-in link read from moto's SES, the session
+//! cookie kept by hand (redirects are not followed, so each answer can be checked), the CSRF token
+//! read from the pages.
+
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+
+use crate::Stack;
+use crate::mail::wait_for_emails;
+
+/// A client that does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// The sign-in link in a raw email (the text part).
+pub fn link_in(raw: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a MIME message");
+    let body = parsed.body_text(0).expect("a text part").into_owned();
+    let start = body.find("/host/sign-in?token=").expect("a sign-in link");
+    let begin = body[..start].rfind("http").expect("an absolute link");
+    body[begin..]
+        .split_whitespace()
+        .next()
+        .expect("the link")
+        .to_owned()
+}
+
+/// Asks for a sign-in link for `email`; the status of the answer.
+pub async fn ask_link(app: &Stack, email: &str) -> StatusCode {
+    client()
+        .post(format!("{}/host/sign-in", app.gateway_url))
+        .form(&[("email", email), ("lang", "en")])
+        .send()
+        .await
+        .expect("gateway reachable")
+        .status()
+}
+
+/// Uses a sign-in link (the token of `link`); the answer.
+pub async fn use_link(app: &Stack, link: &str) -> reqwest::Response {
+    let token = link.split("token=").nth(1).expect("a token");
+    client()
+        .post(format!("{}/host/sign-in/confirm", app.gateway_url))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("gateway reachable")
+}
+
+/// A signed-in host.
+pub struct Host {
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+    http: reqwest::Client,
+}
+
+impl Host {
+    /// Signs in as `email`: asks for a link, reads it from SES (the `nth` email to that address,
+    /// counting from 1), and uses it.
+    pub async fn sign_in(app: &Stack, email: &str, nth: usize) -> Host {
+        assert_eq!(ask_link(app, email).await, StatusCode::SEE_OTHER);
+        let emails = wait_for_emails(app, email, nth).await;
+        assert!(emails.len() >= nth, "the sign-in email reached SES");
+        let link = link_in(&emails[nth - 1]);
+        let response = use_link(app, &link).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .expect("text")
+            .split(';')
+            .next()
+            .expect("name=value")
+            .to_owned();
+        let mut host = Host {
+            base: app.gateway_url.clone(),
+            cookie,
+            csrf: String::new(),
+            http: client(),
+        };
+        let (status, html) = host.get("/host").await;
+        assert_eq!(status, StatusCode::OK);
+        host.csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a CSRF token on the dashboard")
+            .to_owned();
+        host
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("gateway reachable");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Posts a form; the status, the `Location` and the body.
+    pub async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(pairs)
+            .send()
+            .await
+            .expect("gateway reachable");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, location, response.text().await.unwrap_or_default())
+    }
+
+    /// Creates a gathering `days` from now; its id.
+    pub async fn create_gathering(&self, title: &str, capacity: &str) -> String {
+        let date = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date();
+        let date = format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        );
+        let (status, location, body) = self
+            .post(
+                "/host/gatherings",
+                &[
+                    ("csrf", self.csrf.as_str()),
+                    ("first_name", "Dana"),
+                    ("title", title),
+                    ("description", "Coffee and a plan."),
+                    ("date", &date),
+                    ("starts", "18:30"),
+                    ("ends", "20:00"),
+                    ("zip", "20001"),
+                    ("address", "12 Elm St"),
+                    ("private", "on"),
+                    ("capacity", capacity),
+                    ("language", "en"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        location
+            .trim_start_matches("/host/gatherings/")
+            .split('?')
+            .next()
+            .expect("an id")
+            .to_owned()
+    }
+}
