@@ -131,8 +131,13 @@ impl Host {
         (status, location, response.text().await.unwrap_or_default())
     }
 
-    /// Creates a gathering `days` from now; its id.
+    /// Creates a gathering in 10 days in ZIP 20001; its id.
     pub async fn create_gathering(&self, title: &str, capacity: &str) -> String {
+        self.create_gathering_at(title, capacity, "20001").await
+    }
+
+    /// Creates a gathering in 10 days in `zip`; its id.
+    pub async fn create_gathering_at(&self, title: &str, capacity: &str, zip: &str) -> String {
         let date = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date();
         let date = format!(
             "{:04}-{:02}-{:02}",
@@ -151,7 +156,7 @@ impl Host {
                     ("date", &date),
                     ("starts", "18:30"),
                     ("ends", "20:00"),
-                    ("zip", "20001"),
+                    ("zip", zip),
                     ("address", "12 Elm St"),
                     ("private", "on"),
                     ("capacity", capacity),

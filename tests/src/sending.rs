@@ -18,9 +18,11 @@ use crate::{Item, Stack, s};
 /// How long a test waits for a message's outcome.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-/// ZIP codes in time zones spread around the clock: at any moment it is daytime in one of them and
-/// night in another.
-const ZIPS: [&str; 4] = ["20001", "90012", "96813", "96910"];
+/// ZIP codes in time zones spread around the clock (Eastern, Atlantic, Pacific, Hawaii, Chamorro): at
+/// any moment it is night in one of them, and daytime in one except from 11:00 to 12:00 UTC, when
+/// every US time zone is outside 08:00–21:00 (tests then check the deferral instead, see
+/// [`zip_open_for`]).
+const ZIPS: [&str; 5] = ["20001", "00901", "90012", "96813", "96910"];
 
 /// A ZIP where texts to `phone` may be sent now and for the next hour (with `open = false`: where they
 /// may not).
@@ -37,6 +39,36 @@ pub fn zip_where_sending_is(phone: &str, open: bool) -> String {
         })
         .map(|z| (*z).to_owned())
         .expect("some US time zone is in the state wanted")
+}
+
+/// A ZIP where texts to `phone` may be sent now and for the next `minutes`, if there is one at this
+/// hour.
+pub fn zip_open_for(phone: &str, minutes: i64) -> Option<String> {
+    let phone = PhoneNumber::parse(phone).expect("a valid test phone");
+    let policy = QuietHoursPolicy::default();
+    let now = OffsetDateTime::now_utc();
+    ZIPS.iter()
+        .find(|zip| {
+            let clock = policy.clock(&phone, Some(&Zip::parse(zip).expect("a known ZIP")));
+            [now, now + time::Duration::minutes(minutes)]
+                .iter()
+                .all(|t| matches!(clock.window_at(*t), Ok(SendWindow::Open)))
+        })
+        .map(|z| (*z).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_test_zip_is_known_with_its_own_time_zone() {
+        let zones: std::collections::HashSet<_> = ZIPS
+            .iter()
+            .map(|z| Zip::parse(z).expect("known").timezone().expect("a zone"))
+            .collect();
+        assert_eq!(zones.len(), ZIPS.len(), "{zones:?}");
+    }
 }
 
 /// A host's batch of invitations, stored and enqueued as the host path does.

@@ -53,7 +53,10 @@ async fn a_host_signs_in_by_email_creates_a_gathering_and_sees_who_is_coming() {
 
     // As bytes: a text decoder would drop the byte-order mark this checks.
     let response = hosts::client()
-        .get(format!("{}/host/gatherings/{id}/attendees.csv", app.gateway_url))
+        .get(format!(
+            "{}/host/gatherings/{id}/attendees.csv",
+            app.gateway_url
+        ))
         .header("cookie", &host.cookie)
         .send()
         .await

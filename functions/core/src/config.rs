@@ -521,6 +521,18 @@ pub struct HostConfig {
     /// `required`: new gatherings wait for an organizer before they are listed; `auto` (default):
     /// listed at once (`GATHERING_APPROVAL`).
     pub approval_required: bool,
+    /// Countries whose mobile numbers hosts may invite (`ALLOWED_PHONE_COUNTRIES`, default `US`).
+    pub phone_countries: Vec<String>,
+    /// Invitations a host may send per day (`HOST_INVITE_DAILY_LIMIT`, default 200).
+    pub invite_quota: u32,
+    /// The invite window (`INVITE_WINDOW_DAYS`, default 30) and how long invitations are kept after
+    /// it (`INVITE_PURGE_DAYS`, default 30).
+    pub invite_window_days: u32,
+    pub invite_purge_days: u32,
+    /// Prices for the cost estimate (`SMS_SEGMENT_PRICE_USD`, default 0.0083, Twilio's US long-code
+    /// price per segment; `EMAIL_PRICE_USD`, default 0.0001, SES's price per email).
+    pub sms_segment_price_usd: f64,
+    pub email_price_usd: f64,
 }
 
 impl HostConfig {
@@ -542,6 +554,20 @@ impl HostConfig {
                     ),
                 }
             };
+        let price = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+            match env.optional(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| p.is_finite() && *p >= 0.0)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: "must be a price in US dollars, 0 or more",
+                    }),
+            }
+        };
         let approval_required = match env.optional("GATHERING_APPROVAL").as_deref().map(str::trim) {
             None | Some("auto") => false,
             Some("required") => true,
@@ -579,6 +605,26 @@ impl HostConfig {
             login_email_limit: number("HOST_LOGIN_EMAIL_LIMIT", 3)?,
             login_window_seconds: number("HOST_LOGIN_WINDOW_SECONDS", 900)?,
             approval_required,
+            phone_countries: {
+                let list: Vec<String> = env
+                    .optional("ALLOWED_PHONE_COUNTRIES")
+                    .unwrap_or_else(|| "US".into())
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if list.is_empty() {
+                    vec!["US".into()]
+                } else {
+                    list
+                }
+            },
+            invite_quota: number("HOST_INVITE_DAILY_LIMIT", 200)?,
+            invite_window_days: number("INVITE_WINDOW_DAYS", 30)?,
+            invite_purge_days: number("INVITE_PURGE_DAYS", 30)?,
+            sms_segment_price_usd: price("SMS_SEGMENT_PRICE_USD", 0.0083)?,
+            email_price_usd: price("EMAIL_PRICE_USD", 0.0001)?,
         })
     }
 
@@ -594,6 +640,13 @@ impl HostConfig {
             login_window: time::Duration::seconds(i64::from(self.login_window_seconds)),
             approval_required: self.approval_required,
             text_number: self.text_number.clone(),
+            phone_countries: self.phone_countries.clone(),
+            invite_quota: self.invite_quota,
+            invite_retention: time::Duration::days(i64::from(
+                self.invite_window_days + self.invite_purge_days,
+            )),
+            sms_segment_price_usd: self.sms_segment_price_usd,
+            email_price_usd: self.email_price_usd,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The host dashboard (`/host…`): magic-link sign-in, gatherings, who is coming.
+//! The host dashboard (`/host…`, `/i/<code>`): magic-link sign-in, gatherings, who is coming,
+//! invitations.
 //! Reads config, builds clients once, hands each request to `rising_core::hosting::HostApp`
 //! (the keys come from SSM on first use).
 
@@ -10,7 +11,7 @@ use rising_core::outbound::SqsSendQueue;
 use rising_core::privacy::Sealer;
 use rising_core::secrets::SsmSecretStore;
 use rising_core::store::{
-    DynamoGatheringStore, DynamoHostStore, DynamoOutbox, DynamoRegistrationStore,
+    DynamoGatheringStore, DynamoHostStore, DynamoInviteStore, DynamoOutbox, DynamoRegistrationStore,
 };
 use rising_core::{aws, domain, telemetry};
 
@@ -30,7 +31,8 @@ async fn main() -> Result<(), Error> {
         DynamoRegistrationStore::new(dynamodb.clone(), table.clone()),
         DynamoOutbox::new(dynamodb.clone(), table.clone()),
         SqsSendQueue::new(aws::sqs(&sdk), config.send_queue_url.clone()),
-        DynamoAdminStore::new(dynamodb, table),
+        DynamoAdminStore::new(dynamodb.clone(), table.clone()),
+        DynamoInviteStore::new(dynamodb, table),
         Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone()),
         SsmSecretStore::new(aws::ssm(&sdk)),
     );

@@ -35,7 +35,7 @@ use crate::links::language as page_language;
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
-use crate::store::{GatheringStore, HostStore, RegistrationStore, RsvpStore};
+use crate::store::{GatheringStore, HostStore, InviteStore, RegistrationStore, RsvpStore};
 use crate::web::{header, html_page, insert, is_self_origin, query_param, see_other, source_ip};
 
 /// Bodies larger than this are refused with 413 (a full gathering form is under 10 KB).
@@ -53,10 +53,14 @@ enum Route {
     Gathering(GatheringId),
     EditGathering(GatheringId),
     AttendeesCsv(GatheringId),
+    Invite(GatheringId),
+    Script,
+    /// A personal invitation link, `/i/<code>`.
+    Personal(String),
 }
 
 /// The `host` function: its dependencies, built once per cold start.
-pub struct HostApp<H, G, R, O, Q, A, K> {
+pub struct HostApp<H, G, R, O, Q, A, I, K> {
     config: HostConfig,
     settings: Settings,
     hosts: H,
@@ -65,6 +69,7 @@ pub struct HostApp<H, G, R, O, Q, A, K> {
     outbox: O,
     queue: Q,
     audit: A,
+    invites: I,
     sealer: Sealer,
     secrets: K,
     keys: OnceCell<Keys>,
@@ -83,7 +88,7 @@ enum KeyError {
     Session(#[from] super::session::SessionKeyError),
 }
 
-impl<H, G, R, O, Q, A, K> HostApp<H, G, R, O, Q, A, K>
+impl<H, G, R, O, Q, A, I, K> HostApp<H, G, R, O, Q, A, I, K>
 where
     H: HostStore,
     G: GatheringStore + RsvpStore,
@@ -91,6 +96,7 @@ where
     O: OutboxStore,
     Q: SendQueue,
     A: AuditLog,
+    I: InviteStore,
     K: SecretStore,
 {
     /// Builds the handler. Does no I/O: keys are fetched on the first request that needs them.
@@ -103,6 +109,7 @@ where
         outbox: O,
         queue: Q,
         audit: A,
+        invites: I,
         sealer: Sealer,
         secrets: K,
     ) -> Self {
@@ -116,6 +123,7 @@ where
             outbox,
             queue,
             audit,
+            invites,
             sealer,
             secrets,
             keys: OnceCell::new(),
@@ -132,6 +140,10 @@ where
 
     pub fn audit(&self) -> &A {
         &self.audit
+    }
+
+    pub fn invites(&self) -> &I {
+        &self.invites
     }
 
     async fn keys(&self) -> Result<&Keys, KeyError> {
@@ -155,7 +167,7 @@ where
             .await
     }
 
-    fn hosting<'a>(&'a self, keys: &'a Keys) -> Hosting<'a, H, G, R, O, Q, A> {
+    fn hosting<'a>(&'a self, keys: &'a Keys) -> Hosting<'a, H, G, R, O, Q, A, I> {
         Hosting {
             settings: &self.settings,
             hosts: &self.hosts,
@@ -164,6 +176,7 @@ where
             outbox: &self.outbox,
             queue: &self.queue,
             audit: &self.audit,
+            invites: &self.invites,
             sealer: &self.sealer,
             keys,
         }
@@ -244,6 +257,11 @@ where
                     .then_some(host_text(language).signed_out),
                 None,
             )),
+            (Route::Script, Method::GET | Method::HEAD, _) => Ok(script(page::HOST_JS)),
+            (Route::Personal(code), Method::GET | Method::HEAD, _) => {
+                self.personal_link(&app, request, &code, language, now)
+                    .await
+            }
             (Route::SignIn, Method::POST, _) => self.request_link(&app, request, now).await,
             (Route::SignIn, Method::GET | Method::HEAD, _) => {
                 Ok(self.confirm_page(request, language))
@@ -278,6 +296,13 @@ where
             (Route::EditGathering(id), Method::GET | Method::HEAD, Some(s)) => {
                 self.edit_gathering(&app, request, language, &s, &id).await
             }
+            (Route::Invite(id), Method::GET | Method::HEAD, Some(s)) => app
+                .own(s.host(), &id)
+                .await
+                .map(|g| self.invite_form(request, language, &s, &g, "", None, StatusCode::OK)),
+            (Route::Invite(id), Method::POST, Some(s)) => {
+                self.invite(&app, request, language, &s, &id, now).await
+            }
             (Route::AttendeesCsv(id), Method::GET | Method::HEAD, Some(s)) => app
                 .export_csv(s.host(), &id, language, now)
                 .await
@@ -305,7 +330,7 @@ where
 
     async fn signed_in(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         now: OffsetDateTime,
     ) -> Result<Option<SignedIn>, HostError> {
@@ -337,6 +362,7 @@ where
             title,
             csrf,
             other_language_href: other_href,
+            refresh: false,
         }
     }
 
@@ -446,7 +472,7 @@ where
 
     async fn request_link(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, HostError> {
@@ -464,7 +490,7 @@ where
 
     async fn use_link(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, HostError> {
@@ -486,7 +512,7 @@ where
 
     async fn sign_out(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         signed_in: Option<SignedIn>,
     ) -> Result<Response<Body>, HostError> {
@@ -507,7 +533,7 @@ where
 
     async fn dashboard(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         language: Language,
         s: &SignedIn,
@@ -526,7 +552,7 @@ where
 
     async fn new_gathering(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         language: Language,
         s: &SignedIn,
@@ -550,7 +576,7 @@ where
 
     async fn edit_gathering(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         language: Language,
         s: &SignedIn,
@@ -605,7 +631,7 @@ where
 
     async fn create(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         language: Language,
         s: &SignedIn,
@@ -638,7 +664,7 @@ where
     #[allow(clippy::too_many_arguments)]
     async fn update(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         language: Language,
         s: &SignedIn,
@@ -668,32 +694,40 @@ where
 
     async fn gathering(
         &self,
-        app: &Hosting<'_, H, G, R, O, Q, A>,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
         request: &Request,
         language: Language,
         s: &SignedIn,
         id: &GatheringId,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, HostError> {
-        let (gathering, attendees) = app.attendees(s.host(), id).await?;
+        let (gathering, attendees) = app.attendees(s.host(), id, now).await?;
         let address = app.address_for_host(&gathering).await?;
+        let history = app.invite_history(id, now).await?;
+        let joined: Vec<_> = attendees.iter().filter_map(|a| a.invited).collect();
+        let funnel = super::invites::funnel(&history, &joined);
+        let lines = page::history_lines(&history, &gathering.timezone, language);
         let t = host_text(language);
         let notice = if query_param(request, "created").is_some() {
             Some(t.created)
         } else if query_param(request, "saved").is_some() {
             Some(t.saved)
+        } else if query_param(request, "sent").is_some() {
+            Some(super::text::invite_text(language).sent_notice)
         } else {
             None
         };
         let href = other_language_href(request, language);
+        let mut frame = self.frame(
+            request,
+            language,
+            gathering.title.as_str(),
+            Some(&s.csrf),
+            &href,
+        );
+        frame.refresh = lines.iter().any(|l| !l.finished);
         let html = page::gathering_page(
-            &self.frame(
-                request,
-                language,
-                gathering.title.as_str(),
-                Some(&s.csrf),
-                &href,
-            ),
+            &frame,
             &GatheringPage {
                 gathering: &gathering,
                 address: &address,
@@ -702,15 +736,197 @@ where
                 text_number: &self.settings.text_number,
                 notice,
                 now,
+                history: &lines,
+                funnel,
             },
         );
         Ok(self.html(request, StatusCode::OK, html))
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn invite_form(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        gathering: &crate::domain::Gathering,
+        contacts: &str,
+        error: Option<&str>,
+        status: StatusCode,
+    ) -> Response<Body> {
+        let i = super::text::invite_text(language);
+        let href = other_language_href(request, language);
+        let html = page::invite_form_page(
+            &self.frame(request, language, i.invite_heading, Some(&s.csrf), &href),
+            gathering,
+            &s.csrf,
+            contacts,
+            error,
+        );
+        self.html(request, status, html)
+    }
+
+    /// `POST /host/gatherings/{id}/invite`: `action` `preview` (the default), `send`, or `edit`
+    /// (back to the list).
+    async fn invite(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        id: &GatheringId,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
+        let contacts = form_value(request, "contacts").unwrap_or_default();
+        let action = form_value(request, "action").unwrap_or_default();
+        let i = super::text::invite_text(language);
+        if action == "edit" {
+            let gathering = app.own(s.host(), id).await?;
+            return Ok(self.invite_form(
+                request,
+                language,
+                s,
+                &gathering,
+                &contacts,
+                None,
+                StatusCode::OK,
+            ));
+        }
+        if action == "send" {
+            let attested = form_value(request, "attest").is_some();
+            match app
+                .send_invites(s.host(), id, &contacts, attested, language, now)
+                .await
+            {
+                Ok(batch) => {
+                    return Ok(see_other(&format!(
+                        "/host/gatherings/{}?sent={}#history",
+                        id.as_str(),
+                        batch.as_str()
+                    )));
+                }
+                Err(
+                    error @ (HostError::NotAttested
+                    | HostError::NobodyToInvite
+                    | HostError::Quota { .. }),
+                ) => {
+                    let message = match &error {
+                        HostError::NotAttested => i.err_attest.to_owned(),
+                        HostError::NobodyToInvite => i.err_nobody.to_owned(),
+                        HostError::Quota { limit } => crate::messages::render(
+                            i.quota_reached,
+                            &[
+                                ("left", &self.quota_left(app, s, now).await.to_string()),
+                                ("limit", &limit.to_string()),
+                            ],
+                        ),
+                        _ => String::new(),
+                    };
+                    tracing::warn!(error = %error, "invitations refused");
+                    let (gathering, preview) = app
+                        .preview_invites(s.host(), id, &contacts, language, now)
+                        .await?;
+                    return Ok(self.preview(
+                        request,
+                        language,
+                        s,
+                        &gathering,
+                        &preview,
+                        &contacts,
+                        Some(&message),
+                        error.status(),
+                    ));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let (gathering, preview) = app
+            .preview_invites(s.host(), id, &contacts, language, now)
+            .await?;
+        Ok(self.preview(
+            request,
+            language,
+            s,
+            &gathering,
+            &preview,
+            &contacts,
+            None,
+            StatusCode::OK,
+        ))
+    }
+
+    /// How many invitations the host may still send today (for the quota message).
+    async fn quota_left(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        s: &SignedIn,
+        now: OffsetDateTime,
+    ) -> u32 {
+        app.limits
+            .remaining(
+                &format!("invites#{}", s.host().as_str()),
+                self.settings.invite_quota,
+                time::Duration::days(1),
+                now,
+            )
+            .await
+            .unwrap_or(0)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn preview(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        gathering: &crate::domain::Gathering,
+        preview: &super::invites::Preview,
+        contacts: &str,
+        error: Option<&str>,
+        status: StatusCode,
+    ) -> Response<Body> {
+        let i = super::text::invite_text(language);
+        let href = other_language_href(request, language);
+        let html = page::preview_page(
+            &self.frame(request, language, i.preview_heading, Some(&s.csrf), &href),
+            gathering,
+            preview,
+            &s.csrf,
+            contacts,
+            error,
+        );
+        self.html(request, status, html)
+    }
+
+    /// `GET /i/<code>`: the gathering's page, with the code as its referral (unknown codes: 404).
+    async fn personal_link(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        code: &str,
+        language: Language,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        match app.resolve_invite(code, now).await? {
+            Some(gathering) => Ok(see_other(&format!(
+                "/g/{}?ref={code}&lang={}",
+                gathering.as_str(),
+                language.code()
+            ))),
+            None => {
+                let _ = request;
+                Err(HostError::NotFound)
+            }
+        }
     }
 }
 
 fn route(request: &Request) -> Option<Route> {
     let path = request.uri().path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let [.., "i", code] = segments.as_slice() {
+        return Some(Route::Personal((*code).to_owned()));
+    }
     let at = segments.iter().rposition(|s| *s == "host")?;
     let id = |s: &str| GatheringId::parse(s).ok();
     Some(match &segments[at + 1..] {
@@ -724,6 +940,8 @@ fn route(request: &Request) -> Option<Route> {
         ["gatherings", g] => Route::Gathering(id(g)?),
         ["gatherings", g, "edit"] => Route::EditGathering(id(g)?),
         ["gatherings", g, "attendees.csv"] => Route::AttendeesCsv(id(g)?),
+        ["gatherings", g, "invite"] => Route::Invite(id(g)?),
+        ["host.js"] => Route::Script,
         _ => return None,
     })
 }
@@ -744,6 +962,15 @@ fn other_language_href(request: &Request, language: Language) -> String {
             Language::Es => Language::En,
         },
     )
+}
+
+fn script(source: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::Text(source.to_owned()));
+    let headers = response.headers_mut();
+    insert(headers, "content-type", "text/javascript; charset=utf-8");
+    insert(headers, "cache-control", "public, max-age=300");
+    insert(headers, "x-content-type-options", "nosniff");
+    response
 }
 
 fn csv_response(request: &Request, id: &GatheringId, csv: String) -> Response<Body> {

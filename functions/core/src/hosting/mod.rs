@@ -11,8 +11,10 @@
 //! answers 404 otherwise (the same answer as for a gathering that does not exist). Downloads of an
 //! attendee list are recorded in the audit log before the file is produced.
 
+pub mod contacts;
 pub mod form;
 mod handler;
+pub mod invites;
 pub mod page;
 pub mod session;
 pub mod text;
@@ -43,7 +45,7 @@ use crate::outbound::{
 };
 use crate::privacy::{ContactHash, ContactHasher, CryptoError, Sealer, field_context};
 use crate::store::{
-    GatheringStore, HostProfile, HostSession, HostStore, LoginLink, PutGathering,
+    GatheringStore, HostProfile, HostSession, HostStore, InviteStore, LoginLink, PutGathering,
     RegistrationStore, RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, StoreError, UpdateGathering,
     timestamp,
 };
@@ -73,6 +75,15 @@ pub struct Settings {
     pub approval_required: bool,
     /// The number people text a gathering's code to (E.164).
     pub text_number: String,
+    /// Countries whose mobile numbers may be invited by text.
+    pub phone_countries: Vec<String>,
+    /// Invitations a host may send per day.
+    pub invite_quota: u32,
+    /// How long invitations (their personal links) are kept: the invite window, then the purge delay.
+    pub invite_retention: time::Duration,
+    /// For the cost estimate: US dollars per SMS segment and per email.
+    pub sms_segment_price_usd: f64,
+    pub email_price_usd: f64,
 }
 
 /// The keys, fetched from SSM on first use.
@@ -112,14 +123,22 @@ pub enum HostError {
     Queue(#[from] QueueError),
     #[error("the gathering could not be sealed: {0}")]
     Gathering(#[from] GatheringError),
+    #[error("the host did not attest that they know the people invited")]
+    NotAttested,
+    #[error("nobody on the list can be invited")]
+    NobodyToInvite,
+    #[error("the host's daily quota of {limit} invitations is reached")]
+    Quota { limit: u32 },
 }
 
 impl HostError {
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode;
         match self {
-            Self::InvalidEmail | Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            Self::InvalidEmail | Self::Invalid(_) | Self::NotAttested | Self::NobodyToInvite => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::TooMany | Self::Quota { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LinkExpired => StatusCode::GONE,
             Self::NotSignedIn => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
@@ -161,10 +180,12 @@ pub struct Attendee {
     pub source: RsvpSource,
     pub status: RsvpStatus,
     pub rsvp_at: OffsetDateTime,
+    /// This host invited them (their RSVP came through the host's personal link).
+    pub invited: Option<invites::Attribution>,
 }
 
 /// The host use cases, over their ports.
-pub struct Hosting<'a, H, G, R, O, Q, A> {
+pub struct Hosting<'a, H, G, R, O, Q, A, I> {
     pub settings: &'a Settings,
     pub hosts: &'a H,
     pub gatherings: &'a G,
@@ -173,11 +194,12 @@ pub struct Hosting<'a, H, G, R, O, Q, A> {
     pub outbox: &'a O,
     pub queue: &'a Q,
     pub audit: &'a A,
+    pub invites: &'a I,
     pub sealer: &'a Sealer,
     pub keys: &'a Keys,
 }
 
-impl<H, G, R, O, Q, A> Hosting<'_, H, G, R, O, Q, A>
+impl<H, G, R, O, Q, A, I> Hosting<'_, H, G, R, O, Q, A, I>
 where
     H: HostStore,
     G: GatheringStore + RsvpStore,
@@ -185,6 +207,7 @@ where
     O: OutboxStore,
     Q: SendQueue,
     A: AuditLog,
+    I: InviteStore,
 {
     // --- sign-in ----------------------------------------------------------------------------
 
@@ -540,6 +563,7 @@ where
         &self,
         host: &ContactHash,
         id: &GatheringId,
+        now: OffsetDateTime,
     ) -> Result<(Gathering, Vec<Attendee>), HostError> {
         let gathering = self.own(host, id).await?;
         let mut rsvps = self.gatherings.rsvps_for(id).await?;
@@ -548,9 +572,18 @@ where
                 .cmp(&b.created_at)
                 .then(a.contact_hash.cmp(&b.contact_hash))
         });
+        let codes: Vec<String> = rsvps.iter().filter_map(|r| r.referral.clone()).collect();
+        let invited = self.attributions(host, id, &codes, now).await?;
         let mut attendees = Vec::with_capacity(rsvps.len());
         for rsvp in rsvps {
-            attendees.push(self.attendee(rsvp).await?);
+            let attribution = rsvp
+                .referral
+                .as_ref()
+                .and_then(|code| invited.iter().find(|(c, _)| c == code))
+                .map(|(_, a)| *a);
+            let mut attendee = self.attendee(rsvp).await?;
+            attendee.invited = attribution;
+            attendees.push(attendee);
         }
         Ok((gathering, attendees))
     }
@@ -569,6 +602,7 @@ where
             source: rsvp.source,
             status: rsvp.status,
             rsvp_at: rsvp.created_at,
+            invited: None,
         })
     }
 
@@ -581,7 +615,7 @@ where
         language: Language,
         now: OffsetDateTime,
     ) -> Result<String, HostError> {
-        let (gathering, attendees) = self.attendees(host, id).await?;
+        let (gathering, attendees) = self.attendees(host, id, now).await?;
         self.audit
             .record(&AuditEntry {
                 at: timestamp(now),
@@ -610,16 +644,19 @@ pub fn attendees_csv(gathering: &Gathering, attendees: &[Attendee], language: La
         t.col_name,
         t.col_status,
         t.col_joined_by,
+        t.col_invited_by,
         t.col_rsvp_at,
         "gathering",
     ]);
     for a in attendees {
         let (date, at) = form::local_parts(a.rsvp_at, &gathering.timezone);
         let when = format!("{date} {at}");
+        let invited = invited_text(a.invited, language);
         csv.row(&[
             a.first_name.as_str(),
             status_text(a.status, language),
             source_text(a.source, language),
+            invited.as_str(),
             when.as_str(),
             gathering.title.as_str(),
         ]);
@@ -641,5 +678,23 @@ pub fn source_text(source: RsvpSource, language: Language) -> &'static str {
         RsvpSource::Sms => t.source_sms,
         RsvpSource::Form => t.source_form,
         RsvpSource::Invite => t.source_invite,
+    }
+}
+
+/// "You (Text)" when the host invited them, else empty.
+pub fn invited_text(invited: Option<invites::Attribution>, language: Language) -> String {
+    let t = text::invite_text(language);
+    match invited {
+        Some(a) => render(
+            t.invited_by_you,
+            &[(
+                "channel",
+                match a.channel {
+                    Channel::Sms => t.channel_sms,
+                    Channel::Email => t.channel_email,
+                },
+            )],
+        ),
+        None => String::new(),
     }
 }

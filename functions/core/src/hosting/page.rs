@@ -7,14 +7,18 @@ use askama::Template;
 use time::OffsetDateTime;
 
 use super::form::{FormField, GatheringForm, TIME_ZONES, local_parts};
-use super::text::{HostText, host_text};
-use super::{Attendee, GatheringSummary, source_text, status_text};
+use super::invites::{BatchProgress, Plan, Preview, encoding_name};
+use super::text::{HostText, InviteText, host_text, invite_text};
+use super::{Attendee, GatheringSummary, invited_text, source_text, status_text};
 use crate::domain::{Address, Gathering, Language};
 use crate::messages::render;
+use crate::outbound::SkipReason;
 
-/// The Content-Security-Policy of every host page: no scripts, nothing from elsewhere, never framed.
-pub const HOST_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy of every host page: only our own script (the invite page's file
+/// reader), nothing from elsewhere, never framed.
+pub const HOST_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+                            img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+                            base-uri 'none'";
 
 const HOST_CSS: &str = r#"
 main{max-width:48rem}
@@ -37,7 +41,9 @@ textarea{display:block;width:100%;min-height:7rem;padding:.5rem .75rem;font:inhe
 .table-wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:0 0 1rem}
 th,td{text-align:left;padding:.5rem;border-bottom:1px solid #d4d4d4;vertical-align:top}
-pre{white-space:pre-wrap;word-break:break-all;background:#f5f5f5;padding:.75rem;border-radius:.5rem}
+pre{white-space:pre-wrap;word-break:break-word;background:#f5f5f5;padding:.75rem;border-radius:.5rem}
+progress{width:100%;height:1.25rem}
+button.secondary{background:#fff;color:var(--accent)}
 "#;
 
 /// What every page's frame needs.
@@ -49,6 +55,8 @@ pub struct Frame<'a> {
     pub csrf: Option<&'a str>,
     /// Link to the same page in the other language.
     pub other_language_href: &'a str,
+    /// Reload every few seconds (a batch of invitations is in progress).
+    pub refresh: bool,
 }
 
 #[derive(Template)]
@@ -60,7 +68,8 @@ pub struct Frame<'a> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
-<title>{{ title }} · {{ program }}</title>
+{% if refresh %}<meta http-equiv="refresh" content="5">
+{% endif %}<title>{{ title }} · {{ program }}</title>
 <style>{{ base_css|safe }}{{ host_css|safe }}</style>
 </head>
 <body>
@@ -90,6 +99,7 @@ struct LayoutHtml<'a> {
     csrf: Option<&'a str>,
     other_language_href: &'a str,
     body: &'a str,
+    refresh: bool,
 }
 
 fn layout(frame: &Frame, body: Result<String, askama::Error>) -> String {
@@ -109,6 +119,7 @@ fn layout(frame: &Frame, body: Result<String, askama::Error>) -> String {
         csrf: frame.csrf,
         other_language_href: frame.other_language_href,
         body: &body,
+        refresh: frame.refresh,
     }
     .render();
     rendered.unwrap_or(body)
@@ -531,6 +542,7 @@ struct Row {
     first_name: String,
     status: &'static str,
     source: &'static str,
+    invited: String,
     at: String,
 }
 
@@ -554,19 +566,30 @@ struct Row {
 <textarea id="embed" readonly>{{ embed }}</textarea>
 </div>
 <p><strong>{{ t.text_code_label }}:</strong> {{ text_line }}</p>
-<h2 id="attendees">{{ t.attendees_heading }}</h2>
+<p><a class="button" href="/host/gatherings/{{ id }}/invite">{{ i.invite_people }}</a></p>
+{% if !history.is_empty() %}<h2 id="history">{{ i.history_heading }}</h2>
+<ul class="cards">
+{% for h in history %}<li><p class="meta">{{ h.label }}</p>
+<progress max="{{ h.total }}" value="{{ h.done }}" aria-label="{{ h.label }}">{{ h.done }}/{{ h.total }}</progress>
+<p class="batch-status" role="status">{{ h.text }}</p></li>
+{% endfor %}</ul>
+<p id="funnel">{{ funnel }}</p>
+{% endif %}<h2 id="attendees">{{ t.attendees_heading }}</h2>
 <p>{{ counts }}</p>
 {% if rows.is_empty() %}<p>{{ t.no_attendees }}</p>
 {% else %}<div class="table-wrap"><table aria-labelledby="attendees">
-<thead><tr><th scope="col">{{ t.col_name }}</th><th scope="col">{{ t.col_status }}</th><th scope="col">{{ t.col_joined_by }}</th><th scope="col">{{ t.col_rsvp_at }}</th></tr></thead>
+<thead><tr><th scope="col">{{ t.col_name }}</th><th scope="col">{{ t.col_status }}</th><th scope="col">{{ t.col_joined_by }}</th><th scope="col">{{ t.col_invited_by }}</th><th scope="col">{{ t.col_rsvp_at }}</th></tr></thead>
 <tbody>
-{% for r in rows %}<tr><td>{{ r.first_name }}</td><td>{{ r.status }}</td><td>{{ r.source }}</td><td>{{ r.at }}</td></tr>
+{% for r in rows %}<tr><td>{{ r.first_name }}</td><td>{{ r.status }}</td><td>{{ r.source }}</td><td>{{ r.invited }}</td><td>{{ r.at }}</td></tr>
 {% endfor %}</tbody></table></div>
 <p><a href="/host/gatherings/{{ id }}/attendees.csv" download>{{ t.download_csv }}</a></p>
 {% endif %}"##
 )]
 struct GatheringHtml<'a> {
     t: &'static HostText,
+    i: &'static InviteText,
+    history: &'a [HistoryLine],
+    funnel: String,
     notice: Option<&'a str>,
     id: &'a str,
     title: &'a str,
@@ -591,6 +614,8 @@ pub struct GatheringPage<'a> {
     pub text_number: &'a str,
     pub notice: Option<&'a str>,
     pub now: OffsetDateTime,
+    pub history: &'a [HistoryLine],
+    pub funnel: super::invites::Funnel,
 }
 
 /// The host's view of one gathering: share link, embed snippet, text code and who is coming.
@@ -618,13 +643,27 @@ pub fn gathering_page(frame: &Frame, page: &GatheringPage) -> String {
                 first_name: a.first_name.clone(),
                 status: status_text(a.status, frame.language),
                 source: source_text(a.source, frame.language),
+                invited: invited_text(a.invited, frame.language),
                 at: format!("{date} {at}"),
             }
         })
         .collect();
     let base = page.public_base_url;
+    let i = invite_text(frame.language);
+    let f = page.funnel;
     let html = GatheringHtml {
         t,
+        i,
+        history: page.history,
+        funnel: render(
+            i.invited_line,
+            &[
+                ("sms_invited", &f.sms_invited.to_string()),
+                ("sms_joined", &f.sms_joined.to_string()),
+                ("email_invited", &f.email_invited.to_string()),
+                ("email_joined", &f.email_joined.to_string()),
+            ],
+        ),
         notice: page.notice,
         id: g.id.as_str(),
         title: g.title.as_str(),
@@ -658,4 +697,302 @@ pub fn gathering_page(frame: &Frame, page: &GatheringPage) -> String {
     }
     .render();
     layout(frame, html)
+}
+
+// --- invitations ---------------------------------------------------------------------------------
+
+/// The script of the invite page: reads a chosen contacts file into the textarea (the page works
+/// without it: paste). Served from our origin (`script-src 'self'`); reads nothing else.
+pub const HOST_JS: &str = include_str!("host.js");
+
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = r##"<p><a href="/host/gatherings/{{ id }}">{{ title }}</a></p>
+<h1>{{ i.invite_heading }}</h1>
+{% if let Some(error) = error %}<div class="summary" role="alert" tabindex="-1"><p>{{ error }}</p></div>
+{% endif %}<p>{{ i.invite_intro }}</p>
+<form method="post" action="/host/gatherings/{{ id }}/invite" novalidate>
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="action" value="preview">
+<div class="field" id="file-field" hidden>
+<label for="file">{{ i.file_label }}</label>
+<input type="file" id="file" accept=".csv,.vcf,.txt,text/csv,text/vcard,text/plain">
+</div>
+<div class="field">
+<label for="contacts">{{ i.contacts_label }}</label>
+<p class="hint" id="contacts-hint">{{ i.contacts_hint }}</p>
+<textarea id="contacts" name="contacts" rows="12" aria-describedby="contacts-hint" autocomplete="off" spellcheck="false">{{ contacts }}</textarea>
+</div>
+<button type="submit">{{ i.preview_button }}</button>
+</form>
+<script src="/host/host.js" defer></script>
+"##
+)]
+struct InviteFormHtml<'a> {
+    i: &'static InviteText,
+    id: &'a str,
+    title: &'a str,
+    csrf: &'a str,
+    contacts: &'a str,
+    error: Option<&'a str>,
+}
+
+/// The paste-your-contacts page.
+pub fn invite_form_page(
+    frame: &Frame,
+    gathering: &Gathering,
+    csrf: &str,
+    contacts: &str,
+    error: Option<&str>,
+) -> String {
+    let body = InviteFormHtml {
+        i: invite_text(frame.language),
+        id: gathering.id.as_str(),
+        title: gathering.title.as_str(),
+        csrf,
+        contacts,
+        error,
+    }
+    .render();
+    layout(frame, body)
+}
+
+struct PreviewLine {
+    line: usize,
+    name: String,
+    sms: String,
+    email: String,
+}
+
+struct RejectedLine {
+    line: usize,
+    excerpt: String,
+    reason: &'static str,
+}
+
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = r##"<p><a href="/host/gatherings/{{ id }}">{{ title }}</a></p>
+<h1>{{ i.preview_heading }}</h1>
+{% if let Some(error) = error %}<div class="summary" role="alert" tabindex="-1" id="summary"><p>{{ error }}</p></div>
+{% endif %}<p role="status"><strong>{{ summary }}</strong></p>
+{% if merged > 0 %}<p>{{ merged_line }}</p>
+{% endif %}{% if !rows.is_empty() %}<div class="table-wrap"><table>
+<thead><tr><th scope="col">{{ i.col_line }}</th><th scope="col">{{ i.col_channels }}</th><th scope="col">{{ i.channel_sms }}</th><th scope="col">{{ i.channel_email }}</th></tr></thead>
+<tbody>
+{% for r in rows %}<tr><td>{{ r.line }}</td><td>{{ r.name }}</td><td>{{ r.sms }}</td><td>{{ r.email }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% endif %}{% if !rejected.is_empty() %}<h2>{{ i.rejected_heading }}</h2>
+<div class="table-wrap"><table>
+<thead><tr><th scope="col">{{ i.col_line }}</th><th scope="col">{{ i.col_channels }}</th><th scope="col">{{ i.col_reason }}</th></tr></thead>
+<tbody>
+{% for r in rejected %}<tr><td>{{ r.line }}</td><td>{{ r.excerpt }}</td><td>{{ r.reason }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% endif %}<h2>{{ i.sms_heading }}</h2>
+<pre id="sms-text">{{ sms_text }}</pre>
+<p id="sms-info">{{ sms_info }}{% if sms_fixed %} {{ i.sms_fixed }}{% endif %}</p>
+<h2>{{ i.email_heading }}</h2>
+<p><strong>{{ email_subject }}</strong></p>
+<pre>{{ email_text }}</pre>
+<p id="cost">{{ cost }}</p>
+<form method="post" action="/host/gatherings/{{ id }}/invite" novalidate>
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<textarea name="contacts" hidden>{{ contacts }}</textarea>
+{% if can_send %}<div class="field check">
+<input type="checkbox" id="attest" name="attest" value="yes" required{% if error.is_some() %} aria-invalid="true"{% endif %}>
+<label for="attest">{{ i.attest_label }}</label>
+</div>
+<button type="submit" name="action" value="send">{{ i.send_button }}</button>
+{% endif %}<button type="submit" name="action" value="edit" class="secondary">{{ i.edit_list }}</button>
+</form>
+"##
+)]
+struct PreviewHtml<'a> {
+    i: &'static InviteText,
+    id: &'a str,
+    title: &'a str,
+    csrf: &'a str,
+    contacts: &'a str,
+    error: Option<&'a str>,
+    summary: String,
+    merged: usize,
+    merged_line: String,
+    rows: Vec<PreviewLine>,
+    rejected: Vec<RejectedLine>,
+    sms_text: &'a str,
+    sms_info: String,
+    sms_fixed: bool,
+    email_subject: &'a str,
+    email_text: &'a str,
+    cost: String,
+    can_send: bool,
+}
+
+fn plan_text(plan: Option<Plan>, i: &InviteText) -> String {
+    match plan {
+        None => "—".to_owned(),
+        Some(Plan::Send) => i.will_send.to_owned(),
+        Some(Plan::Skip(reason)) => format!(
+            "{}: {}",
+            i.will_skip,
+            match reason {
+                SkipReason::OptedOut | SkipReason::Suppressed => i.skip_opted_out,
+                SkipReason::AlreadyInvited => i.skip_already_invited,
+                SkipReason::Undeliverable => i.skip_undeliverable,
+                SkipReason::NoConsent => i.skip_other,
+            }
+        ),
+    }
+}
+
+/// The preview of a batch: who gets what, who is skipped and why, the texts, the cost.
+pub fn preview_page(
+    frame: &Frame,
+    gathering: &Gathering,
+    preview: &Preview,
+    csrf: &str,
+    contacts: &str,
+    error: Option<&str>,
+) -> String {
+    let i = invite_text(frame.language);
+    let body = PreviewHtml {
+        i,
+        id: gathering.id.as_str(),
+        title: gathering.title.as_str(),
+        csrf,
+        contacts,
+        error,
+        summary: render(
+            i.summary_line,
+            &[
+                ("sms", &preview.sms_to_send.to_string()),
+                ("email", &preview.emails_to_send.to_string()),
+                ("skipped", &preview.skipped.to_string()),
+            ],
+        ),
+        merged: preview.merged,
+        merged_line: render(i.merged_line, &[("count", &preview.merged.to_string())]),
+        rows: preview
+            .rows
+            .iter()
+            .map(|r| PreviewLine {
+                line: r.contact.line,
+                name: r
+                    .contact
+                    .first_name
+                    .as_ref()
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
+                sms: plan_text(r.sms, i),
+                email: plan_text(r.email, i),
+            })
+            .collect(),
+        rejected: preview
+            .rejected
+            .iter()
+            .map(|r| RejectedLine {
+                line: r.line,
+                excerpt: r.excerpt.clone(),
+                reason: r.reason.text(frame.language),
+            })
+            .collect(),
+        sms_text: &preview.sms_text,
+        sms_info: render(
+            i.sms_info,
+            &[
+                ("segments", &preview.sms_info.segments.to_string()),
+                ("encoding", encoding_name(preview.sms_info.encoding)),
+            ],
+        ),
+        sms_fixed: preview.sms_fixed,
+        email_subject: &preview.email_subject,
+        email_text: &preview.email_text,
+        cost: render(
+            i.cost_line,
+            &[("cost", &format!("{:.2}", preview.cost_usd))],
+        ),
+        can_send: preview.to_send() > 0,
+    }
+    .render();
+    layout(frame, body)
+}
+
+/// One batch as the gathering page shows it.
+pub struct HistoryLine {
+    pub label: String,
+    pub done: u64,
+    pub total: u64,
+    pub text: String,
+    pub finished: bool,
+}
+
+/// The invitation history of a gathering, worded.
+pub fn history_lines(
+    history: &[BatchProgress],
+    timezone: &str,
+    language: Language,
+) -> Vec<HistoryLine> {
+    let i = invite_text(language);
+    history
+        .iter()
+        .map(|b| {
+            let p = &b.progress;
+            let (date, at) = local_parts(b.batch.created_at, timezone);
+            let mut text = render(
+                i.progress_line,
+                &[
+                    ("done", &p.done().to_string()),
+                    ("total", &p.queued.to_string()),
+                    ("sent", &p.sent.to_string()),
+                    ("failed", &(p.failed + p.unknown).to_string()),
+                    ("skipped", &p.skipped_total().to_string()),
+                ],
+            );
+            let reasons: Vec<String> = p
+                .skipped
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(reason, n)| {
+                    let why = match reason {
+                        SkipReason::OptedOut | SkipReason::Suppressed => i.skip_opted_out,
+                        SkipReason::AlreadyInvited => i.skip_already_invited,
+                        SkipReason::Undeliverable => i.skip_undeliverable,
+                        SkipReason::NoConsent => i.skip_other,
+                    };
+                    format!("{n} {why}")
+                })
+                .collect();
+            if !reasons.is_empty() {
+                text.push_str(&format!(" ({})", reasons.join(", ")));
+            }
+            if p.deferred > 0 {
+                text.push_str(". ");
+                text.push_str(&render(
+                    i.progress_deferred,
+                    &[("count", &p.deferred.to_string())],
+                ));
+            }
+            let finished = b.is_done();
+            if finished {
+                text.push_str(". ");
+                text.push_str(i.progress_done);
+            }
+            HistoryLine {
+                label: render(
+                    i.batch_line,
+                    &[
+                        ("when", &format!("{date} {at}")),
+                        ("sms", &b.batch.sms.to_string()),
+                        ("email", &b.batch.email.to_string()),
+                    ],
+                ),
+                done: p.done(),
+                total: p.queued.max(1),
+                text,
+                finished,
+            }
+        })
+        .collect()
 }

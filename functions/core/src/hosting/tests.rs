@@ -15,8 +15,8 @@ use crate::outbound::{QueueError, QueuedMessage, SendQueue, body_context};
 use crate::privacy::{Sealer, field_context};
 use crate::secrets::StaticSecretStore;
 use crate::store::{
-    GatheringStore, MemoryGatheringStore, MemoryHostStore, MemoryOutbox, MemoryRegistrationStore,
-    NewRsvp, RsvpSource, RsvpStore,
+    GatheringStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore, MemoryOutbox,
+    MemoryRegistrationStore, NewRsvp, RsvpSource, RsvpStore,
 };
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -45,6 +45,7 @@ type App = HostApp<
     MemoryOutbox,
     Queue,
     MemoryAdminStore,
+    MemoryInviteStore,
     StaticSecretStore,
 >;
 
@@ -66,6 +67,7 @@ fn config() -> HostConfig {
             "EMAIL_FROM" => "hello@rising.example",
             "TWILIO_PHONE_NUMBER" => "+15550100000",
             "HOST_LOGIN_EMAIL_LIMIT" => "3",
+            "HOST_INVITE_DAILY_LIMIT" => "8",
             _ => return None,
         };
         Some(value.to_owned())
@@ -94,6 +96,7 @@ fn world() -> World {
         MemoryOutbox::default(),
         queue.clone(),
         MemoryAdminStore::default(),
+        MemoryInviteStore::new(),
         sealer.clone(),
         secrets,
     );
@@ -325,7 +328,7 @@ async fn a_host_signs_in_with_the_emailed_link_and_sees_their_dashboard() {
     let csp = dashboard.headers()["content-security-policy"]
         .to_str()
         .unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"));
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self';"));
 }
 
 #[tokio::test]
@@ -697,7 +700,7 @@ async fn the_attendee_list_shows_first_names_and_the_csv_is_spreadsheet_safe_and
     );
     let csv = text(&response);
     assert!(csv.starts_with('\u{feff}'), "UTF-8 BOM for Excel");
-    assert!(csv.contains("Ana,Going,Web form,"));
+    assert!(csv.contains("Ana,Going,Web form,,"), "{csv}");
     assert!(
         csv.contains("\"'=Potluck, with friends\""),
         "formula defused: {csv}"
@@ -718,4 +721,316 @@ async fn the_host_pages_are_in_spanish_when_asked() {
     assert!(html.contains("<html lang=\"es\">"));
     assert!(html.contains("Acceso de anfitriones"));
     assert!(html.contains("?lang=en"));
+}
+
+// --- invitations -----------------------------------------------------------------------------------
+
+const PASTE: &str = "Ana Diaz, 202-555-0143, ana@example.org
+Luis <luis@example.org>
+(202) 555-0188 Maria
+not a contact at all
+Bea, 202-555-01
+Ana D., ana@example.org
+Omar, +1 202 555 0177
+";
+
+fn keys_hasher() -> crate::privacy::ContactHasher {
+    crate::privacy::ContactHasher::from_base64(KEY).unwrap()
+}
+
+fn phone_hash(phone: &str) -> crate::privacy::ContactHash {
+    keys_hasher().phone(&crate::domain::PhoneNumber::parse(phone).unwrap())
+}
+
+fn email_hash(email: &str) -> crate::privacy::ContactHash {
+    keys_hasher().email(&crate::domain::EmailAddress::parse(email).unwrap())
+}
+
+impl World {
+    async fn invite(
+        &self,
+        host: &Host,
+        id: &GatheringId,
+        pairs: &[(&str, &str)],
+    ) -> http::Response<Body> {
+        let mut all = vec![("csrf", host.csrf.as_str()), ("contacts", PASTE)];
+        all.extend_from_slice(pairs);
+        self.post(
+            &format!("/host/gatherings/{}/invite", id.as_str()),
+            host,
+            &all,
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn the_preview_shows_who_will_be_invited_who_is_skipped_and_why_and_the_exact_text() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    // Omar texted STOP earlier.
+    w.app.outbox().set_recipient(
+        &phone_hash("+12025550177"),
+        crate::outbound::Recipient {
+            sms_opted_in: Some(false),
+            ..Default::default()
+        },
+    );
+    let form = text(
+        &w.get(
+            &format!("/host/gatherings/{}/invite", id.as_str()),
+            &host.cookie,
+        )
+        .await,
+    );
+    assert!(form.contains("name=\"contacts\"") && form.contains("/host/host.js"));
+
+    let response = w.invite(&host, &id, &[("action", "preview")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(&response);
+    for needle in [
+        // Ana (text + email), Luis (email), Maria (text): 2 texts, 2 emails; Omar's text skipped.
+        "2 text(s) and 2 email(s) will be sent; 1 will be skipped.",
+        "1 duplicate(s) merged.",
+        "will be skipped: opted out",
+        "not a contact at all",
+        "Bea, 202-555-01",
+        "Dana invites you to Porch talk",
+        "Reply STOP to opt out",
+        "https://api.rising.example/i/xxxxxxxxxx",
+        "GSM-7",
+        "Estimated cost: $",
+        "name=\"attest\"",
+    ] {
+        assert!(html.contains(needle), "missing {needle} in {html}");
+    }
+    assert!(
+        w.queue.sent.lock().unwrap().len() <= 2,
+        "a preview sends nothing (only the sign-in emails)"
+    );
+    assert!(w.app.invites().all().is_empty());
+}
+
+#[tokio::test]
+async fn sending_needs_the_attestation_then_queues_one_invitation_per_person_and_channel() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let before = w.queue.sent.lock().unwrap().len();
+
+    let refused = w.invite(&host, &id, &[("action", "send")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&refused).contains("Please confirm that you know these people."));
+    assert_eq!(w.queue.sent.lock().unwrap().len(), before);
+
+    let response = w
+        .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text(&response)
+    );
+    assert!(location(&response).starts_with(&format!("/host/gatherings/{}?sent=", id.as_str())));
+    let queued: Vec<_> = w.queue.sent.lock().unwrap()[before..].to_vec();
+    assert_eq!(queued.len(), 5, "Ana x2, Luis, Maria, Omar");
+    let invites = w.app.invites().all();
+    assert_eq!(invites.len(), 5);
+    for q in &queued {
+        let message = w.app.outbox().message(&q.id).expect("stored");
+        assert_eq!(message.kind, crate::outbound::Kind::Invite);
+        assert_eq!(message.consent, crate::outbound::ConsentBasis::HostAttested);
+        assert!(message.batch.is_some());
+        let body = w
+            .sealer
+            .open(&body_context(&q.id), &message.body)
+            .await
+            .unwrap();
+        let invite = invites
+            .iter()
+            .find(|i| i.message == q.id)
+            .expect("an invite per message");
+        assert!(
+            body.contains(&format!("/i/{}", invite.code)),
+            "the personal link"
+        );
+        if message.channel == crate::outbound::Channel::Sms {
+            assert!(body.starts_with("Dana invites you to Porch talk"), "{body}");
+            assert!(body.ends_with("Reply STOP to opt out"), "{body}");
+            let info = crate::sms::segments::segments(&body);
+            assert_eq!(info.encoding, crate::sms::segments::Encoding::Gsm7);
+            assert!(info.segments <= 2, "{body}: {info:?}");
+        } else {
+            assert!(body.contains("List-Unsubscribe"), "{body}");
+        }
+    }
+    assert!(
+        invites
+            .iter()
+            .any(|i| i.contact == phone_hash("+12025550143"))
+    );
+    assert!(
+        invites
+            .iter()
+            .any(|i| i.contact == email_hash("luis@example.org"))
+    );
+
+    // The gathering page shows the batch's progress and reloads itself until it is done.
+    let page = text(
+        &w.get(
+            &format!("/host/gatherings/{}?sent=1", id.as_str()),
+            &host.cookie,
+        )
+        .await,
+    );
+    assert!(page.contains("<progress"), "{page}");
+    assert!(page.contains("0 of 5 done"), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""));
+    assert!(
+        page.contains("Invited by text: 3, joined: 0. Invited by email: 2, joined: 0."),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn the_daily_quota_refuses_a_batch_that_does_not_fit_and_says_how_many_are_left() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let ok = w
+        .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
+        .await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let before = w.queue.sent.lock().unwrap().len();
+    // 5 of 8 used; the same list again does not fit.
+    let again = w
+        .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
+        .await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        text(&again).contains("You can send 3 more invitation(s) today (the daily limit is 8)"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(w.queue.sent.lock().unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn a_personal_link_leads_to_the_gathering_and_an_rsvp_through_it_is_attributed_to_the_host() {
+    let w = world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    w.invite(&host, &id, &[("action", "send"), ("attest", "yes")])
+        .await;
+    let invite = w
+        .app
+        .invites()
+        .all()
+        .into_iter()
+        .find(|i| i.channel == crate::outbound::Channel::Sms)
+        .unwrap();
+    let response = w
+        .at(
+            request("GET", &format!("/i/{}", invite.code), &[], ""),
+            now(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        format!("/g/{}?ref={}&lang=en", id.as_str(), invite.code)
+    );
+    let unknown = w.at(request("GET", "/i/abcdefghij", &[], ""), now()).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // The form records the code as the RSVP's referral.
+    let sealed = w
+        .sealer
+        .seal(&field_context(&invite.contact, "first_name"), "Maria")
+        .await
+        .unwrap();
+    w.app
+        .gatherings()
+        .rsvp(
+            NewRsvp {
+                gathering: &id,
+                contact: &invite.contact,
+                source: RsvpSource::Form,
+                language: Language::En,
+                first_name: &sealed,
+                referral: Some(&invite.code),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let page = text(
+        &w.get(&format!("/host/gatherings/{}", id.as_str()), &host.cookie)
+            .await,
+    );
+    assert!(
+        page.contains("<td>Maria</td><td>Going</td><td>Web form</td><td>You (Text)</td>"),
+        "{page}"
+    );
+    assert!(page.contains("Invited by text: 3, joined: 1."), "{page}");
+    let csv = text(
+        &w.get(
+            &format!("/host/gatherings/{}/attendees.csv", id.as_str()),
+            &host.cookie,
+        )
+        .await,
+    );
+    assert!(csv.contains("Maria,Going,Web form,You (Text),"), "{csv}");
+}
+
+#[tokio::test]
+async fn another_host_can_neither_preview_nor_send_invitations_for_a_gathering() {
+    let w = world();
+    let owner = w.sign_in("dana@example.org").await;
+    let intruder = w.sign_in("sam@example.org").await;
+    let id = w.create(&owner, "Porch talk").await;
+    let before = w.queue.sent.lock().unwrap().len();
+    for action in ["preview", "send"] {
+        let response = w
+            .invite(&intruder, &id, &[("action", action), ("attest", "yes")])
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    assert_eq!(
+        w.get(
+            &format!("/host/gatherings/{}/invite", id.as_str()),
+            &intruder.cookie
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(w.queue.sent.lock().unwrap().len(), before);
+    assert!(w.app.invites().all().is_empty());
+}
+
+#[test]
+fn the_invitation_texts_are_gsm7_and_fit_two_segments_with_long_values() {
+    for t in [&super::text::INVITE_EN, &super::text::INVITE_ES] {
+        let body = crate::messages::render(
+            t.sms_body,
+            &[
+                ("host", "Guadalupe"),
+                ("title", "Neighbors for Democracy: porch talk"),
+                ("when", "Sat, Oct 3, 6:30 PM"),
+                ("link", "https://rising-example.org/i/abcdefghij"),
+                ("program", "rising"),
+            ],
+        );
+        let info = crate::sms::segments::segments(&body);
+        assert_eq!(
+            info.encoding,
+            crate::sms::segments::Encoding::Gsm7,
+            "{body}"
+        );
+        assert!(info.segments <= 2, "{body}: {info:?}");
+        assert!(body.contains("STOP"));
+    }
 }

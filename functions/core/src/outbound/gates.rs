@@ -62,14 +62,44 @@ pub fn decide(
 }
 
 fn skip_reason(message: &StoredMessage, loaded: &Loaded) -> Option<SkipReason> {
-    if !message.consent.covers(message.kind) {
+    reason(
+        message.kind,
+        message.consent,
+        message.channel,
+        Some(&message.id),
+        loaded,
+    )
+}
+
+/// Why a host's invitation on `channel` would be skipped if sent now: the preview's answer before a
+/// batch is accepted (the send worker asks again at send time, with the same rules). `loaded`: the
+/// recipient and invite-window claim read for that contact and channel.
+pub fn invite_skip_reason(channel: Channel, loaded: &Loaded) -> Option<SkipReason> {
+    reason(
+        Kind::Invite,
+        super::ConsentBasis::HostAttested,
+        channel,
+        None,
+        loaded,
+    )
+}
+
+/// `id`: the message asking, whose own invite-window claim does not count against it.
+fn reason(
+    kind: Kind,
+    consent: super::ConsentBasis,
+    channel: Channel,
+    id: Option<&super::OutboundId>,
+    loaded: &Loaded,
+) -> Option<SkipReason> {
+    if !consent.covers(kind) {
         return Some(SkipReason::NoConsent);
     }
     let recipient = loaded.recipient.clone().unwrap_or_default();
     if recipient.suppressed {
         return Some(SkipReason::Suppressed);
     }
-    match message.channel {
+    match channel {
         Channel::Sms => {
             if recipient.sms_opted_in == Some(false) {
                 return Some(SkipReason::OptedOut);
@@ -78,7 +108,7 @@ fn skip_reason(message: &StoredMessage, loaded: &Loaded) -> Option<SkipReason> {
                 return Some(SkipReason::Undeliverable);
             }
             // Texts other than a host's invite go only to people who opted in to texts.
-            if message.kind != Kind::Invite && recipient.sms_opted_in != Some(true) {
+            if kind != Kind::Invite && recipient.sms_opted_in != Some(true) {
                 return Some(SkipReason::NoConsent);
             }
         }
@@ -87,16 +117,16 @@ fn skip_reason(message: &StoredMessage, loaded: &Loaded) -> Option<SkipReason> {
                 return Some(SkipReason::Undeliverable);
             }
             // Unsubscribing stops marketing email; the answer to the person's own action still goes.
-            if recipient.email_suppressed && message.kind != Kind::Confirmation {
+            if recipient.email_suppressed && kind != Kind::Confirmation {
                 return Some(SkipReason::OptedOut);
             }
         }
     }
-    if message.kind.once_per_window()
+    if kind.once_per_window()
         && loaded
             .claim
             .as_ref()
-            .is_some_and(|claim| claim.message != message.id)
+            .is_some_and(|claim| Some(&claim.message) != id)
     {
         return Some(SkipReason::AlreadyInvited);
     }

@@ -94,3 +94,52 @@ pub(crate) async fn batch_get(
     }
     Ok(found)
 }
+
+/// Items per `BatchWriteItem` (DynamoDB's limit).
+const BATCH_WRITE_MAX: usize = 25;
+
+/// `BatchWriteItem` puts of any number of items into `table`, in requests of 25, retrying
+/// unprocessed items with a growing pause. Unconditional: for items whose keys are new (random ids).
+pub(crate) async fn batch_put(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<HashMap<String, AttributeValue>>,
+) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    for chunk in items.chunks(BATCH_WRITE_MAX) {
+        let mut pending: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(dynamo_err("build BatchWriteItem"))
+            })
+            .collect::<Result<_, _>>()?;
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let output = client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(dynamo_err("BatchWriteItem"))?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Corrupt(
+                "BatchWriteItem left items unprocessed after retries".into(),
+            ));
+        }
+    }
+    Ok(())
+}

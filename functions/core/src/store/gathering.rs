@@ -88,6 +88,8 @@ pub struct RsvpRecord {
     pub first_name: Sealed,
     pub starts_at: OffsetDateTime,
     pub created_at: OffsetDateTime,
+    /// The code of the link they came through: a person's bring-a-friend code or a host's invite.
+    pub referral: Option<String>,
 }
 
 /// What an RSVP did.

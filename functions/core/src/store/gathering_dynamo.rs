@@ -402,6 +402,7 @@ impl RsvpItem {
             first_name: self.first_name_sealed,
             starts_at: parse_time("rsvp starts_at", &self.starts_at)?,
             created_at: parse_time("rsvp created_at", &self.created_at)?,
+            referral: self.referral,
         })
     }
 }

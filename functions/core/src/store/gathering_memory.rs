@@ -211,6 +211,7 @@ impl RsvpStore for MemoryGatheringStore {
                 first_name: rsvp.first_name.clone(),
                 starts_at: gathering.starts_at,
                 created_at: now,
+                referral: rsvp.referral.map(str::to_owned),
             },
         );
         if has_room {

@@ -73,6 +73,28 @@ pub trait RegistrationStore: Send + Sync {
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.take(key, 1, limit, window, now)
+    }
+
+    /// How many attempts `key` may still make in the current window of `window`.
+    fn remaining(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Counts `count` attempts at once against `key` (a quota: a host's invitations per day);
+    /// `false`, and nothing counted, when fewer than `count` remain in the window.
+    fn take(
+        &self,
+        key: &str,
+        count: u32,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Records the person: their contacts with consent and its evidence, their sealed names, their

@@ -350,13 +350,46 @@ impl RegistrationStore for DynamoRegistrationStore {
     }
 
     #[tracing::instrument(name = "store.allow", skip_all)]
-    async fn allow(
+    async fn remaining(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let start = window_start(now, window);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("RATE#{key}")))
+            .key("sk", AttributeValue::S(format!("WINDOW#{start}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err("GetItem"))?;
+        let used = output
+            .item
+            .and_then(|item| item.get("attempts").and_then(|v| v.as_n().ok()).cloned())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0);
+        Ok(limit.saturating_sub(used))
+    }
+
+    async fn take(
+        &self,
+        key: &str,
+        count: u32,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        if count == 0 {
+            return Ok(true);
+        }
+        let Some(room) = limit.checked_sub(count) else {
+            return Ok(false);
+        };
         let start = window_start(now, window);
         let expires = start + window.whole_seconds() + 60;
         let result = self
@@ -366,11 +399,11 @@ impl RegistrationStore for DynamoRegistrationStore {
             .key("pk", AttributeValue::S(format!("RATE#{key}")))
             .key("sk", AttributeValue::S(format!("WINDOW#{start}")))
             .update_expression("SET entity = :entity, expires_at = :exp ADD attempts :one")
-            .condition_expression("attribute_not_exists(attempts) OR attempts < :limit")
+            .condition_expression("attribute_not_exists(attempts) OR attempts <= :room")
             .expression_attribute_values(":entity", AttributeValue::S("rate_window".into()))
             .expression_attribute_values(":exp", AttributeValue::N(expires.to_string()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(":one", AttributeValue::N(count.to_string()))
+            .expression_attribute_values(":room", AttributeValue::N(room.to_string()))
             .send()
             .await;
         match result {

@@ -92,22 +92,39 @@ impl RegistrationStore for MemoryRegistrationStore {
             .and_then(|(answer, _)| answer.clone()))
     }
 
-    async fn allow(
+    async fn remaining(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        let state = self.lock();
+        let used = state
+            .windows
+            .get(&(key.to_owned(), window_start(now, window)))
+            .copied()
+            .unwrap_or(0);
+        Ok(limit.saturating_sub(used))
+    }
+
+    async fn take(
+        &self,
+        key: &str,
+        count: u32,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let count = state
+        let used = state
             .windows
             .entry((key.to_owned(), window_start(now, window)))
             .or_default();
-        if *count >= limit {
+        if used.saturating_add(count) > limit {
             return Ok(false);
         }
-        *count += 1;
+        *used += count;
         Ok(true)
     }
 
