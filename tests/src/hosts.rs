@@ -5,8 +5,8 @@
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
-use crate::Stack;
-use crate::mail::wait_for_emails;
+use crate::mail::{unique_email, wait_for_emails};
+use crate::{Stack, unique_phone};
 
 /// A client that does not follow redirects.
 pub fn client() -> reqwest::Client {
@@ -171,5 +171,49 @@ impl Host {
             .next()
             .expect("an id")
             .to_owned()
+    }
+}
+
+/// 50 lines as a host might paste them: 30 people with a mobile number (one of whom texted STOP),
+/// 12 with an email, 5 repeated lines (duplicates), 3 lines that are not contacts.
+pub struct Paste {
+    pub text: String,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+    /// The number the test should opt out (text STOP) before inviting.
+    pub opted_out: String,
+}
+
+pub fn paste() -> Paste {
+    let names = [
+        "Ana", "Luis", "Maria", "Omar", "Bea", "Noor", "Sam", "Lena", "Kai", "Rosa",
+    ];
+    let mut lines = Vec::new();
+    let phones: Vec<String> = (0..30).map(|_| unique_phone()).collect();
+    let emails: Vec<String> = (0..12).map(|_| unique_email("invitee")).collect();
+    for (i, phone) in phones.iter().enumerate() {
+        let digits = &phone[2..];
+        let shown = format!("({}) {}-{}", &digits[..3], &digits[3..6], &digits[6..]);
+        lines.push(match i % 3 {
+            0 => format!("{} Diaz, {shown}", names[i % names.len()]),
+            1 => format!("{shown}\t{}", names[i % names.len()]),
+            _ => format!("\"{}, Jr.\",{phone}", names[i % names.len()]),
+        });
+    }
+    for (i, email) in emails.iter().enumerate() {
+        lines.push(format!("{} <{email}>", names[i % names.len()]));
+    }
+    for i in 0..5 {
+        lines.push(format!("{} again, {}", names[i], phones[i]));
+    }
+    lines.push("call me maybe".into());
+    lines.push("Bob, 202-555-01".into());
+    lines.push("eve@@example".into());
+    assert_eq!(lines.len(), 50);
+    Paste {
+        text: lines.join("\n"),
+        opted_out: phones[7].clone(),
+        phones,
+        emails,
     }
 }

@@ -5,54 +5,11 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use rising_tests::hosts::{self, Host};
+use rising_tests::hosts::{self, Host, paste};
 use rising_tests::mail::{unique_email, wait_for_emails};
 use rising_tests::sending::{sent_to, zip_open_for};
-use rising_tests::{spawn_app, unique_phone};
+use rising_tests::spawn_app;
 use serde_json::json;
-
-/// 50 lines as a host might paste them: 30 people with a mobile number (one of whom texted STOP),
-/// 12 with an email, 5 repeated lines (duplicates), 3 lines that are not contacts.
-struct Paste {
-    text: String,
-    phones: Vec<String>,
-    emails: Vec<String>,
-    opted_out: String,
-}
-
-fn paste() -> Paste {
-    let names = [
-        "Ana", "Luis", "Maria", "Omar", "Bea", "Noor", "Sam", "Lena", "Kai", "Rosa",
-    ];
-    let mut lines = Vec::new();
-    let phones: Vec<String> = (0..30).map(|_| unique_phone()).collect();
-    let emails: Vec<String> = (0..12).map(|_| unique_email("invitee")).collect();
-    for (i, phone) in phones.iter().enumerate() {
-        let digits = &phone[2..];
-        let shown = format!("({}) {}-{}", &digits[..3], &digits[3..6], &digits[6..]);
-        lines.push(match i % 3 {
-            0 => format!("{} Diaz, {shown}", names[i % names.len()]),
-            1 => format!("{shown}\t{}", names[i % names.len()]),
-            _ => format!("\"{}, Jr.\",{phone}", names[i % names.len()]),
-        });
-    }
-    for (i, email) in emails.iter().enumerate() {
-        lines.push(format!("{} <{email}>", names[i % names.len()]));
-    }
-    for i in 0..5 {
-        lines.push(format!("{} again, {}", names[i], phones[i]));
-    }
-    lines.push("call me maybe".into());
-    lines.push("Bob, 202-555-01".into());
-    lines.push("eve@@example".into());
-    assert_eq!(lines.len(), 50);
-    Paste {
-        text: lines.join("\n"),
-        opted_out: phones[7].clone(),
-        phones,
-        emails,
-    }
-}
 
 #[tokio::test]
 async fn a_host_invites_fifty_pasted_contacts_and_an_invitee_rsvps_through_their_link() {
@@ -164,6 +121,36 @@ async fn a_host_invites_fifty_pasted_contacts_and_an_invitee_rsvps_through_their
     for email in &paste.emails {
         assert_eq!(wait_for_emails(&app, email, 1).await.len(), 1, "{email}");
     }
+
+    // An invitee who uses the email's "delete my data" link loses their invitation record too.
+    let erased = &paste.emails[0];
+    let raw = &wait_for_emails(&app, erased, 1).await[0];
+    let body = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("MIME")
+        .body_text(0)
+        .expect("text")
+        .into_owned();
+    let start = body.find("/forget?t=").expect("a delete-my-data link");
+    let token = body[start..].split_whitespace().next().unwrap().to_owned();
+    let response = hosts::client()
+        .post(format!("{}{token}", app.gateway_url))
+        .form(&[("confirm", "page")])
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(response.status(), StatusCode::OK);
+    let hash = app.email_hash(erased);
+    let invites: Vec<_> = app
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|i| {
+            rising_tests::s(i, "pk").is_some_and(|pk| pk.starts_with("INVITE#"))
+                && rising_tests::s(i, "contact_hash") == Some(hash.as_str())
+        })
+        .collect();
+    assert!(invites.is_empty(), "{invites:?}");
 
     // An invitee follows their link and RSVPs.
     let text = sent_to(&app, &paste.phones[0]).await.remove(0);

@@ -430,6 +430,10 @@ impl DynamoInboundStore {
                 // A training registration (its sealed first name goes with it).
                 groups.push(vec![self.delete_write(pk, sk)?]);
                 items += 1;
+            } else if pk.starts_with("INVITE#") {
+                // A host's invitation to them: its personal link stops working.
+                groups.push(vec![self.delete_write(pk, sk)?]);
+                items += 1;
             } else {
                 unknown += 1;
             }
