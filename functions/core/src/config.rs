@@ -101,6 +101,46 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         (self.0)(name).filter(|v| !v.trim().is_empty())
     }
 
+    /// A whole number, 1 or more; `default` when unset.
+    pub fn number(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => {
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: "must be a whole number, 1 or more",
+                    })
+            }
+        }
+    }
+
+    /// A list separated by commas or spaces (empty when unset).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.optional(name)
+            .map(|v| {
+                v.split([',', ' '])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Countries whose mobile numbers may be texted (`ALLOWED_PHONE_COUNTRIES`, default `US`).
+    pub fn phone_countries(&self) -> Vec<String> {
+        let list = self.list("ALLOWED_PHONE_COUNTRIES");
+        if list.is_empty() {
+            vec!["US".into()]
+        } else {
+            list
+        }
+    }
+
     pub fn account_sid(&self) -> Result<String, ConfigError> {
         let sid = self.required("TWILIO_ACCOUNT_SID")?;
         if sid.len() == 34
@@ -401,29 +441,6 @@ impl RegisterConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
-        let number =
-            |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-                match env.optional(name) {
-                    None => Ok(default),
-                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
-                        ConfigError::Invalid {
-                            name,
-                            reason: "must be a whole number, 1 or more",
-                        },
-                    ),
-                }
-            };
-        let list = |name: &str| -> Vec<String> {
-            env.optional(name)
-                .map(|v| {
-                    v.split([',', ' '])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         let url = |name: &'static str| -> Result<String, ConfigError> {
             let value = env.required(name)?;
             if value.starts_with("https://") || value.starts_with("http://") {
@@ -435,7 +452,7 @@ impl RegisterConfig {
                 })
             }
         };
-        let embed_origins = list("EMBED_ORIGINS");
+        let embed_origins = env.list("EMBED_ORIGINS");
         if let Some(bad) = embed_origins
             .iter()
             .find(|o| *o != "*" && !(o.starts_with("https://") || o.starts_with("http://")))
@@ -446,10 +463,7 @@ impl RegisterConfig {
                 reason: "each origin must start with https:// (or http://), or be *",
             });
         }
-        let mut phone_countries = list("ALLOWED_PHONE_COUNTRIES");
-        if phone_countries.is_empty() {
-            phone_countries.push("US".into());
-        }
+        let phone_countries = env.phone_countries();
         let public_base_url = env
             .optional("PUBLIC_BASE_URL")
             .or_else(|| env.optional("API_URL"))
@@ -468,9 +482,9 @@ impl RegisterConfig {
             email_from: env.email_from()?,
             phone_countries,
             embed_origins,
-            ip_limit: number("REGISTER_IP_LIMIT", 30)?,
-            contact_limit: number("REGISTER_CONTACT_LIMIT", 5)?,
-            window_seconds: number("REGISTER_WINDOW_SECONDS", 600)?,
+            ip_limit: env.number("REGISTER_IP_LIMIT", 30)?,
+            contact_limit: env.number("REGISTER_CONTACT_LIMIT", 5)?,
+            window_seconds: env.number("REGISTER_WINDOW_SECONDS", 600)?,
             terms_url: url("TERMS_URL")?,
             privacy_url: url("PRIVACY_URL")?,
         })
@@ -542,18 +556,6 @@ impl HostConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
-        let number =
-            |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-                match env.optional(name) {
-                    None => Ok(default),
-                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n >= 1).ok_or(
-                        ConfigError::Invalid {
-                            name,
-                            reason: "must be a whole number, 1 or more",
-                        },
-                    ),
-                }
-            };
         let price = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
             match env.optional(name) {
                 None => Ok(default),
@@ -601,28 +603,14 @@ impl HostConfig {
             program: env.program()?,
             email_from: env.email_from()?,
             text_number: env.required("TWILIO_PHONE_NUMBER")?,
-            login_ip_limit: number("HOST_LOGIN_IP_LIMIT", 20)?,
-            login_email_limit: number("HOST_LOGIN_EMAIL_LIMIT", 3)?,
-            login_window_seconds: number("HOST_LOGIN_WINDOW_SECONDS", 900)?,
+            login_ip_limit: env.number("HOST_LOGIN_IP_LIMIT", 20)?,
+            login_email_limit: env.number("HOST_LOGIN_EMAIL_LIMIT", 3)?,
+            login_window_seconds: env.number("HOST_LOGIN_WINDOW_SECONDS", 900)?,
             approval_required,
-            phone_countries: {
-                let list: Vec<String> = env
-                    .optional("ALLOWED_PHONE_COUNTRIES")
-                    .unwrap_or_else(|| "US".into())
-                    .split([',', ' '])
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if list.is_empty() {
-                    vec!["US".into()]
-                } else {
-                    list
-                }
-            },
-            invite_quota: number("HOST_INVITE_DAILY_LIMIT", 200)?,
-            invite_window_days: number("INVITE_WINDOW_DAYS", 30)?,
-            invite_purge_days: number("INVITE_PURGE_DAYS", 30)?,
+            phone_countries: env.phone_countries(),
+            invite_quota: env.number("HOST_INVITE_DAILY_LIMIT", 200)?,
+            invite_window_days: env.number("INVITE_WINDOW_DAYS", 30)?,
+            invite_purge_days: env.number("INVITE_PURGE_DAYS", 30)?,
             sms_segment_price_usd: price("SMS_SEGMENT_PRICE_USD", 0.0083)?,
             email_price_usd: price("EMAIL_PRICE_USD", 0.0001)?,
         })

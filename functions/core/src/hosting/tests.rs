@@ -1,7 +1,5 @@
 //! The host dashboard over the in-memory adapters, driven through its HTTP handler.
 
-use std::sync::{Arc, Mutex};
-
 use http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
@@ -11,7 +9,7 @@ use super::HostApp;
 use crate::admin::{AuditAction, MemoryAdminStore};
 use crate::config::HostConfig;
 use crate::domain::{GatheringId, Language};
-use crate::outbound::{QueueError, QueuedMessage, SendQueue, body_context};
+use crate::outbound::body_context;
 use crate::privacy::{Sealer, field_context};
 use crate::secrets::StaticSecretStore;
 use crate::store::{
@@ -22,21 +20,7 @@ use crate::store::{
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const OTHER_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
-#[derive(Clone, Default)]
-struct Queue {
-    sent: Arc<Mutex<Vec<QueuedMessage>>>,
-}
-
-impl SendQueue for Queue {
-    async fn send(
-        &self,
-        messages: &[(QueuedMessage, std::time::Duration)],
-    ) -> Result<Vec<bool>, QueueError> {
-        let mut sent = self.sent.lock().unwrap();
-        sent.extend(messages.iter().map(|(m, _)| m.clone()));
-        Ok(vec![true; messages.len()])
-    }
-}
+type Queue = crate::outbound::recording_queue::RecordingQueue;
 
 type App = HostApp<
     MemoryHostStore,
@@ -155,15 +139,7 @@ impl World {
 
     /// The sign-in link in the last email queued.
     async fn last_link(&self) -> String {
-        let id = self
-            .queue
-            .sent
-            .lock()
-            .unwrap()
-            .last()
-            .expect("an email")
-            .id
-            .clone();
+        let id = self.queue.messages().last().expect("an email").id.clone();
         let message = self.app.outbox().message(&id).expect("stored");
         let mime = self
             .sealer
@@ -368,7 +344,7 @@ async fn an_invalid_email_is_refused_and_nothing_is_sent() {
         );
         assert!(text(&response).contains("valid email address"));
     }
-    assert!(w.queue.sent.lock().unwrap().is_empty());
+    assert!(w.queue.messages().is_empty());
 }
 
 #[tokio::test]
@@ -382,7 +358,7 @@ async fn links_for_one_address_are_rate_limited_so_nobody_can_email_bomb_it() {
     }
     let refused = w.ask_link("Dana@Example.org", now()).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(w.queue.sent.lock().unwrap().len(), 3);
+    assert_eq!(w.queue.messages().len(), 3);
     // Another address is not affected, and the window passes.
     assert_eq!(
         w.ask_link("sam@example.org", now()).await.status(),
@@ -806,7 +782,7 @@ async fn the_preview_shows_who_will_be_invited_who_is_skipped_and_why_and_the_ex
         assert!(html.contains(needle), "missing {needle} in {html}");
     }
     assert!(
-        w.queue.sent.lock().unwrap().len() <= 2,
+        w.queue.messages().len() <= 2,
         "a preview sends nothing (only the sign-in emails)"
     );
     assert!(w.app.invites().all().is_empty());
@@ -817,12 +793,12 @@ async fn sending_needs_the_attestation_then_queues_one_invitation_per_person_and
     let w = world();
     let host = w.sign_in("dana@example.org").await;
     let id = w.create(&host, "Porch talk").await;
-    let before = w.queue.sent.lock().unwrap().len();
+    let before = w.queue.messages().len();
 
     let refused = w.invite(&host, &id, &[("action", "send")]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&refused).contains("Please confirm that you know these people."));
-    assert_eq!(w.queue.sent.lock().unwrap().len(), before);
+    assert_eq!(w.queue.messages().len(), before);
 
     let response = w
         .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
@@ -834,7 +810,7 @@ async fn sending_needs_the_attestation_then_queues_one_invitation_per_person_and
         text(&response)
     );
     assert!(location(&response).starts_with(&format!("/host/gatherings/{}?sent=", id.as_str())));
-    let queued: Vec<_> = w.queue.sent.lock().unwrap()[before..].to_vec();
+    let queued: Vec<_> = w.queue.messages()[before..].to_vec();
     assert_eq!(queued.len(), 5, "Ana x2, Luis, Maria, Omar");
     let invites = w.app.invites().all();
     assert_eq!(invites.len(), 5);
@@ -903,7 +879,7 @@ async fn the_daily_quota_refuses_a_batch_that_does_not_fit_and_says_how_many_are
         .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
         .await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    let before = w.queue.sent.lock().unwrap().len();
+    let before = w.queue.messages().len();
     // 5 of 8 used; the same list again does not fit.
     let again = w
         .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
@@ -914,7 +890,7 @@ async fn the_daily_quota_refuses_a_batch_that_does_not_fit_and_says_how_many_are
         "{}",
         text(&again)
     );
-    assert_eq!(w.queue.sent.lock().unwrap().len(), before);
+    assert_eq!(w.queue.messages().len(), before);
 }
 
 #[tokio::test]
@@ -991,7 +967,7 @@ async fn another_host_can_neither_preview_nor_send_invitations_for_a_gathering()
     let owner = w.sign_in("dana@example.org").await;
     let intruder = w.sign_in("sam@example.org").await;
     let id = w.create(&owner, "Porch talk").await;
-    let before = w.queue.sent.lock().unwrap().len();
+    let before = w.queue.messages().len();
     for action in ["preview", "send"] {
         let response = w
             .invite(&intruder, &id, &[("action", action), ("attest", "yes")])
@@ -1007,7 +983,7 @@ async fn another_host_can_neither_preview_nor_send_invitations_for_a_gathering()
         .status(),
         StatusCode::NOT_FOUND
     );
-    assert_eq!(w.queue.sent.lock().unwrap().len(), before);
+    assert_eq!(w.queue.messages().len(), before);
     assert!(w.app.invites().all().is_empty());
 }
 

@@ -25,6 +25,8 @@ mod adapters;
 pub mod gates;
 pub mod quiet_hours;
 pub mod rate;
+#[cfg(test)]
+pub(crate) mod recording_queue;
 mod worker;
 
 pub use adapters::{SesEmailGateway, SqsSendQueue, TwilioSmsGateway, email_failure, sms_failure};

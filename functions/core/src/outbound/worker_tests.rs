@@ -13,8 +13,8 @@ use crate::domain::Language;
 use crate::outbound::quiet_hours::QuietHoursPolicy;
 use crate::outbound::rate::RateLimiter;
 use crate::outbound::{
-    BatchId, Channel, ConsentBasis, Kind, NewMessage, OutboundId, OutboxStore, QueueError,
-    QueuedMessage, Recipient, SendFailure, SendQueue, SkipReason, Status, body_context,
+    BatchId, Channel, ConsentBasis, Kind, NewMessage, OutboundId, OutboxStore, QueuedMessage,
+    Recipient, SendFailure, SkipReason, Status, body_context,
 };
 use crate::privacy::{ContactHash, Sealer, field_context};
 use crate::store::MemoryOutbox;
@@ -81,17 +81,7 @@ impl EmailGateway for Provider {
     }
 }
 
-#[derive(Clone, Default)]
-struct Queue {
-    sent: Arc<Mutex<Vec<(QueuedMessage, Duration)>>>,
-}
-
-impl SendQueue for Queue {
-    async fn send(&self, messages: &[(QueuedMessage, Duration)]) -> Result<Vec<bool>, QueueError> {
-        self.sent.lock().unwrap().extend(messages.iter().cloned());
-        Ok(vec![true; messages.len()])
-    }
-}
+type Queue = crate::outbound::recording_queue::RecordingQueue;
 
 struct World {
     worker: SendWorker<MemoryOutbox, Queue, Provider, Provider>,

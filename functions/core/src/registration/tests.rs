@@ -1,7 +1,5 @@
 //! The registration use case and its HTTP side, over the in-memory adapters.
 
-use std::sync::{Arc, Mutex};
-
 use http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
@@ -15,9 +13,7 @@ use crate::domain::{
     GatheringTitle, Language, PhoneNumber, Zip,
 };
 use crate::email::TokenKey;
-use crate::outbound::{
-    Channel, Kind, OutboundId, QueueError, QueuedMessage, SendQueue, body_context,
-};
+use crate::outbound::{Channel, Kind, OutboundId, body_context};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::StaticSecretStore;
 use crate::store::{
@@ -27,32 +23,7 @@ use crate::store::{
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-#[derive(Clone, Default)]
-struct Queue {
-    sent: Arc<Mutex<Vec<QueuedMessage>>>,
-}
-
-impl SendQueue for Queue {
-    async fn send(
-        &self,
-        messages: &[(QueuedMessage, std::time::Duration)],
-    ) -> Result<Vec<bool>, QueueError> {
-        let mut sent = self.sent.lock().unwrap();
-        sent.extend(messages.iter().map(|(m, _)| m.clone()));
-        Ok(vec![true; messages.len()])
-    }
-}
-
-impl Queue {
-    fn ids(&self) -> Vec<OutboundId> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect()
-    }
-}
+type Queue = crate::outbound::recording_queue::RecordingQueue;
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap()
