@@ -227,7 +227,8 @@ class ParametersTest(unittest.TestCase):
         template = stack.load_template(stack.DEFAULT_TEMPLATE)
         parameter_values(template, {}, json.loads(stack.PARAMETERS_FILE.read_text()), {})
         self.assertEqual(stack.secret_parameter_names(template),
-                         ["TwilioAuthTokenParameter", "ContactHashKeyParameter", "EmailLinkKeyParameter"])
+                         ["TwilioAuthTokenParameter", "ContactHashKeyParameter", "EmailLinkKeyParameter",
+                          "SessionKeyParameter"])
 
 
 class OrderTest(unittest.TestCase):

@@ -43,6 +43,10 @@ async fn stack() -> Stack {
 
 #[tokio::test]
 async fn twilio_answering_500_then_201_sends_the_invite_once() {
+    if rising_tests::sending::no_zone_is_open("twilio_answering_500_then_201_sends_the_invite_once")
+    {
+        return;
+    }
     let app = stack().await;
     let producer = Producer::new(&app);
     let phone = unique_phone();
@@ -62,6 +66,9 @@ async fn twilio_answering_500_then_201_sends_the_invite_once() {
 
 #[tokio::test]
 async fn a_429_storm_delays_the_invite_and_it_is_sent_once() {
+    if rising_tests::sending::no_zone_is_open("a_429_storm_delays_the_invite_and_it_is_sent_once") {
+        return;
+    }
     let app = stack().await;
     let producer = Producer::new(&app);
     let phone = unique_phone();
@@ -91,6 +98,11 @@ async fn a_429_storm_delays_the_invite_and_it_is_sent_once() {
 
 #[tokio::test]
 async fn a_connection_reset_after_the_text_was_created_is_unknown_and_never_sent_again() {
+    if rising_tests::sending::no_zone_is_open(
+        "a_connection_reset_after_the_text_was_created_is_unknown_and_never_sent_again",
+    ) {
+        return;
+    }
     let app = stack().await;
     let producer = Producer::new(&app);
     let phone = unique_phone();
@@ -118,6 +130,11 @@ async fn a_connection_reset_after_the_text_was_created_is_unknown_and_never_sent
 
 #[tokio::test]
 async fn every_queue_message_delivered_two_or_three_times_sends_one_text_per_phone() {
+    if rising_tests::sending::no_zone_is_open(
+        "every_queue_message_delivered_two_or_three_times_sends_one_text_per_phone",
+    ) {
+        return;
+    }
     let app = stack().await;
     let producer = Producer::new(&app);
     let phones: Vec<String> = (0..20).map(|_| unique_phone()).collect();
@@ -158,6 +175,11 @@ async fn every_queue_message_delivered_two_or_three_times_sends_one_text_per_pho
 
 #[tokio::test]
 async fn an_opted_out_phone_in_a_faulty_batch_receives_nothing() {
+    if rising_tests::sending::no_zone_is_open(
+        "an_opted_out_phone_in_a_faulty_batch_receives_nothing",
+    ) {
+        return;
+    }
     let app = stack().await;
     let producer = Producer::new(&app);
     let stopped = unique_phone();

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rising_core::outbound::OutboxStore;
 use rising_core::sms::client::{ClientConfig, OutboundMessage, Sender, TwilioAuth, TwilioClient};
+use rising_tests::sending::{PATIENCE, Producer, zip_open_for};
 use rising_tests::{Item, Stack, item_text, s, spawn_app, unique_message_sid, unique_phone};
 
 const UNREACHABLE: &str = "+15005550001"; // 30003, undelivered
@@ -358,6 +360,74 @@ async fn a_callback_posted_twice_writes_nothing_new() {
 
     assert_eq!(again.status(), 204);
     assert_eq!(outbound_items(&app, &sid).await, before);
+}
+
+#[tokio::test]
+async fn a_delivered_invite_of_a_batch_is_counted_delivered_once() {
+    let app = spawn_app().await;
+    let producer = Producer::new(&app);
+    let phone = unique_phone();
+    let Some(zip) = zip_open_for(&phone, 20) else {
+        // 11:00–12:00 UTC every US time zone is in its quiet hours: nothing is sent, so nothing can
+        // be delivered (the send pipeline's tests check the deferral then).
+        return;
+    };
+    let queued = producer
+        .invite_at(&phone, &zip, "Dana invites you to a gathering on Saturday.")
+        .await;
+    assert_eq!(producer.outcome(&queued).await, "sent");
+    let message = producer.item(&queued).await.expect("the invite's item");
+    let sid = s(&message, "provider_id")
+        .expect("its MessageSid")
+        .to_owned();
+
+    // The worker left a pointer from the MessageSid to the batch, with no personal data.
+    let items = outbound_items(&app, &sid).await;
+    let pointer = by_sk(&items, "BATCH").expect("the batch pointer");
+    assert_eq!(s(pointer, "batch_id"), Some(producer.batch.as_str()));
+    assert!(
+        n(pointer, "expires_at").is_some(),
+        "it expires like the message"
+    );
+    assert!(!item_text(pointer).contains(&phone));
+
+    // The emulator posts queued, sent, delivered to /sms/status.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut progress = app.outbox().progress(&producer.batch).await.unwrap();
+    while progress.delivered == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        progress = app.outbox().progress(&producer.batch).await.unwrap();
+    }
+    assert_eq!(
+        (progress.queued, progress.sent, progress.delivered),
+        (1, 1, 1),
+        "{progress:?}"
+    );
+    assert_eq!(progress.done(), 1);
+
+    // Twilio repeating the callback does not count it again.
+    let delivered = status_params(&app, &sid, &phone, "delivered", None);
+    let again = app.post_webhook("/sms/status", &delivered, None).await;
+    assert_eq!(again.status(), 204);
+    let progress = app.outbox().progress(&producer.batch).await.unwrap();
+    assert_eq!(progress.delivered, 1);
+}
+
+#[tokio::test]
+async fn a_delivered_text_of_no_batch_counts_in_no_batch() {
+    let app = spawn_app().await;
+    let sid = send(&app, &unique_phone()).await;
+    assert_eq!(
+        callbacks(&app, &sid, 3).await,
+        vec!["queued", "sent", "delivered"]
+    );
+    let items = outbound_items(&app, &sid).await;
+    assert!(
+        by_sk(&items, "BATCH").is_none(),
+        "no pointer: {:?}",
+        sks(&items)
+    );
+    assert!(by_sk(&items, "STATUS#delivered").is_some());
 }
 
 #[tokio::test]

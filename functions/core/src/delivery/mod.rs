@@ -1,7 +1,8 @@
 //! Delivery status of the texts we send: Twilio's status callbacks (`POST /sms/status`). Each
 //! callback is recorded once per (MessageSid, status); the message's summary only ever moves forward;
 //! carrier error codes change the recipient's contact record (opted out, undeliverable) or are
-//! counted and raised as an alert (carrier filtering).
+//! counted and raised as an alert (carrier filtering). The first `delivered` of a text sent as part
+//! of a batch is counted in the batch's progress (`Progress::delivered`).
 
 mod webhook;
 
@@ -229,6 +230,19 @@ pub async fn record<S: DeliveryStore>(
         effect,
     };
     let recorded = store.record(&record, now).await?;
+    // Counted once per MessageSid: only when this `delivered` is new. A display counter: if it
+    // cannot be written the status stays recorded (a retry by Twilio would be a duplicate anyway).
+    let mut counted_in_batch = false;
+    if callback.status == DeliveryStatus::Delivered && !recorded.duplicate {
+        match store.count_delivered(&callback.sid, now).await {
+            Ok(batch) => counted_in_batch = batch.is_some(),
+            Err(error) => tracing::warn!(
+                message_sid = callback.sid.as_str(),
+                %error,
+                "could not count the delivered text in its batch"
+            ),
+        }
+    }
     let outcome = if recorded.duplicate {
         "duplicate"
     } else {
@@ -243,6 +257,7 @@ pub async fn record<S: DeliveryStore>(
         error_code = callback.error_code,
         consequence = consequence.name(),
         summary_advanced = recorded.summary_advanced,
+        counted_in_batch,
         "status callback recorded"
     );
     if let Consequence::CarrierFiltering(code) = consequence
@@ -261,6 +276,7 @@ pub async fn record<S: DeliveryStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::BatchId;
     use crate::store::MemoryDeliveryStore;
 
     const SID: &str = "SM00000000000000000000000000000001";
@@ -509,6 +525,54 @@ mod tests {
 
         assert_eq!(store.counter("carrier_filtering", "2023-11-14"), 1);
         assert!(store.contact(&contact_hash()).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_delivered_callback_counts_once_for_its_batch() {
+        let store = MemoryDeliveryStore::default();
+        let batch = BatchId::parse("batch1").unwrap();
+        store.point_to_batch(SID, &batch);
+
+        feed(
+            &store,
+            &[
+                callback("queued", None),
+                callback("sent", None),
+                callback("delivered", None),
+                callback("delivered", None),
+                callback("read", None),
+            ],
+        )
+        .await;
+
+        assert_eq!(store.delivered(&batch), 1);
+    }
+
+    #[tokio::test]
+    async fn a_text_that_was_not_delivered_counts_nowhere() {
+        let store = MemoryDeliveryStore::default();
+        let batch = BatchId::parse("batch1").unwrap();
+        store.point_to_batch(SID, &batch);
+
+        feed(
+            &store,
+            &[callback("sent", None), callback("undelivered", Some(30003))],
+        )
+        .await;
+
+        assert_eq!(store.delivered(&batch), 0);
+    }
+
+    #[tokio::test]
+    async fn a_text_without_a_batch_counts_nowhere() {
+        let store = MemoryDeliveryStore::default();
+        let batch = BatchId::parse("batch1").unwrap();
+        store.point_to_batch("SM00000000000000000000000000000002", &batch);
+
+        feed(&store, &[callback("delivered", None)]).await;
+
+        assert_eq!(store.delivered(&batch), 0);
+        assert_eq!(store.statuses(SID), vec!["delivered"]);
     }
 
     #[tokio::test]

@@ -967,6 +967,11 @@ pub fn history_lines(
             if !reasons.is_empty() {
                 text.push_str(&format!(" ({})", reasons.join(", ")));
             }
+            text.push_str("; ");
+            text.push_str(&render(
+                i.delivered_line,
+                &[("count", &p.delivered.to_string())],
+            ));
             if p.deferred > 0 {
                 text.push_str(". ");
                 text.push_str(&render(

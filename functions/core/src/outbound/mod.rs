@@ -14,7 +14,9 @@
 //!    source's maximum concurrency);
 //! 4. **records** the outcome: `sending → sent` with the provider's id, or `failed` with the reason
 //!    (21610 also opts the recipient out; invalid numbers mark them undeliverable), or back to
-//!    `pending` for a retry after throttling.
+//!    `pending` for a retry after throttling. A text of a batch that was sent also leaves a pointer
+//!    from its MessageSid to its batch, so Twilio's `delivered` callback (`delivery`) can count it
+//!    in the batch's progress.
 //!
 //! A redelivered queue message finds the message `sent` and is acknowledged. A worker that died
 //! between claim and outcome leaves a lease; when it has expired the message is moved to `unknown`
@@ -438,6 +440,9 @@ pub enum RecipientMark {
 pub struct Progress {
     pub queued: u64,
     pub sent: u64,
+    /// Texts the carrier reported delivered (Twilio's `delivered` status callback), counted once per
+    /// MessageSid. A subset of `sent`; emails are never counted.
+    pub delivered: u64,
     pub failed: u64,
     pub unknown: u64,
     /// Currently waiting for the recipient's morning.

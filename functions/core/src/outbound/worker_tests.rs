@@ -484,3 +484,44 @@ async fn a_mixed_batch_reports_each_outcome_in_the_progress_counters() {
     assert_eq!(progress.skipped, vec![(SkipReason::OptedOut, 1)]);
     assert_eq!(progress.done(), 8);
 }
+
+#[tokio::test]
+async fn a_sent_text_of_a_batch_points_its_message_sid_at_the_batch_but_an_email_does_not() {
+    let mut w = World::new();
+    let text = w.invite(PHONE).await;
+    let email = w
+        .message(Kind::Invite, Channel::Email, "ana@example.org")
+        .await;
+    assert_eq!(
+        failures(&w.deliver(&[text.clone(), email.clone()], NOON_ET).await),
+        0
+    );
+    assert_eq!(
+        (w.status(&text), w.status(&email)),
+        (Status::Sent, Status::Sent)
+    );
+    // The provider numbers its ids in the order it sent.
+    let sent: Vec<(String, String)> = w.provider.sent.lock().unwrap().clone();
+    for (i, (to, _)) in sent.iter().enumerate() {
+        let sid = format!("SM{:032x}", i + 1);
+        let expected = (to == PHONE).then(|| w.batch.clone());
+        assert_eq!(w.outbox.batch_of(&sid), expected, "{to}");
+    }
+    assert_eq!(sent.len(), 2);
+}
+
+#[tokio::test]
+async fn the_progress_sums_the_delivered_counter_the_delivery_path_adds() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    assert_eq!(failures(&w.deliver(&[q], NOON_ET).await), 0);
+    assert_eq!(w.progress().await.delivered, 0);
+    w.outbox.add_to_counter(&w.batch, "delivered", 1);
+    let progress = w.progress().await;
+    assert_eq!((progress.sent, progress.delivered), (1, 1));
+    assert_eq!(
+        progress.done(),
+        1,
+        "delivered is part of sent, not another outcome"
+    );
+}

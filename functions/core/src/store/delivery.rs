@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::domain::MessageSid;
+use crate::outbound::BatchId;
 use crate::privacy::ContactHash;
 
 /// What a status callback changes beyond the message's own records.
@@ -59,4 +60,14 @@ pub trait DeliveryStore: Send + Sync {
         record: &StatusRecord,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
+    /// Counts a text the carrier delivered in its batch's progress: if the send worker left an
+    /// `OUTBOUND#<sid>` / `BATCH` pointer (a text of a batch), adds 1 to that batch's `delivered`
+    /// counter. Returns the batch counted in, `None` for a text of no batch. Counts every time it
+    /// is called: call it once per MessageSid, when its `delivered` status is first recorded.
+    fn count_delivered(
+        &self,
+        sid: &MessageSid,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<BatchId>, StoreError>> + Send;
 }

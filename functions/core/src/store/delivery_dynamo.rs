@@ -8,6 +8,11 @@
 //! separate update conditioned on its rank: it cannot share the transaction (a late status must not
 //! cancel the rest), and being monotonic it is safe to attempt again on every delivery, which also
 //! repairs a summary left behind by a crash between the two writes.
+//!
+//! The first `delivered` status of a text sent as part of a batch (the send worker left an
+//! `OUTBOUND#<sid>` / `BATCH` pointer with its `batch_id`) also adds 1 to `delivered` on a random
+//! `BATCH#<id>` / `COUNT#<shard>` counter item, the batch's progress. A `delivered` callback that
+//! comes before the worker recorded the text as sent finds no pointer and is not counted.
 
 use super::dynamo_util::{contact_key, dynamo_err, to_item};
 use std::collections::HashMap;
@@ -20,7 +25,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
+use super::outbox_dynamo::COUNTER_SHARDS;
 use super::{StoreError, timestamp};
+use crate::domain::MessageSid;
+use crate::outbound::BatchId;
 
 /// Program name recorded with consent evidence (as the inbound path does).
 const SMS_PROGRAM: &str = "rising";
@@ -317,5 +325,56 @@ impl DeliveryStore for DynamoDeliveryStore {
             duplicate,
             summary_advanced,
         })
+    }
+
+    #[tracing::instrument(name = "store.count_delivered", skip_all, fields(message_sid = %sid.as_str()))]
+    async fn count_delivered(
+        &self,
+        sid: &MessageSid,
+        now: OffsetDateTime,
+    ) -> Result<Option<BatchId>, StoreError> {
+        let pointer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(outbound_key(sid.as_str())))
+            .key("sk", s("BATCH"))
+            .projection_expression("batch_id, expires_at")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_err("GetItem"))?
+            .item;
+        let Some(pointer) = pointer else {
+            return Ok(None);
+        };
+        // An item whose TTL has passed is absent (DynamoDB deletes lazily).
+        let expired = pointer
+            .get("expires_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|at| at <= now.unix_timestamp());
+        if expired {
+            return Ok(None);
+        }
+        let batch = pointer
+            .get("batch_id")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| BatchId::parse(v))
+            .ok_or_else(|| StoreError::Corrupt("outbound batch pointer".into()))?;
+        let shard = rand::rng().random_range(0..COUNTER_SHARDS);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("BATCH#{}", batch.as_str())))
+            .key("sk", s(format!("COUNT#{shard}")))
+            .update_expression("SET entity = :entity, updated_at = :now ADD delivered :one")
+            .expression_attribute_values(":entity", s("batch_counter"))
+            .expression_attribute_values(":now", s(timestamp(now)))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(dynamo_err("UpdateItem"))?;
+        Ok(Some(batch))
     }
 }

@@ -6,6 +6,8 @@ use time::OffsetDateTime;
 
 use super::delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 use super::{StoreError, timestamp};
+use crate::domain::MessageSid;
+use crate::outbound::BatchId;
 
 /// The summary of one outbound message, for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,10 @@ struct State {
     contacts: HashMap<String, MemoryDeliveryContact>,
     /// (metric, day) → count.
     counters: HashMap<(String, String), u64>,
+    /// MessageSid → batch (`OUTBOUND#<sid>` / `BATCH`, written by the send worker).
+    batch_pointers: HashMap<String, BatchId>,
+    /// Batch → `delivered`, summed over its counter shards.
+    delivered: HashMap<BatchId, u64>,
     writes: usize,
 }
 
@@ -76,6 +82,19 @@ impl MemoryDeliveryStore {
             .get(&(metric.to_string(), day.to_string()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Stages the send worker's pointer from a sent text to its batch.
+    pub fn point_to_batch(&self, sid: &str, batch: &BatchId) {
+        if let Ok(mut state) = self.lock() {
+            state.batch_pointers.insert(sid.to_string(), batch.clone());
+        }
+    }
+
+    /// The batch's `delivered` counter.
+    pub fn delivered(&self, batch: &BatchId) -> u64 {
+        let Ok(state) = self.lock() else { return 0 };
+        state.delivered.get(batch).copied().unwrap_or(0)
     }
 
     /// Items written so far (a transaction of three items counts three).
@@ -146,5 +165,19 @@ impl DeliveryStore for MemoryDeliveryStore {
             duplicate,
             summary_advanced,
         })
+    }
+
+    async fn count_delivered(
+        &self,
+        sid: &MessageSid,
+        _now: OffsetDateTime,
+    ) -> Result<Option<BatchId>, StoreError> {
+        let mut state = self.lock()?;
+        let Some(batch) = state.batch_pointers.get(sid.as_str()).cloned() else {
+            return Ok(None);
+        };
+        *state.delivered.entry(batch.clone()).or_default() += 1;
+        state.writes += 1;
+        Ok(Some(batch))
     }
 }
