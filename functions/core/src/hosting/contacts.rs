@@ -334,8 +334,17 @@ const HONORIFICS: &[&str] = &[
 ];
 
 /// The first word of a name, if [`FirstName`] accepts it. `Diaz, Ana` (family name first) gives `Ana`.
+/// Name suffixes that follow a comma ("Ana Diaz, Jr."), never a given name.
+const SUFFIXES: [&str; 9] = ["jr", "sr", "ii", "iii", "iv", "phd", "md", "esq", "hijo"];
+
 fn first_name_of(name: &str) -> Option<FirstName> {
+    // "Diaz, Ana" is family name first; "Ana Diaz, Jr." only adds a suffix.
+    let is_suffix = |part: &str| {
+        let part = part.trim().trim_end_matches('.').to_lowercase();
+        SUFFIXES.contains(&part.as_str())
+    };
     let name = match name.split_once(',') {
+        Some((given, suffix)) if is_suffix(suffix) => given,
         Some((_, given)) if given.chars().any(char::is_alphabetic) => given,
         Some((family, _)) => family,
         None => name,
@@ -1787,5 +1796,19 @@ Avery, 202-555-0122
             1,
             "only beto@example.org has no name"
         );
+    }
+
+    #[test]
+    fn a_suffix_after_a_comma_is_not_taken_for_a_given_name() {
+        let parsed = parse(
+            "\"Maria Diaz, Jr.\",2025550143\n\"Diaz, Ana\",2025550144",
+            &["US".into()],
+        );
+        let names: Vec<_> = parsed
+            .contacts
+            .iter()
+            .map(|c| c.first_name.as_ref().map(|n| n.as_str().to_owned()))
+            .collect();
+        assert_eq!(names, vec![Some("Maria".into()), Some("Ana".into())]);
     }
 }

@@ -725,7 +725,8 @@ where
             Some(&s.csrf),
             &href,
         );
-        frame.refresh = lines.iter().any(|l| !l.finished);
+        // Reload while texts and emails are going out (not while they only wait for the morning).
+        frame.refresh = lines.iter().any(|l| l.sending);
         let html = page::gathering_page(
             &frame,
             &GatheringPage {
@@ -800,7 +801,7 @@ where
             {
                 Ok(batch) => {
                     return Ok(see_other(&format!(
-                        "/host/gatherings/{}?sent={}#history",
+                        "/host/gatherings/{}?sent={}",
                         id.as_str(),
                         batch.as_str()
                     )));

@@ -68,7 +68,7 @@ pub struct Frame<'a> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
-{% if refresh %}<meta http-equiv="refresh" content="5">
+{% if refresh %}<meta http-equiv="refresh" content="10">
 {% endif %}<title>{{ title }} · {{ program }}</title>
 <style>{{ base_css|safe }}{{ host_css|safe }}</style>
 </head>
@@ -779,13 +779,13 @@ struct RejectedLine {
 {% if let Some(error) = error %}<div class="summary" role="alert" tabindex="-1" id="summary"><p>{{ error }}</p></div>
 {% endif %}<p role="status"><strong>{{ summary }}</strong></p>
 {% if merged > 0 %}<p>{{ merged_line }}</p>
-{% endif %}{% if !rows.is_empty() %}<div class="table-wrap"><table>
+{% endif %}{% if !rows.is_empty() %}<div class="table-wrap"><table aria-label="{{ i.preview_heading }}">
 <thead><tr><th scope="col">{{ i.col_line }}</th><th scope="col">{{ i.col_channels }}</th><th scope="col">{{ i.channel_sms }}</th><th scope="col">{{ i.channel_email }}</th></tr></thead>
 <tbody>
 {% for r in rows %}<tr><td>{{ r.line }}</td><td>{{ r.name }}</td><td>{{ r.sms }}</td><td>{{ r.email }}</td></tr>
 {% endfor %}</tbody></table></div>
 {% endif %}{% if !rejected.is_empty() %}<h2>{{ i.rejected_heading }}</h2>
-<div class="table-wrap"><table>
+<div class="table-wrap"><table aria-label="{{ i.rejected_heading }}">
 <thead><tr><th scope="col">{{ i.col_line }}</th><th scope="col">{{ i.col_channels }}</th><th scope="col">{{ i.col_reason }}</th></tr></thead>
 <tbody>
 {% for r in rejected %}<tr><td>{{ r.line }}</td><td>{{ r.excerpt }}</td><td>{{ r.reason }}</td></tr>
@@ -926,6 +926,8 @@ pub struct HistoryLine {
     pub total: u64,
     pub text: String,
     pub finished: bool,
+    /// Messages are going out now (not all done, and not only waiting for the morning).
+    pub sending: bool,
 }
 
 /// The invitation history of a gathering, worded.
@@ -988,7 +990,7 @@ pub fn history_lines(
                 label: render(
                     i.batch_line,
                     &[
-                        ("when", &format!("{date} {at}")),
+                        ("when", &format!("{date} {at} ({timezone})")),
                         ("sms", &b.batch.sms.to_string()),
                         ("email", &b.batch.email.to_string()),
                     ],
@@ -997,6 +999,7 @@ pub fn history_lines(
                 total: p.queued.max(1),
                 text,
                 finished,
+                sending: p.done() + p.deferred < p.queued,
             }
         })
         .collect()
