@@ -7,7 +7,13 @@ its rollback), and a failed transaction's rollback restores that copy, undoing w
 made in between. With the send worker's pollers and the tests running in parallel, a webhook's
 transaction could be answered 200 and then lost. DynamoDB itself is serialisable per item; running
 moto's DynamoDB calls under one lock gives the local stack that guarantee. moto holds the GIL through
-each call anyway, so little is lost. Everything else is moto as installed (`infra/requirements.txt`).
+each call anyway, so little is lost.
+
+moto also keeps a reference to every model instance it ever made (each DynamoDB item, SQS message, KMS
+call's objects) for its `/moto-api/data.json` dump, so that dump, which is how the tests read the email
+SES accepted, grew with the whole suite until it took longer than a client's timeout, and the memory
+grew with it. Only SES's instances are tracked here. Everything else is moto as installed
+(`infra/requirements.txt`).
 
 Usage: the same arguments as `moto_server` (`-H HOST -p PORT`).
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from moto.core.common_models import BaseModel
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 
@@ -29,6 +36,19 @@ def call_action(self):
 
 
 DynamoHandler.call_action = call_action
+
+# The services whose instances `/moto-api/data.json` lists: the tests read sent email there.
+_TRACKED = {"ses"}
+
+
+def _new(cls, *args, **kwargs):
+    instance = super(BaseModel, cls).__new__(cls)
+    if cls.__module__.split(".")[1] in _TRACKED:
+        cls.instances_tracked.append(instance)
+    return instance
+
+
+BaseModel.__new__ = staticmethod(_new)
 
 if __name__ == "__main__":
     sys.exit(main())
