@@ -19,17 +19,7 @@ pub fn client() -> reqwest::Client {
 
 /// The sign-in link in a raw email (the text part).
 pub fn link_in(raw: &str) -> String {
-    let parsed = mail_parser::MessageParser::default()
-        .parse(raw.as_bytes())
-        .expect("a MIME message");
-    let body = parsed.body_text(0).expect("a text part").into_owned();
-    let start = body.find("/host/sign-in?token=").expect("a sign-in link");
-    let begin = body[..start].rfind("http").expect("an absolute link");
-    body[begin..]
-        .split_whitespace()
-        .next()
-        .expect("the link")
-        .to_owned()
+    crate::mail::link_in(raw, "/host/sign-in?token=")
 }
 
 /// Asks for a sign-in link for `email`; the status of the answer.

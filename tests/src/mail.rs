@@ -45,6 +45,22 @@ pub async fn wait_for_emails(app: &Stack, to: &str, count: usize) -> Vec<String>
     raw
 }
 
+/// The absolute link in the text part of the email `raw` whose path starts with `path`
+/// (`/forget?t=`).
+pub fn link_in(raw: &str, path: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a MIME message");
+    let body = parsed.body_text(0).expect("a text part").into_owned();
+    let start = body.find(path).expect("the link in the email");
+    let begin = body[..start].rfind("http").expect("an absolute link");
+    body[begin..]
+        .split_whitespace()
+        .next()
+        .expect("the link")
+        .to_owned()
+}
+
 /// An address no other test uses, at example.org (the privacy scan looks for that domain).
 pub fn unique_email(prefix: &str) -> String {
     let n: u64 = rand::rng().random();

@@ -572,3 +572,50 @@ async fn forget_by_link_erases_the_email_contact_and_leaves_the_phone_contact_al
     assert_eq!(contact_items(&app, &hash).await, items);
     assert_eq!(app.contact_items(&phone).await, phone_before);
 }
+
+#[tokio::test]
+async fn an_erased_host_s_gathering_stays_for_the_people_going_without_the_host_s_name() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let host = rising_tests::hosts::Host::sign_in(&app, &email, 1).await;
+    // Anchorage: far from every search the other tests make.
+    let id = host
+        .create_gathering_at("Supper after the erasure", "10", "99501")
+        .await;
+    let hash = email_hash(&email);
+    assert_eq!(app.query_pk(&format!("HOST#{hash}")).await.len(), 2);
+
+    // The host follows "delete my data" (their keyed hash is their email's, like anyone's).
+    let token = sign("forget", &hash, now_s());
+    let page = call(
+        &app,
+        "POST",
+        &format!("/forget?t={token}"),
+        Some("confirm=page"),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+
+    // No profile, no list of their gatherings; the gathering keeps neither their name nor their
+    // keyed hash.
+    assert!(app.query_pk(&format!("HOST#{hash}")).await.is_empty());
+    let items = app.query_pk(&format!("GATHERING#{id}")).await;
+    let gathering = by_sk(&items, "GATHERING").expect("the gathering stays");
+    for gone in ["host_first_name_sealed", "host_hash"] {
+        assert!(!gathering.contains_key(gone), "the gathering keeps {gone}");
+    }
+    let (status, dashboard) = host.get("/host").await;
+    assert_eq!(status, 200);
+    assert!(!dashboard.contains("Supper after the erasure"), "{dashboard}");
+
+    // Someone who texts its code still joins it; the organizers stand in for the host.
+    let code = s(gathering, "code").expect("its code").to_owned();
+    let phone = unique_phone();
+    app.text(&phone, &code).await;
+    let confirmation = app.text(&phone, "Theo").await.replies.join(" ");
+    assert!(
+        confirmation.starts_with("You're going, Theo! Supper after the erasure")
+            && confirmation.contains("Host: the organizers."),
+        "{confirmation}"
+    );
+}

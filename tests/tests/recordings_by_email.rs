@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rising_tests::mail::emails_to;
+use rising_tests::mail::{emails_to, link_in, wait_for_emails};
 use rising_tests::{item_text, s, spawn_app, unique_phone};
 
 fn unique_email() -> String {
@@ -89,4 +89,60 @@ async fn an_email_address_texted_after_the_search_brings_the_recordings_by_email
         .query_pk(&format!("OUTBOX#sms-{}", thanks.message_sid))
         .await;
     assert_eq!(s(&outbox[0], "status"), Some("sent"));
+}
+
+#[tokio::test]
+async fn delete_my_data_in_the_recordings_email_also_erases_the_phone_that_asked_for_it() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    let email = unique_email();
+    for body in ["RISING", "Quillon", "59001"] {
+        assert_eq!(app.text(&phone, body).await.webhook_status, 200);
+    }
+    app.text(&phone, &email).await;
+    let raw = wait_for_emails(&app, &email, 1).await;
+    assert_eq!(raw.len(), 1, "the recordings email reached SES");
+
+    // The email's "delete my data" link, followed: a page with one button, which erases.
+    let forget = link_in(&raw[0], "/forget?t=");
+    let path = &forget[forget.find("/forget?t=").unwrap()..];
+    let page = app
+        .http
+        .post(format!("{}{path}", app.gateway_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("confirm=page")
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Your details are erased"));
+
+    // Both contact details are erased: only their suppressed contact items and consent evidence
+    // remain, with no language, no conversation and no link between them.
+    for pk in [
+        format!("CONTACT#{}", app.phone_hash(&phone)),
+        format!("CONTACT#{}", app.email_hash(&email)),
+    ] {
+        let items = app.query_pk(&pk).await;
+        let contact = items
+            .iter()
+            .find(|i| s(i, "sk") == Some("CONTACT"))
+            .expect("the contact item stays");
+        assert!(contact.contains_key("erased_at"), "{pk}: {contact:?}");
+        assert_eq!(
+            contact.get("suppressed").and_then(|v| v.as_bool().ok()),
+            Some(&true),
+            "{pk}"
+        );
+        for gone in ["language", "linked_contacts", "email_sealed", "person_id"] {
+            assert!(!contact.contains_key(gone), "{pk} keeps {gone}");
+        }
+        for item in &items {
+            let sk = s(item, "sk").unwrap_or_default();
+            assert!(
+                sk == "CONTACT" || sk.starts_with("CONSENT#"),
+                "{pk} keeps {sk}"
+            );
+        }
+    }
 }

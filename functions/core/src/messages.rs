@@ -49,6 +49,8 @@ pub struct Catalog {
     /// The gathering asked for has ended or no longer exists: `{host_url}`.
     pub gathering_gone: &'static str,
     /// `{place}` of a private home before the day before.
+    /// `{host}` in `confirmed` for a gathering whose host asked to be erased.
+    pub host_unnamed: &'static str,
     pub private_place: &'static str,
     /// Reply to DELETE/BORRAR: what a second one within 10 minutes erases. `{program}`.
     pub confirm_delete: &'static str,
@@ -137,6 +139,7 @@ pub const EN: Catalog = Catalog {
                  Meanwhile: {recording_url}",
     gathering_gone: "That gathering has ended. Text JOIN to find another, or host one: {host_url}",
     private_place: "address sent the day before",
+    host_unnamed: "the organizers",
     confirm_delete: "Reply DELETE again within 10 minutes to erase your name, RSVPs and number from {program}. \
                      You will get no more texts.",
     erased: "Your details are erased. You will get no more texts from {program}.",
@@ -223,6 +226,7 @@ pub const ES: Catalog = Catalog {
                  Mientras tanto: {recording_url}",
     gathering_gone: "Esa reunion ya termino. Envia UNIRME para buscar otra, u organiza una: {host_url}",
     private_place: "direccion enviada el dia antes",
+    host_unnamed: "los organizadores",
     confirm_delete: "Responde BORRAR de nuevo en 10 minutos para borrar tu nombre, tus confirmaciones y tu \
                      numero de {program}. No recibiras mas mensajes.",
     erased: "Tus datos fueron borrados. No recibiras mas mensajes de {program}.",

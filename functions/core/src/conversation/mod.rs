@@ -831,7 +831,10 @@ where
                     Some(address) => format!("{address}, {}", gathering.town),
                     None => format!("{}, {}", gathering.town, catalog.private_place),
                 };
-                let host = gathering.open_host_first_name(self.sealer).await?;
+                let host = gathering
+                    .open_host_first_name(self.sealer)
+                    .await?
+                    .unwrap_or_else(|| catalog.host_unnamed.to_string());
                 let reply = self.fill(
                     catalog.confirmed,
                     &[
@@ -1100,6 +1103,15 @@ mod tests {
         let contact = w.store.contact(email_contact.as_str()).unwrap();
         assert!(contact.email_opted_in);
         assert_eq!(contact.consents, vec!["email_opt_in:sms".to_string()]);
+        let phone_contact = w.hasher.phone(&PhoneNumber::parse(PHONE).unwrap());
+        assert_eq!(
+            (contact.linked, w.contact().unwrap().linked),
+            (
+                vec![phone_contact.as_str().to_string()],
+                vec![email_contact.as_str().to_string()]
+            ),
+            "the address and the phone are one person's: erasing either finds the other"
+        );
         let outbox = w.store.outbox();
         assert_eq!(outbox.len(), 1);
         let message = &outbox[0];

@@ -310,8 +310,9 @@ pub struct Gathering {
     /// Where it is: the address's coordinates, or the ZIP code's centroid.
     pub location: GeoPoint,
     pub address: Address,
-    /// Sealed with the context [`GatheringId::host_first_name_context`].
-    pub host_first_name: Sealed,
+    /// Sealed with the context [`GatheringId::host_first_name_context`]. `None` once its host asked
+    /// to be erased: the gathering stays for the people going, without their name.
+    pub host_first_name: Option<Sealed>,
     /// Most people going; more are waitlisted. `None`: no limit.
     pub capacity: Option<u32>,
     pub language: Language,
@@ -340,11 +341,18 @@ impl Gathering {
         self.starts_at - PRIVATE_ADDRESS_NOTICE
     }
 
-    /// The host's first name, unsealed.
-    pub async fn open_host_first_name(&self, sealer: &Sealer) -> Result<String, CryptoError> {
-        sealer
-            .open(&self.id.host_first_name_context(), &self.host_first_name)
-            .await
+    /// The host's first name, unsealed; `None` once the host was erased.
+    pub async fn open_host_first_name(
+        &self,
+        sealer: &Sealer,
+    ) -> Result<Option<String>, CryptoError> {
+        match &self.host_first_name {
+            Some(sealed) => sealer
+                .open(&self.id.host_first_name_context(), sealed)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The address as it may be told at `now`: a public one always; a private one only from the day
@@ -515,9 +523,11 @@ impl GatheringDraft {
                 Address::Private(sealer.seal(&id.address_context(), address_text).await?)
             }
         };
-        let host_first_name = sealer
-            .seal(&id.host_first_name_context(), self.host_first_name.as_str())
-            .await?;
+        let host_first_name = Some(
+            sealer
+                .seal(&id.host_first_name_context(), self.host_first_name.as_str())
+                .await?,
+        );
         let town = self
             .town
             .as_deref()
@@ -777,7 +787,10 @@ mod tests {
             g.address,
             Address::Public("Northwest Library, 1 Main St".into())
         );
-        assert_eq!(g.open_host_first_name(&sealer).await.unwrap(), "Rosa");
+        assert_eq!(
+            g.open_host_first_name(&sealer).await.unwrap().as_deref(),
+            Some("Rosa")
+        );
         assert!(!format!("{g:?}").contains("Rosa"));
     }
 

@@ -151,7 +151,10 @@ where
         now: OffsetDateTime,
     ) -> Result<(Gathering, Preview), HostError> {
         let gathering = self.own(host, id).await?;
-        let host_name = gathering.open_host_first_name(self.sealer).await?;
+        let host_name = gathering
+            .open_host_first_name(self.sealer)
+            .await?
+            .ok_or(HostError::NotFound)?;
         let parsed = contacts::parse(pasted, &self.settings.phone_countries);
         let hasher = &self.keys.hasher;
         let mut asks: Vec<(usize, Channel, QueuedMessage)> = Vec::new();
@@ -267,7 +270,10 @@ where
             tracing::warn!(outcome = "quota", invites = count, "invitations refused");
             return Err(HostError::Quota { limit: quota });
         }
-        let host_name = gathering.open_host_first_name(self.sealer).await?;
+        let host_name = gathering
+            .open_host_first_name(self.sealer)
+            .await?
+            .ok_or(HostError::NotFound)?;
         let batch = BatchId::random();
         let expires_at = now + self.settings.invite_retention;
         let hasher = &self.keys.hasher;

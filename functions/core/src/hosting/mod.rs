@@ -530,7 +530,11 @@ where
         let current = self.own(host, id).await?;
         let valid =
             form::validate(form, false, None, host_text(language)).map_err(HostError::Invalid)?;
-        let first_name = FirstName::parse(&current.open_host_first_name(self.sealer).await?)
+        let name = current
+            .open_host_first_name(self.sealer)
+            .await?
+            .ok_or(HostError::NotFound)?;
+        let first_name = FirstName::parse(&name)
             .map_err(|_| HostError::Crypto(CryptoError::Malformed("host first name")))?;
         let mut gathering = self
             .seal(&valid, current.code.clone(), first_name, host, id)

@@ -31,6 +31,9 @@ const MAX_TRANSACTION_WRITES: usize = 100;
 
 /// Times an erasure is planned again after a concurrent change cancelled one of its transactions.
 const ERASE_ATTEMPTS: u32 = 5;
+/// Most contact details one erasure follows through their links (a person has a phone and an
+/// email or two; more is a loop or a fault, and stops there).
+const MAX_LINKED_CONTACTS: usize = 8;
 
 /// Program name recorded with consent evidence.
 const SMS_PROGRAM: &str = "rising";
@@ -243,21 +246,45 @@ fn text<'a>(item: &'a Item, name: &str) -> &'a str {
 
 /// Packs groups of writes (each group must stay in one transaction) into transactions of at most
 /// `max` writes, in order, with `last` in the last one.
-fn pack<T>(groups: Vec<Vec<T>>, last: Vec<T>, max: usize) -> Vec<Vec<T>> {
+///
+/// A transaction may not touch one item twice (an RSVP's count and its host's name are both on the
+/// gathering), so a group that shares a `key` with the transaction being filled starts the next one.
+fn pack<T, K: PartialEq>(
+    groups: Vec<Vec<T>>,
+    last: Vec<T>,
+    max: usize,
+    key: impl Fn(&T) -> Option<K>,
+) -> Vec<Vec<T>> {
     let mut transactions = Vec::new();
     let mut current: Vec<T> = Vec::new();
-    for group in groups {
-        if !current.is_empty() && current.len() + group.len() > max {
+    let clashes = |current: &[T], group: &[T]| {
+        group.iter().filter_map(&key).any(|k| {
+            current
+                .iter()
+                .filter_map(&key)
+                .any(|other| other == k)
+        })
+    };
+    for group in groups.into_iter().chain(std::iter::once(last)) {
+        if !current.is_empty() && (current.len() + group.len() > max || clashes(&current, &group)) {
             transactions.push(std::mem::take(&mut current));
         }
         current.extend(group);
     }
-    if !current.is_empty() && current.len() + last.len() > max {
-        transactions.push(std::mem::take(&mut current));
-    }
-    current.extend(last);
     transactions.push(current);
     transactions
+}
+
+/// The item a transaction write targets (`pk`, `sk`).
+fn target(write: &TransactWriteItem) -> Option<(String, String)> {
+    let key = write
+        .update()
+        .map(|u| u.key())
+        .or_else(|| write.delete().map(|d| d.key()))
+        .or_else(|| write.put().map(|p| p.item()))
+        .or_else(|| write.condition_check().map(|c| c.key()))?;
+    let text = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned();
+    Some((text("pk")?, text("sk")?))
 }
 
 /// What an erasure writes before its last transaction, from one read of the table.
@@ -399,12 +426,19 @@ impl DynamoInboundStore {
             items += 1;
         }
         // A host's profile (their sealed email and first name); their sessions and sign-in links
-        // expire within days on their own, and their gatherings stay for the people going.
+        // expire within days on their own. Their gatherings stay for the people going, without
+        // the host's name or the link to them.
         let host_key = format!("HOST#{}", contact.as_str());
         for item in self.query_all(None, "pk", &host_key).await? {
-            if text(&item, "sk") == "PROFILE" {
+            let sk = text(&item, "sk");
+            if sk == "PROFILE" {
                 groups.push(vec![self.delete_write(&host_key, "PROFILE")?]);
                 items += 1;
+            } else if let Some(id) = sk.strip_prefix("GATHERING#") {
+                let mut group = vec![self.delete_write(&host_key, sk)?];
+                group.extend(gatherings.forget_host_writes(id, contact).await?);
+                items += group.len();
+                groups.push(group);
             }
         }
         let mut rsvps: Vec<IndexedRsvp> = Vec::new();
@@ -600,12 +634,39 @@ impl DynamoInboundStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Adds `other` to `contact`'s `linked_contacts`.
+    fn link_write(
+        &self,
+        contact: &ContactHash,
+        other: &ContactHash,
+        now: OffsetDateTime,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(contact_key(contact)))
+            .key("sk", AttributeValue::S("CONTACT".into()))
+            .update_expression(
+                "SET entity = if_not_exists(entity, :entity), updated_at = :now, \
+                 created_at = if_not_exists(created_at, :now) ADD linked_contacts :other",
+            )
+            .expression_attribute_values(":entity", AttributeValue::S("contact".into()))
+            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)))
+            .expression_attribute_values(
+                ":other",
+                AttributeValue::Ss(vec![other.as_str().to_string()]),
+            )
+            .build()
+            .map_err(dynamo_err("build Update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// An email address given by text: its contact records the opt-in and keeps the sealed address
     /// (for the emails the person asked for). An earlier unsubscribe is lifted: giving the address
     /// again is a new, explicit consent (with its own evidence). An erasure's suppression is not.
     fn email_contact_update(
         &self,
         contact: &ContactHash,
+        person: &ContactHash,
         address: &Sealed,
         language: Language,
         now: OffsetDateTime,
@@ -619,13 +680,17 @@ impl DynamoInboundStore {
                 "SET entity = :entity, email_status = :status, email_status_at = :now, \
                  email_status_source = :source, email_sealed = :address, #lang = :lang, \
                  updated_at = :now, created_at = if_not_exists(created_at, :now) \
-                 REMOVE email_suppressed",
+                 ADD linked_contacts :person REMOVE email_suppressed",
             )
             .expression_attribute_names("#lang", "language")
             .expression_attribute_values(":entity", AttributeValue::S("contact".into()))
             .expression_attribute_values(":status", AttributeValue::S("opted_in".into()))
             .expression_attribute_values(":source", AttributeValue::S("sms".into()))
             .expression_attribute_values(":address", AttributeValue::S(address.as_str().into()))
+            .expression_attribute_values(
+                ":person",
+                AttributeValue::Ss(vec![person.as_str().to_string()]),
+            )
             .expression_attribute_values(":lang", AttributeValue::S(language.code().into()))
             .expression_attribute_values(":now", AttributeValue::S(now_s))
             .build()
@@ -873,7 +938,10 @@ impl InboundStore for DynamoInboundStore {
                 language,
                 message,
             } => {
-                items.push(self.email_contact_update(contact, address, *language, now)?);
+                items.push(self.email_contact_update(contact, sender, address, *language, now)?);
+                // The address and the phone that gave it are one person's: an erasure of either
+                // finds the other.
+                items.push(self.link_write(sender, contact, now)?);
                 items.push(self.consent_put_on(
                     "email",
                     sid,
@@ -958,23 +1026,32 @@ impl ErasureStore<DynamoGatheringStore> for DynamoInboundStore {
                     .await;
             }
             let plan = self.erasure_plan(gatherings, erasure.contact).await?;
-            // The person's other contact details first (one level: a sign-up links at most a phone
-            // and an email), each to the same suppression, without the inbound record, which is
-            // written once, last, with this contact's own erasure.
+            // The person's other contact details first (a sign-up links a phone and an email; an
+            // email given by text links to the phone; followed to every contact reached), each to
+            // the same suppression, without the inbound record, which is written once, last, with
+            // this contact's own erasure.
             let (mut rsvps, mut items) = (plan.rsvps, plan.items);
-            for other in &plan.linked {
+            let mut reached = vec![erasure.contact.clone()];
+            let mut pending = plan.linked.clone();
+            while let Some(other) = pending.pop() {
+                if reached.contains(&other) || reached.len() > MAX_LINKED_CONTACTS {
+                    continue;
+                }
+                reached.push(other.clone());
                 let linked = Erasure {
-                    contact: other,
+                    contact: &other,
                     inbound: None,
                     evidence: erasure.evidence.clone(),
                 };
-                let plan = self.erasure_plan(gatherings, other).await?;
+                let plan = self.erasure_plan(gatherings, &other).await?;
                 rsvps += plan.rsvps;
                 items += plan.items;
+                pending.extend(plan.linked);
                 let transactions = pack(
                     plan.groups,
                     self.erasure_last_writes(&linked, now)?,
                     MAX_TRANSACTION_WRITES,
+                    target,
                 );
                 if !self.run_transactions(transactions).await? {
                     // Cancelled by a concurrent change: plan everything again.
@@ -985,6 +1062,7 @@ impl ErasureStore<DynamoGatheringStore> for DynamoInboundStore {
                 plan.groups,
                 self.erasure_last_writes(erasure, now)?,
                 MAX_TRANSACTION_WRITES,
+                target,
             );
             let count = transactions.len();
             if self.run_transactions(transactions).await? {
@@ -1018,14 +1096,27 @@ mod tests {
         ContactHash::parse("p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc").unwrap()
     }
 
+    fn no_key(_: &u32) -> Option<()> {
+        None
+    }
+
+    #[test]
+    fn a_group_touching_an_item_of_the_transaction_being_filled_starts_the_next_one() {
+        let item = |n: &u32| Some(n / 10);
+        assert_eq!(
+            pack(vec![vec![11, 20], vec![21], vec![30]], vec![12], 100, item),
+            [vec![11, 20], vec![21, 30, 12]]
+        );
+    }
+
     #[test]
     fn writes_are_packed_into_transactions_of_at_most_the_limit_with_the_last_ones_last() {
         assert_eq!(
-            pack(vec![vec![1], vec![2, 3]], vec![9], 100),
+            pack(vec![vec![1], vec![2, 3]], vec![9], 100, no_key),
             [vec![1, 2, 3, 9]]
         );
         let groups: Vec<Vec<u32>> = (0..60).map(|n| vec![2 * n, 2 * n + 1]).collect();
-        let packed = pack(groups, vec![900, 901, 902], 100);
+        let packed = pack(groups, vec![900, 901, 902], 100, no_key);
         assert_eq!(packed.len(), 2);
         assert_eq!(packed[0].len(), 100);
         assert_eq!(packed[1].len(), 23);
@@ -1038,11 +1129,11 @@ mod tests {
         );
         let full: Vec<Vec<u32>> = (0..50).map(|n| vec![2 * n, 2 * n + 1]).collect();
         assert_eq!(
-            pack(full, vec![7, 8], 100).len(),
+            pack(full, vec![7, 8], 100, no_key).len(),
             2,
             "the last writes go alone"
         );
-        assert_eq!(pack(Vec::new(), vec![1, 2], 100), [vec![1, 2]]);
+        assert_eq!(pack(Vec::new(), vec![1, 2], 100, no_key), [vec![1, 2]]);
     }
 
     #[test]

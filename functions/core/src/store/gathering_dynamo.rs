@@ -100,8 +100,9 @@ struct GatheringItem {
     /// A private address, sealed with `gathering#<id>|address`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     address_sealed: Option<Sealed>,
-    /// Sealed with `gathering#<id>|host_first_name`.
-    host_first_name_sealed: Sealed,
+    /// Sealed with `gathering#<id>|host_first_name`; removed when the host is erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    host_first_name_sealed: Option<Sealed>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     capacity: Option<u32>,
     /// People with a place; incremented by each RSVP that takes one.
@@ -1110,6 +1111,32 @@ impl DynamoGatheringStore {
             .into_iter()
             .map(|g| (g.pk, g.going_count))
             .collect())
+    }
+
+    /// The writes that take an erased host's name and keyed hash off their gathering `id`: none
+    /// when it is gone or no longer theirs. Conditioned on the host read, so a concurrent change
+    /// cancels the erasure's transaction (which then plans again).
+    pub(crate) async fn forget_host_writes(
+        &self,
+        id: &str,
+        host: &ContactHash,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let id = GatheringId::parse(id).map_err(|e| corrupt("host gathering id", e))?;
+        let Some(stored) = self.gathering_item(&id).await? else {
+            return Ok(vec![]);
+        };
+        if stored.host_hash.as_ref() != Some(host) {
+            return Ok(vec![]);
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(gathering_pk(&id), "GATHERING")))
+            .update_expression("REMOVE host_first_name_sealed, host_hash")
+            .condition_expression("host_hash = :host")
+            .expression_attribute_values(":host", AttributeValue::S(host.as_str().to_string()))
+            .build()
+            .map_err(dynamo_err("build Update"))?;
+        Ok(vec![TransactWriteItem::builder().update(update).build()])
     }
 
     /// The writes that withdraw an RSVP, together in one transaction: delete it while its status is

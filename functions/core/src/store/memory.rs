@@ -26,6 +26,8 @@ pub struct MemoryContact {
     pub erased: bool,
     /// Gave this (email) address by text to get emails.
     pub email_opted_in: bool,
+    /// The same person's other contact details (the phone that gave this address, and back).
+    pub linked: Vec<String>,
 }
 
 /// A processed inbound message: the reply, when the record expires, and whose it is (until erased).
@@ -91,6 +93,7 @@ fn new_contact(language: Language) -> MemoryContact {
         suppressed: false,
         erased: false,
         email_opted_in: false,
+        linked: vec![],
     }
 }
 
@@ -222,6 +225,12 @@ impl InboundStore for MemoryInboundStore {
                     .or_insert_with(|| new_contact(*language));
                 c.email_opted_in = true;
                 c.consents.push("email_opt_in:sms".to_string());
+                c.linked.push(sender.as_str().to_string());
+                contacts
+                    .entry(sender.as_str().to_string())
+                    .or_insert_with(|| new_contact(*language))
+                    .linked
+                    .push(contact.as_str().to_string());
                 let mut outbox = self.outbox.lock().map_err(poisoned)?;
                 if !outbox.iter().any(|m| m.id == message.id) {
                     outbox.push((**message).clone());
@@ -305,6 +314,17 @@ impl ErasureStore<MemoryGatheringStore> for MemoryInboundStore {
             evidence.keyword.unwrap_or(""),
             evidence.source
         ));
+        // The person's other contact details go with it.
+        for other in std::mem::take(&mut contact.linked) {
+            if let Some(linked) = contacts.get_mut(&other) {
+                linked.sms_opted_in = false;
+                linked.email_opted_in = false;
+                linked.language = None;
+                linked.suppressed = true;
+                linked.erased = true;
+                linked.linked.clear();
+            }
+        }
         if let Some(inbound) = &erasure.inbound {
             processed.insert(
                 inbound.sid.as_str().to_string(),
@@ -478,6 +498,7 @@ mod tests {
                 suppressed: true,
                 erased: true,
                 email_opted_in: false,
+                linked: vec![],
             })
         );
         assert_eq!(
