@@ -61,7 +61,7 @@ rust_status=${PIPESTATUS[0]}
 if [[ $rust_status -eq 0 ]]; then
   step "privacy: no item in the table holds a test's phone, email or name in clear (after the whole suite)"
   (set -a; source "$env_file"; set +a; RISING_STACK_ENV="$PWD/$env_file" \
-    cargo test -p rising-tests --locked --test privacy_scan -- --ignored 2>&1) | tee -a "$test_log"
+    cargo test --workspace --locked --test privacy_scan -- --ignored 2>&1) | tee -a "$test_log"
   rust_status=${PIPESTATUS[0]}
 fi
 set -e
