@@ -1,5 +1,6 @@
 //! The `send-worker` use case: one SQS batch in, a partial-batch response out.
 
+use crate::sms::segments::normalise;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -479,7 +480,9 @@ where
             return (Change::Release, wait);
         }
         let result = match message.channel {
-            Channel::Sms => self.sms.send_sms(&to, &body).await,
+            // Whoever wrote it (a catalog, a host, an organizer), a text goes out in as few
+            // segments as its words allow: GSM-7 look-alikes replace curly quotes, dashes and the like.
+            Channel::Sms => self.sms.send_sms(&to, &normalise(&body)).await,
             Channel::Email => self.email.send_email(&to, &body).await,
         };
         let mut retry_in = THROTTLE_PAUSE;

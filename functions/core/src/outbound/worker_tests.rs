@@ -91,6 +91,8 @@ struct World {
     sealer: Sealer,
     batch: BatchId,
     next: u32,
+    /// The text of the messages queued next.
+    body: &'static str,
 }
 
 impl World {
@@ -119,6 +121,7 @@ impl World {
             provider,
             queue,
             sealer,
+            body: "Marisol invites you to a gathering.",
             batch: BatchId::parse("batch1").unwrap(),
             next: 0,
         }
@@ -150,7 +153,7 @@ impl World {
                 .unwrap(),
             body: self
                 .sealer
-                .seal(&body_context(&id), "Marisol invites you to a gathering.")
+                .seal(&body_context(&id), self.body)
                 .await
                 .unwrap(),
             id,
@@ -224,6 +227,22 @@ async fn an_invite_is_sent_once_and_a_redelivery_changes_nothing() {
     assert_eq!(w.provider.sends_to(PHONE), 1);
     let progress = w.progress().await;
     assert_eq!((progress.queued, progress.sent, progress.done()), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_text_written_with_curly_quotes_and_dashes_goes_out_in_gsm_7() {
+    let mut w = World::new();
+    w.body = "Marisol\u{2019}s \u{201C}porch talk\u{201D} \u{2014} Friday\u{2026}";
+    let q = w.invite(PHONE).await;
+    assert_eq!(failures(&w.deliver(&[q], NOON_ET).await), 0);
+    let sent = w.provider.sent.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        [(
+            PHONE.to_owned(),
+            "Marisol's \"porch talk\" - Friday...".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
