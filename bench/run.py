@@ -193,7 +193,7 @@ class CallbackRelay(ThreadingHTTPServer):
     def __init__(self):
         super().__init__((st.LOOPBACK, 0), RelayHandler)
         self.lock = threading.Lock()
-        self.calls: list[list[tuple[str, str]]] = []
+        self.calls: list[tuple[str, list[tuple[str, str]]]] = []  # (query string, form parameters)
 
     @property
     def url(self) -> str:
@@ -214,27 +214,28 @@ class CallbackRelay(ThreadingHTTPServer):
         lanes: list[list] = [[] for _ in range(workers)]
         chosen: dict[str, int] = {}
         posted = 0
-        for params in self.calls:  # one lane per message, so its statuses arrive in order
+        for query, params in self.calls:  # one lane per message, so its statuses arrive in order
             sid = dict(params).get("MessageSid", "")
             if sid not in chosen:
                 if len(chosen) >= texts:
                     continue
                 chosen[sid] = len(chosen) % workers
-            lanes[chosen[sid]].append(params)
+            lanes[chosen[sid]].append((query, params))
             posted += 1
         statuses: Counter = Counter()
         lock = threading.Lock()
 
         def run(lane):
             conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-            for params in lane:
-                payload = signed_url + "".join(k + v for k, v in sorted(params))
+            for query, params in lane:
+                suffix = f"?{query}" if query else ""  # the batch the worker named, signed with the rest
+                payload = signed_url + suffix + "".join(k + v for k, v in sorted(params))
                 signature = base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1)
                                              .digest()).decode()
                 body = urllib.parse.urlencode(params)
                 for attempt in range(3):
                     try:
-                        conn.request("POST", target.path, body=body, headers={
+                        conn.request("POST", target.path + suffix, body=body, headers={
                             "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
                             "User-Agent": "TwilioProxy/1.1"})
                         resp = conn.getresponse()
@@ -265,8 +266,9 @@ class RelayHandler(BaseHTTPRequestHandler):
         import urllib.parse
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        query = urllib.parse.urlsplit(self.path).query
         with self.server.lock:
-            self.server.calls.append(urllib.parse.parse_qsl(body, keep_blank_values=True))
+            self.server.calls.append((query, urllib.parse.parse_qsl(body, keep_blank_values=True)))
         self.send_response(204)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -411,7 +413,7 @@ def run_stack(args, functions: list[dict], out: dict) -> None:
         sampler.join()
         out["span"] = sampler.span(http_json(emulator + "/_emulator/requests")["create_requests"])
         out["recorded_callbacks"] = len(relay.calls)
-        out["callback_texts"] = len({dict(c).get("MessageSid") for c in relay.calls})
+        out["callback_texts"] = len({dict(params).get("MessageSid") for _, params in relay.calls})
         say(f"delivering the status callbacks of {args.callback_texts} texts to sms-status")
         t = time.monotonic()
         out["callback_statuses"], out["posted_callbacks"], out["sampled_texts"] = relay.forward(

@@ -137,7 +137,7 @@ async fn evidence_of(app: &Stack, phone: &str, sid: &str) -> Item {
 }
 
 #[tokio::test]
-async fn a_delivered_text_ends_delivered_with_one_status_item_per_callback() {
+async fn a_delivered_text_ends_with_one_item_holding_its_outcome() {
     let app = spawn_app().await;
     let phone = unique_phone();
 
@@ -147,22 +147,15 @@ async fn a_delivered_text_ends_delivered_with_one_status_item_per_callback() {
         callbacks(&app, &sid, 3).await,
         vec!["queued", "sent", "delivered"]
     );
+    // `queued` and `sent` tell nothing new and write nothing.
     let items = outbound_items(&app, &sid).await;
-    assert_eq!(
-        sks(&items),
-        vec![
-            "MESSAGE",
-            "STATUS#delivered",
-            "STATUS#queued",
-            "STATUS#sent"
-        ]
-    );
-    let summary = by_sk(&items, "MESSAGE").unwrap();
-    assert_eq!(s(summary, "status"), Some("delivered"));
-    assert_eq!(s(summary, "message_sid"), Some(sid.as_str()));
-    let delivered = by_sk(&items, "STATUS#delivered").unwrap();
-    assert!(s(delivered, "at").is_some());
-    assert_eq!(n(delivered, "error_code"), None);
+    assert_eq!(sks(&items), vec!["MESSAGE"]);
+    let outcome = by_sk(&items, "MESSAGE").unwrap();
+    assert_eq!(s(outcome, "status"), Some("delivered"));
+    assert_eq!(s(outcome, "message_sid"), Some(sid.as_str()));
+    assert!(s(outcome, "at").is_some());
+    assert_eq!(n(outcome, "error_code"), None);
+    assert_eq!(s(outcome, "batch_id"), None, "a text of no batch");
     assert!(
         app.contact_items(&phone).await.is_empty(),
         "a delivered text changes no contact"
@@ -186,12 +179,9 @@ async fn an_unreachable_handset_marks_the_contact_undeliverable() {
         vec!["queued", "sent", "undelivered"]
     );
     let items = outbound_items(&app, &sid).await;
-    let undelivered = by_sk(&items, "STATUS#undelivered").expect("undelivered status");
+    let undelivered = by_sk(&items, "MESSAGE").expect("the text's outcome");
     assert_eq!(n(undelivered, "error_code"), Some("30003"));
-    assert_eq!(
-        s(by_sk(&items, "MESSAGE").unwrap(), "status"),
-        Some("undelivered")
-    );
+    assert_eq!(s(undelivered, "status"), Some("undelivered"));
     let contacts = app.contact_items(UNREACHABLE).await;
     let contact = by_sk(&contacts, "CONTACT").expect("contact");
     assert_eq!(
@@ -217,7 +207,8 @@ async fn an_unknown_destination_marks_the_contact_undeliverable() {
 
     callbacks(&app, &sid, 3).await;
     let items = outbound_items(&app, &sid).await;
-    let undelivered = by_sk(&items, "STATUS#undelivered").expect("undelivered status");
+    let undelivered = by_sk(&items, "MESSAGE").expect("the text's outcome");
+    assert_eq!(s(undelivered, "status"), Some("undelivered"));
     let contacts = app.contact_items(UNKNOWN).await;
     let contact = by_sk(&contacts, "CONTACT").expect("contact");
     assert_eq!(n(contact, "sms_undeliverable_code"), Some("30005"));
@@ -244,7 +235,8 @@ async fn carrier_filtering_is_counted_for_the_day_and_changes_no_contact() {
 
     assert_eq!(callbacks(&app, &sid, 2).await, vec!["queued", "failed"]);
     let items = outbound_items(&app, &sid).await;
-    let failed = by_sk(&items, "STATUS#failed").expect("failed status");
+    let failed = by_sk(&items, "MESSAGE").expect("the text's outcome");
+    assert_eq!(s(failed, "status"), Some("failed"));
     assert_eq!(n(failed, "error_code"), Some("30007"));
     let day = format!("DAY#{}", &s(failed, "at").unwrap()[..10]);
     let after = counts(app.query_pk("METRIC#carrier_filtering").await);
@@ -381,17 +373,8 @@ async fn a_delivered_invite_of_a_batch_is_counted_delivered_once() {
         .expect("its MessageSid")
         .to_owned();
 
-    // The worker left a pointer from the MessageSid to the batch, with no personal data.
-    let items = outbound_items(&app, &sid).await;
-    let pointer = by_sk(&items, "BATCH").expect("the batch pointer");
-    assert_eq!(s(pointer, "batch_id"), Some(producer.batch.as_str()));
-    assert!(
-        n(pointer, "expires_at").is_some(),
-        "it expires like the message"
-    );
-    assert!(!item_text(pointer).contains(&phone));
-
-    // The emulator posts queued, sent, delivered to /sms/status.
+    // The emulator posts queued, sent, delivered to the callback URL the worker gave it, which
+    // names the batch.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut progress = app.outbox().progress(&producer.batch).await.unwrap();
     while progress.delivered == 0 && tokio::time::Instant::now() < deadline {
@@ -404,10 +387,15 @@ async fn a_delivered_invite_of_a_batch_is_counted_delivered_once() {
         "{progress:?}"
     );
     assert_eq!(progress.done(), 1);
+    let items = outbound_items(&app, &sid).await;
+    let outcome = by_sk(&items, "MESSAGE").expect("the text's outcome");
+    assert_eq!(s(outcome, "batch_id"), Some(producer.batch.as_str()));
+    assert!(!item_text(outcome).contains(&phone[2..]));
 
     // Twilio repeating the callback does not count it again.
+    let callback = format!("/sms/status?batch={}", producer.batch.as_str());
     let delivered = status_params(&app, &sid, &phone, "delivered", None);
-    let again = app.post_webhook("/sms/status", &delivered, None).await;
+    let again = app.post_webhook(&callback, &delivered, None).await;
     assert_eq!(again.status(), 204);
     let progress = app.outbox().progress(&producer.batch).await.unwrap();
     assert_eq!(progress.delivered, 1);
@@ -422,12 +410,8 @@ async fn a_delivered_text_of_no_batch_counts_in_no_batch() {
         vec!["queued", "sent", "delivered"]
     );
     let items = outbound_items(&app, &sid).await;
-    assert!(
-        by_sk(&items, "BATCH").is_none(),
-        "no pointer: {:?}",
-        sks(&items)
-    );
-    assert!(by_sk(&items, "STATUS#delivered").is_some());
+    assert_eq!(sks(&items), vec!["MESSAGE"]);
+    assert_eq!(s(&items[0], "batch_id"), None);
 }
 
 #[tokio::test]
@@ -461,7 +445,7 @@ async fn an_undeliverable_callback_posted_twice_touches_the_contact_once() {
 }
 
 #[tokio::test]
-async fn a_late_sent_after_delivered_is_kept_but_does_not_move_the_message_back() {
+async fn a_late_sent_after_delivered_changes_nothing() {
     let app = spawn_app().await;
     let phone = unique_phone();
     let sid = unique_message_sid();
@@ -480,10 +464,7 @@ async fn a_late_sent_after_delivered_is_kept_but_does_not_move_the_message_back(
     );
 
     let items = outbound_items(&app, &sid).await;
-    assert_eq!(
-        sks(&items),
-        vec!["MESSAGE", "STATUS#delivered", "STATUS#sent"]
-    );
+    assert_eq!(sks(&items), vec!["MESSAGE"]);
     assert_eq!(
         s(by_sk(&items, "MESSAGE").unwrap(), "status"),
         Some("delivered")
@@ -541,8 +522,5 @@ async fn concurrent_deliveries_of_one_opt_out_callback_are_recorded_once() {
         .filter(|i| s(i, "sk").is_some_and(|k| k.starts_with("CONSENT#")))
         .count();
     assert_eq!(consents, 1, "{items:?}");
-    assert_eq!(
-        sks(&outbound_items(&app, &sid).await),
-        vec!["MESSAGE", "STATUS#failed"]
-    );
+    assert_eq!(sks(&outbound_items(&app, &sid).await), vec!["MESSAGE"]);
 }

@@ -148,8 +148,45 @@ async fn a_signed_delivered_callback_is_answered_204_with_an_empty_body_and_reco
 
     assert_eq!(status, 204, "{body}");
     assert_eq!(body, "");
-    assert_eq!(app.store().statuses(SID), vec!["delivered"]);
-    assert_eq!(app.store().summary(SID).unwrap().status, "delivered");
+    assert_eq!(app.store().outcome(SID).unwrap().status, "delivered");
+}
+
+#[tokio::test]
+async fn a_delivered_callback_counts_in_the_batch_its_signed_url_names() {
+    let Some(base) = reference_event() else {
+        return;
+    };
+    let app = app(Some("https://sms.example.org"));
+    let signed = "https://sms.example.org/sms/status?batch=b-42";
+
+    let (status, body) = call(
+        &app,
+        event(base, "batch=b-42", &params("delivered", None), signed),
+    )
+    .await;
+
+    assert_eq!(status, 204, "{body}");
+    let batch = rising_core::outbound::BatchId::parse("b-42").unwrap();
+    assert_eq!(app.store().delivered(&batch), 1);
+}
+
+#[tokio::test]
+async fn a_batch_that_is_not_a_batch_id_is_400_and_nothing_is_recorded() {
+    let Some(base) = reference_event() else {
+        return;
+    };
+    let app = app(Some("https://sms.example.org"));
+    let signed = "https://sms.example.org/sms/status?batch=%2E%2E%2F";
+
+    let (status, body) = call(
+        &app,
+        event(base, "batch=%2E%2E%2F", &params("delivered", None), signed),
+    )
+    .await;
+
+    assert_eq!(status, 400);
+    assert_eq!(body, "batch in the callback URL is not a batch id");
+    assert_eq!(app.store().outcome(SID), None);
 }
 
 #[tokio::test]
@@ -158,13 +195,13 @@ async fn the_query_string_of_the_status_callback_url_is_part_of_the_signed_url()
         return;
     };
     let app = app(Some("https://sms.example.org"));
-    let signed = "https://sms.example.org/sms/status?batch=7&kind=invite";
+    let signed = "https://sms.example.org/sms/status?batch=b7&kind=invite";
 
     let (status, _) = call(
         &app,
         event(
             base.clone(),
-            "batch=7&kind=invite",
+            "batch=b7&kind=invite",
             &params("sent", None),
             signed,
         ),
@@ -178,7 +215,7 @@ async fn the_query_string_of_the_status_callback_url_is_part_of_the_signed_url()
         &app,
         event(
             base,
-            "batch=7&kind=invite",
+            "batch=b7&kind=invite",
             &params("delivered", None),
             unsigned_query,
         ),

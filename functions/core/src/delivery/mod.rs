@@ -1,8 +1,10 @@
-//! Delivery status of the texts we send: Twilio's status callbacks (`POST /sms/status`). Each
-//! callback is recorded once per (MessageSid, status); the message's summary only ever moves forward;
-//! carrier error codes change the recipient's contact record (opted out, undeliverable) or are
-//! counted and raised as an alert (carrier filtering). The first `delivered` of a text sent as part
-//! of a batch is counted in the batch's progress (`Progress::delivered`).
+//! Delivery status of the texts we send: Twilio's status callbacks (`POST /sms/status`). Only a
+//! text's final status (`delivered`, `undelivered`, `failed`, `canceled`) is recorded, once per
+//! MessageSid: the first one stands. Statuses on the way (`queued`, `sent` …) tell nothing the send
+//! worker did not record already and are acknowledged without a write. Carrier error codes change
+//! the recipient's contact record (opted out, undeliverable) or are counted and raised as an alert
+//! (carrier filtering). A `delivered` text of a batch (the callback URL names it:
+//! `?batch=<id>`) is counted in the batch's progress (`Progress::delivered`) in the same write.
 
 mod webhook;
 
@@ -11,6 +13,7 @@ pub use webhook::{SmsStatus, StatusCallbackError};
 use time::OffsetDateTime;
 
 use crate::domain::{MessageSid, PhoneNumber};
+use crate::outbound::BatchId;
 use crate::privacy::ContactHasher;
 use crate::sms::client::CODE_UNSUBSCRIBED;
 use crate::store::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord, StoreError};
@@ -92,19 +95,12 @@ impl DeliveryStatus {
         }
     }
 
-    /// How far along its life a message with this status is. The summary of a message only moves to
-    /// a higher rank, so callbacks arriving out of order (a late `sent` after `delivered`) change
-    /// nothing. Final outcomes share a rank: the first one reported stands; only `read` follows them.
-    pub fn rank(self) -> u8 {
-        match self {
-            Self::Accepted | Self::Scheduled => 1,
-            Self::Queued => 2,
-            Self::Sending => 3,
-            Self::Sent => 4,
-            Self::PartiallyDelivered => 5,
-            Self::Canceled | Self::Delivered | Self::Undelivered | Self::Failed => 6,
-            Self::Read => 7,
-        }
+    /// Whether this is a text's outcome: nothing follows it (but `read`, which rising does not ask for).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Delivered | Self::Undelivered | Self::Failed | Self::Canceled
+        )
     }
 
     /// Whether the message did not reach the recipient.
@@ -203,14 +199,23 @@ impl StatusCallback {
     }
 }
 
-/// Records a status callback and applies its consequence, once per (MessageSid, status).
+/// Records a text's final status and applies its consequence, once per MessageSid; counts a
+/// `delivered` text in `batch`, the batch its callback URL names. Other statuses write nothing.
 #[tracing::instrument(name = "delivery.record", skip_all, fields(message_sid = %callback.sid.as_str()))]
 pub async fn record<S: DeliveryStore>(
     store: &S,
     hasher: &ContactHasher,
     callback: &StatusCallback,
+    batch: Option<&BatchId>,
     now: OffsetDateTime,
 ) -> Result<Recorded, StoreError> {
+    // Span fields are not printed (see `telemetry`): the MessageSid goes on each event.
+    let message_sid = callback.sid.as_str();
+    let status = callback.status.as_str();
+    if !callback.status.is_final() {
+        tracing::info!(message_sid, status, outcome = "noted", "status callback noted");
+        return Ok(Recorded::Noted);
+    }
     let consequence = callback.consequence();
     let contact = || callback.recipient.as_ref().map(|phone| hasher.phone(phone));
     let effect = match (consequence, contact()) {
@@ -222,46 +227,27 @@ pub async fn record<S: DeliveryStore>(
         // `StatusCallback::new` guarantees a recipient whenever the consequence needs one.
         _ => DeliveryEffect::Nothing,
     };
+    let delivered_in = batch.filter(|_| callback.status == DeliveryStatus::Delivered);
     let record = StatusRecord {
         sid: callback.sid.clone(),
-        status: callback.status.as_str(),
-        rank: callback.status.rank(),
+        status,
         error_code: callback.error_code,
         effect,
+        delivered_in: delivered_in.cloned(),
     };
     let recorded = store.record(&record, now).await?;
-    // Counted once per MessageSid: only when this `delivered` is new. A display counter: if it
-    // cannot be written the status stays recorded (a retry by Twilio would be a duplicate anyway).
-    let mut counted_in_batch = false;
-    if callback.status == DeliveryStatus::Delivered && !recorded.duplicate {
-        match store.count_delivered(&callback.sid, now).await {
-            Ok(batch) => counted_in_batch = batch.is_some(),
-            Err(error) => tracing::warn!(
-                message_sid = callback.sid.as_str(),
-                %error,
-                "could not count the delivered text in its batch"
-            ),
-        }
-    }
-    let outcome = if recorded.duplicate {
-        "duplicate"
-    } else {
-        "stored"
-    };
-    // Span fields are not printed (see `telemetry`): the MessageSid goes on each event.
-    let message_sid = callback.sid.as_str();
+    let stored = recorded == Recorded::Stored;
     tracing::info!(
         message_sid,
-        outcome,
-        status = callback.status.as_str(),
+        outcome = if stored { "stored" } else { "duplicate" },
+        status,
         error_code = callback.error_code,
         consequence = consequence.name(),
-        summary_advanced = recorded.summary_advanced,
-        counted_in_batch,
+        counted_in_batch = stored && delivered_in.is_some(),
         "status callback recorded"
     );
     if let Consequence::CarrierFiltering(code) = consequence
-        && !recorded.duplicate
+        && stored
     {
         tracing::warn!(
             alert = CARRIER_FILTERING_ALERT,
@@ -276,8 +262,7 @@ pub async fn record<S: DeliveryStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbound::BatchId;
-    use crate::store::MemoryDeliveryStore;
+    use crate::store::{MemoryDeliveryStore, MemoryOutcome};
 
     const SID: &str = "SM00000000000000000000000000000001";
     const PHONE: &str = "+12025550143";
@@ -308,9 +293,18 @@ mod tests {
     }
 
     async fn feed(store: &MemoryDeliveryStore, callbacks: &[StatusCallback]) -> Vec<Recorded> {
+        feed_in(store, None, callbacks).await
+    }
+
+    /// Callbacks whose URL names `batch`.
+    async fn feed_in(
+        store: &MemoryDeliveryStore,
+        batch: Option<&BatchId>,
+        callbacks: &[StatusCallback],
+    ) -> Vec<Recorded> {
         let mut out = vec![];
         for c in callbacks {
-            out.push(record(store, &hasher(), c, now()).await.unwrap());
+            out.push(record(store, &hasher(), c, batch, now()).await.unwrap());
         }
         out
     }
@@ -337,15 +331,13 @@ mod tests {
     }
 
     #[test]
-    fn ranks_follow_a_message_from_queued_to_read() {
-        let order = ["queued", "sending", "sent", "delivered", "read"]
-            .map(|s| DeliveryStatus::parse(s).unwrap().rank());
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-        for final_status in ["delivered", "undelivered", "failed", "canceled"] {
-            assert!(
-                DeliveryStatus::parse(final_status).unwrap().rank() > DeliveryStatus::Sent.rank()
-            );
-        }
+    fn only_delivered_undelivered_failed_and_canceled_are_outcomes() {
+        let finals: Vec<&str> = DeliveryStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_final())
+            .map(DeliveryStatus::as_str)
+            .collect();
+        assert_eq!(finals, ["canceled", "delivered", "undelivered", "failed"]);
     }
 
     #[test]
@@ -398,10 +390,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_delivered_text_keeps_one_record_per_status_and_a_delivered_summary() {
+    async fn statuses_on_the_way_write_nothing_and_the_delivered_outcome_is_kept() {
         let store = MemoryDeliveryStore::default();
 
-        feed(
+        let outcomes = feed(
             &store,
             &[
                 callback("queued", None),
@@ -411,8 +403,12 @@ mod tests {
         )
         .await;
 
-        assert_eq!(store.statuses(SID), vec!["delivered", "queued", "sent"]);
-        assert_eq!(store.summary(SID).unwrap().status, "delivered");
+        assert_eq!(
+            outcomes,
+            [Recorded::Noted, Recorded::Noted, Recorded::Stored]
+        );
+        assert_eq!(store.outcome(SID).unwrap().status, "delivered");
+        assert_eq!(store.writes(), 1, "one item for the whole life of the text");
     }
 
     #[tokio::test]
@@ -423,13 +419,12 @@ mod tests {
 
         let second = feed(&store, &[callback("delivered", None)]).await;
 
-        assert!(!first[0].duplicate && first[0].summary_advanced);
-        assert!(second[0].duplicate && !second[0].summary_advanced);
+        assert_eq!((first[0], second[0]), (Recorded::Stored, Recorded::Duplicate));
         assert_eq!(store.writes(), writes);
     }
 
     #[tokio::test]
-    async fn a_late_sent_after_delivered_is_recorded_but_does_not_move_the_summary_back() {
+    async fn a_late_sent_after_delivered_changes_nothing() {
         let store = MemoryDeliveryStore::default();
 
         let outcomes = feed(
@@ -438,29 +433,35 @@ mod tests {
         )
         .await;
 
-        assert!(!outcomes[1].duplicate);
-        assert!(!outcomes[1].summary_advanced);
-        assert_eq!(store.statuses(SID), vec!["delivered", "sent"]);
-        assert_eq!(store.summary(SID).unwrap().status, "delivered");
+        assert_eq!(outcomes[1], Recorded::Noted);
+        assert_eq!(store.outcome(SID).unwrap().status, "delivered");
     }
 
     #[tokio::test]
-    async fn the_first_final_outcome_stands_but_read_still_follows_it() {
+    async fn the_first_final_outcome_stands() {
         let store = MemoryDeliveryStore::default();
 
-        feed(
+        let outcomes = feed(
             &store,
             &[
                 callback("undelivered", Some(30008)),
                 callback("delivered", None),
+                callback("read", None),
             ],
         )
         .await;
-        assert_eq!(store.summary(SID).unwrap().status, "undelivered");
-        assert_eq!(store.summary(SID).unwrap().error_code, Some(30008));
 
-        feed(&store, &[callback("read", None)]).await;
-        assert_eq!(store.summary(SID).unwrap().status, "read");
+        assert_eq!(
+            outcomes,
+            [Recorded::Stored, Recorded::Duplicate, Recorded::Noted]
+        );
+        assert_eq!(
+            store.outcome(SID),
+            Some(MemoryOutcome {
+                status: "undelivered",
+                error_code: Some(30008)
+            })
+        );
     }
 
     #[tokio::test]
@@ -528,13 +529,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_delivered_callback_counts_once_for_its_batch() {
+    async fn a_delivered_callback_counts_once_in_the_batch_its_url_names() {
         let store = MemoryDeliveryStore::default();
         let batch = BatchId::parse("batch1").unwrap();
-        store.point_to_batch(SID, &batch);
 
-        feed(
+        feed_in(
             &store,
+            Some(&batch),
             &[
                 callback("queued", None),
                 callback("sent", None),
@@ -546,16 +547,17 @@ mod tests {
         .await;
 
         assert_eq!(store.delivered(&batch), 1);
+        assert_eq!(store.writes(), 2, "the outcome and the count, together");
     }
 
     #[tokio::test]
     async fn a_text_that_was_not_delivered_counts_nowhere() {
         let store = MemoryDeliveryStore::default();
         let batch = BatchId::parse("batch1").unwrap();
-        store.point_to_batch(SID, &batch);
 
-        feed(
+        feed_in(
             &store,
+            Some(&batch),
             &[callback("sent", None), callback("undelivered", Some(30003))],
         )
         .await;
@@ -566,13 +568,11 @@ mod tests {
     #[tokio::test]
     async fn a_text_without_a_batch_counts_nowhere() {
         let store = MemoryDeliveryStore::default();
-        let batch = BatchId::parse("batch1").unwrap();
-        store.point_to_batch("SM00000000000000000000000000000002", &batch);
 
         feed(&store, &[callback("delivered", None)]).await;
 
-        assert_eq!(store.delivered(&batch), 0);
-        assert_eq!(store.statuses(SID), vec!["delivered"]);
+        assert_eq!(store.writes(), 1);
+        assert_eq!(store.outcome(SID).unwrap().status, "delivered");
     }
 
     #[tokio::test]

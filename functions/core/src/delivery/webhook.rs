@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::{DeliveryStatus, MissingRecipient, StatusCallback, UnknownStatus, record};
 use crate::config::SmsStatusConfig;
 use crate::domain::{MessageSid, PhoneNumber};
+use crate::outbound::BatchId;
 use crate::secrets::SecretStore;
 use crate::store::{DeliveryStore, StoreError};
 use crate::webhook::{TwilioWebhook, WebhookError};
@@ -27,6 +28,8 @@ pub enum StatusCallbackError {
     InvalidErrorCode,
     #[error("To is not a valid phone number")]
     InvalidRecipient,
+    #[error("batch in the callback URL is not a batch id")]
+    InvalidBatch,
     #[error(transparent)]
     MissingRecipient(#[from] MissingRecipient),
     #[error(transparent)]
@@ -45,6 +48,7 @@ impl StatusCallbackError {
             | Self::InvalidStatus(_)
             | Self::InvalidErrorCode
             | Self::InvalidRecipient
+            | Self::InvalidBatch
             | Self::MissingRecipient(_) => StatusCode::BAD_REQUEST,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,7 +123,18 @@ impl<S: DeliveryStore, K: SecretStore> SmsStatus<S, K> {
             .map(|to| PhoneNumber::parse(to).map_err(|_| StatusCallbackError::InvalidRecipient))
             .transpose()?;
         let callback = StatusCallback::new(sid, status, error_code, recipient)?;
-        record(&self.store, &webhook.keys.hasher, &callback, now).await?;
+        // The send worker names a text's batch in its callback URL; the signature covers it.
+        let batch = crate::web::query_param(request, "batch")
+            .map(|b| BatchId::parse(&b).ok_or(StatusCallbackError::InvalidBatch))
+            .transpose()?;
+        record(
+            &self.store,
+            &webhook.keys.hasher,
+            &callback,
+            batch.as_ref(),
+            now,
+        )
+        .await?;
         Ok(())
     }
 }

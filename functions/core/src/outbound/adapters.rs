@@ -6,7 +6,9 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use tokio::sync::OnceCell;
 use tracing::warn;
 
-use super::{EmailGateway, QueueError, QueuedMessage, SendFailure, SendQueue, SmsGateway};
+use super::{
+    BatchId, EmailGateway, QueueError, QueuedMessage, SendFailure, SendQueue, SmsGateway,
+};
 use crate::config::TwilioConfig;
 use crate::domain::EmailAddress;
 use crate::email::{EmailSender, SendEmailError};
@@ -64,13 +66,21 @@ impl<K: SecretStore> TwilioSmsGateway<K> {
 }
 
 impl<K: SecretStore> SmsGateway for TwilioSmsGateway<K> {
-    async fn send_sms(&self, to: &str, body: &str) -> Result<String, SendFailure> {
+    async fn send_sms(
+        &self,
+        to: &str,
+        body: &str,
+        batch: Option<&BatchId>,
+    ) -> Result<String, SendFailure> {
         let client = self.client().await?;
         let message = OutboundMessage {
             to: to.to_owned(),
             sender: Sender::From(self.config.phone_number.clone()),
             body: body.to_owned(),
-            status_callback: self.status_callback.clone(),
+            status_callback: self
+                .status_callback
+                .as_ref()
+                .map(|url| status_callback_for(url, batch)),
         };
         client
             .send_message(&message)
@@ -83,6 +93,15 @@ impl<K: SecretStore> SmsGateway for TwilioSmsGateway<K> {
                 }
                 failure
             })
+    }
+}
+
+/// The status callback URL of a text: `url`, plus `?batch=<id>` for a text of a batch (a batch id
+/// is URL-safe: letters, digits, `-` and `_`).
+pub fn status_callback_for(url: &str, batch: Option<&BatchId>) -> String {
+    match batch {
+        Some(batch) => format!("{url}?batch={}", batch.as_str()),
+        None => url.to_owned(),
     }
 }
 

@@ -14,9 +14,9 @@
 //!    source's maximum concurrency);
 //! 4. **records** the outcome: `sending → sent` with the provider's id, or `failed` with the reason
 //!    (21610 also opts the recipient out; invalid numbers mark them undeliverable), or back to
-//!    `pending` for a retry after throttling. A text of a batch that was sent also leaves a pointer
-//!    from its MessageSid to its batch, so Twilio's `delivered` callback (`delivery`) can count it
-//!    in the batch's progress.
+//!    `pending` for a retry after throttling. A text of a batch asks Twilio for its status callbacks
+//!    at `…/sms/status?batch=<id>` (the URL is signed with the callback), so its `delivered`
+//!    callback (`delivery`) counts it in the batch's progress without a lookup.
 //!
 //! A redelivered queue message finds the message `sent` and is acknowledged. A worker that died
 //! between claim and outcome leaves a lease; when it has expired the message is moved to `unknown`
@@ -532,11 +532,13 @@ pub enum SendFailure {
 
 /// Port: the SMS provider.
 pub trait SmsGateway: Send + Sync {
-    /// Sends `body` to `to` (E.164); the provider's message id.
+    /// Sends `body` to `to` (E.164); the provider's message id. The status callbacks of a text of
+    /// `batch` name it.
     fn send_sms(
         &self,
         to: &str,
         body: &str,
+        batch: Option<&BatchId>,
     ) -> impl Future<Output = Result<String, SendFailure>> + Send;
 }
 

@@ -512,7 +512,12 @@ impl Provider {
 }
 
 impl SmsGateway for Provider {
-    async fn send_sms(&self, to: &str, body: &str) -> Result<String, SendFailure> {
+    async fn send_sms(
+        &self,
+        to: &str,
+        body: &str,
+        _batch: Option<&BatchId>,
+    ) -> Result<String, SendFailure> {
         self.answer(Channel::Sms, to, body).await
     }
 }

@@ -482,7 +482,10 @@ where
         let result = match message.channel {
             // Whoever wrote it (a catalog, a host, an organizer), a text goes out in as few
             // segments as its words allow: GSM-7 look-alikes replace curly quotes, dashes and the like.
-            Channel::Sms => self.sms.send_sms(&to, &normalise(&body)).await,
+            Channel::Sms => {
+                let batch = message.batch.as_ref();
+                self.sms.send_sms(&to, &normalise(&body), batch).await
+            }
             Channel::Email => self.email.send_email(&to, &body).await,
         };
         let mut retry_in = THROTTLE_PAUSE;

@@ -28,46 +28,38 @@ pub enum DeliveryEffect {
     },
 }
 
-/// One status callback, as the store records it.
+/// The final outcome of a text, from a status callback, as the store records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRecord {
     pub sid: MessageSid,
-    /// Twilio's status value (`delivered`).
+    /// Twilio's status value (`delivered`, `undelivered`, `failed`, `canceled`).
     pub status: &'static str,
-    /// Progress order: the message summary only moves to a higher rank.
-    pub rank: u8,
     pub error_code: Option<u32>,
     pub effect: DeliveryEffect,
+    /// For a `delivered` text of a batch: the batch whose `delivered` progress it adds 1 to.
+    pub delivered_in: Option<BatchId>,
 }
 
 /// What recording a status callback did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recorded {
-    /// This (MessageSid, status) was recorded before: the status record and the effect were not
-    /// written again.
-    pub duplicate: bool,
-    /// The message summary moved forward to this status.
-    pub summary_advanced: bool,
+pub enum Recorded {
+    /// A status on the way (`queued`, `sent` …): nothing is written.
+    Noted,
+    /// The text's outcome, its effect and its batch count were written.
+    Stored,
+    /// The text already has its outcome (Twilio's retry, or a second final status): nothing was
+    /// written; the first outcome stands.
+    Duplicate,
 }
 
 /// Port used by the delivery-status path.
 pub trait DeliveryStore: Send + Sync {
-    /// Atomically records the status of `record.sid` and applies `record.effect`, unless this
-    /// (MessageSid, status) was recorded before; then moves the message summary forward to this
-    /// status if it ranks higher than the one stored. Retries and duplicates write nothing new.
+    /// Atomically records `record` as the text's outcome (`OUTBOUND#<sid>` / `MESSAGE`), applies
+    /// its effect and adds it to its batch's `delivered` count, unless the text already has an
+    /// outcome: then nothing is written ([`Recorded::Duplicate`]).
     fn record(
         &self,
         record: &StatusRecord,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
-
-    /// Counts a text the carrier delivered in its batch's progress: if the send worker left an
-    /// `OUTBOUND#<sid>` / `BATCH` pointer (a text of a batch), adds 1 to that batch's `delivered`
-    /// counter. Returns the batch counted in, `None` for a text of no batch. Counts every time it
-    /// is called: call it once per MessageSid, when its `delivered` status is first recorded.
-    fn count_delivered(
-        &self,
-        sid: &MessageSid,
-        now: OffsetDateTime,
-    ) -> impl Future<Output = Result<Option<BatchId>, StoreError>> + Send;
 }

@@ -1,18 +1,13 @@
 //! DynamoDB adapter of [`DeliveryStore`].
 //!
-//! A status callback writes, in one transaction guarded by `attribute_not_exists` on its
-//! `OUTBOUND#<MessageSid>` / `STATUS#<status>` item, that item and its effect on the recipient's
-//! contact (opt-out + consent evidence, or undeliverable mark) or on the day's carrier-filtering
-//! counter; a callback without an effect is a single conditional put. Twilio's retries and
-//! duplicates therefore write nothing twice. The `MESSAGE` summary is then moved forward by a
-//! separate update conditioned on its rank: it cannot share the transaction (a late status must not
-//! cancel the rest), and being monotonic it is safe to attempt again on every delivery, which also
-//! repairs a summary left behind by a crash between the two writes.
-//!
-//! The first `delivered` status of a text sent as part of a batch (the send worker left an
-//! `OUTBOUND#<sid>` / `BATCH` pointer with its `batch_id`) also adds 1 to `delivered` on a random
-//! `BATCH#<id>` / `COUNT#<shard>` counter item, the batch's progress. A `delivered` callback that
-//! comes before the worker recorded the text as sent finds no pointer and is not counted.
+//! A text's outcome is one item, `OUTBOUND#<MessageSid>` / `MESSAGE` (status, error code, batch,
+//! when), put on condition `attribute_not_exists`: the first final status stands, and Twilio's
+//! retries and duplicates write nothing. The outcome's effect on the recipient's contact (opt-out +
+//! consent evidence, or undeliverable mark) or on the day's carrier-filtering counter, and for a
+//! `delivered` text of a batch 1 added to `delivered` on a random `BATCH#<id>` / `COUNT#<shard>`
+//! counter item (the batch's progress), go in the same transaction. The batch comes from the
+//! callback's own signed URL (`?batch=<id>`, set by the send worker), so nothing is read first:
+//! one request per text, whatever arrives first.
 
 use super::dynamo_util::{contact_key, dynamo_err, to_item};
 use std::collections::HashMap;
@@ -27,7 +22,6 @@ use time::OffsetDateTime;
 use super::delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 use super::outbox_dynamo::COUNTER_SHARDS;
 use super::{StoreError, timestamp};
-use crate::domain::MessageSid;
 use crate::outbound::BatchId;
 
 /// Program name recorded with consent evidence (as the inbound path does).
@@ -51,14 +45,16 @@ impl DynamoDeliveryStore {
 }
 
 #[derive(Debug, Serialize)]
-struct StatusItem<'a> {
+struct OutcomeItem<'a> {
     pk: String,
-    sk: String,
+    sk: &'static str,
     entity: &'static str,
     message_sid: &'a str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_id: Option<&'a str>,
     at: &'a str,
 }
 
@@ -89,17 +85,18 @@ fn n(value: impl ToString) -> AttributeValue {
 }
 
 impl DynamoDeliveryStore {
-    fn status_item(
+    fn outcome_item(
         record: &StatusRecord,
         at: &str,
     ) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        to_item(&StatusItem {
+        to_item(&OutcomeItem {
             pk: outbound_key(record.sid.as_str()),
-            sk: format!("STATUS#{}", record.status),
-            entity: "outbound_status",
+            sk: "MESSAGE",
+            entity: "outbound_message",
             message_sid: record.sid.as_str(),
             status: record.status,
             error_code: record.error_code,
+            batch_id: record.delivered_in.as_ref().map(BatchId::as_str),
             at,
         })
     }
@@ -123,8 +120,8 @@ impl DynamoDeliveryStore {
                 .map(|u| TransactWriteItem::builder().update(u).build())
                 .map_err(dynamo_err("build Update"))
         };
-        match &record.effect {
-            DeliveryEffect::Nothing => Ok(vec![]),
+        let mut writes = match &record.effect {
+            DeliveryEffect::Nothing => vec![],
             DeliveryEffect::OptOut { contact, code } => {
                 // Same attributes as the inbound path's opt-out; the keyword that set the previous
                 // status no longer explains the current one.
@@ -154,10 +151,10 @@ impl DynamoDeliveryStore {
                     .set_item(Some(to_item(&evidence)?))
                     .build()
                     .map_err(dynamo_err("build Put"))?;
-                Ok(vec![
+                vec![
                     built(contact_update)?,
                     TransactWriteItem::builder().put(evidence).build(),
-                ])
+                ]
             }
             DeliveryEffect::Undeliverable { contact, code } => {
                 let contact_update = update(
@@ -170,7 +167,7 @@ impl DynamoDeliveryStore {
                 .expression_attribute_values(":true", AttributeValue::Bool(true))
                 .expression_attribute_values(":code", n(code))
                 .expression_attribute_values(":pid", s(crate::ids::random_id()));
-                Ok(vec![built(contact_update)?])
+                vec![built(contact_update)?]
             }
             DeliveryEffect::CarrierFiltering { .. } => {
                 let counter = update(
@@ -183,14 +180,28 @@ impl DynamoDeliveryStore {
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_values(":entity", s("metric"))
                 .expression_attribute_values(":one", n(1));
-                Ok(vec![built(counter)?])
+                vec![built(counter)?]
             }
+        };
+        if let Some(batch) = &record.delivered_in {
+            let shard = rand::rng().random_range(0..COUNTER_SHARDS);
+            let counter = update(
+                (
+                    format!("BATCH#{}", batch.as_str()),
+                    &format!("COUNT#{shard}"),
+                ),
+                "SET entity = :entity, updated_at = :now ADD delivered :one",
+            )
+            .expression_attribute_values(":entity", s("batch_counter"))
+            .expression_attribute_values(":one", n(1));
+            writes.push(built(counter)?);
         }
+        Ok(writes)
     }
 
-    /// Writes the status item and its effect; `true` if this status was recorded before.
+    /// Writes the outcome item and its effects; `true` if the text had an outcome already.
     async fn write_once(&self, record: &StatusRecord, at: &str) -> Result<bool, StoreError> {
-        let item = Self::status_item(record, at)?;
+        let item = Self::outcome_item(record, at)?;
         let guard_condition = "attribute_not_exists(pk)";
         let effects = self.effect_writes(record, at)?;
         if effects.is_empty() {
@@ -239,7 +250,7 @@ impl DynamoDeliveryStore {
             if !canceled {
                 return Err(dynamo_err("TransactWriteItems")(err));
             }
-            // Cancelled: either the status item exists (a duplicate: nothing to do) or a concurrent
+            // Cancelled: either the outcome item exists (a duplicate: nothing to do) or a concurrent
             // transaction touched the same contact or counter (try again shortly).
             if self.status_recorded(record).await? {
                 return Ok(true);
@@ -265,7 +276,7 @@ impl DynamoDeliveryStore {
             .get_item()
             .table_name(&self.table)
             .key("pk", s(outbound_key(record.sid.as_str())))
-            .key("sk", s(format!("STATUS#{}", record.status)))
+            .key("sk", s("MESSAGE"))
             .projection_expression("pk")
             .consistent_read(true)
             .send()
@@ -274,41 +285,6 @@ impl DynamoDeliveryStore {
         Ok(output.item.is_some())
     }
 
-    /// Moves the `MESSAGE` summary to this status if it ranks higher; `true` if it moved.
-    async fn advance_summary(&self, record: &StatusRecord, at: &str) -> Result<bool, StoreError> {
-        let mut expression =
-            "SET entity = if_not_exists(entity, :entity), message_sid = :sid, #status = :status, \
-                              status_rank = :rank, status_at = :now, updated_at = :now, \
-                              created_at = if_not_exists(created_at, :now)"
-                .to_string();
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(outbound_key(record.sid.as_str())))
-            .key("sk", s("MESSAGE"))
-            .condition_expression("attribute_not_exists(status_rank) OR status_rank < :rank")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":entity", s("outbound_message"))
-            .expression_attribute_values(":sid", s(record.sid.as_str()))
-            .expression_attribute_values(":status", s(record.status))
-            .expression_attribute_values(":rank", n(record.rank))
-            .expression_attribute_values(":now", s(at));
-        if let Some(code) = record.error_code {
-            expression.push_str(", error_code = :code");
-            request = request.expression_attribute_values(":code", n(code));
-        }
-        match request.update_expression(expression).send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo_err("UpdateItem")(e)),
-        }
-    }
 }
 
 impl DeliveryStore for DynamoDeliveryStore {
@@ -319,62 +295,10 @@ impl DeliveryStore for DynamoDeliveryStore {
         now: OffsetDateTime,
     ) -> Result<Recorded, StoreError> {
         let at = timestamp(now);
-        let duplicate = self.write_once(record, &at).await?;
-        let summary_advanced = self.advance_summary(record, &at).await?;
-        Ok(Recorded {
-            duplicate,
-            summary_advanced,
+        Ok(if self.write_once(record, &at).await? {
+            Recorded::Duplicate
+        } else {
+            Recorded::Stored
         })
-    }
-
-    #[tracing::instrument(name = "store.count_delivered", skip_all, fields(message_sid = %sid.as_str()))]
-    async fn count_delivered(
-        &self,
-        sid: &MessageSid,
-        now: OffsetDateTime,
-    ) -> Result<Option<BatchId>, StoreError> {
-        let pointer = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(outbound_key(sid.as_str())))
-            .key("sk", s("BATCH"))
-            .projection_expression("batch_id, expires_at")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err("GetItem"))?
-            .item;
-        let Some(pointer) = pointer else {
-            return Ok(None);
-        };
-        // An item whose TTL has passed is absent (DynamoDB deletes lazily).
-        let expired = pointer
-            .get("expires_at")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .is_some_and(|at| at <= now.unix_timestamp());
-        if expired {
-            return Ok(None);
-        }
-        let batch = pointer
-            .get("batch_id")
-            .and_then(|v| v.as_s().ok())
-            .and_then(|v| BatchId::parse(v))
-            .ok_or_else(|| StoreError::Corrupt("outbound batch pointer".into()))?;
-        let shard = rand::rng().random_range(0..COUNTER_SHARDS);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("BATCH#{}", batch.as_str())))
-            .key("sk", s(format!("COUNT#{shard}")))
-            .update_expression("SET entity = :entity, updated_at = :now ADD delivered :one")
-            .expression_attribute_values(":entity", s("batch_counter"))
-            .expression_attribute_values(":now", s(timestamp(now)))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await
-            .map_err(dynamo_err("UpdateItem"))?;
-        Ok(Some(batch))
     }
 }

@@ -1,19 +1,17 @@
 //! In-memory adapter of [`DeliveryStore`] for unit tests. Same semantics as the DynamoDB adapter.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
 
 use super::delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 use super::{StoreError, timestamp};
-use crate::domain::MessageSid;
 use crate::outbound::BatchId;
 
-/// The summary of one outbound message, for assertions.
+/// The recorded outcome of one text, for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemorySummary {
+pub struct MemoryOutcome {
     pub status: &'static str,
-    pub rank: u8,
     pub error_code: Option<u32>,
 }
 
@@ -29,14 +27,11 @@ pub struct MemoryDeliveryContact {
 
 #[derive(Debug, Default)]
 struct State {
-    /// (MessageSid, status) → error code.
-    statuses: BTreeMap<(String, String), Option<u32>>,
-    summaries: HashMap<String, MemorySummary>,
+    /// MessageSid → its outcome.
+    outcomes: HashMap<String, MemoryOutcome>,
     contacts: HashMap<String, MemoryDeliveryContact>,
     /// (metric, day) → count.
     counters: HashMap<(String, String), u64>,
-    /// MessageSid → batch (`OUTBOUND#<sid>` / `BATCH`, written by the send worker).
-    batch_pointers: HashMap<String, BatchId>,
     /// Batch → `delivered`, summed over its counter shards.
     delivered: HashMap<BatchId, u64>,
     writes: usize,
@@ -54,21 +49,9 @@ impl MemoryDeliveryStore {
             .map_err(|_| StoreError::Corrupt("poisoned".into()))
     }
 
-    /// The statuses recorded for a message, in name order.
-    pub fn statuses(&self, sid: &str) -> Vec<String> {
-        let Ok(state) = self.lock() else {
-            return vec![];
-        };
-        state
-            .statuses
-            .keys()
-            .filter(|(s, _)| s == sid)
-            .map(|(_, status)| status.clone())
-            .collect()
-    }
-
-    pub fn summary(&self, sid: &str) -> Option<MemorySummary> {
-        self.lock().ok()?.summaries.get(sid).cloned()
+    /// The outcome recorded for a text, if any.
+    pub fn outcome(&self, sid: &str) -> Option<MemoryOutcome> {
+        self.lock().ok()?.outcomes.get(sid).cloned()
     }
 
     pub fn contact(&self, hash: &str) -> Option<MemoryDeliveryContact> {
@@ -82,13 +65,6 @@ impl MemoryDeliveryStore {
             .get(&(metric.to_string(), day.to_string()))
             .copied()
             .unwrap_or(0)
-    }
-
-    /// Stages the send worker's pointer from a sent text to its batch.
-    pub fn point_to_batch(&self, sid: &str, batch: &BatchId) {
-        if let Ok(mut state) = self.lock() {
-            state.batch_pointers.insert(sid.to_string(), batch.clone());
-        }
     }
 
     /// The batch's `delivered` counter.
@@ -110,74 +86,50 @@ impl DeliveryStore for MemoryDeliveryStore {
         now: OffsetDateTime,
     ) -> Result<Recorded, StoreError> {
         let mut state = self.lock()?;
-        let key = (record.sid.as_str().to_string(), record.status.to_string());
-        let duplicate = state.statuses.contains_key(&key);
-        if !duplicate {
-            state.statuses.insert(key, record.error_code);
-            state.writes += 1;
-            match &record.effect {
-                DeliveryEffect::Nothing => {}
-                DeliveryEffect::OptOut { contact, code } => {
-                    let c = state
-                        .contacts
-                        .entry(contact.as_str().to_string())
-                        .or_default();
-                    c.sms_opted_out = true;
-                    c.consents.push(format!("opt_out:carrier:{code}"));
-                    state.writes += 2;
-                }
-                DeliveryEffect::Undeliverable { contact, code } => {
-                    state
-                        .contacts
-                        .entry(contact.as_str().to_string())
-                        .or_default()
-                        .undeliverable = Some(*code);
-                    state.writes += 1;
-                }
-                DeliveryEffect::CarrierFiltering { .. } => {
-                    let day = timestamp(now)[..10].to_string();
-                    *state
-                        .counters
-                        .entry(("carrier_filtering".to_string(), day))
-                        .or_default() += 1;
-                    state.writes += 1;
-                }
+        let sid = record.sid.as_str().to_string();
+        if state.outcomes.contains_key(&sid) {
+            return Ok(Recorded::Duplicate);
+        }
+        state.outcomes.insert(
+            sid,
+            MemoryOutcome {
+                status: record.status,
+                error_code: record.error_code,
+            },
+        );
+        state.writes += 1;
+        match &record.effect {
+            DeliveryEffect::Nothing => {}
+            DeliveryEffect::OptOut { contact, code } => {
+                let c = state
+                    .contacts
+                    .entry(contact.as_str().to_string())
+                    .or_default();
+                c.sms_opted_out = true;
+                c.consents.push(format!("opt_out:carrier:{code}"));
+                state.writes += 2;
+            }
+            DeliveryEffect::Undeliverable { contact, code } => {
+                state
+                    .contacts
+                    .entry(contact.as_str().to_string())
+                    .or_default()
+                    .undeliverable = Some(*code);
+                state.writes += 1;
+            }
+            DeliveryEffect::CarrierFiltering { .. } => {
+                let day = timestamp(now)[..10].to_string();
+                *state
+                    .counters
+                    .entry(("carrier_filtering".to_string(), day))
+                    .or_default() += 1;
+                state.writes += 1;
             }
         }
-        let sid = record.sid.as_str().to_string();
-        let summary_advanced = state
-            .summaries
-            .get(&sid)
-            .is_none_or(|s| s.rank < record.rank);
-        if summary_advanced {
-            let previous_code = state.summaries.get(&sid).and_then(|s| s.error_code);
-            state.summaries.insert(
-                sid,
-                MemorySummary {
-                    status: record.status,
-                    rank: record.rank,
-                    error_code: record.error_code.or(previous_code),
-                },
-            );
+        if let Some(batch) = &record.delivered_in {
+            *state.delivered.entry(batch.clone()).or_default() += 1;
             state.writes += 1;
         }
-        Ok(Recorded {
-            duplicate,
-            summary_advanced,
-        })
-    }
-
-    async fn count_delivered(
-        &self,
-        sid: &MessageSid,
-        _now: OffsetDateTime,
-    ) -> Result<Option<BatchId>, StoreError> {
-        let mut state = self.lock()?;
-        let Some(batch) = state.batch_pointers.get(sid.as_str()).cloned() else {
-            return Ok(None);
-        };
-        *state.delivered.entry(batch.clone()).or_default() += 1;
-        state.writes += 1;
-        Ok(Some(batch))
+        Ok(Recorded::Stored)
     }
 }

@@ -11,9 +11,7 @@
 //! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given, sealed; TTL `expires_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `INBOUND#<time>#<MessageSid>` so an erasure finds it and blanks the reply (then the index keys go) |
 //! | conversation in progress | `CONTACT#<keyed hash>` | `CONVERSATION` | step, options offered, language, sealed first name; TTL `expires_at`. Step `awaiting_delete_confirmation`: `confirm_until` (unix seconds) and the step it interrupted as `resume_step` (+ its `gathering_id`/`options`) |
 //! | daily reply to a stranger | `CONTACT#<keyed hash>` | `DAILYREPLY#<yyyy-mm-dd>` | at most one a day; TTL `expires_at` |
-//! | delivery status of a sent text | `OUTBOUND#<MessageSid>` | `STATUS#<status>` | one per status Twilio reported: error code, when |
-//! | sent text summary | `OUTBOUND#<MessageSid>` | `MESSAGE` | latest status by rank (never moves back), error code |
-//! | sent text's batch | `OUTBOUND#<MessageSid>` | `BATCH` | `batch_id`, `created_at`; TTL `expires_at` like outbox messages. Put by the send worker with the text's `sending → sent` (texts of a batch only); its first `delivered` callback adds 1 to `delivered` on one of the batch's `BATCH#<id>` / `COUNT#<shard>` counters (see `outbox_dynamo`) |
+//! | sent text's outcome | `OUTBOUND#<MessageSid>` | `MESSAGE` | its first final status Twilio reported (`delivered`, `undelivered`, `failed`, `canceled`; statuses on the way write nothing): `status`, `error_code`?, `batch_id`? (a delivered text of a batch, named by its callback URL `?batch=<id>`; counted in the batch's `BATCH#<id>` / `COUNT#<shard>` `delivered` in the same transaction), `at`; put once (`attribute_not_exists`) |
 //! | carrier opt-out evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `opt_out`, source `carrier`, error code |
 //! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
 //! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed` (removed with `host_hash` when the host is erased), `capacity`?, `going_count`, language, `listed`, `description`? and `accessibility`? (the host's words, public; absent when empty), `host_hash`? (keyed hash of the email of the host who made it on the dashboard; absent for organizers' gatherings), `created_at`, `updated_at`?; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>`. An update by its host (condition: `host_hash` is theirs) rewrites every field but `id`, `code`, `host_hash`, `host_first_name_sealed`, `going_count`, `created_at`, together with its `GEO2` and host pointers |
@@ -60,7 +58,7 @@ mod training_memory;
 
 pub use delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 pub use delivery_dynamo::DynamoDeliveryStore;
-pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemorySummary};
+pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemoryOutcome};
 pub use dynamo::DynamoInboundStore;
 pub use gathering::{
     GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,

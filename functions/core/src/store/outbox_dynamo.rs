@@ -8,9 +8,6 @@
 //! - `BATCH#<id>` / `COUNT#<shard>`: the batch's progress counters, spread over [`COUNTER_SHARDS`]
 //!   items so a busy batch has no hot key; a reader sums them. `delivered` is added by the
 //!   delivery-status path (`store::delivery_dynamo`), not here.
-//! - `OUTBOUND#<MessageSid>` / `BATCH`: `batch_id` of a text of a batch, put with its
-//!   `sending → sent` (no personal data; TTL `expires_at` like the messages), so Twilio's
-//!   `delivered` callback can find the batch to count it in.
 //!
 //! A worker's decisions for a whole batch go in one `TransactWriteItems`: each message's update is
 //! conditioned on the status and claim count it was read with, so two workers cannot both claim
@@ -390,9 +387,6 @@ impl DynamoOutbox {
                 set.extend(["provider_id = :pid", "sent_at = :now"]);
                 remove.push("lease_until");
                 update = update.expression_attribute_values(":pid", s(provider_id));
-                if let (Channel::Sms, Some(batch)) = (t.channel, &t.batch) {
-                    extra.push(self.batch_pointer_put(provider_id, batch, now)?);
-                }
                 Status::Sent
             }
             Change::Failed { reason, code, mark } => {
@@ -432,32 +426,6 @@ impl DynamoOutbox {
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(extra);
         Ok(items)
-    }
-
-    /// The pointer from a sent text's MessageSid to its batch (`OUTBOUND#<sid>` / `BATCH`), read by
-    /// the delivery-status path to count `delivered`. Unconditional: a MessageSid is sent once.
-    fn batch_pointer_put(
-        &self,
-        sid: &str,
-        batch: &BatchId,
-        now: OffsetDateTime,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(HashMap::from([
-                ("pk".to_owned(), s(format!("OUTBOUND#{sid}"))),
-                ("sk".to_owned(), s("BATCH")),
-                ("entity".to_owned(), s("outbound_batch")),
-                ("batch_id".to_owned(), s(batch.as_str())),
-                ("created_at".to_owned(), s(timestamp(now))),
-                (
-                    "expires_at".to_owned(),
-                    n((now + self.retention).unix_timestamp()),
-                ),
-            ])))
-            .build()
-            .map_err(dynamo_err("build Put"))?;
-        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// The recipient's contact change (and, for an opt-out, its consent evidence).

@@ -22,8 +22,6 @@ struct State {
     counters: HashMap<BatchId, HashMap<String, i64>>,
     /// Provider ids of sent messages.
     sent: HashMap<OutboundId, String>,
-    /// MessageSid → batch of sent texts of a batch (`OUTBOUND#<sid>` / `BATCH`).
-    batch_pointers: HashMap<String, BatchId>,
     /// `apply` calls that fail with a storage error before succeeding again.
     failing_applies: u32,
 }
@@ -55,11 +53,6 @@ impl MemoryOutbox {
     /// Replaces a stored message (to stage a crash, a stale lease…).
     pub fn put_message(&self, message: StoredMessage) {
         self.lock().messages.insert(message.id.clone(), message);
-    }
-
-    /// The batch a sent text's MessageSid points to (`OUTBOUND#<sid>` / `BATCH`), if any.
-    pub fn batch_of(&self, provider_id: &str) -> Option<BatchId> {
-        self.lock().batch_pointers.get(provider_id).cloned()
     }
 
     /// Adds `delta` to a batch counter, as another path would (the delivery path's `delivered`).
@@ -128,11 +121,6 @@ fn apply_one(state: &mut State, t: &Transition, now: OffsetDateTime) -> bool {
             message.status = Status::Sent;
             message.lease_until = None;
             state.sent.insert(t.id.clone(), provider_id.clone());
-            if let (Channel::Sms, Some(batch)) = (t.channel, &t.batch) {
-                state
-                    .batch_pointers
-                    .insert(provider_id.clone(), batch.clone());
-            }
         }
         Change::Failed { mark, .. } => {
             message.status = Status::Failed;
