@@ -126,6 +126,17 @@ async fn one_click(app: &Stack, token: &str) -> Page {
     .await
 }
 
+/// The "Erase my data" button of the page a "delete my data" link opens.
+async fn press_erase(app: &Stack, token: &str) -> Page {
+    call(
+        app,
+        "POST",
+        &format!("/forget?t={token}"),
+        Some("confirm=page"),
+    )
+    .await
+}
+
 fn assert_headers(page: &Page) {
     let header = |name: &str| page.headers.get(name).and_then(|v| v.to_str().ok());
     assert_eq!(
@@ -481,13 +492,7 @@ async fn forget_by_link_erases_the_email_contact_and_leaves_the_phone_contact_al
         "a GET erases nothing"
     );
 
-    let page = call(
-        &app,
-        "POST",
-        &format!("/forget?t={token}"),
-        Some("confirm=page"),
-    )
-    .await;
+    let page = press_erase(&app, &token).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_headers(&page);
     assert!(
@@ -556,13 +561,7 @@ async fn forget_by_link_erases_the_email_contact_and_leaves_the_phone_contact_al
     }
 
     // A second POST changes nothing; the phone contact is untouched.
-    let again = call(
-        &app,
-        "POST",
-        &format!("/forget?t={token}"),
-        Some("confirm=page"),
-    )
-    .await;
+    let again = press_erase(&app, &token).await;
     assert_eq!(again.status, 200);
     assert!(
         again.body.contains("Your details were already erased"),
@@ -587,13 +586,7 @@ async fn an_erased_host_s_gathering_stays_for_the_people_going_without_the_host_
 
     // The host follows "delete my data" (their keyed hash is their email's, like anyone's).
     let token = sign("forget", &hash, now_s());
-    let page = call(
-        &app,
-        "POST",
-        &format!("/forget?t={token}"),
-        Some("confirm=page"),
-    )
-    .await;
+    let page = press_erase(&app, &token).await;
     assert_eq!(page.status, 200, "{}", page.body);
 
     // No profile, no list of their gatherings; the gathering keeps neither their name nor their

@@ -101,7 +101,8 @@ impl DynamoDeliveryStore {
         })
     }
 
-    /// The writes of an effect, beside the status item.
+    /// The writes beside the outcome item: its effect on the recipient or the day's counter, and
+    /// the batch's `delivered` count for a delivered text of a batch.
     fn effect_writes(
         &self,
         record: &StatusRecord,
