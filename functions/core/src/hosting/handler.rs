@@ -257,9 +257,9 @@ where
                     .then_some(host_text(language).signed_out),
                 None,
             )),
-            (Route::Script, Method::GET | Method::HEAD, _) => Ok(script(page::HOST_JS)),
+            (Route::Script, Method::GET | Method::HEAD, _) => Ok(crate::web::script(page::HOST_JS)),
             (Route::Personal(code), Method::GET | Method::HEAD, _) => {
-                self.personal_link(&app, request, &code, language, now)
+                self.personal_link(&app, &code, language, now)
                     .await
             }
             (Route::SignIn, Method::POST, _) => self.request_link(&app, request, now).await,
@@ -349,13 +349,11 @@ where
 
     fn frame<'a>(
         &'a self,
-        request: &Request,
         language: Language,
         title: &'a str,
         csrf: Option<&'a str>,
         other_href: &'a str,
     ) -> Frame<'a> {
-        let _ = request;
         Frame {
             language,
             program: &self.settings.program.name,
@@ -386,7 +384,7 @@ where
         };
         let href = other_language_href(request, language);
         let html = page::message_page(
-            &self.frame(request, language, heading, csrf, &href),
+            &self.frame(language, heading, csrf, &href),
             heading,
             message,
         );
@@ -437,7 +435,7 @@ where
         let t = host_text(language);
         let href = other_language_href(request, language);
         let html = page::sign_in_page(
-            &self.frame(request, language, t.sign_in_title, None, &href),
+            &self.frame(language, t.sign_in_title, None, &href),
             email,
             notice,
             error,
@@ -461,7 +459,7 @@ where
         };
         let href = other_language_href(request, language);
         let html = page::confirm_page(
-            &self.frame(request, language, t.confirm_title, None, &href),
+            &self.frame(language, t.confirm_title, None, &href),
             token.as_str(),
         );
         let mut response = self.html(request, StatusCode::OK, html);
@@ -543,7 +541,7 @@ where
         let t = host_text(language);
         let href = other_language_href(request, language);
         let html = page::dashboard_page(
-            &self.frame(request, language, t.dashboard_title, Some(&s.csrf), &href),
+            &self.frame(language, t.dashboard_title, Some(&s.csrf), &href),
             &gatherings,
             now,
         );
@@ -617,7 +615,7 @@ where
         };
         let href = other_language_href(request, language);
         let html = page::gathering_form_page(
-            &self.frame(request, language, title, Some(&s.csrf), &href),
+            &self.frame(language, title, Some(&s.csrf), &href),
             &FormPage {
                 values,
                 errors,
@@ -719,7 +717,6 @@ where
         };
         let href = other_language_href(request, language);
         let mut frame = self.frame(
-            request,
             language,
             gathering.title.as_str(),
             Some(&s.csrf),
@@ -757,7 +754,7 @@ where
         let i = super::text::invite_text(language);
         let href = other_language_href(request, language);
         let html = page::invite_form_page(
-            &self.frame(request, language, i.invite_heading, Some(&s.csrf), &href),
+            &self.frame(language, i.invite_heading, Some(&s.csrf), &href),
             gathering,
             &s.csrf,
             contacts,
@@ -796,7 +793,7 @@ where
         if action == "send" {
             let attested = form_value(request, "attest").is_some();
             match app
-                .send_invites(s.host(), id, &contacts, attested, language, now)
+                .send_invites(s.host(), id, &contacts, attested, now)
                 .await
             {
                 Ok(batch) => {
@@ -825,7 +822,7 @@ where
                     };
                     tracing::warn!(error = %error, "invitations refused");
                     let (gathering, preview) = app
-                        .preview_invites(s.host(), id, &contacts, language, now)
+                        .preview_invites(s.host(), id, &contacts, now)
                         .await?;
                     return Ok(self.preview(
                         request,
@@ -842,7 +839,7 @@ where
             }
         }
         let (gathering, preview) = app
-            .preview_invites(s.host(), id, &contacts, language, now)
+            .preview_invites(s.host(), id, &contacts, now)
             .await?;
         Ok(self.preview(
             request,
@@ -889,7 +886,7 @@ where
         let i = super::text::invite_text(language);
         let href = other_language_href(request, language);
         let html = page::preview_page(
-            &self.frame(request, language, i.preview_heading, Some(&s.csrf), &href),
+            &self.frame(language, i.preview_heading, Some(&s.csrf), &href),
             gathering,
             preview,
             &s.csrf,
@@ -903,7 +900,6 @@ where
     async fn personal_link(
         &self,
         app: &Hosting<'_, H, G, R, O, Q, A, I>,
-        request: &Request,
         code: &str,
         language: Language,
         now: OffsetDateTime,
@@ -914,10 +910,7 @@ where
                 gathering.as_str(),
                 language.code()
             ))),
-            None => {
-                let _ = request;
-                Err(HostError::NotFound)
-            }
+            None => Err(HostError::NotFound),
         }
     }
 }
@@ -963,15 +956,6 @@ fn other_language_href(request: &Request, language: Language) -> String {
             Language::Es => Language::En,
         },
     )
-}
-
-fn script(source: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::Text(source.to_owned()));
-    let headers = response.headers_mut();
-    insert(headers, "content-type", "text/javascript; charset=utf-8");
-    insert(headers, "cache-control", "public, max-age=300");
-    insert(headers, "x-content-type-options", "nosniff");
-    response
 }
 
 fn csv_response(request: &Request, id: &GatheringId, csv: String) -> Response<Body> {

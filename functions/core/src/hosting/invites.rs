@@ -21,7 +21,7 @@ use super::text::invite_text;
 use super::{HostError, Hosting};
 use crate::admin::AuditLog;
 use crate::conversation::email_step::letter;
-use crate::domain::{Gathering, GatheringId, Language};
+use crate::domain::{Gathering, GatheringId};
 use crate::email::{Email, TokenPurpose, UnsubscribeToken, forget_url, unsubscribe_url};
 use crate::messages::render;
 use crate::outbound::{
@@ -125,7 +125,10 @@ pub struct Funnel {
 
 /// Texts for one gathering, rendered for a recipient.
 struct Rendered {
+    /// The text as sent: GSM-7 look-alikes in place of characters that would make it UCS-2.
     sms: String,
+    /// Normalising changed the text as written.
+    sms_fixed: bool,
     email_subject: String,
     email_text: String,
 }
@@ -147,7 +150,6 @@ where
         host: &ContactHash,
         id: &GatheringId,
         pasted: &str,
-        language: Language,
         now: OffsetDateTime,
     ) -> Result<(Gathering, Preview), HostError> {
         let gathering = self.own(host, id).await?;
@@ -208,12 +210,10 @@ where
                 Channel::Email => rows[*i].email = Some(plan),
             }
         }
-        let sample = self.render(&gathering, &host_name, "Ana", &"x".repeat(CODE_LEN), None);
-        let raw_sms = self.render_raw_sms(&gathering, &host_name, &"x".repeat(CODE_LEN));
+        let sample = self.render(&gathering, &host_name, "Ana", &"x".repeat(CODE_LEN));
         let sms_info = segments::segments(&sample.sms);
         let cost_usd = sms as f64 * sms_info.segments as f64 * self.settings.sms_segment_price_usd
             + email as f64 * self.settings.email_price_usd;
-        let _ = language;
         Ok((
             gathering,
             Preview {
@@ -223,7 +223,7 @@ where
                 sms_to_send: sms,
                 emails_to_send: email,
                 skipped,
-                sms_fixed: raw_sms != sample.sms,
+                sms_fixed: sample.sms_fixed,
                 sms_text: sample.sms,
                 sms_info,
                 email_subject: sample.email_subject,
@@ -242,14 +242,13 @@ where
         id: &GatheringId,
         pasted: &str,
         attested: bool,
-        language: Language,
         now: OffsetDateTime,
     ) -> Result<BatchId, HostError> {
         if !attested {
             return Err(HostError::NotAttested);
         }
         let (gathering, preview) = self
-            .preview_invites(host, id, pasted, language, now)
+            .preview_invites(host, id, pasted, now)
             .await?;
         if preview.to_send() == 0 {
             return Err(HostError::NobodyToInvite);
@@ -307,7 +306,7 @@ where
                 let code = invite_code();
                 let message = OutboundId::random();
                 let body = match channel {
-                    Channel::Sms => self.render(&gathering, &host_name, &name, &code, None).sms,
+                    Channel::Sms => self.render(&gathering, &host_name, &name, &code).sms,
                     Channel::Email => self.invite_email(
                         &gathering, &host_name, &name, &code, &contact, &address, now,
                     )?,
@@ -459,7 +458,6 @@ where
         host_name: &str,
         name: &str,
         code: &str,
-        _contact: Option<&ContactHash>,
     ) -> Rendered {
         let t = invite_text(gathering.language);
         let details = crate::registration::event_details(gathering, gathering.language);
@@ -474,8 +472,11 @@ where
             ("link", link.as_str()),
             ("program", self.settings.program.name.as_str()),
         ];
+        let written = self.render_raw_sms(gathering, host_name, code);
+        let sms = segments::normalise(&written);
         Rendered {
-            sms: segments::normalise(&self.render_raw_sms(gathering, host_name, code)),
+            sms_fixed: sms != written,
+            sms,
             email_subject: render(t.email_subject, &values),
             email_text: render(t.email_body, &values),
         }
@@ -493,7 +494,7 @@ where
         now: OffsetDateTime,
     ) -> Result<String, HostError> {
         let t = invite_text(gathering.language);
-        let rendered = self.render(gathering, host_name, name, code, Some(contact));
+        let rendered = self.render(gathering, host_name, name, code);
         let base = &self.settings.public_base_url;
         let unsubscribe = unsubscribe_url(
             base,

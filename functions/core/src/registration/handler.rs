@@ -747,14 +747,15 @@ fn json_response(
     response
 }
 
+/// A script other sites' pages load: [`crate::web::script`], allowed across origins (it reads
+/// nothing from them).
 fn script(source: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::Text(source.to_owned()));
-    let headers = response.headers_mut();
-    insert(headers, "content-type", "text/javascript; charset=utf-8");
-    insert(headers, "cache-control", "public, max-age=300");
-    insert(headers, "x-content-type-options", "nosniff");
-    // The snippet is loaded by other sites' pages; it reads nothing from them.
-    insert(headers, "cross-origin-resource-policy", "cross-origin");
+    let mut response = crate::web::script(source);
+    insert(
+        response.headers_mut(),
+        "cross-origin-resource-policy",
+        "cross-origin",
+    );
     response
 }
 
