@@ -268,6 +268,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot read the text of `{css}`: {e}"))
     }
 
+    /// Runs `script` in the current frame and returns its value.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client()
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("the script {script:?} failed: {e}"))
+    }
+
+    /// The current value (property) of the input matching `css`, waiting up to `timeout` for it.
+    pub async fn value_of(&self, css: &str, timeout: Duration) -> String {
+        self.wait_for(css, timeout)
+            .await
+            .prop("value")
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the value of `{css}`: {e}"))
+            .unwrap_or_default()
+    }
+
     /// Whether an element matches `css` right now (no waiting).
     pub async fn exists(&self, css: &str) -> bool {
         match self.client().find_all(Locator::Css(css)).await {

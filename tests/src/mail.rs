@@ -61,6 +61,19 @@ pub fn link_in(raw: &str, path: &str) -> String {
         .to_owned()
 }
 
+/// Follows the "delete my data" link of the email `raw` and presses the button of the page it
+/// opens, as a person would; the answer.
+pub async fn erase_through(app: &Stack, raw: &str) -> reqwest::Response {
+    let link = link_in(raw, "/forget?t=");
+    let path = &link[link.find("/forget?t=").expect("the link's path")..];
+    app.http
+        .post(format!("{}{path}", app.gateway_url))
+        .form(&[("confirm", "page")])
+        .send()
+        .await
+        .expect("gateway reachable")
+}
+
 /// An address no other test uses, at example.org (the privacy scan looks for that domain).
 pub fn unique_email(prefix: &str) -> String {
     let n: u64 = rand::rng().random();

@@ -599,7 +599,10 @@ async fn an_erased_host_s_gathering_stays_for_the_people_going_without_the_host_
     }
     let (status, dashboard) = host.get("/host").await;
     assert_eq!(status, 200);
-    assert!(!dashboard.contains("Supper after the erasure"), "{dashboard}");
+    assert!(
+        !dashboard.contains("Supper after the erasure"),
+        "{dashboard}"
+    );
 
     // Someone who texts its code still joins it; the organizers stand in for the host.
     let code = s(gathering, "code").expect("its code").to_owned();

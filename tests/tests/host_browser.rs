@@ -22,15 +22,6 @@ const SLOW: Duration = Duration::from_secs(20);
 /// How long 41 invitations may take to go out (the local stack sends 10 a second per channel).
 const SENDING: Duration = Duration::from_secs(90);
 
-/// Runs `script` in the page and returns its value.
-async fn js(browser: &Browser, script: &str) -> Value {
-    browser
-        .client()
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("the script {script:?} failed: {e}"))
-}
-
 /// Sets the value of the field matching `css` from script: date and time inputs (whose typing order
 /// depends on the browser's locale) and long pastes.
 async fn set_value(browser: &Browser, css: &str, value: &str) {
@@ -43,17 +34,6 @@ async fn set_value(browser: &Browser, css: &str, value: &str) {
         )
         .await
         .unwrap_or_else(|e| panic!("cannot set the value of `{css}`: {e}"));
-}
-
-/// The current value (property) of the input matching `css`.
-async fn value_of(browser: &Browser, css: &str) -> String {
-    browser
-        .wait_for(css, SLOW)
-        .await
-        .prop("value")
-        .await
-        .unwrap_or_else(|e| panic!("cannot read the value of `{css}`: {e}"))
-        .unwrap_or_default()
 }
 
 /// The rendered text of the first element matching `css`, `None` when there is none (or the page is
@@ -120,12 +100,12 @@ fn in_ten_days() -> String {
 
 /// The cells of every row of the attendee table.
 async fn attendee_rows(browser: &Browser) -> Value {
-    js(
-        browser,
-        "return [...document.querySelectorAll('table[aria-labelledby=attendees] tbody tr')]\
+    browser
+        .js(
+            "return [...document.querySelectorAll('table[aria-labelledby=attendees] tbody tr')]\
          .map(r => [...r.cells].map(c => c.textContent));",
-    )
-    .await
+        )
+        .await
 }
 
 /// Reloads the gathering page every 2 s until its batch status shows every one of `needles` (up to
@@ -134,9 +114,7 @@ async fn attendee_rows(browser: &Browser) -> Value {
 async fn wait_for_batch(browser: &Browser, needles: &[&str]) -> String {
     let deadline = tokio::time::Instant::now() + SENDING;
     loop {
-        let seen = js(
-            browser,
-            "const s = document.querySelector('.batch-status'); \
+        let seen = browser.js("const s = document.querySelector('.batch-status'); \
              return s ? [s.innerText, !!document.querySelector('meta[http-equiv=refresh]')] : null;",
         )
         .await;
@@ -189,11 +167,9 @@ async fn a_host_signs_in_creates_a_gathering_invites_fifty_contacts_and_sees_who
     browser.goto(&on_gateway(&app, &link)).await;
     wait_text(&browser, "h1", &["Sign in"], SLOW).await;
     assert_eq!(
-        js(
-            &browser,
-            "return document.querySelectorAll('#content button').length;"
-        )
-        .await,
+        browser
+            .js("return document.querySelectorAll('#content button').length;")
+            .await,
         json!(1),
         "one button"
     );
@@ -244,7 +220,7 @@ async fn a_host_signs_in_creates_a_gathering_invites_fifty_contacts_and_sees_who
         .unwrap_or_else(|| panic!("the gathering's page: {url}"))
         .to_owned();
     assert_eq!(browser.text_of("h1").await, "Porch talk");
-    let share = value_of(&browser, "#share").await;
+    let share = browser.value_of("#share", SLOW).await;
     assert!(
         share.contains(&format!("/g/{id}")),
         "the share link is the gathering's page: {share}"
@@ -270,24 +246,20 @@ async fn a_host_signs_in_creates_a_gathering_invites_fifty_contacts_and_sees_who
         assert!(page.contains(needle), "the preview says {needle:?}: {page}");
     }
     // The opted-out number is line 8 of the paste.
-    let skipped = js(
-        &browser,
-        "return [...document.querySelectorAll('tbody tr')]\
+    let skipped = browser
+        .js("return [...document.querySelectorAll('tbody tr')]\
          .filter(r => r.textContent.includes('will be skipped: opted out'))\
-         .map(r => [...r.cells].map(c => c.textContent));",
-    )
-    .await;
+         .map(r => [...r.cells].map(c => c.textContent));")
+        .await;
     let skipped = skipped.as_array().expect("rows");
     assert_eq!(skipped.len(), 1, "one row is skipped: {skipped:?}");
     assert_eq!(skipped[0][0], "8", "line 8 opted out: {skipped:?}");
-    let rejected = js(
-        &browser,
-        "const h = [...document.querySelectorAll('h2')]\
+    let rejected = browser
+        .js("const h = [...document.querySelectorAll('h2')]\
          .find(h => h.textContent === 'Lines we could not read'); \
          return h ? [...h.nextElementSibling.querySelectorAll('tbody tr')]\
-         .map(r => r.cells[1].textContent) : null;",
-    )
-    .await;
+         .map(r => r.cells[1].textContent) : null;")
+        .await;
     assert_eq!(
         rejected,
         json!(["call me maybe", "Bob, 202-555-01", "eve@@example"]),
@@ -346,11 +318,9 @@ async fn a_host_signs_in_creates_a_gathering_invites_fifty_contacts_and_sees_who
         "Invited by text: 29, joined: 0. Invited by email: 12, joined: 0."
     );
     assert_eq!(
-        js(
-            &browser,
-            "return !!document.querySelector('meta[http-equiv=refresh]');"
-        )
-        .await,
+        browser
+            .js("return !!document.querySelector('meta[http-equiv=refresh]');")
+            .await,
         json!(false),
         "a finished batch's page stops reloading"
     );
@@ -407,11 +377,9 @@ async fn a_host_signs_in_creates_a_gathering_invites_fifty_contacts_and_sees_who
         funnel.contains("Invited by text: 29, joined: 1."),
         "{funnel}"
     );
-    js(
-        &browser,
-        "document.getElementById('attendees').scrollIntoView(); return null;",
-    )
-    .await;
+    browser
+        .js("document.getElementById('attendees').scrollIntoView(); return null;")
+        .await;
     browser.screenshot("host/dashboard-attributed").await;
 
     // 9. The attendee list as a spreadsheet, with the browser's session.
@@ -486,12 +454,10 @@ async fn tab(browser: &Browser) -> Value {
 
 /// The element with the focus: its id, or its tag and text.
 async fn focused(browser: &Browser) -> Value {
-    js(
-        browser,
-        "const e = document.activeElement; \
-         return e.id ? '#' + e.id : e.tagName.toLowerCase() + ':' + e.textContent.trim();",
-    )
-    .await
+    browser
+        .js("const e = document.activeElement; \
+         return e.id ? '#' + e.id : e.tagName.toLowerCase() + ':' + e.textContent.trim();")
+        .await
 }
 
 #[tokio::test]
@@ -503,11 +469,9 @@ async fn the_sign_in_page_works_with_the_keyboard_alone() {
 
     // The first Tab reaches the skip link, which then shows on screen.
     assert_eq!(tab(&browser).await, json!("a:Skip to content"));
-    let left = js(
-        &browser,
-        "return document.activeElement.getBoundingClientRect().left;",
-    )
-    .await;
+    let left = browser
+        .js("return document.activeElement.getBoundingClientRect().left;")
+        .await;
     assert!(
         left.as_f64().is_some_and(|x| x >= 0.0),
         "the focused skip link is on screen: left = {left}"
@@ -535,12 +499,10 @@ async fn the_sign_in_page_works_with_the_keyboard_alone() {
     assert_eq!(focused(&browser).await, json!("#content"));
     assert_eq!(tab(&browser).await, json!("#email"));
     assert_eq!(
-        js(
-            &browser,
-            "const l = document.activeElement.labels; \
-             return l && l.length ? l[0].textContent : null;",
-        )
-        .await,
+        browser
+            .js("const l = document.activeElement.labels; \
+             return l && l.length ? l[0].textContent : null;",)
+            .await,
         json!("Your email"),
         "the email field has its label"
     );

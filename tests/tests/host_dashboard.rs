@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use rising_tests::hosts::{self, Host};
-use rising_tests::mail::{unique_email, wait_for_emails};
+use rising_tests::mail::{erase_through, unique_email, wait_for_emails};
 use rising_tests::{item_text, s, spawn_app};
 use serde_json::json;
 
@@ -212,22 +212,7 @@ async fn the_delete_my_data_link_of_the_sign_in_email_erases_the_hosts_profile()
             .any(|i| s(i, "sk") == Some("PROFILE"))
     );
     let raw = &wait_for_emails(&app, &email, 1).await[0];
-    let body = mail_parser::MessageParser::default()
-        .parse(raw.as_bytes())
-        .expect("MIME")
-        .body_text(0)
-        .expect("text")
-        .into_owned();
-    let start = body.find("/forget?t=").expect("a delete-my-data link");
-    let begin = body[..start].rfind("http").expect("absolute");
-    let link = body[begin..].split_whitespace().next().unwrap().to_owned();
-    let path = &link[link.find("/forget").unwrap()..];
-    let response = hosts::client()
-        .post(format!("{}{path}", app.gateway_url))
-        .form(&[("confirm", "page")])
-        .send()
-        .await
-        .expect("gateway reachable");
+    let response = erase_through(&app, raw).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         !app.query_pk(&key)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use rising_tests::hosts::{self, Host, paste};
-use rising_tests::mail::{unique_email, wait_for_emails};
+use rising_tests::mail::{erase_through, unique_email, wait_for_emails};
 use rising_tests::sending::{sent_to, zip_open_for};
 use rising_tests::spawn_app;
 use serde_json::json;
@@ -132,20 +132,7 @@ async fn a_host_invites_fifty_pasted_contacts_and_an_invitee_rsvps_through_their
     // An invitee who uses the email's "delete my data" link loses their invitation record too.
     let erased = &paste.emails[0];
     let raw = &wait_for_emails(&app, erased, 1).await[0];
-    let body = mail_parser::MessageParser::default()
-        .parse(raw.as_bytes())
-        .expect("MIME")
-        .body_text(0)
-        .expect("text")
-        .into_owned();
-    let start = body.find("/forget?t=").expect("a delete-my-data link");
-    let token = body[start..].split_whitespace().next().unwrap().to_owned();
-    let response = hosts::client()
-        .post(format!("{}{token}", app.gateway_url))
-        .form(&[("confirm", "page")])
-        .send()
-        .await
-        .expect("gateway reachable");
+    let response = erase_through(&app, raw).await;
     assert_eq!(response.status(), StatusCode::OK);
     let hash = app.email_hash(erased);
     let invites: Vec<_> = app

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rising_tests::mail::{emails_to, link_in, wait_for_emails};
+use rising_tests::mail::{emails_to, erase_through, wait_for_emails};
 use rising_tests::{item_text, s, spawn_app, unique_phone};
 
 fn unique_email() -> String {
@@ -104,18 +104,14 @@ async fn delete_my_data_in_the_recordings_email_also_erases_the_phone_that_asked
     assert_eq!(raw.len(), 1, "the recordings email reached SES");
 
     // The email's "delete my data" link, followed: a page with one button, which erases.
-    let forget = link_in(&raw[0], "/forget?t=");
-    let path = &forget[forget.find("/forget?t=").unwrap()..];
-    let page = app
-        .http
-        .post(format!("{}{path}", app.gateway_url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("confirm=page")
-        .send()
-        .await
-        .expect("gateway reachable");
+    let page = erase_through(&app, &raw[0]).await;
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("Your details are erased"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Your details are erased")
+    );
 
     // Both contact details are erased: only their suppressed contact items and consent evidence
     // remain, with no language, no conversation and no link between them.

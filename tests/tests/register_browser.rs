@@ -26,15 +26,6 @@ async fn rsvps(app: &Stack, gathering: &str) -> Vec<Item> {
         .collect()
 }
 
-/// Runs `script` in the current frame and returns its value.
-async fn js(browser: &Browser, script: &str) -> Value {
-    browser
-        .client()
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("the script {script:?} failed: {e}"))
-}
-
 /// The value of attribute `name` of the element matching `css` (waiting for it).
 async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
     browser
@@ -43,17 +34,6 @@ async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
         .attr(name)
         .await
         .unwrap_or_else(|e| panic!("cannot read `{name}` of `{css}`: {e}"))
-}
-
-/// The current value (property) of the input matching `css`.
-async fn value_of(browser: &Browser, css: &str) -> String {
-    browser
-        .wait_for(css, SLOW)
-        .await
-        .prop("value")
-        .await
-        .unwrap_or_else(|e| panic!("cannot read the value of `{css}`: {e}"))
-        .unwrap_or_default()
 }
 
 /// `"512px"` → 512.0; `None` when the style height is not set in pixels.
@@ -66,11 +46,9 @@ fn pixels(height: &str) -> Option<f64> {
 async fn frame_height(browser: &Browser, accept: impl Fn(f64) -> bool) -> Option<f64> {
     let deadline = tokio::time::Instant::now() + SLOW;
     loop {
-        let height = js(
-            browser,
-            "const f = document.querySelector('iframe'); return f ? f.style.height : '';",
-        )
-        .await;
+        let height = browser
+            .js("const f = document.querySelector('iframe'); return f ? f.style.height : '';")
+            .await;
         let height = height.as_str().and_then(pixels);
         if height.is_some_and(&accept) || tokio::time::Instant::now() >= deadline {
             return height;
@@ -142,23 +120,19 @@ async fn a_page_on_another_site_embeds_the_form_and_a_person_registers_through_i
         "the iframe is as tall as the form: {form_height}px"
     );
     assert_eq!(
-        js(
-            &browser,
-            "return document.querySelector('iframe').style.minHeight"
-        )
-        .await,
+        browser
+            .js("return document.querySelector('iframe').style.minHeight")
+            .await,
         "0px",
         "the minimum height guess is dropped once the form reports its height"
     );
     // A script on the organizer's page (an analytics tag, say) cannot read what people type.
     assert_eq!(
-        js(
-            &browser,
-            "const f = document.querySelector('iframe'); \
+        browser
+            .js("const f = document.querySelector('iframe'); \
              let doc; try { doc = f.contentWindow.document; } catch (_) { doc = undefined; } \
-             return [f.contentDocument === null, doc === undefined];",
-        )
-        .await,
+             return [f.contentDocument === null, doc === undefined];",)
+            .await,
         serde_json::json!([true, true]),
         "the page's scripts cannot reach the form's document"
     );
@@ -212,7 +186,7 @@ async fn a_page_on_another_site_embeds_the_form_and_a_person_registers_through_i
         .await
         .expect("back to the page");
     // The top of the organizer's page: its own (red, serif, upper-case) heading above the form.
-    js(&browser, "window.scrollTo(0, 0); return null;").await;
+    browser.js("window.scrollTo(0, 0); return null;").await;
     browser.screenshot("register/embedded-form").await;
 
     browser
@@ -229,7 +203,7 @@ async fn a_page_on_another_site_embeds_the_form_and_a_person_registers_through_i
         "the thank-you names the gathering: {text}"
     );
     assert!(text.contains("We've emailed you a confirmation."), "{text}");
-    let share = value_of(&browser, "#rising-share").await;
+    let share = browser.value_of("#rising-share", SLOW).await;
     assert!(
         share.contains(&format!("/g/{id}?ref=")),
         "the share link is the gathering's page with a referral code: {share}"
@@ -239,11 +213,9 @@ async fn a_page_on_another_site_embeds_the_form_and_a_person_registers_through_i
         "the form is replaced by the thank-you"
     );
     assert_eq!(
-        js(
-            &browser,
-            "return document.activeElement && document.activeElement.id"
-        )
-        .await,
+        browser
+            .js("return document.activeElement && document.activeElement.id")
+            .await,
         "rising-thanks",
         "the thank-you takes the focus, so a screen reader reads it"
     );
@@ -261,7 +233,7 @@ async fn a_page_on_another_site_embeds_the_form_and_a_person_registers_through_i
         thanks_height > 150.0 && thanks_height < form_height,
         "the iframe shrank from {form_height}px to the thank-you's {thanks_height}px"
     );
-    js(&browser, "window.scrollTo(0, 0); return null;").await;
+    browser.js("window.scrollTo(0, 0); return null;").await;
     browser.screenshot("register/embedded-thanks").await;
     browser.close().await;
 
@@ -331,7 +303,7 @@ async fn the_share_page_works_with_javascript_disabled() {
         1,
         "the share link is offered once: {text}"
     );
-    let share = value_of(&browser, "#rising-share").await;
+    let share = browser.value_of("#rising-share", SLOW).await;
     assert!(
         share.contains(&format!("/g/{id}?ref=")),
         "the share link is the gathering's page with a referral code: {share}"
@@ -387,21 +359,17 @@ async fn errors_are_announced_next_to_their_fields() {
         "the errors came without a reload"
     );
     let role = summary.attr("role").await.expect("role");
-    let live = js(
-        &browser,
-        "return !!document.getElementById('rising-errors').closest('[aria-live]');",
-    )
-    .await;
+    let live = browser
+        .js("return !!document.getElementById('rising-errors').closest('[aria-live]');")
+        .await;
     assert!(
         role.as_deref() == Some("alert") || live == Value::Bool(true),
         "the summary is announced (role={role:?}, inside aria-live: {live})"
     );
     assert_eq!(
-        js(
-            &browser,
-            "return document.activeElement && document.activeElement.id"
-        )
-        .await,
+        browser
+            .js("return document.activeElement && document.activeElement.id")
+            .await,
         "rising-errors",
         "the summary takes the focus"
     );
@@ -457,12 +425,12 @@ async fn errors_are_announced_next_to_their_fields() {
         );
     }
     // The error is shown next to the field, right after it.
-    let next_to = js(
-        &browser,
-        "const p = document.getElementById('first_name').nextElementSibling; \
+    let next_to = browser
+        .js(
+            "const p = document.getElementById('first_name').nextElementSibling; \
          return p ? [p.id, p.hidden, p.textContent] : null;",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(
         next_to,
         serde_json::json!(["first_name-error", false, "Please enter your first name."])
