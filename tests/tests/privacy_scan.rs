@@ -36,9 +36,14 @@ fn finding(text: &str) -> Option<String> {
     if text.to_ascii_lowercase().contains("@example.org") {
         return Some("a test's email address".into());
     }
-    // Test phones are +1 202 NXX XXXX (tests/src/lib.rs unique_phone), with or without the plus.
+    // Test phones are +1 202 NXX XXXX (tests/src/lib.rs unique_phone), with or without the plus: a
+    // whole run of digits. A run is looked at from its first digit only: the middle of a longer run
+    // (the digits inside a random hex id such as a submission id) is not a phone number.
     let digits: Vec<char> = text.chars().collect();
     for start in 0..digits.len() {
+        if start > 0 && digits[start - 1].is_ascii_digit() {
+            continue;
+        }
         let run: String = digits[start..]
             .iter()
             .take_while(|c| c.is_ascii_digit())
@@ -99,6 +104,10 @@ async fn after_the_suite_no_item_holds_a_tests_phone_email_or_name_in_clear() {
 fn the_scan_recognises_what_it_looks_for() {
     assert!(finding("Reply from Noor").is_some());
     assert!(finding("+12025550143").is_some());
+    assert!(finding("tel:12025550143,").is_some());
+    assert!(finding("from 2025550143").is_some());
+    // The digits inside a random hex id (a run that starts elsewhere) are not a phone number.
+    assert!(finding("form-6220c40331d5620276418391a41b2ae3").is_none());
     assert!(finding("reader.1f@Example.org").is_some());
     assert!(finding("Noorland").is_none(), "whole words only");
     assert!(finding("2026-11-28T07:00:00.000Z").is_none());
