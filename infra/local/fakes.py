@@ -13,6 +13,9 @@ itself ({"function", "pid", "started", "event"}), then reads each record's body 
 record's messageId goes into batchItemFailures), bad-id (an itemIdentifier that is not in the batch), sleep
 (sleeps `s` seconds first), error (the whole invocation fails), crash (exits); anything else succeeds. It answers
 {"batchItemFailures": [...]}.
+
+Given an SNS event (a record with EventSource aws:sns) it appends one JSON line to `sns-events.jsonl` the same way,
+then reads the message as JSON and its `do`: error (the invocation fails), crash (exits); anything else succeeds.
 """
 from __future__ import annotations
 
@@ -43,13 +46,32 @@ while True:
                                              "Lambda-Runtime-Invoked-Function-Arn", "Lambda-Runtime-Trace-Id")}
         event = json.loads(r.read())
     records = event.get("Records") if isinstance(event, dict) else None
-    if records and records[0].get("eventSource") == "aws:sqs":
+
+    def record_event(file_name):
         line = json.dumps({"function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"), "pid": os.getpid(),
                            "started": time.time(), "event": event}) + "\n"
-        fd = os.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sqs-events.jsonl"),
+        fd = os.open(os.path.join(os.path.dirname(os.path.abspath(__file__)), file_name),
                      os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(fd, line.encode())
         os.close(fd)
+
+    if records and records[0].get("EventSource") == "aws:sns":
+        record_event("sns-events.jsonl")
+        try:
+            order = json.loads(records[0]["Sns"]["Message"])
+        except ValueError:
+            order = {}
+        do = order.get("do") if isinstance(order, dict) else None
+        if do == "crash":
+            os._exit(3)
+        if do == "error":
+            post(f"/invocation/{rid}/error", {"errorType": "FakeError", "errorMessage": "fake sns failure"},
+                 {"Lambda-Runtime-Function-Error-Type": "FakeError"})
+            continue
+        post(f"/invocation/{rid}/response", None)
+        continue
+    if records and records[0].get("eventSource") == "aws:sqs":
+        record_event("sqs-events.jsonl")
         failures, actions, pause = [], set(), 0.0
         for record in records:
             try:

@@ -28,6 +28,19 @@ the template's; a test that wants quick redeliveries on the real template can lo
 (SetQueueAttributes VisibilityTimeout), which the pollers honour from their next receive. Ctrl-C/SIGTERM stops
 the pollers (no new batch), then the functions; a batch in flight is not deleted and comes back later.
 
+It plays Lambda's SNS event source too: for every `Type: SNS` event (Topic, FilterPolicy, FilterPolicyScope) it
+subscribes an internal listener (127.0.0.1, a free port; not the gateway) to the topic in moto with protocol
+`http`, once the functions run. moto posts each notification there inside Publish; the listener hands the function
+the event Lambda delivers (one record: EventSource aws:sns, EventVersion, EventSubscriptionArn, Sns with Type,
+MessageId, TopicArn, Subject or null, Message, Timestamp, signature fields, MessageAttributes), then, as Lambda's
+asynchronous invocation: after a failure up to two retries (EventInvokeConfig.MaximumRetryAttempts), a second apart
+locally, then the event to the function's DeadLetterQueue (SQS SendMessage or SNS Publish, with RequestID,
+ErrorCode and ErrorMessage attributes) or, without one, a log line. It answers moto only once that is done, so a
+local Publish returns after the function ran (AWS answers Publish at once). moto's HTTP notifications carry no
+MessageAttributes, so the function sees `{}` there; filter policies on attributes still apply (moto matches them).
+moto records SES configuration sets (SuppressionOptions), their event destinations (SES v1 API) and topic policies,
+but never publishes SES events: a test plays SES by publishing to the topic.
+
 Only the standard library, boto3 (comes with moto) and samcli's YAML loader (PyYAML fallback) are used.
 """
 from __future__ import annotations
@@ -641,8 +654,46 @@ def create_ses_email_identity(aws, lid: str, p: dict) -> tuple[dict, dict]:
 
 def create_ses_configuration_set(aws, lid: str, p: dict) -> tuple[dict, dict]:
     name = physical_name(lid, p, "Name")
-    aws("sesv2").create_configuration_set(ConfigurationSetName=name)
+    args: dict[str, Any] = {"ConfigurationSetName": name}
+    suppressed = (p.get("SuppressionOptions") or {}).get("SuppressedReasons")
+    if suppressed is not None:  # moto keeps it (GetConfigurationSet) but does not suppress anything
+        args["SuppressionOptions"] = {"SuppressedReasons": [str(r).upper() for r in suppressed]}
+    aws("sesv2").create_configuration_set(**args)
     return {"Ref": name}, {"NAME": name}
+
+
+def create_ses_event_destination(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    """Recorded with SES's v1 API, whose shape CloudFormation's is (moto has no SESv2
+    CreateConfigurationSetEventDestination). moto never publishes SES events: a test plays SES by publishing an
+    event to the topic itself. A destination moto refuses is logged and skipped."""
+    d = p.get("EventDestination") or {}
+    name = str(d.get("Name") or NAME_PREFIX + lid)
+    dest: dict[str, Any] = {"Name": name, "Enabled": as_bool(d.get("Enabled", False)),
+                            "MatchingEventTypes": [str(t) for t in d.get("MatchingEventTypes") or []]}
+    sns = d.get("SnsDestination")
+    if sns:
+        dest["SNSDestination"] = {"TopicARN": sns["TopicARN"]}
+    others = sorted(k for k in d if k.endswith("Destination") and k != "SnsDestination")
+    if others:
+        log("stack", f"{lid}: {', '.join(others)} not emulated")
+    try:
+        aws("ses").create_configuration_set_event_destination(ConfigurationSetName=p["ConfigurationSetName"],
+                                                              EventDestination=dest)
+    except Exception as e:
+        log("stack", f"{lid}: moto did not take the event destination ({type(e).__name__}); not emulated")
+    return {"Ref": name}, {"NAME": name}
+
+
+def create_sns_topic_policy(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    """Sets each topic's Policy attribute (moto stores it; it enforces no policy). One moto refuses is logged."""
+    policy = _json_prop(p.get("PolicyDocument") or {})
+    sns = aws("sns")
+    for topic in p.get("Topics") or []:
+        try:
+            sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=policy)
+        except Exception as e:
+            log("stack", f"{lid}: moto did not take the policy of {topic} ({type(e).__name__}); not emulated")
+    return {"Ref": NAME_PREFIX + lid, "Id": NAME_PREFIX + lid}, {}
 
 
 def create_kms_key(aws, lid: str, p: dict) -> tuple[dict, dict]:
@@ -696,6 +747,8 @@ RESOURCE_CREATORS: dict[str, Callable[[Any, str, dict], tuple[dict, dict]]] = {
     "AWS::SNS::Subscription": create_sns_subscription,
     "AWS::SES::EmailIdentity": create_ses_email_identity,
     "AWS::SES::ConfigurationSet": create_ses_configuration_set,
+    "AWS::SES::ConfigurationSetEventDestination": create_ses_event_destination,
+    "AWS::SNS::TopicPolicy": create_sns_topic_policy,
     "AWS::KMS::Key": create_kms_key,
     "AWS::KMS::Alias": create_kms_alias,
     "AWS::SSM::Parameter": create_ssm_parameter,
@@ -2208,6 +2261,268 @@ class SqsPoller:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Lambda's SNS event source
+
+SNS_PATH_PREFIX = "/sns/"
+SNS_DEFAULT_RETRIES = 2  # Lambda retries an asynchronous invocation twice after a function error
+SNS_RETRY_PAUSE_S = 1.0  # AWS waits about a minute, then two; locally a second
+SNS_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long an event waits for a free instance of its function
+SNS_NOTIFICATION_FIELDS = ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion",
+                           "Signature", "SigningCertURL", "UnsubscribeURL")
+
+
+@dataclass
+class SnsEventSource:
+    """One `Type: SNS` event of a function, resolved against the local stack."""
+    function: str  # logical id of the function
+    event: str  # the event's name under Events
+    topic: str  # logical id of the topic
+    topic_arn: str
+    filter_policy: Any = None  # as the template gives it (a mapping), or None
+    filter_policy_scope: str | None = None
+    retries: int = SNS_DEFAULT_RETRIES  # the function's EventInvokeConfig.MaximumRetryAttempts
+    dead_letter: tuple[str, str, str] | None = None  # ("SQS", queue logical id, queue URL) or ("SNS", id, topic ARN)
+
+    @property
+    def path(self) -> str:
+        return f"{SNS_PATH_PREFIX}{self.function}/{self.event}"
+
+    def subscription_attributes(self) -> dict[str, str]:
+        attributes = {}
+        if self.filter_policy_scope:
+            attributes["FilterPolicyScope"] = self.filter_policy_scope
+        if self.filter_policy:
+            attributes["FilterPolicy"] = _json_prop(self.filter_policy)
+        return attributes
+
+    def describe(self) -> str:
+        parts = [f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}"]
+        if self.filter_policy:
+            parts.append(f"FilterPolicy on {self.filter_policy_scope or 'MessageAttributes'}")
+        parts.append(f"dead-letter {self.dead_letter[0]} {self.dead_letter[1]}" if self.dead_letter
+                     else "no dead-letter queue")
+        return ", ".join(parts)
+
+
+def sns_event_sources(template: dict, resolver: Resolver, topics: dict[str, str],
+                      queues: dict[str, tuple[str, str]], functions: set[str] | None = None) -> list[SnsEventSource]:
+    """Every `Type: SNS` event of every AWS::Serverless::Function (of `functions`, when given), with its function's
+    DeadLetterQueue and EventInvokeConfig.MaximumRetryAttempts. `topics` maps a topic ARN to the logical id of a
+    topic the stack created, `queues` a queue ARN to (logical id, queue URL)."""
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    sources = []
+    for lid, res in (template.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function" or (functions is not None and lid not in functions):
+            continue
+        props = res.get("Properties") or {}
+        events = [(name, event) for name, event in (props.get("Events") or {}).items()
+                  if (event or {}).get("Type") == "SNS"]
+        if not events:
+            continue
+        dead_letter = None
+        dlq = resolver.resolve(props.get("DeadLetterQueue", globals_fn.get("DeadLetterQueue")) or {})
+        if dlq:
+            kind, target = str(dlq.get("Type", "")).upper(), dlq.get("TargetArn")
+            if kind == "SQS" and target in queues:
+                dead_letter = ("SQS", *queues[target])
+            elif kind == "SNS" and target in topics:
+                dead_letter = ("SNS", topics[target], target)
+            else:
+                log("stack", f"{lid}.DeadLetterQueue: {kind} {target!r} is not a queue or topic of the template; "
+                             "failed events are only logged")
+        invoke_config = resolver.resolve(props.get("EventInvokeConfig", globals_fn.get("EventInvokeConfig")) or {})
+        retries = _int_property(invoke_config, "MaximumRetryAttempts", SNS_DEFAULT_RETRIES, 0, 2,
+                                f"{lid}.EventInvokeConfig")
+        if invoke_config.get("DestinationConfig"):
+            log("stack", f"{lid}.EventInvokeConfig: DestinationConfig is not emulated")
+        for event_name, event in events:
+            where = f"{lid}.Events.{event_name}"
+            ep = resolver.resolve(event.get("Properties") or {})
+            arn = ep.get("Topic")
+            if not isinstance(arn, str) or arn not in topics:
+                raise StackError(f"{where}: Topic {arn!r} is not a topic of the template; the local stack plays SNS "
+                                 "events of its own topics only")
+            for unsupported in ("SqsSubscription", "RedrivePolicy", "Region"):
+                if ep.get(unsupported):
+                    log("stack", f"{where}: {unsupported} is not emulated: SNS invokes the function directly")
+            scope = ep.get("FilterPolicyScope")
+            if scope is not None and scope not in ("MessageAttributes", "MessageBody"):
+                raise StackError(f"{where}: FilterPolicyScope {scope!r} is not MessageAttributes or MessageBody")
+            sources.append(SnsEventSource(
+                function=lid, event=event_name, topic=topics[arn], topic_arn=arn,
+                filter_policy=ep.get("FilterPolicy") or None, filter_policy_scope=scope, retries=retries,
+                dead_letter=dead_letter))
+    return sources
+
+
+def sns_message_attributes(attributes: dict[str, dict] | None) -> dict[str, dict]:
+    """Message attributes as Lambda's SNS records hold them: {"name": {"Type": ..., "Value": ...}}. Takes them as
+    SNS's HTTP notification has them (Type/Value) or as Publish takes them (DataType/StringValue/BinaryValue);
+    binary values become base64 text."""
+    out = {}
+    for name, value in (attributes or {}).items():
+        kind = value.get("Type", value.get("DataType"))
+        if "Value" in value:
+            data = value["Value"]
+        elif value.get("BinaryValue") is not None:
+            data = value["BinaryValue"]
+        else:
+            data = value.get("StringValue")
+        if isinstance(data, (bytes, bytearray)):
+            data = base64.b64encode(bytes(data)).decode("ascii")
+        elif data is not None and not isinstance(data, str):
+            data = json.dumps(data) if isinstance(data, (list, dict)) else str(data)
+        out[name] = {"Type": kind, "Value": data}
+    return out
+
+
+def sns_event(notification: dict, subscription_arn: str) -> dict:
+    """The event Lambda hands a function subscribed to a topic, from SNS's HTTP notification (what moto POSTs):
+    one record, Subject null when the message has none, MessageAttributes always present."""
+    sns: dict[str, Any] = {k: notification.get(k) for k in SNS_NOTIFICATION_FIELDS}
+    sns["Type"] = notification.get("Type") or "Notification"
+    sns["MessageAttributes"] = sns_message_attributes(notification.get("MessageAttributes"))
+    return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": subscription_arn,
+                         "Sns": sns}]}
+
+
+class SnsDelivery:
+    """Lambda's asynchronous invocation of one function for one SNS subscription: an invocation, then up to
+    `retries` more after a failure (function error, timeout, crash, no free instance) `pause_s` apart, then the
+    event to the function's dead-letter queue (SendMessage with Lambda's RequestID, ErrorCode and ErrorMessage
+    attributes) or, without one, a log line. The log says message ids and outcomes, never a message."""
+
+    def __init__(self, source: SnsEventSource, pool: FunctionPool, timeout_s: float, aws: Any = None,
+                 quiet: bool = False, pause_s: float = SNS_RETRY_PAUSE_S):
+        self.source = source
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.aws = aws  # AwsClients (or a fake): "sqs"/"sns" for the dead-letter target
+        self.quiet = quiet
+        self.pause_s = pause_s
+        self.subscription_arn = ""
+        self.stopping = threading.Event()
+        self.prefix = f"sns {source.topic}"
+
+    def deliver(self, notification: dict) -> str:
+        """Invokes the function with the notification until it succeeds or the retries are spent; the last outcome
+        ("ok", or why it failed)."""
+        src = self.source
+        message_id = str(notification.get("MessageId") or "?")
+        event = json.dumps(sns_event(notification, self.subscription_arn)).encode()
+        attempts = 1 + src.retries
+        reason, inv = "not invoked", None
+        for attempt in range(1, attempts + 1):
+            inv = self.pool.invoke(event, self.timeout_s, max(SNS_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
+            if inv.outcome == "ok":
+                if not self.quiet or attempt > 1:
+                    log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: ok"
+                                     + (f" (attempt {attempt})" if attempt > 1 else ""))
+                return "ok"
+            reason = INVOCATION_FAILURES.get(str(inv.outcome), str(inv.outcome))
+            if self.stopping.is_set() or self.pool.stopping:
+                log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: {reason}; the stack is stopping, "
+                                 "dropped")
+                return reason
+            if attempt < attempts:
+                log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: {reason} (attempt {attempt} of "
+                                 f"{attempts}); retrying in {self.pause_s:g}s")
+                if self.stopping.wait(self.pause_s):
+                    log(self.prefix, f"message {message_id}: the stack is stopping, dropped")
+                    return reason
+        log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: {reason} after {attempts} attempt(s); "
+                         + self._dead_letter(event, inv, reason))
+        return reason
+
+    def _dead_letter(self, event: bytes, inv: Invocation | None, reason: str) -> str:
+        target = self.source.dead_letter
+        if target is None:
+            return "no dead-letter queue: the event is lost"
+        kind, name, address = target
+        message = _error_summary(None, inv.payload)[1] if inv is not None and inv.outcome == "error" else reason
+        attributes = {"RequestID": {"DataType": "String", "StringValue": inv.id if inv is not None else "-"},
+                      "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                      "ErrorMessage": {"DataType": "String", "StringValue": message or reason}}
+        try:
+            if kind == "SQS":
+                self.aws("sqs").send_message(QueueUrl=address, MessageBody=event.decode(),
+                                             MessageAttributes=attributes)
+            else:
+                self.aws("sns").publish(TopicArn=address, Message=event.decode(), MessageAttributes=attributes)
+        except Exception as e:
+            return f"sending it to the dead-letter {kind} {name} failed ({type(e).__name__}): the event is lost"
+        return f"sent to the dead-letter {kind} {name}"
+
+
+class SnsListener(QuietServer):
+    """Where moto delivers the notifications of the functions' `http` subscriptions (127.0.0.1, a free port; not
+    the gateway): POST <path of an SnsEventSource> with SNS's HTTP notification JSON. moto posts synchronously
+    inside Publish and this answers only once the function ran (retries included), so a local Publish returns after
+    the function finished; AWS answers Publish at once and invokes the function later."""
+
+    def __init__(self, port: int = 0):
+        super().__init__((LOOPBACK, port), SnsHandler)
+        self.deliveries: dict[str, SnsDelivery] = {}
+        self.serving = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.server_address[1]}"
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
+                         name="sns-listener").start()
+        self.serving = True
+
+    def stop(self) -> None:
+        for delivery in self.deliveries.values():
+            delivery.stopping.set()
+        if self.serving:
+            self.shutdown()
+            self.serving = False
+        self.server_close()
+
+
+class SnsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SnsListener
+
+    def log_message(self, format, *args):
+        pass
+
+    def _send(self, status: int, body: bytes = b"") -> None:
+        self.send_response_only(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def do_POST(self):
+        body = read_request_body(self, MAX_REQUEST_BYTES)
+        delivery = self.server.deliveries.get(self.path.split("?", 1)[0])
+        if delivery is None:
+            return self._send(404, b"no such subscription")
+        if body is None:
+            return self._send(413, b"too large")
+        try:
+            notification = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            notification = None
+        if not isinstance(notification, dict):
+            return self._send(400, b"not an SNS notification")
+        kind = notification.get("Type") or self.headers.get("x-amz-sns-message-type") or "Notification"
+        if kind != "Notification":  # SubscriptionConfirmation, UnsubscribeConfirmation: moto confirms by itself
+            return self._send(200)
+        try:
+            delivery.deliver(notification)
+        except Exception as e:  # answer anyway: moto's Publish would fail on a dropped connection
+            log(delivery.prefix, f"delivering message {notification.get('MessageId')} failed: {type(e).__name__}: {e}")
+            return self._send(500, b"delivery failed")
+        return self._send(200)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The stack
 
 
@@ -2256,6 +2571,7 @@ class Stack:
         self.children: dict[str, Child] = {}
         self.pools: list[FunctionPool] = []
         self.pollers: list[SqsPoller] = []
+        self.sns_listener: SnsListener | None = None
         self.gateway: Gateway | None = None
         self.gateway_serving = False
         self.wrote_env = False
@@ -2450,6 +2766,8 @@ class Stack:
         specs = function_specs(template, resolver, self.region)
         queues = {a["Arn"]: (lid, a["QueueUrl"]) for lid, a in created.items() if "QueueUrl" in a}
         sources = sqs_event_sources(template, resolver, queues, {spec.logical_id for spec in specs})
+        topics = {a["TopicArn"]: lid for lid, a in created.items() if "TopicArn" in a}
+        sns_sources = sns_event_sources(template, resolver, topics, queues, {spec.logical_id for spec in specs})
         template_env: dict[str, str] = {}
         for spec in specs:
             for k, v in spec.environment.items():
@@ -2487,6 +2805,7 @@ class Stack:
         self.gateway_serving = True
         self._wait("gateway", lambda: probe(gateway_url + "/"), None, 10)
         self.start_event_sources(sources, gw, moto_url)
+        self.start_sns_subscriptions(sns_sources, gw, aws)
 
         # the env file, once everything answers
         lines = dict(out)
@@ -2535,6 +2854,25 @@ class Stack:
             self.say(f"SQS event {source.function}.{source.event}: {source.queue} -> {spec.binary}, "
                      + source.describe())
 
+    def start_sns_subscriptions(self, sources: list[SnsEventSource], gw: Gateway, aws: AwsClients) -> None:
+        """Subscribes the SNS listener to each SNS event's topic (protocol http), once the functions run."""
+        if not sources:
+            return
+        self.sns_listener = listener = SnsListener()
+        listener.start()
+        for source in sources:
+            spec = gw.specs[source.function]
+            delivery = SnsDelivery(source, gw.pools[source.function], spec.timeout_s, aws, quiet=self.args.quiet)
+            listener.deliveries[source.path] = delivery
+            try:
+                delivery.subscription_arn = aws("sns").subscribe(
+                    TopicArn=source.topic_arn, Protocol="http", Endpoint=listener.url + source.path,
+                    Attributes=source.subscription_attributes(), ReturnSubscriptionArn=True)["SubscriptionArn"]
+            except Exception as e:
+                raise StackError(f"subscribing {source.function} to {source.topic} in moto failed: {e}") from None
+            self.say(f"SNS event {source.function}.{source.event}: {source.topic} -> {spec.binary}, "
+                     + source.describe())
+
     def function_base_env(self, out: dict[str, str]) -> dict[str, str]:
         env = {
             "PATH": self.env.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -2579,6 +2917,8 @@ class Stack:
     def shutdown(self) -> None:
         for poller in self.pollers:
             poller.stopping.set()  # no new batch; the ones in flight end when their functions stop
+        if self.sns_listener:
+            self.sns_listener.stop()  # no new notification; one in flight ends when its function stops
         if self.gateway:
             if self.gateway_serving:
                 self.gateway.shutdown()

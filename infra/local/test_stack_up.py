@@ -197,6 +197,37 @@ class UpTest(unittest.TestCase):
                          ("0", "0"))
         children = s.children()  # now with the send worker
 
+        # SES's bounces and complaints: the configuration set, its SNS destination, and EmailEventsFunction playing
+        # its SNS subscription (Publish returns once the function ran, locally)
+        if "EMAIL_EVENTS_TOPIC_ARN" in env:
+            self.assertIn("EMAIL_EVENTS_DEAD_LETTER_QUEUE_URL", env)
+            config_set = moto_client(env, "sesv2").get_configuration_set(
+                ConfigurationSetName=env["EMAIL_CONFIGURATION_SET"])
+            self.assertEqual(config_set["SuppressionOptions"], {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]})
+            [destination] = moto_client(env, "ses").describe_configuration_set(
+                ConfigurationSetName=env["EMAIL_CONFIGURATION_SET"],
+                ConfigurationSetAttributeNames=["eventDestinations"])["EventDestinations"]
+            self.assertEqual(destination["SNSDestination"], {"TopicARN": env["EMAIL_EVENTS_TOPIC_ARN"]})
+            sns = moto_client(env, "sns")
+            topic = sns.get_topic_attributes(TopicArn=env["EMAIL_EVENTS_TOPIC_ARN"])["Attributes"]
+            policy = json.loads(topic["Policy"])
+            self.assertEqual(policy["Statement"][0]["Principal"], {"Service": "ses.amazonaws.com"})
+            [subscription] = sns.list_subscriptions_by_topic(TopicArn=env["EMAIL_EVENTS_TOPIC_ARN"])["Subscriptions"]
+            self.assertEqual(subscription["Protocol"], "http")
+            published = sns.publish(TopicArn=env["EMAIL_EVENTS_TOPIC_ARN"], Subject="Amazon SES Email Event",
+                                    Message='{"eventType":"Bounce"}')["MessageId"]
+            [delivery] = [json.loads(line) for line in (self.tmp / "bin" / "sns-events.jsonl").read_text().splitlines()]
+            self.assertEqual(delivery["function"], "rising-local-EmailEventsFunction")
+            [record] = delivery["event"]["Records"]
+            self.assertEqual((record["EventSource"], record["EventSubscriptionArn"]),
+                             ("aws:sns", subscription["SubscriptionArn"]))
+            self.assertEqual((record["Sns"]["MessageId"], record["Sns"]["TopicArn"], record["Sns"]["Subject"],
+                              record["Sns"]["Message"]),
+                             (published, env["EMAIL_EVENTS_TOPIC_ARN"], "Amazon SES Email Event",
+                              '{"eventType":"Bounce"}'))
+            self.assertIn("SNS event EmailEventsFunction.EmailEvents: EmailEventsTopic -> email-events", s.logs())
+            children = s.children()  # now with the email events function
+
         # stop: exit 0, env file gone, no process left
         self.assertEqual(s.stop(), 0, s.logs())
         self.assertFalse(s.env_file.exists())
