@@ -302,6 +302,28 @@ impl SmsStatusConfig {
     }
 }
 
+/// Configuration of the `email-events` function (SES bounces and complaints, through SNS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailEventsConfig {
+    pub table_name: String,
+    /// The SSM parameter of the key behind contacts' keyed hashes (`CONTACT_HASH_KEY_PARAMETER`).
+    pub contact_hash_key_parameter: String,
+}
+
+impl EmailEventsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            contact_hash_key_parameter: env.required("CONTACT_HASH_KEY_PARAMETER")?,
+        })
+    }
+}
+
 /// Configuration of the `send-worker` function (the one sender of every outbound message).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendWorkerConfig {
@@ -319,6 +341,9 @@ pub struct SendWorkerConfig {
     pub email_send_rate: f64,
     /// The verified SES address emails come from (`EMAIL_FROM`).
     pub email_from: crate::domain::EmailAddress,
+    /// The SES configuration set every email goes through (`EMAIL_CONFIGURATION_SET`, optional):
+    /// its event destination reports bounces and complaints.
+    pub email_configuration_set: Option<String>,
     /// The SQS event source's maximum concurrency (`SEND_MAX_CONCURRENCY`).
     pub max_concurrency: u32,
     /// Days within which a person is invited at most once per channel (`INVITE_WINDOW_DAYS`).
@@ -368,6 +393,7 @@ impl SendWorkerConfig {
             sms_send_rate: rate("SMS_SEND_RATE")?,
             email_send_rate: rate("EMAIL_SEND_RATE")?,
             email_from: env.email_from()?,
+            email_configuration_set: env.optional("EMAIL_CONFIGURATION_SET"),
             max_concurrency: whole("SEND_MAX_CONCURRENCY", 1)?,
             invite_window_days: whole("INVITE_WINDOW_DAYS", 1)?,
         })

@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod delivery;
 pub mod domain;
 pub mod email;
+pub mod email_events;
 pub mod geo;
 pub mod hosting;
 pub mod ids;

@@ -15,7 +15,7 @@ mod token;
 pub use calendar::{CALENDAR_METHOD, CalendarError, calendar_invite};
 pub use message::{CALENDAR_FILENAME, Email, EmailError, Mailbox};
 pub use sender::{
-    EmailSender, MemoryEmailSender, SendEmailError, SentEmail, SesMessageId, SesSender,
+    EmailSender, MemoryEmailSender, SendEmailError, SendOptions, SentEmail, SesMessageId, SesSender,
 };
 pub use token::{
     FORGET_MAX_AGE, TokenClaims, TokenError, TokenKey, TokenKeyError, TokenPurpose,

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata as _, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError as SdkSendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
-use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
 
 use crate::domain::EmailAddress;
 
@@ -74,16 +74,25 @@ impl fmt::Display for SesMessageId {
     }
 }
 
+/// How SES should handle one email beyond its content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOptions<'a> {
+    /// The configuration set it goes through (event publishing: bounces, complaints; suppression).
+    pub configuration_set: Option<&'a str>,
+    /// Message tags (name, value), returned in the email's events (`mail.tags`). Names and values
+    /// are letters, digits, `_` and `-` only; never personal data.
+    pub tags: &'a [(&'a str, &'a str)],
+}
+
 /// Port: sends one built email (MIME from [`super::Email::to_mime`]).
 pub trait EmailSender: Send + Sync {
-    /// Sends `mime` from `from` (a verified SES identity) to `to`, optionally through a
-    /// configuration set (for event publishing: bounces, complaints, deliveries).
+    /// Sends `mime` from `from` (a verified SES identity) to `to`, with `options`.
     fn send_raw(
         &self,
         from: &EmailAddress,
         to: &EmailAddress,
         mime: Vec<u8>,
-        configuration_set: Option<&str>,
+        options: &SendOptions<'_>,
     ) -> impl Future<Output = Result<SesMessageId, SendEmailError>> + Send;
 }
 
@@ -105,8 +114,16 @@ impl EmailSender for SesSender {
         from: &EmailAddress,
         to: &EmailAddress,
         mime: Vec<u8>,
-        configuration_set: Option<&str>,
+        options: &SendOptions<'_>,
     ) -> Result<SesMessageId, SendEmailError> {
+        let tags = options
+            .tags
+            .iter()
+            .map(|(name, value)| MessageTag::builder().name(*name).value(*value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| SendEmailError::Other {
+                code: "InvalidMessageTag".into(),
+            })?;
         let raw = RawMessage::builder()
             .data(Blob::new(mime))
             .build()
@@ -119,7 +136,8 @@ impl EmailSender for SesSender {
             .from_email_address(from.as_str())
             .destination(Destination::builder().to_addresses(to.as_str()).build())
             .content(EmailContent::builder().raw(raw).build())
-            .set_configuration_set_name(configuration_set.map(str::to_string))
+            .set_configuration_set_name(options.configuration_set.map(str::to_string))
+            .set_email_tags((!tags.is_empty()).then_some(tags))
             .send()
             .await
             .map_err(classify)?;
@@ -186,6 +204,7 @@ pub struct SentEmail {
     pub to: EmailAddress,
     pub mime: Vec<u8>,
     pub configuration_set: Option<String>,
+    pub tags: Vec<(String, String)>,
     pub message_id: SesMessageId,
 }
 
@@ -194,6 +213,7 @@ impl fmt::Debug for SentEmail {
         f.debug_struct("SentEmail")
             .field("mime_bytes", &self.mime.len())
             .field("configuration_set", &self.configuration_set)
+            .field("tags", &self.tags)
             .field("message_id", &self.message_id)
             .finish_non_exhaustive()
     }
@@ -245,7 +265,7 @@ impl EmailSender for MemoryEmailSender {
         from: &EmailAddress,
         to: &EmailAddress,
         mime: Vec<u8>,
-        configuration_set: Option<&str>,
+        options: &SendOptions<'_>,
     ) -> Result<SesMessageId, SendEmailError> {
         let mut state = self.state.lock().map_err(|_| SendEmailError::Other {
             code: "Poisoned".into(),
@@ -260,7 +280,12 @@ impl EmailSender for MemoryEmailSender {
             from: from.clone(),
             to: to.clone(),
             mime,
-            configuration_set: configuration_set.map(str::to_string),
+            configuration_set: options.configuration_set.map(str::to_string),
+            tags: options
+                .tags
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             message_id: message_id.clone(),
         });
         Ok(message_id)
@@ -384,12 +409,22 @@ mod tests {
         );
         for _ in 0..2 {
             assert_eq!(
-                sender.send_raw(&from, &to, b"x".to_vec(), None).await,
+                sender
+                    .send_raw(&from, &to, b"x".to_vec(), &SendOptions::default())
+                    .await,
                 Err(SendEmailError::Throttled)
             );
         }
         let id = sender
-            .send_raw(&from, &to, b"mime".to_vec(), Some("rising"))
+            .send_raw(
+                &from,
+                &to,
+                b"mime".to_vec(),
+                &SendOptions {
+                    configuration_set: Some("rising"),
+                    tags: &[("batch", "b1")],
+                },
+            )
             .await
             .unwrap();
         assert_eq!(id.as_str(), "memory-0001");
@@ -399,6 +434,7 @@ mod tests {
         assert_eq!(sent[0].to, to);
         assert_eq!(sent[0].mime, b"mime");
         assert_eq!(sent[0].configuration_set.as_deref(), Some("rising"));
+        assert_eq!(sent[0].tags, vec![("batch".to_string(), "b1".to_string())]);
         assert!(!format!("{:?}", sent[0]).contains("marisol"));
     }
 
@@ -471,7 +507,10 @@ mod tests {
                 &address("hello@rising.example"),
                 &address("marisol@example.org"),
                 b"Subject: hi\r\n\r\nbody".to_vec(),
-                Some("rising-events"),
+                &SendOptions {
+                    configuration_set: Some("rising-events"),
+                    tags: &[("batch", "0123abcd")],
+                },
             )
             .await
             .unwrap();
@@ -485,6 +524,10 @@ mod tests {
         assert_eq!(json["FromEmailAddress"], "hello@rising.example");
         assert_eq!(json["Destination"]["ToAddresses"][0], "marisol@example.org");
         assert_eq!(json["ConfigurationSetName"], "rising-events");
+        assert_eq!(
+            json["EmailTags"],
+            serde_json::json!([{"Name": "batch", "Value": "0123abcd"}])
+        );
         let data = json["Content"]["Raw"]["Data"].as_str().unwrap();
         assert_eq!(
             base64::engine::general_purpose::STANDARD
@@ -507,7 +550,7 @@ mod tests {
                 &address("hello@rising.example"),
                 &address("marisol@example.org"),
                 b"x".to_vec(),
-                None,
+                &SendOptions::default(),
             )
             .await
             .unwrap_err();
@@ -528,7 +571,7 @@ mod tests {
                 &address("hello@rising.example"),
                 &address("marisol@example.org"),
                 b"x".to_vec(),
-                None,
+                &SendOptions::default(),
             )
             .await
             .unwrap_err();
@@ -546,7 +589,7 @@ mod tests {
                 &address("hello@rising.example"),
                 &address("marisol@example.org"),
                 b"x".to_vec(),
-                None,
+                &SendOptions::default(),
             )
             .await
             .unwrap_err();

@@ -974,12 +974,15 @@ pub fn history_lines(
                 i.delivered_line,
                 &[("count", &p.delivered.to_string())],
             ));
-            if p.deferred > 0 {
-                text.push_str(". ");
-                text.push_str(&render(
-                    i.progress_deferred,
-                    &[("count", &p.deferred.to_string())],
-                ));
+            for (count, line) in [
+                (p.deferred, i.progress_deferred),
+                (p.bounced, i.progress_bounced),
+                (p.complained, i.progress_complained),
+            ] {
+                if count > 0 {
+                    text.push_str(". ");
+                    text.push_str(&render(line, &[("count", &count.to_string())]));
+                }
             }
             let finished = b.is_done();
             if finished {

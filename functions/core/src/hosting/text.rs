@@ -363,6 +363,10 @@ pub struct InviteText {
     pub delivered_line: &'static str,
     pub progress_done: &'static str,
     pub progress_deferred: &'static str,
+    /// Emails SES reported as hard bounces (the address does not exist): never emailed again.
+    pub progress_bounced: &'static str,
+    /// Emails the recipient marked as spam: never emailed an invitation again.
+    pub progress_complained: &'static str,
     pub invited_line: &'static str,
     pub invited_by_you: &'static str,
     pub sent_notice: &'static str,
@@ -414,6 +418,8 @@ pub static INVITE_EN: InviteText = InviteText {
     delivered_line: "{count} text(s) delivered so far",
     progress_done: "Done",
     progress_deferred: "{count} waiting for the morning (no texts at night)",
+    progress_bounced: "{count} email address(es) bounced (they do not exist; we will not write to them again)",
+    progress_complained: "{count} email(s) marked as spam by the recipient (we will not invite them again)",
     invited_line: "Invited by text: {sms_invited}, joined: {sms_joined}. Invited by email: {email_invited}, joined: {email_joined}.",
     invited_by_you: "You ({channel})",
     sent_notice: "Your invitations are on their way. This page updates by itself.",
@@ -464,6 +470,8 @@ pub static INVITE_ES: InviteText = InviteText {
     delivered_line: "{count} texto(s) entregado(s) hasta ahora",
     progress_done: "Terminado",
     progress_deferred: "{count} esperan a la mañana (no enviamos textos de noche)",
+    progress_bounced: "{count} dirección(es) de correo rebotaron (no existen; no les escribiremos más)",
+    progress_complained: "{count} correo(s) marcado(s) como spam por quien lo recibió (no le invitaremos más)",
     invited_line: "Invitaciones por texto: {sms_invited}, se unieron: {sms_joined}. Por correo: {email_invited}, se unieron: {email_joined}.",
     invited_by_you: "Tú ({channel})",
     sent_notice: "Tus invitaciones van en camino. Esta página se actualiza sola.",

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::config::TwilioConfig;
 use crate::domain::EmailAddress;
-use crate::email::{EmailSender, SendEmailError};
+use crate::email::{EmailSender, SendEmailError, SendOptions};
 use crate::secrets::SecretStore;
 use crate::sms::{ClientConfig, OutboundMessage, Sender, TwilioAuth, TwilioClient, TwilioError};
 
@@ -156,15 +156,23 @@ impl<S: EmailSender> SesEmailGateway<S> {
 }
 
 impl<S: EmailSender> EmailGateway for SesEmailGateway<S> {
-    async fn send_email(&self, to: &str, mime: &str) -> Result<String, SendFailure> {
+    async fn send_email(
+        &self,
+        to: &str,
+        mime: &str,
+        batch: Option<&BatchId>,
+    ) -> Result<String, SendFailure> {
         let to = EmailAddress::parse(to).map_err(|_| SendFailure::Undeliverable { code: None })?;
+        let tags: Vec<(&str, &str)> = batch
+            .map(|b| (crate::email_events::BATCH_TAG, b.as_str()))
+            .into_iter()
+            .collect();
+        let options = SendOptions {
+            configuration_set: self.configuration_set.as_deref(),
+            tags: &tags,
+        };
         self.sender
-            .send_raw(
-                &self.from,
-                &to,
-                mime.as_bytes().to_vec(),
-                self.configuration_set.as_deref(),
-            )
+            .send_raw(&self.from, &to, mime.as_bytes().to_vec(), &options)
             .await
             .map(|id| id.as_str().to_owned())
             .map_err(|error| {

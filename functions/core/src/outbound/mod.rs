@@ -448,6 +448,10 @@ pub struct Progress {
     /// Currently waiting for the recipient's morning.
     pub deferred: u64,
     pub skipped: Vec<(SkipReason, u64)>,
+    /// Sent emails SES reported as hard bounces (a subset of `sent`), counted once per report.
+    pub bounced: u64,
+    /// Sent emails the recipient marked as spam (a subset of `sent`).
+    pub complained: u64,
 }
 
 impl Progress {
@@ -544,10 +548,12 @@ pub trait SmsGateway: Send + Sync {
 
 /// Port: the email provider.
 pub trait EmailGateway: Send + Sync {
-    /// Sends a complete MIME message to `to`; the provider's message id.
+    /// Sends a complete MIME message to `to`; the provider's message id. An email of a batch is
+    /// tagged with it, so its bounces and complaints count in the batch's progress.
     fn send_email(
         &self,
         to: &str,
         mime: &str,
+        batch: Option<&BatchId>,
     ) -> impl Future<Output = Result<String, SendFailure>> + Send;
 }

@@ -63,7 +63,7 @@ impl ProductionWorker {
             email: super::SesEmailGateway::new(
                 crate::email::SesSender::new(crate::aws::ses(sdk)),
                 config.email_from.clone(),
-                None,
+                config.email_configuration_set.clone(),
             ),
             sealer: Sealer::kms(crate::aws::kms(sdk), &config.contact_data_key_id),
             sms_rate: rate("SMS_SEND_RATE", config.sms_send_rate)?,
@@ -486,7 +486,10 @@ where
                 let batch = message.batch.as_ref();
                 self.sms.send_sms(&to, &normalise(&body), batch).await
             }
-            Channel::Email => self.email.send_email(&to, &body).await,
+            Channel::Email => {
+                let batch = message.batch.as_ref();
+                self.email.send_email(&to, &body, batch).await
+            }
         };
         let mut retry_in = THROTTLE_PAUSE;
         if let Err(SendFailure::Throttled { retry_after }) = &result {

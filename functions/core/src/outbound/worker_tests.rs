@@ -87,7 +87,12 @@ impl SmsGateway for Provider {
 }
 
 impl EmailGateway for Provider {
-    async fn send_email(&self, to: &str, mime: &str) -> Result<String, SendFailure> {
+    async fn send_email(
+        &self,
+        to: &str,
+        mime: &str,
+        _batch: Option<&BatchId>,
+    ) -> Result<String, SendFailure> {
         self.answer(to, mime)
     }
 }

@@ -143,3 +143,61 @@ pub(crate) async fn batch_put(
     }
     Ok(())
 }
+
+/// How a transaction guarded by a condition on its first item ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guarded {
+    /// Every item was written.
+    Written,
+    /// The first item's condition failed (the work was done before): nothing was written.
+    AlreadyDone,
+}
+
+/// Runs `items` as one transaction whose first item carries the guard condition (typically
+/// `attribute_not_exists(pk)` on a record of the work). A transaction cancelled because a concurrent
+/// one touched the same items (`TransactionConflict`, a busy counter or contact) is tried again after
+/// a short random pause, up to `attempts` times; a failed guard is [`Guarded::AlreadyDone`]; any other
+/// failed condition is an error.
+pub(crate) async fn transact_guarded(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    attempts: u32,
+) -> Result<Guarded, StoreError> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use rand::Rng as _;
+    let mut attempt = 1;
+    loop {
+        let err = match client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(Guarded::Written),
+            Err(err) => err,
+        };
+        let codes: Vec<Option<String>> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect(),
+            _ => return Err(dynamo_err("TransactWriteItems")(err)),
+        };
+        if codes.first().and_then(Option::as_deref) == Some("ConditionalCheckFailed") {
+            return Ok(Guarded::AlreadyDone);
+        }
+        let conflict = codes
+            .iter()
+            .any(|c| c.as_deref() == Some("TransactionConflict"));
+        if !conflict || attempt >= attempts {
+            return Err(dynamo_err("TransactWriteItems")(err));
+        }
+        let pause = std::time::Duration::from_millis(
+            rand::rng().random_range(20..=60) * u64::from(attempt),
+        );
+        tracing::info!(attempt, "transaction conflict; trying again");
+        tokio::time::sleep(pause).await;
+        attempt += 1;
+    }
+}

@@ -12,6 +12,7 @@
 //! | conversation in progress | `CONTACT#<keyed hash>` | `CONVERSATION` | step, options offered, language, sealed first name; TTL `expires_at`. Step `awaiting_delete_confirmation`: `confirm_until` (unix seconds) and the step it interrupted as `resume_step` (+ its `gathering_id`/`options`) |
 //! | daily reply to a stranger | `CONTACT#<keyed hash>` | `DAILYREPLY#<yyyy-mm-dd>` | at most one a day; TTL `expires_at` |
 //! | sent text's outcome | `OUTBOUND#<MessageSid>` | `MESSAGE` | its first final status Twilio reported (`delivered`, `undelivered`, `failed`, `canceled`; statuses on the way write nothing): `status`, `error_code`?, `batch_id`? (a delivered text of a batch, named by its callback URL `?batch=<id>`; counted in the batch's `BATCH#<id>` / `COUNT#<shard>` `delivered` in the same transaction), `at`; put once (`attribute_not_exists`) |
+//! | email event applied | `CONTACT#<keyed hash>` | `EMAILEVENT#<SES feedback id>` | an SES bounce or complaint applied to the contact once: `kind` (`hard_bounce`, `soft_bounce`, `complaint`), `reason`?, `batch_id`?, `at`, `expires_at` (30 days); written in one transaction with the contact's `email_undeliverable` + `email_undeliverable_reason`, `email_suppressed` + `email_suppressed_reason` `complaint` (+ a `CONSENT#` opt-out, source `complaint`), or `email_soft_bounces` + 1, and the batch's `bounced` / `complained` count |
 //! | carrier opt-out evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `opt_out`, source `carrier`, error code |
 //! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
 //! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed` (removed with `host_hash` when the host is erased), `capacity`?, `going_count`, language, `listed`, `description`? and `accessibility`? (the host's words, public; absent when empty), `host_hash`? (keyed hash of the email of the host who made it on the dashboard; absent for organizers' gatherings), `created_at`, `updated_at`?; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>`. An update by its host (condition: `host_hash` is theirs) rewrites every field but `id`, `code`, `host_hash`, `host_first_name_sealed`, `going_count`, `created_at`, together with its `GEO2` and host pointers |
@@ -37,6 +38,9 @@ mod delivery_dynamo;
 mod delivery_memory;
 mod dynamo;
 pub(crate) mod dynamo_util;
+mod email_event;
+mod email_event_dynamo;
+mod email_event_memory;
 mod gathering;
 mod gathering_dynamo;
 mod gathering_memory;
@@ -60,6 +64,11 @@ pub use delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 pub use delivery_dynamo::DynamoDeliveryStore;
 pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemoryOutcome};
 pub use dynamo::DynamoInboundStore;
+pub use email_event::{
+    EMAIL_EVENT_RECORD_TTL, EmailEventEffect, EmailEventRecord, EmailEventStore,
+};
+pub use email_event_dynamo::DynamoEmailEventStore;
+pub use email_event_memory::{MemoryEmailContact, MemoryEmailEventStore};
 pub use gathering::{
     GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
     RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering,

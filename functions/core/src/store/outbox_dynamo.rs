@@ -737,6 +737,8 @@ pub(crate) fn progress_from(totals: &HashMap<String, i64>) -> Progress {
         unknown: get("unknown"),
         deferred: get("deferred"),
         skipped,
+        bounced: get("bounced"),
+        complained: get("complained"),
     }
 }
 
