@@ -9,9 +9,8 @@
 //! callback's own signed URL (`?batch=<id>`, set by the send worker), so nothing is read first:
 //! one request per text, whatever arrives first.
 
-use super::dynamo_util::{contact_key, dynamo_err, to_item};
+use super::dynamo_util::{Guarded, contact_key, dynamo_err, to_item, transact_guarded};
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -233,59 +232,12 @@ impl DynamoDeliveryStore {
             .map_err(dynamo_err("build Put"))?;
         let mut items = vec![TransactWriteItem::builder().put(guard).build()];
         items.extend(effects);
-        let mut attempt = 1;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(false),
-                Err(err) => err,
-            };
-            let canceled = err
-                .as_service_error()
-                .is_some_and(|e| e.is_transaction_canceled_exception());
-            if !canceled {
-                return Err(dynamo_err("TransactWriteItems")(err));
-            }
-            // Cancelled: either the outcome item exists (a duplicate: nothing to do) or a concurrent
-            // transaction touched the same contact or counter (try again shortly).
-            if self.status_recorded(record).await? {
-                return Ok(true);
-            }
-            if attempt >= TRANSACTION_ATTEMPTS {
-                return Err(dynamo_err("TransactWriteItems")(err));
-            }
-            let backoff =
-                Duration::from_millis(rand::rng().random_range(20..=60) * u64::from(attempt));
-            tracing::info!(
-                message_sid = record.sid.as_str(),
-                attempt,
-                "transaction conflict; trying again"
-            );
-            tokio::time::sleep(backoff).await;
-            attempt += 1;
-        }
+        // The outcome item's condition failing means the text has its outcome already.
+        Ok(
+            transact_guarded(&self.client, items, TRANSACTION_ATTEMPTS).await?
+                == Guarded::AlreadyDone,
+        )
     }
-
-    async fn status_recorded(&self, record: &StatusRecord) -> Result<bool, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(outbound_key(record.sid.as_str())))
-            .key("sk", s("MESSAGE"))
-            .projection_expression("pk")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_err("GetItem"))?;
-        Ok(output.item.is_some())
-    }
-
 }
 
 impl DeliveryStore for DynamoDeliveryStore {
