@@ -179,6 +179,9 @@ class UpTest(unittest.TestCase):
                          {"deadLetterTargetArn": env["SEND_DEAD_LETTER_QUEUE_ARN"], "maxReceiveCount": 5})
         self.assertIn("SQS event SendWorkerFunction.SendQueue: SendQueue -> send-worker, batches of up to 10, window 1s, "
                       "2 concurrent invocation(s), ReportBatchItemFailures", s.logs())
+        # the worker reads its dead-letter queue too (it settles what is there, sending nothing)
+        self.assertIn("SQS event SendWorkerFunction.DeadLetters: SendDeadLetterQueue -> send-worker, batches of up "
+                      "to 10, 2 concurrent invocation(s), ReportBatchItemFailures", s.logs())
         sent = sqs.send_message(QueueUrl=env["SEND_QUEUE_URL"], MessageBody='{"message_id":"m-1"}')["MessageId"]
         events = self.tmp / "bin" / "sqs-events.jsonl"
         deadline = time.monotonic() + 15

@@ -45,6 +45,8 @@ pub struct Stack {
     pub contact_data_key_id: Option<String>,
     /// The send queue (`SEND_QUEUE_URL`), when the template has one.
     pub send_queue_url: Option<String>,
+    /// The send queue's dead-letter queue (`SEND_DEAD_LETTER_QUEUE_URL`).
+    pub send_dead_letter_queue_url: Option<String>,
     /// The topic SES publishes bounces and complaints to (`EMAIL_EVENTS_TOPIC_ARN`).
     pub email_events_topic_arn: Option<String>,
 }
@@ -129,6 +131,7 @@ pub async fn spawn_app() -> Stack {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         contact_data_key_id: vars.get("CONTACT_DATA_KEY_ID").cloned(),
         send_queue_url: vars.get("SEND_QUEUE_URL").cloned(),
+        send_dead_letter_queue_url: vars.get("SEND_DEAD_LETTER_QUEUE_URL").cloned(),
         email_events_topic_arn: vars.get("EMAIL_EVENTS_TOPIC_ARN").cloned(),
         aws: sdk,
     };

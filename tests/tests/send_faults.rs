@@ -241,3 +241,74 @@ async fn an_opted_out_phone_in_a_faulty_batch_receives_nothing() {
         (5, 3, 1, vec![(SkipReason::OptedOut, 1)])
     );
 }
+
+/// Puts `queued` straight on the send queue's dead-letter queue, as SQS does after the fifth failed
+/// delivery.
+async fn dead_letter(app: &Stack, queued: &rising_core::outbound::QueuedMessage) {
+    aws_sdk_sqs::Client::new(&app.aws)
+        .send_message()
+        .queue_url(
+            app.send_dead_letter_queue_url
+                .clone()
+                .expect("the stack provides SEND_DEAD_LETTER_QUEUE_URL"),
+        )
+        .message_body(serde_json::to_string(queued).expect("JSON"))
+        .send()
+        .await
+        .expect("SendMessage to the dead-letter queue");
+}
+
+#[tokio::test]
+async fn messages_that_reach_the_dead_letter_queue_are_settled_never_sent_and_none_stays_sending() {
+    let app = spawn_app().await;
+    let producer = Producer::new(&app);
+    let (claimed_phone, waiting_phone) = (unique_phone(), unique_phone());
+    // A worker claimed this one and was killed on every delivery: its lease ran out a minute ago.
+    let claimed = producer.store(&claimed_phone, "Killed mid-send.").await;
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table_name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{}", claimed.id.as_str())),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX".into()),
+        )
+        .update_expression("SET #status = :sending, attempts = :one, lease_until = :past")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(
+            ":sending",
+            aws_sdk_dynamodb::types::AttributeValue::S("sending".into()),
+        )
+        .expression_attribute_values(
+            ":one",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N(
+                (time::OffsetDateTime::now_utc().unix_timestamp() - 60).to_string(),
+            ),
+        )
+        .send()
+        .await
+        .expect("the claim of a killed worker");
+    // This one was never claimed (its deliveries failed before the worker got to it).
+    let waiting = producer.store(&waiting_phone, "Never claimed.").await;
+    dead_letter(&app, &claimed).await;
+    dead_letter(&app, &waiting).await;
+
+    assert_eq!(producer.outcome(&claimed).await, "unknown");
+    assert_eq!(producer.outcome(&waiting).await, "failed");
+    let item = producer.item(&waiting).await.unwrap();
+    assert_eq!(s(&item, "reason"), Some("gave_up"));
+    assert!(sent_to(&app, &claimed_phone).await.is_empty());
+    assert!(sent_to(&app, &waiting_phone).await.is_empty());
+    let progress = app.outbox().progress(&producer.batch).await.unwrap();
+    assert_eq!(
+        (progress.unknown, progress.failed, progress.sent),
+        (1, 1, 0)
+    );
+}

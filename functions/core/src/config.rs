@@ -344,6 +344,9 @@ pub struct SendWorkerConfig {
     /// The SES configuration set every email goes through (`EMAIL_CONFIGURATION_SET`, optional):
     /// its event destination reports bounces and complaints.
     pub email_configuration_set: Option<String>,
+    /// The send queue's dead-letter queue (`SEND_DEAD_LETTER_QUEUE_ARN`, optional): batches from it
+    /// are settled, never sent.
+    pub dead_letter_queue_arn: Option<String>,
     /// The SQS event source's maximum concurrency (`SEND_MAX_CONCURRENCY`).
     pub max_concurrency: u32,
     /// Days within which a person is invited at most once per channel (`INVITE_WINDOW_DAYS`).
@@ -394,6 +397,7 @@ impl SendWorkerConfig {
             email_send_rate: rate("EMAIL_SEND_RATE")?,
             email_from: env.email_from()?,
             email_configuration_set: env.optional("EMAIL_CONFIGURATION_SET"),
+            dead_letter_queue_arn: env.optional("SEND_DEAD_LETTER_QUEUE_ARN"),
             max_concurrency: whole("SEND_MAX_CONCURRENCY", 1)?,
             invite_window_days: whole("INVITE_WINDOW_DAYS", 1)?,
         })

@@ -61,6 +61,38 @@ pub fn decide(
     }
 }
 
+/// What to do with a message whose queue message reached the dead-letter queue (it failed every
+/// delivery): settle it so nothing stays `pending` or `sending` forever, and never send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// Nothing: it has an outcome, or it no longer exists.
+    Ack,
+    /// A worker still holds its lease: look again after the visibility timeout.
+    Retry,
+    /// Record this outcome.
+    Record(super::Change),
+}
+
+/// Settles a dead-lettered message: a claim whose lease ran out becomes `unknown` (it may have been
+/// sent: never again), a message never claimed becomes `failed` (`gave_up`).
+pub fn settle_dead_letter(loaded: &Loaded, now: OffsetDateTime) -> Settle {
+    let Some(message) = &loaded.message else {
+        return Settle::Ack;
+    };
+    match message.status {
+        Status::Sending => match message.lease_until {
+            Some(until) if until > now => Settle::Retry,
+            _ => Settle::Record(super::Change::Unknown),
+        },
+        Status::Pending => Settle::Record(super::Change::Failed {
+            reason: super::FailReason::GaveUp,
+            code: None,
+            mark: None,
+        }),
+        _ => Settle::Ack,
+    }
+}
+
 fn skip_reason(message: &StoredMessage, loaded: &Loaded) -> Option<SkipReason> {
     reason(
         message.kind,

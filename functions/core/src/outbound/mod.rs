@@ -249,6 +249,9 @@ pub enum FailReason {
     Rejected,
     /// The stored message could not be opened or does not make sense.
     Corrupt,
+    /// Its queue message failed every delivery and reached the dead-letter queue before the message
+    /// was claimed (a lasting storage outage, or a message the worker cannot handle).
+    GaveUp,
 }
 
 impl FailReason {
@@ -258,6 +261,7 @@ impl FailReason {
             Self::Undeliverable => "undeliverable",
             Self::Rejected => "rejected",
             Self::Corrupt => "corrupt",
+            Self::GaveUp => "gave_up",
         }
     }
 }

@@ -703,6 +703,7 @@ fn workers(
                     invite_window: time::Duration::days(30),
                     quiet_hours: QuietHoursPolicy::default(),
                 },
+                dead_letter_queue_arn: None,
             };
             (worker, slot)
         })

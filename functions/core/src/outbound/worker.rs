@@ -73,6 +73,7 @@ impl ProductionWorker {
                 invite_window: time::Duration::days(i64::from(config.invite_window_days)),
                 quiet_hours: QuietHoursPolicy::default(),
             },
+            dead_letter_queue_arn: config.dead_letter_queue_arn.clone(),
         })
     }
 }
@@ -103,6 +104,9 @@ pub struct SendWorker<O, Q, S, E> {
     pub sms_rate: RateLimiter,
     pub email_rate: RateLimiter,
     pub settings: WorkerSettings,
+    /// The send queue's dead-letter queue (`SEND_DEAD_LETTER_QUEUE_ARN`): its records are settled,
+    /// never sent ([`SendWorker::settle_dead_letters`]).
+    pub dead_letter_queue_arn: Option<String>,
 }
 
 /// One record of the batch, as far as it got.
@@ -129,6 +133,17 @@ where
     /// Handles one batch delivered by the SQS event source; the response lists the records to
     /// deliver again (`ReportBatchItemFailures`).
     pub async fn handle(&self, event: SqsEvent, now: OffsetDateTime) -> SqsBatchResponse {
+        // An event source mapping delivers records of one queue per batch.
+        let from_dead_letters = self.dead_letter_queue_arn.as_deref().is_some_and(|arn| {
+            event
+                .records
+                .first()
+                .and_then(|r| r.event_source_arn.as_deref())
+                == Some(arn)
+        });
+        if from_dead_letters {
+            return self.settle_dead_letters(event, now).await;
+        }
         let mut failed: Vec<String> = Vec::new();
         let mut parsed = Vec::new();
         for record in event.records {
@@ -207,6 +222,78 @@ where
                     warn!(%error, "could not read messages again; they will come back");
                     failed.extend(conflicts);
                 }
+            }
+        }
+        response(failed)
+    }
+
+    /// Settles the messages of a batch from the dead-letter queue: each failed every delivery from
+    /// the send queue (a worker killed while sending it, storage failing, a bug). A claim whose lease
+    /// ran out is recorded `unknown` (it may have been sent: never again); a message never claimed
+    /// is recorded `failed` (`gave_up`); nothing is sent. The host's progress shows both, so nothing
+    /// stays "sending" for ever. A record whose message a worker still holds comes back later; an
+    /// unreadable record is logged and dropped (it names no message).
+    pub async fn settle_dead_letters(
+        &self,
+        event: SqsEvent,
+        now: OffsetDateTime,
+    ) -> SqsBatchResponse {
+        let mut failed = Vec::new();
+        let mut parsed = Vec::new();
+        for record in event.records {
+            let Some(id) = record.message_id else {
+                continue;
+            };
+            match record
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<QueuedMessage>)
+            {
+                Some(Ok(queued)) => parsed.push((id, queued)),
+                _ => warn!(record = %id, "unreadable dead-letter record; dropped"),
+            }
+        }
+        let queued: Vec<QueuedMessage> = parsed.iter().map(|(_, q)| q.clone()).collect();
+        let loaded = match self.store.load(&queued, now).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                warn!(%error, "could not read dead-lettered messages; they will come back");
+                return response(parsed.into_iter().map(|(id, _)| id).collect());
+            }
+        };
+        let mut transitions = Vec::new();
+        let mut records = Vec::new();
+        for ((record, queued), loaded) in parsed.into_iter().zip(loaded) {
+            let settle = gates::settle_dead_letter(&loaded, now);
+            info!(outbound = %queued.id, settle = ?settle, "dead letter");
+            match (settle, loaded.message) {
+                (gates::Settle::Retry, _) => failed.push(record),
+                (gates::Settle::Record(change), Some(m)) => {
+                    transitions.push(Transition {
+                        id: m.id.clone(),
+                        contact: m.contact.clone(),
+                        channel: m.channel,
+                        batch: m.batch.clone(),
+                        from: (m.status, m.attempts),
+                        change,
+                    });
+                    records.push(record);
+                }
+                _ => {}
+            }
+        }
+        match self.store.apply(&transitions, now).await {
+            // A transition that did not apply met a message changed since: look again later.
+            Ok(applied) => failed.extend(
+                records
+                    .into_iter()
+                    .zip(applied)
+                    .filter(|(_, ok)| !ok)
+                    .map(|(record, _)| record),
+            ),
+            Err(error) => {
+                warn!(%error, "could not settle dead-lettered messages; they will come back");
+                failed.extend(records);
             }
         }
         response(failed)

@@ -19,6 +19,9 @@ use crate::outbound::{
 use crate::privacy::{ContactHash, Sealer, field_context};
 use crate::store::MemoryOutbox;
 
+const SEND_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:SendQueue";
+const DEAD_LETTERS: &str = "arn:aws:sqs:us-east-1:123456789012:SendDeadLetterQueue";
+
 /// Noon in Washington, DC.
 const NOON_ET: OffsetDateTime = datetime!(2026-11-28 17:00 UTC);
 /// 23:00 in Washington, DC.
@@ -130,6 +133,7 @@ impl World {
                 invite_window: time::Duration::days(30),
                 quiet_hours: QuietHoursPolicy::default(),
             },
+            dead_letter_queue_arn: Some(DEAD_LETTERS.into()),
         };
         Self {
             worker,
@@ -193,6 +197,16 @@ impl World {
     }
 
     async fn deliver(&self, messages: &[QueuedMessage], now: OffsetDateTime) -> SqsBatchResponse {
+        self.deliver_from(SEND_QUEUE, messages, now).await
+    }
+
+    /// Delivers `messages` as the event source of the queue `arn` does.
+    async fn deliver_from(
+        &self,
+        arn: &str,
+        messages: &[QueuedMessage],
+        now: OffsetDateTime,
+    ) -> SqsBatchResponse {
         let records: Vec<_> = messages
             .iter()
             .enumerate()
@@ -204,7 +218,7 @@ impl World {
                     "attributes": {"ApproximateReceiveCount": "1"},
                     "messageAttributes": {},
                     "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:SendQueue",
+                    "eventSourceARN": arn,
                     "awsRegion": "us-east-1"
                 })
             })
@@ -556,4 +570,59 @@ async fn the_progress_sums_the_delivered_counter_the_delivery_path_adds() {
         1,
         "delivered is part of sent, not another outcome"
     );
+}
+
+#[tokio::test]
+async fn a_dead_claim_on_the_dead_letter_queue_is_settled_unknown_and_never_sent() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    let mut claimed = w.outbox.message(&q.id).unwrap();
+    claimed.status = Status::Sending;
+    claimed.attempts = 1;
+    claimed.lease_until = Some(NOON_ET + time::Duration::seconds(60));
+    w.outbox.put_message(claimed);
+    // While the lease runs, a worker may still be sending: it comes back later.
+    let response = w.deliver_from(DEAD_LETTERS, &[q.clone()], NOON_ET).await;
+    assert_eq!(failures(&response), 1);
+    assert_eq!(w.status(&q), Status::Sending);
+    let later = NOON_ET + time::Duration::minutes(3);
+    let response = w.deliver_from(DEAD_LETTERS, &[q.clone()], later).await;
+    assert_eq!(failures(&response), 0);
+    assert_eq!(w.status(&q), Status::Unknown);
+    assert_eq!(w.progress().await.unknown, 1);
+    assert_eq!(w.provider.total(), 0, "a dead letter is never sent");
+}
+
+#[tokio::test]
+async fn a_message_never_claimed_that_reached_the_dead_letter_queue_fails_as_given_up_unsent() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    let response = w.deliver_from(DEAD_LETTERS, &[q.clone()], NOON_ET).await;
+    assert_eq!(failures(&response), 0);
+    let stored = w.outbox.message(&q.id).unwrap();
+    assert_eq!(stored.status, Status::Failed);
+    let progress = w.progress().await;
+    assert_eq!((progress.failed, progress.sent), (1, 0));
+    assert_eq!(w.provider.total(), 0);
+    // The same dead letter again (SQS delivers at least once) changes nothing.
+    w.deliver_from(DEAD_LETTERS, &[q.clone()], NOON_ET).await;
+    assert_eq!(w.progress().await.failed, 1);
+}
+
+#[tokio::test]
+async fn a_dead_letter_of_a_message_already_sent_is_acknowledged_and_sends_nothing() {
+    let mut w = World::new();
+    let q = w.invite(PHONE).await;
+    w.deliver(&[q.clone()], NOON_ET).await;
+    assert_eq!(w.status(&q), Status::Sent);
+    let response = w.deliver_from(DEAD_LETTERS, &[q.clone()], NOON_ET).await;
+    assert_eq!(failures(&response), 0);
+    assert_eq!((w.status(&q), w.provider.total()), (Status::Sent, 1));
+    // An unreadable dead letter names no message: dropped, not redelivered for ever.
+    let event: SqsEvent = serde_json::from_value(serde_json::json!({
+        "Records": [{"messageId": "bad", "body": "{\"id\": 3}", "attributes": {},
+                     "messageAttributes": {}, "eventSourceARN": DEAD_LETTERS}]
+    }))
+    .unwrap();
+    assert_eq!(failures(&w.worker.handle(event, NOON_ET).await), 0);
 }
