@@ -286,3 +286,166 @@ async fn a_csv_export_opens_in_a_spreadsheet_and_an_unconfirmed_erasure_does_not
     assert!(!String::from_utf8_lossy(&output.stderr).contains(&digits));
     assert_eq!(audit_items(&app, &hash).await.len(), 1);
 }
+
+/// Checks that every key of `value` is an OSDI field for its place (`nested`: lists and objects
+/// inside it and their fields).
+fn osdi_fields(value: &serde_json::Value, allowed: &[&str], nested: &[(&str, &[&str])]) {
+    for (key, inner) in value.as_object().expect("an OSDI resource") {
+        assert!(
+            allowed.contains(&key.as_str()),
+            "{key} is not an OSDI field here"
+        );
+        if let Some((_, fields)) = nested.iter().find(|(k, _)| k == key) {
+            let entries: Vec<&serde_json::Value> = match inner {
+                serde_json::Value::Array(list) => list.iter().collect(),
+                other => vec![other],
+            };
+            for entry in entries {
+                for field in entry.as_object().expect("an object").keys() {
+                    assert!(fields.contains(&field.as_str()), "{key}.{field}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_organizer_exports_the_campaign_as_osdi_people_events_and_attendances() {
+    use rising_core::admin::osdi::{
+        ADDRESS_FIELDS, ATTENDANCE_FIELDS, EMAIL_FIELDS, EVENT_FIELDS, PERSON_FIELDS, PHONE_FIELDS,
+        REFERRER_FIELDS,
+    };
+    let app = spawn_app().await;
+    // A host's gathering (far from the seeded ones another test counts) and a person who signs up
+    // for it through the form with an email, a phone for texts and a name.
+    let host =
+        rising_tests::hosts::Host::sign_in(&app, &rising_tests::mail::unique_email("osdi.host"), 1)
+            .await;
+    let gathering = host
+        .create_gathering_at("Library steps", "30", "99501")
+        .await;
+    let (email, phone) = (rising_tests::mail::unique_email("osdi"), unique_phone());
+    let response = app
+        .http
+        .post(format!("{}/register", app.gateway_url))
+        .header("content-type", "application/json")
+        .header("origin", "http://127.0.0.1:9")
+        .body(
+            serde_json::json!({
+                "submission_id": rising_core::ids::random_id(),
+                "first_name": "Imani",
+                "last_name": "Okafor",
+                "email": email,
+                "phone": phone,
+                "sms_consent": true,
+                "zip": "99501",
+                "language": "en",
+                "commitment": true,
+                "gathering": gathering,
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+
+    let (stdout, stderr) = ok(&["osdi", "--by", BY]);
+    let document: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(document["export"], "osdi");
+    let people = document["_embedded"]["osdi:people"]
+        .as_array()
+        .expect("people");
+    let person = people
+        .iter()
+        .find(|p| p["email_addresses"][0]["address"] == email.as_str())
+        .expect("the person who signed up");
+    osdi_fields(
+        person,
+        &PERSON_FIELDS,
+        &[
+            ("email_addresses", &EMAIL_FIELDS),
+            ("phone_numbers", &PHONE_FIELDS),
+            ("postal_addresses", &ADDRESS_FIELDS),
+        ],
+    );
+    assert_eq!(person["given_name"], "Imani");
+    assert_eq!(person["family_name"], "Okafor");
+    assert_eq!(person["phone_numbers"][0]["number"], phone.as_str());
+    assert_eq!(person["phone_numbers"][0]["status"], "subscribed");
+    assert_eq!(person["postal_addresses"][0]["postal_code"], "99501");
+    assert!(
+        person["rising:consent"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|r| r["action"] == "opt_in")),
+        "{person}"
+    );
+    let events = document["_embedded"]["osdi:events"]
+        .as_array()
+        .expect("events");
+    let event = events
+        .iter()
+        .find(|e| e["identifiers"][0] == format!("rising:{gathering}").as_str())
+        .expect("the gathering");
+    osdi_fields(event, &EVENT_FIELDS, &[("location", &ADDRESS_FIELDS)]);
+    assert_eq!(event["title"], "Library steps");
+    assert!(
+        event["location"].get("address_lines").is_none(),
+        "the host's private address is not exported"
+    );
+    let attendance = document["_embedded"]["osdi:attendances"]
+        .as_array()
+        .expect("attendances")
+        .iter()
+        .find(|a| a["_links"]["osdi:event"]["href"] == format!("rising:{gathering}").as_str())
+        .expect("the RSVP");
+    osdi_fields(
+        attendance,
+        &ATTENDANCE_FIELDS,
+        &[("referrer_data", &REFERRER_FIELDS)],
+    );
+    assert_eq!(
+        attendance["_links"]["osdi:person"]["href"],
+        person["identifiers"][0]
+    );
+    assert_eq!(attendance["referrer_data"]["source"], "form");
+    assert_eq!(attendance["status"], "accepted");
+
+    // Recorded before it was printed: who, what, how many.
+    let audit_id = document["audit_id"].as_str().expect("its audit id");
+    assert!(stderr.contains(audit_id), "{stderr}");
+    let now = time::OffsetDateTime::now_utc();
+    let items = app
+        .query_pk(&format!(
+            "AUDIT#{:04}-{:02}",
+            now.year(),
+            u8::from(now.month())
+        ))
+        .await;
+    let entry = items
+        .iter()
+        .find(|i| s(i, "audit_id") == Some(audit_id))
+        .expect("the audit record");
+    assert_eq!(s(entry, "what"), Some("campaign_export"));
+    assert_eq!(s(entry, "who"), Some(BY));
+    assert_eq!(n(entry, "rows"), document["total_records"].as_u64());
+    assert!(
+        !item_text(entry).contains(&email),
+        "no contact detail in the audit"
+    );
+
+    // A CSV holds one collection.
+    let (csv, _) = ok(&["osdi", "--by", BY, "--type", "events", "--format", "csv"]);
+    assert!(
+        csv.starts_with("\u{feff}identifier,title,start_date"),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("rising:{gathering},Library steps,")));
+    let refused = run(&["osdi", "--by", BY, "--format", "csv"], "");
+    assert_eq!(refused.status.code(), Some(2));
+}

@@ -8,11 +8,12 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use rising_core::admin::{
-    AdminError, ConsentExportRequest, ContactDetail, DynamoAdminStore, ErasureRequest,
-    ExportFormat, Organizer, Reason, erase_on_request, export_consent, list_audit, render_audit,
+    AdminError, CampaignExportRequest, Collection, ConsentExportRequest, ContactDetail,
+    DynamoAdminStore, ErasureRequest, ExportFormat, Organizer, Reason, erase_on_request,
+    export_campaign, export_consent, list_audit, render_audit,
 };
 use rising_core::domain::{EmailAddress, PhoneNumber};
-use rising_core::privacy::ContactHasher;
+use rising_core::privacy::{ContactHasher, Sealer};
 use rising_core::secrets::{SecretStore, SsmSecretStore};
 use rising_core::store::{DynamoGatheringStore, DynamoInboundStore};
 use time::{Date, OffsetDateTime};
@@ -26,13 +27,19 @@ usage:
       unless --yes.
   rising-admin exports [--since YYYY-MM-DD] [--format json|csv]
       Lists recorded exports and erasures (default: the last 365 days).
+  rising-admin osdi --by WHO [--type all|people|events|attendances] [--format json|csv]
+      Exports the campaign for Action Network, Mobilize and other OSDI tools: people (names,
+      the email and phone they gave, subscription status, consent evidence), events (gatherings;
+      private addresses never) and attendances (RSVPs with referrer_data). JSON holds every
+      collection (default --type all); a CSV file holds one (--type is required). Recorded first.
 
   --by WHO     your name or email (required; at most 100 characters, one line), recorded with
                what you do. consent and forget are recorded before anything is printed or erased.
   --table T    the DynamoDB table (default: TABLE_NAME)
 
 environment: TABLE_NAME, CONTACT_HASH_KEY_PARAMETER (SSM name of the contact hash key; locally the
-key itself may be given as CONTACT_HASH_KEY), AWS_REGION, AWS_PROFILE or credentials,
+key itself may be given as CONTACT_HASH_KEY), CONTACT_DATA_KEY_ID (osdi: the KMS key that opens
+names and contact details), AWS_REGION, AWS_PROFILE or credentials,
 AWS_ENDPOINT_URL (local stack only).";
 
 /// How long `exports` looks back without `--since`.
@@ -73,6 +80,11 @@ enum Command {
         since: Option<Date>,
         format: ExportFormat,
     },
+    Osdi {
+        by: Organizer,
+        collection: Collection,
+        format: ExportFormat,
+    },
     Help,
 }
 
@@ -97,11 +109,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
                 table: None,
             });
         }
-        Some(c @ ("consent" | "forget" | "exports")) => c.to_string(),
+        Some(c @ ("consent" | "forget" | "exports" | "osdi")) => c.to_string(),
         Some(_) => return Err(usage("unknown command")),
     };
     let (mut phone, mut email, mut by, mut format, mut reason, mut since, mut table) =
         (None, None, None, None, None, None, None);
+    let mut collection = None;
     let mut yes = false;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -131,6 +144,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
             "--reason" => &mut reason,
             "--since" => &mut since,
             "--table" => &mut table,
+            "--type" => &mut collection,
             f if f.starts_with("--") => {
                 return Err(usage(format!("unknown option {f}")));
             }
@@ -158,10 +172,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
             Ok(())
         }
     };
-    let person = command != "exports";
+    let person = command == "consent" || command == "forget";
     allowed("--phone", phone.is_some(), person)?;
     allowed("--email", email.is_some(), person)?;
-    allowed("--by", by.is_some(), person)?;
+    allowed("--by", by.is_some(), command != "exports")?;
+    allowed("--type", collection.is_some(), command == "osdi")?;
     allowed("--reason", reason.is_some(), command == "forget")?;
     allowed("--yes", yes, command == "forget")?;
     allowed("--since", since.is_some(), command == "exports")?;
@@ -171,7 +186,23 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
         command != "forget",
     )?;
 
-    let command = if person {
+    let command = if command == "osdi" {
+        let collection = match collection {
+            None if format == ExportFormat::Csv => {
+                return Err(usage(
+                    "a CSV file holds one collection: give --type people, events or attendances",
+                ));
+            }
+            None => Collection::All,
+            Some(c) => Collection::parse(&c)
+                .ok_or_else(|| usage("--type is all, people, events or attendances"))?,
+        };
+        Command::Osdi {
+            by: Organizer::parse(by.as_deref().unwrap_or_default())?,
+            collection,
+            format,
+        }
+    } else if person {
         let contact = match (phone, email) {
             (Some(p), None) => ContactDetail::Phone(
                 PhoneNumber::parse(&p).map_err(|e| usage(format!("--phone: {e}")))?,
@@ -335,6 +366,32 @@ async fn run(args: Args) -> Result<(), CliError> {
             );
             println!("request id: {}", report.reference);
             println!("audit: {}", report.audit_id);
+        }
+        Command::Osdi {
+            by,
+            collection,
+            format,
+        } => {
+            let key =
+                env("CONTACT_DATA_KEY_ID").ok_or(CliError::MissingEnv("CONTACT_DATA_KEY_ID"))?;
+            let sealer = Sealer::kms(rising_core::aws::kms(&sdk), key);
+            let request = CampaignExportRequest {
+                by: &by,
+                format,
+                collection,
+            };
+            let mut stdout = std::io::stdout();
+            let exported =
+                export_campaign(&admin, &admin, &sealer, &request, now, &mut stdout).await?;
+            eprintln!(
+                "rising-admin: {} people, {} event(s), {} attendance(s) exported ({} joined by text only: \
+                 no stored contact detail); recorded as audit {}",
+                exported.people,
+                exported.events,
+                exported.attendances,
+                exported.text_only,
+                exported.audit_id
+            );
         }
         Command::Exports { since, format } => {
             let since =
@@ -503,5 +560,48 @@ mod tests {
         );
         assert!(message(parse(&["nuke"])).contains("unknown command"));
         assert_eq!(parse(&[]).unwrap().command, Command::Help);
+    }
+
+    #[test]
+    fn osdi_takes_who_asks_and_one_collection_per_csv() {
+        let args = parse(&["osdi", "--by", "Dana"]).unwrap();
+        assert!(matches!(
+            args.command,
+            Command::Osdi {
+                collection: Collection::All,
+                format: ExportFormat::Json,
+                ..
+            }
+        ));
+        let args = parse(&["osdi", "--by=Dana", "--type=people", "--format=csv"]).unwrap();
+        assert!(matches!(
+            args.command,
+            Command::Osdi {
+                collection: Collection::People,
+                format: ExportFormat::Csv,
+                ..
+            }
+        ));
+        assert!(message(parse(&["osdi"])).contains("--by is required"));
+        assert!(message(parse(&["osdi", "--by", "Dana", "--format", "csv"])).contains("--type"));
+        assert!(
+            message(parse(&["osdi", "--by", "Dana", "--type", "donors"])).contains("--type is")
+        );
+        assert!(
+            message(parse(&["osdi", "--by", "Dana", "--phone", "+12025550143"]))
+                .contains("--phone does not apply")
+        );
+        assert!(
+            message(parse(&[
+                "consent",
+                "--email",
+                "a@example.org",
+                "--by",
+                "D",
+                "--type",
+                "people"
+            ]))
+            .contains("--type does not apply")
+        );
     }
 }

@@ -99,7 +99,8 @@ struct AuditItem {
     audit_id: String,
     who: String,
     what: String,
-    contact_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contact_hash: Option<String>,
     rows: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     format: Option<String>,
@@ -124,7 +125,7 @@ impl AuditItem {
             audit_id: entry.audit_id.clone(),
             who: entry.who.clone(),
             what: entry.what.as_str().into(),
-            contact_hash: entry.contact_hash.as_str().into(),
+            contact_hash: entry.contact_hash.as_ref().map(|h| h.as_str().into()),
             rows: entry.rows,
             format: entry.format.map(|f| f.as_str().into()),
             outcome: entry.outcome.clone(),
@@ -140,8 +141,12 @@ impl AuditItem {
         let corrupt = |what: &str| StoreError::Corrupt(format!("audit item {}: {what}", self.sk));
         Ok(AuditEntry {
             what: AuditAction::parse(&self.what).ok_or_else(|| corrupt("unknown `what`"))?,
-            contact_hash: ContactHash::parse(&self.contact_hash)
-                .ok_or_else(|| corrupt("not a contact hash"))?,
+            contact_hash: match &self.contact_hash {
+                None => None,
+                Some(h) => {
+                    Some(ContactHash::parse(h).ok_or_else(|| corrupt("not a contact hash"))?)
+                }
+            },
             format: match &self.format {
                 None => None,
                 Some(f) => Some(ExportFormat::parse(f).ok_or_else(|| corrupt("unknown format"))?),
@@ -332,7 +337,7 @@ mod tests {
             audit_id: "a".repeat(32),
             who: "Dana (organizer)".into(),
             what: AuditAction::ConsentExport,
-            contact_hash: ContactHash::parse("p.abc").unwrap(),
+            contact_hash: ContactHash::parse("p.abc"),
             rows: 2,
             format: Some(ExportFormat::Csv),
             outcome: None,
@@ -348,5 +353,209 @@ mod tests {
         assert_eq!(stored["rows"].as_n().unwrap(), "2");
         let back: AuditItem = serde_dynamo::from_item(stored).unwrap();
         assert_eq!(back.into_entry().unwrap(), entry);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The campaign export: one paginated Scan of the items it needs.
+
+/// A contact item, leniently: every path writes a subset of these.
+#[derive(Debug, Deserialize)]
+struct ContactScan {
+    pk: String,
+    #[serde(default)]
+    person_hash: Option<String>,
+    #[serde(default)]
+    person_id: Option<String>,
+    #[serde(default)]
+    first_name_sealed: Option<String>,
+    #[serde(default)]
+    last_name_sealed: Option<String>,
+    #[serde(default)]
+    email_sealed: Option<String>,
+    #[serde(default)]
+    phone_sealed: Option<String>,
+    #[serde(default)]
+    zip: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    sms_status: Option<String>,
+    #[serde(default)]
+    sms_undeliverable: bool,
+    #[serde(default)]
+    email_suppressed: bool,
+    #[serde(default)]
+    email_undeliverable: bool,
+    #[serde(default)]
+    suppressed: bool,
+    #[serde(default)]
+    erased_at: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GatheringScan {
+    id: String,
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    accessibility: String,
+    starts_at: String,
+    ends_at: String,
+    #[serde(default)]
+    town: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    zip: String,
+    #[serde(default)]
+    address_kind: String,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    capacity: Option<u32>,
+    #[serde(default)]
+    going_count: u32,
+    #[serde(default)]
+    listed: bool,
+    #[serde(default)]
+    created_at: String,
+    #[serde(default)]
+    updated_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RsvpScan {
+    gathering_id: String,
+    contact_hash: String,
+    status: String,
+    source: String,
+    #[serde(default)]
+    referral: Option<String>,
+    created_at: String,
+}
+
+fn contact_of(pk: &str) -> Option<ContactHash> {
+    pk.strip_prefix("CONTACT#").and_then(ContactHash::parse)
+}
+
+fn sealed(value: Option<String>) -> Result<Option<crate::privacy::Sealed>, StoreError> {
+    value
+        .map(|v| crate::privacy::Sealed::parse(v).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+impl ContactScan {
+    fn into_row(self) -> Result<Option<super::osdi::ContactRow>, StoreError> {
+        let Some(hash) = contact_of(&self.pk) else {
+            return Ok(None);
+        };
+        Ok(Some(super::osdi::ContactRow {
+            hash,
+            person_hash: self.person_hash.as_deref().and_then(ContactHash::parse),
+            person_id: self.person_id,
+            first_name_sealed: sealed(self.first_name_sealed)?,
+            last_name_sealed: sealed(self.last_name_sealed)?,
+            email_sealed: sealed(self.email_sealed)?,
+            phone_sealed: sealed(self.phone_sealed)?,
+            zip: self.zip,
+            language: self.language,
+            sms_status: self.sms_status,
+            sms_undeliverable: self.sms_undeliverable,
+            email_suppressed: self.email_suppressed,
+            email_undeliverable: self.email_undeliverable,
+            erased: self.erased_at.is_some() || self.suppressed,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }))
+    }
+}
+
+impl super::osdi::CampaignSource for DynamoAdminStore {
+    async fn campaign(&self) -> Result<super::osdi::CampaignItems, StoreError> {
+        let mut items = super::osdi::CampaignItems::default();
+        let corrupt =
+            |what: &str, e: serde_dynamo::Error| StoreError::Corrupt(format!("{what} item: {e}"));
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("entity IN (:contact, :consent, :gathering, :rsvp)")
+                .expression_attribute_values(":contact", s("contact"))
+                .expression_attribute_values(":consent", s("consent"))
+                .expression_attribute_values(":gathering", s("gathering"))
+                .expression_attribute_values(":rsvp", s("rsvp"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Scan"))?;
+            for item in output.items.unwrap_or_default() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+                let (entity, pk, sk) = (text("entity"), text("pk"), text("sk"));
+                match (entity.as_deref(), sk.as_deref()) {
+                    (Some("contact"), Some("CONTACT")) => {
+                        let scan: ContactScan =
+                            serde_dynamo::from_item(item).map_err(|e| corrupt("contact", e))?;
+                        items.contacts.extend(scan.into_row()?);
+                    }
+                    (Some("consent"), Some(sk)) if sk.starts_with("CONSENT#") => {
+                        let Some(contact) = pk.as_deref().and_then(contact_of) else {
+                            continue;
+                        };
+                        let scan: StoredConsent =
+                            serde_dynamo::from_item(item).map_err(|e| corrupt("consent", e))?;
+                        items.consents.push((contact, scan.into_record()));
+                    }
+                    (Some("gathering"), Some("GATHERING")) => {
+                        let g: GatheringScan =
+                            serde_dynamo::from_item(item).map_err(|e| corrupt("gathering", e))?;
+                        items.gatherings.push(super::osdi::GatheringRow {
+                            public_address: g.address.filter(|_| g.address_kind == "public"),
+                            id: g.id,
+                            title: g.title,
+                            description: g.description,
+                            accessibility: g.accessibility,
+                            starts_at: g.starts_at,
+                            ends_at: g.ends_at,
+                            town: g.town,
+                            state: g.state,
+                            zip: g.zip,
+                            capacity: g.capacity,
+                            going: g.going_count,
+                            listed: g.listed,
+                            created_at: g.created_at,
+                            updated_at: g.updated_at,
+                        });
+                    }
+                    (Some("rsvp"), _) => {
+                        let r: RsvpScan =
+                            serde_dynamo::from_item(item).map_err(|e| corrupt("rsvp", e))?;
+                        let Some(contact) = ContactHash::parse(&r.contact_hash) else {
+                            continue;
+                        };
+                        items.rsvps.push(super::osdi::RsvpRow {
+                            gathering_id: r.gathering_id,
+                            contact,
+                            status: r.status,
+                            source: r.source,
+                            referral: r.referral,
+                            created_at: r.created_at,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 }

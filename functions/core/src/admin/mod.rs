@@ -10,7 +10,7 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | audit record | `AUDIT#<yyyy-mm>` (UTC month) | `<RFC 3339 ms time>#<audit id>` | `entity` `audit`, `audit_id` (32 hex), `who` (the organizer as they named themselves with `--by`: ≤ 100 chars, no line breaks; `host` for a host's download), `what` (`consent_export`, `erasure`, or `attendee_export`: a host downloaded their gathering's attendee list), `contact_hash` (the person's keyed hash, never the phone/email; for `attendee_export` the host's), `rows` (evidence rows exported; for an erasure the items removed), `rows` (evidence rows exported; for an erasure the items removed), `format` (`json`/`csv`, exports), `outcome` (erasure: `started`, then `done` or `failed`), `reference` (erasure: the request id, also the sk suffix of its `CONSENT#` evidence; `attendee_export`: the gathering id), `reason`? (free text, erasure), `at`, `finished_at`? (erasure), `tool` `rising-admin`. No TTL. One partition per month, so a time range is a Query per month, oldest first |
+//! | audit record | `AUDIT#<yyyy-mm>` (UTC month) | `<RFC 3339 ms time>#<audit id>` | `entity` `audit`, `audit_id` (32 hex), `who` (the organizer as they named themselves with `--by`: ≤ 100 chars, no line breaks; `host` for a host's download), `what` (`consent_export`, `erasure`, `attendee_export`: a host downloaded their gathering's attendee list, or `campaign_export`: the OSDI export, `reference` naming the collections), `contact_hash`? (the person's keyed hash, never the phone/email; for `attendee_export` the host's; none for `campaign_export`), `rows` (evidence rows exported; for an erasure the items removed), `rows` (evidence rows exported; for an erasure the items removed), `format` (`json`/`csv`, exports), `outcome` (erasure: `started`, then `done` or `failed`), `reference` (erasure: the request id, also the sk suffix of its `CONSENT#` evidence; `attendee_export`: the gathering id), `reason`? (free text, erasure), `at`, `finished_at`? (erasure), `tool` `rising-admin`. No TTL. One partition per month, so a time range is a Query per month, oldest first |
 //!
 //! Consent evidence is read from `CONTACT#<keyed hash>` / `CONSENT#…` items as every path writes them
 //! (`store`, `outbound`): `at`, `channel`, `action`, `source`, `keyword`, `wording`, `language`,
@@ -19,10 +19,15 @@
 mod csv;
 mod dynamo;
 mod memory;
+pub mod osdi;
 
 pub use csv::{BOM, CsvWriter, cell_text};
 pub use dynamo::DynamoAdminStore;
 pub use memory::MemoryAdminStore;
+pub use osdi::{
+    CampaignExportRequest, CampaignExported, CampaignItems, CampaignSource, Collection,
+    export_campaign,
+};
 
 use std::future::Future;
 
@@ -54,6 +59,8 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error("the output could not be written: {0}")]
     Output(#[from] std::io::Error),
+    #[error("a CSV file holds one collection: add --type people, events or attendances")]
+    OneCollectionPerCsv,
 }
 
 /// The person a request is about, as the organizer typed it.
@@ -242,6 +249,8 @@ pub enum AuditAction {
     /// A host downloaded the attendee list of their gathering (`contact_hash`: the host's,
     /// `reference`: the gathering id).
     AttendeeExport,
+    /// An organizer exported the campaign (OSDI people, events, attendances; `reference`: which).
+    CampaignExport,
 }
 
 impl AuditAction {
@@ -250,6 +259,7 @@ impl AuditAction {
             Self::ConsentExport => "consent_export",
             Self::Erasure => "erasure",
             Self::AttendeeExport => "attendee_export",
+            Self::CampaignExport => "campaign_export",
         }
     }
 
@@ -258,6 +268,7 @@ impl AuditAction {
             "consent_export" => Some(Self::ConsentExport),
             "erasure" => Some(Self::Erasure),
             "attendee_export" => Some(Self::AttendeeExport),
+            "campaign_export" => Some(Self::CampaignExport),
             _ => None,
         }
     }
@@ -271,7 +282,8 @@ pub struct AuditEntry {
     pub audit_id: String,
     pub who: String,
     pub what: AuditAction,
-    pub contact_hash: ContactHash,
+    /// The person it is about (the host, for an attendee list); none for a campaign export.
+    pub contact_hash: Option<ContactHash>,
     pub rows: u64,
     pub format: Option<ExportFormat>,
     pub outcome: Option<String>,
@@ -307,7 +319,10 @@ impl AuditEntry {
             o(&self.outcome),
             o(&self.reference),
             o(&self.reason),
-            self.contact_hash.as_str().to_string(),
+            self.contact_hash
+                .as_ref()
+                .map(|h| h.as_str().to_string())
+                .unwrap_or_default(),
         ]
     }
 
@@ -422,7 +437,7 @@ where
         audit_id: crate::ids::random_id(),
         who: request.by.as_str().to_string(),
         what: AuditAction::ConsentExport,
-        contact_hash: contact,
+        contact_hash: Some(contact),
         rows: records.len() as u64,
         format: Some(request.format),
         outcome: None,
@@ -526,7 +541,7 @@ where
         audit_id: crate::ids::random_id(),
         who: request.by.as_str().to_string(),
         what: AuditAction::Erasure,
-        contact_hash: contact.clone(),
+        contact_hash: Some(contact.clone()),
         rows: 0,
         format: None,
         outcome: Some("started".into()),

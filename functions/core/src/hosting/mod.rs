@@ -626,7 +626,7 @@ where
                 audit_id: crate::ids::random_id(),
                 who: "host".into(),
                 what: AuditAction::AttendeeExport,
-                contact_hash: host.clone(),
+                contact_hash: Some(host.clone()),
                 rows: attendees.len() as u64,
                 format: Some(ExportFormat::Csv),
                 outcome: None,
