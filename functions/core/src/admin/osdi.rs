@@ -417,7 +417,7 @@ async fn build(
             let person = by_hash
                 .get(r.contact.as_str())
                 .map(|c| by_hash.get(owner(c).as_str()).copied().unwrap_or(c))
-                .map(|c| person_identifier(c))
+                .map(person_identifier)
                 .unwrap_or_else(|| identifier(r.contact.as_str()));
             let mut referrer = json!({"source": r.source});
             if let Some(code) = &r.referral {
