@@ -397,6 +397,20 @@ pub struct Transition {
     pub change: Change,
 }
 
+impl Transition {
+    /// `change` of `message`, on condition it is still as it was read.
+    pub fn of(message: &StoredMessage, change: Change) -> Self {
+        Self {
+            id: message.id.clone(),
+            contact: message.contact.clone(),
+            channel: message.channel,
+            batch: message.batch.clone(),
+            from: (message.status, message.attempts),
+            change,
+        }
+    }
+}
+
 /// The change a [`Transition`] makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -109,6 +109,31 @@ pub struct SendWorker<O, Q, S, E> {
     pub dead_letter_queue_arn: Option<String>,
 }
 
+/// The records of an SQS batch read as queued messages (with their record ids), and the ids of
+/// the records that are not one.
+fn read_records(event: SqsEvent) -> (Vec<(String, QueuedMessage)>, Vec<String>) {
+    let mut parsed = Vec::new();
+    let mut unreadable = Vec::new();
+    for record in event.records {
+        let Some(id) = record.message_id else {
+            warn!("queue record without a message id; ignored");
+            continue;
+        };
+        match record
+            .body
+            .as_deref()
+            .map(serde_json::from_str::<QueuedMessage>)
+        {
+            Some(Ok(queued)) => parsed.push((id, queued)),
+            _ => {
+                warn!(record = %id, "unreadable queue record");
+                unreadable.push(id);
+            }
+        }
+    }
+    (parsed, unreadable)
+}
+
 /// One record of the batch, as far as it got.
 struct Job {
     record: String,
@@ -144,26 +169,8 @@ where
         if from_dead_letters {
             return self.settle_dead_letters(event, now).await;
         }
-        let mut failed: Vec<String> = Vec::new();
-        let mut parsed = Vec::new();
-        for record in event.records {
-            let Some(id) = record.message_id else {
-                warn!("queue record without a message id; ignored");
-                continue;
-            };
-            match record
-                .body
-                .as_deref()
-                .map(serde_json::from_str::<QueuedMessage>)
-            {
-                Some(Ok(queued)) => parsed.push((id, queued)),
-                _ => {
-                    // Never readable: let it reach the dead-letter queue for a person to look at.
-                    warn!(record = %id, "unreadable send-queue message");
-                    failed.push(id);
-                }
-            }
-        }
+        // Never readable: let it reach the dead-letter queue (where it is logged and dropped).
+        let (mut parsed, mut failed) = read_records(event);
         // SQS delivers at least once, sometimes two copies in one batch: the first decides for both.
         let mut seen = std::collections::HashSet::new();
         parsed.retain(|(record, queued)| {
@@ -238,21 +245,11 @@ where
         event: SqsEvent,
         now: OffsetDateTime,
     ) -> SqsBatchResponse {
-        let mut failed = Vec::new();
-        let mut parsed = Vec::new();
-        for record in event.records {
-            let Some(id) = record.message_id else {
-                continue;
-            };
-            match record
-                .body
-                .as_deref()
-                .map(serde_json::from_str::<QueuedMessage>)
-            {
-                Some(Ok(queued)) => parsed.push((id, queued)),
-                _ => warn!(record = %id, "unreadable dead-letter record; dropped"),
-            }
+        let (parsed, unreadable) = read_records(event);
+        for id in unreadable {
+            warn!(record = %id, "unreadable dead-letter record; dropped");
         }
+        let mut failed = Vec::new();
         let queued: Vec<QueuedMessage> = parsed.iter().map(|(_, q)| q.clone()).collect();
         let loaded = match self.store.load(&queued, now).await {
             Ok(loaded) => loaded,
@@ -269,14 +266,7 @@ where
             match (settle, loaded.message) {
                 (gates::Settle::Retry, _) => failed.push(record),
                 (gates::Settle::Record(change), Some(m)) => {
-                    transitions.push(Transition {
-                        id: m.id.clone(),
-                        contact: m.contact.clone(),
-                        channel: m.channel,
-                        batch: m.batch.clone(),
-                        from: (m.status, m.attempts),
-                        change,
-                    });
+                    transitions.push(Transition::of(&m, change));
                     records.push(record);
                 }
                 _ => {}
@@ -323,16 +313,7 @@ where
                 decision = decision_name(&decision),
                 "gated"
             );
-            let transition = |change| {
-                message.map(|m| Transition {
-                    id: m.id.clone(),
-                    contact: m.contact.clone(),
-                    channel: m.channel,
-                    batch: m.batch.clone(),
-                    from: (m.status, m.attempts),
-                    change,
-                })
-            };
+            let transition = |change| message.map(|m| Transition::of(m, change));
             let t = match decision {
                 Decision::Ack => None,
                 Decision::Retry | Decision::Mismatch => {

@@ -228,6 +228,15 @@ impl World {
         self.worker.handle(event, now).await
     }
 
+    /// A worker claimed `q` at noon (lease until 12:01) and died without an outcome.
+    fn claimed_by_a_worker_that_died(&self, q: &QueuedMessage) {
+        let mut claimed = self.outbox.message(&q.id).unwrap();
+        claimed.status = Status::Sending;
+        claimed.attempts = 1;
+        claimed.lease_until = Some(NOON_ET + time::Duration::seconds(60));
+        self.outbox.put_message(claimed);
+    }
+
     fn status(&self, q: &QueuedMessage) -> Status {
         self.outbox.message(&q.id).unwrap().status
     }
@@ -429,11 +438,7 @@ async fn a_send_with_no_answer_is_unknown_and_never_tried_again() {
 async fn a_worker_that_died_after_its_claim_leaves_an_unknown_not_a_second_text() {
     let mut w = World::new();
     let q = w.invite(PHONE).await;
-    let mut claimed = w.outbox.message(&q.id).unwrap();
-    claimed.status = Status::Sending;
-    claimed.attempts = 1;
-    claimed.lease_until = Some(NOON_ET + time::Duration::seconds(60));
-    w.outbox.put_message(claimed);
+    w.claimed_by_a_worker_that_died(&q);
     // Redelivered while the lease still runs: wait.
     assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 1);
     // Redelivered after the lease: unknown, reported, never sent.
@@ -576,11 +581,7 @@ async fn the_progress_sums_the_delivered_counter_the_delivery_path_adds() {
 async fn a_dead_claim_on_the_dead_letter_queue_is_settled_unknown_and_never_sent() {
     let mut w = World::new();
     let q = w.invite(PHONE).await;
-    let mut claimed = w.outbox.message(&q.id).unwrap();
-    claimed.status = Status::Sending;
-    claimed.attempts = 1;
-    claimed.lease_until = Some(NOON_ET + time::Duration::seconds(60));
-    w.outbox.put_message(claimed);
+    w.claimed_by_a_worker_that_died(&q);
     // While the lease runs, a worker may still be sending: it comes back later.
     let response = w.deliver_from(DEAD_LETTERS, &[q.clone()], NOON_ET).await;
     assert_eq!(failures(&response), 1);

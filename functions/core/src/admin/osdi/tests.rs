@@ -139,31 +139,55 @@ fn check_fields(value: &Value, allowed: &[&str], nested: &[(&str, &[&str])]) {
     }
 }
 
-fn by() -> Organizer {
-    Organizer::parse("Dana (organizer)").unwrap()
+/// The campaign above, an audit log and the sealer that sealed it.
+struct World {
+    sealer: Sealer,
+    source: Campaign,
+    audit: MemoryAdminStore,
+}
+
+impl World {
+    async fn new() -> Self {
+        let sealer = Sealer::in_memory();
+        let source = Campaign(campaign(&sealer).await);
+        Self {
+            sealer,
+            source,
+            audit: MemoryAdminStore::default(),
+        }
+    }
+
+    /// Runs the export; what it returned and what it wrote.
+    async fn export(
+        &self,
+        format: ExportFormat,
+        collection: Collection,
+    ) -> (Result<CampaignExported, AdminError>, String) {
+        let by = Organizer::parse("Dana (organizer)").unwrap();
+        let request = CampaignExportRequest {
+            by: &by,
+            format,
+            collection,
+        };
+        let mut out = Vec::new();
+        let result = export_campaign(
+            &self.source,
+            &self.audit,
+            &self.sealer,
+            &request,
+            OffsetDateTime::UNIX_EPOCH,
+            &mut out,
+        )
+        .await;
+        (result, String::from_utf8(out).unwrap())
+    }
 }
 
 #[tokio::test]
 async fn the_osdi_export_holds_people_events_and_attendances_under_osdi_field_names() {
-    let sealer = Sealer::in_memory();
-    let source = Campaign(campaign(&sealer).await);
-    let audit = MemoryAdminStore::default();
-    let mut out = Vec::new();
-    let request = CampaignExportRequest {
-        by: &by(),
-        format: ExportFormat::Json,
-        collection: Collection::All,
-    };
-    let exported = export_campaign(
-        &source,
-        &audit,
-        &sealer,
-        &request,
-        OffsetDateTime::UNIX_EPOCH,
-        &mut out,
-    )
-    .await
-    .unwrap();
+    let w = World::new().await;
+    let (exported, text) = w.export(ExportFormat::Json, Collection::All).await;
+    let exported = exported.unwrap();
     assert_eq!(
         (
             exported.people,
@@ -174,7 +198,7 @@ async fn the_osdi_export_holds_people_events_and_attendances_under_osdi_field_na
         (1, 2, 2, 1),
         "Ana once (two contact details), Bo erased, Cy text-only"
     );
-    let document: Value = serde_json::from_slice(&out).unwrap();
+    let document: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(document["total_records"], 5);
     let people = document["_embedded"]["osdi:people"].as_array().unwrap();
     for person in people {
@@ -237,12 +261,11 @@ async fn the_osdi_export_holds_people_events_and_attendances_under_osdi_field_na
         json!({"source": "invite", "referrer": "K7Q2M9XW3A"})
     );
     assert_eq!(by_ana["status"], "accepted");
-    let text = String::from_utf8(out).unwrap();
     assert!(
         !text.contains("bo@example.org"),
         "erased people are not exported"
     );
-    let [entry] = audit.audit_entries().try_into().unwrap();
+    let [entry] = w.audit.audit_entries().try_into().unwrap();
     assert_eq!(entry.what, AuditAction::CampaignExport);
     assert_eq!(
         (entry.rows, entry.contact_hash, entry.who.as_str()),
@@ -253,26 +276,9 @@ async fn the_osdi_export_holds_people_events_and_attendances_under_osdi_field_na
 
 #[tokio::test]
 async fn a_csv_export_is_one_collection_with_formulas_defused() {
-    let sealer = Sealer::in_memory();
-    let source = Campaign(campaign(&sealer).await);
-    let audit = MemoryAdminStore::default();
-    let mut out = Vec::new();
-    let request = CampaignExportRequest {
-        by: &by(),
-        format: ExportFormat::Csv,
-        collection: Collection::People,
-    };
-    export_campaign(
-        &source,
-        &audit,
-        &sealer,
-        &request,
-        OffsetDateTime::UNIX_EPOCH,
-        &mut out,
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let w = World::new().await;
+    let (result, text) = w.export(ExportFormat::Csv, Collection::People).await;
+    result.unwrap();
     let mut lines = text.trim_start_matches(crate::admin::BOM).lines();
     assert_eq!(
         lines.next(),
@@ -288,24 +294,11 @@ async fn a_csv_export_is_one_collection_with_formulas_defused() {
     );
     assert_eq!(lines.next(), None);
 
-    let mut out = Vec::new();
-    let all = CampaignExportRequest {
-        collection: Collection::All,
-        ..request
-    };
-    let refused = export_campaign(
-        &source,
-        &audit,
-        &sealer,
-        &all,
-        OffsetDateTime::UNIX_EPOCH,
-        &mut out,
-    )
-    .await;
+    let (refused, text) = w.export(ExportFormat::Csv, Collection::All).await;
     assert!(matches!(refused, Err(AdminError::OneCollectionPerCsv)));
-    assert!(out.is_empty());
+    assert!(text.is_empty());
     assert_eq!(
-        audit.audit_entries().len(),
+        w.audit.audit_entries().len(),
         1,
         "the refused export is not recorded"
     );
@@ -313,25 +306,9 @@ async fn a_csv_export_is_one_collection_with_formulas_defused() {
 
 #[tokio::test]
 async fn without_its_audit_record_nothing_is_exported() {
-    let sealer = Sealer::in_memory();
-    let source = Campaign(campaign(&sealer).await);
-    let audit = MemoryAdminStore::default();
-    audit.refuse_audit_writes();
-    let mut out = Vec::new();
-    let request = CampaignExportRequest {
-        by: &by(),
-        format: ExportFormat::Json,
-        collection: Collection::Events,
-    };
-    let result = export_campaign(
-        &source,
-        &audit,
-        &sealer,
-        &request,
-        OffsetDateTime::UNIX_EPOCH,
-        &mut out,
-    )
-    .await;
+    let w = World::new().await;
+    w.audit.refuse_audit_writes();
+    let (result, text) = w.export(ExportFormat::Json, Collection::Events).await;
     assert!(matches!(result, Err(AdminError::Audit(_))));
-    assert!(out.is_empty());
+    assert!(text.is_empty());
 }
