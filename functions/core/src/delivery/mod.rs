@@ -213,7 +213,12 @@ pub async fn record<S: DeliveryStore>(
     let message_sid = callback.sid.as_str();
     let status = callback.status.as_str();
     if !callback.status.is_final() {
-        tracing::info!(message_sid, status, outcome = "noted", "status callback noted");
+        tracing::info!(
+            message_sid,
+            status,
+            outcome = "noted",
+            "status callback noted"
+        );
         return Ok(Recorded::Noted);
     }
     let consequence = callback.consequence();
@@ -419,7 +424,10 @@ mod tests {
 
         let second = feed(&store, &[callback("delivered", None)]).await;
 
-        assert_eq!((first[0], second[0]), (Recorded::Stored, Recorded::Duplicate));
+        assert_eq!(
+            (first[0], second[0]),
+            (Recorded::Stored, Recorded::Duplicate)
+        );
         assert_eq!(store.writes(), writes);
     }
 

@@ -259,8 +259,7 @@ where
             )),
             (Route::Script, Method::GET | Method::HEAD, _) => Ok(crate::web::script(page::HOST_JS)),
             (Route::Personal(code), Method::GET | Method::HEAD, _) => {
-                self.personal_link(&app, &code, language, now)
-                    .await
+                self.personal_link(&app, &code, language, now).await
             }
             (Route::SignIn, Method::POST, _) => self.request_link(&app, request, now).await,
             (Route::SignIn, Method::GET | Method::HEAD, _) => {
@@ -716,12 +715,7 @@ where
             None
         };
         let href = other_language_href(request, language);
-        let mut frame = self.frame(
-            language,
-            gathering.title.as_str(),
-            Some(&s.csrf),
-            &href,
-        );
+        let mut frame = self.frame(language, gathering.title.as_str(), Some(&s.csrf), &href);
         // Reload while texts and emails are going out (not while they only wait for the morning).
         frame.refresh = lines.iter().any(|l| l.sending);
         let html = page::gathering_page(
@@ -821,9 +815,8 @@ where
                         _ => String::new(),
                     };
                     tracing::warn!(error = %error, "invitations refused");
-                    let (gathering, preview) = app
-                        .preview_invites(s.host(), id, &contacts, now)
-                        .await?;
+                    let (gathering, preview) =
+                        app.preview_invites(s.host(), id, &contacts, now).await?;
                     return Ok(self.preview(
                         request,
                         language,
@@ -838,9 +831,7 @@ where
                 Err(error) => return Err(error),
             }
         }
-        let (gathering, preview) = app
-            .preview_invites(s.host(), id, &contacts, now)
-            .await?;
+        let (gathering, preview) = app.preview_invites(s.host(), id, &contacts, now).await?;
         Ok(self.preview(
             request,
             language,

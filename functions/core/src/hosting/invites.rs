@@ -247,9 +247,7 @@ where
         if !attested {
             return Err(HostError::NotAttested);
         }
-        let (gathering, preview) = self
-            .preview_invites(host, id, pasted, now)
-            .await?;
+        let (gathering, preview) = self.preview_invites(host, id, pasted, now).await?;
         if preview.to_send() == 0 {
             return Err(HostError::NobodyToInvite);
         }
@@ -452,13 +450,7 @@ where
         )
     }
 
-    fn render(
-        &self,
-        gathering: &Gathering,
-        host_name: &str,
-        name: &str,
-        code: &str,
-    ) -> Rendered {
+    fn render(&self, gathering: &Gathering, host_name: &str, name: &str, code: &str) -> Rendered {
         let t = invite_text(gathering.language);
         let details = crate::registration::event_details(gathering, gathering.language);
         let link = self.link(code);

@@ -6,9 +6,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use tokio::sync::OnceCell;
 use tracing::warn;
 
-use super::{
-    BatchId, EmailGateway, QueueError, QueuedMessage, SendFailure, SendQueue, SmsGateway,
-};
+use super::{BatchId, EmailGateway, QueueError, QueuedMessage, SendFailure, SendQueue, SmsGateway};
 use crate::config::TwilioConfig;
 use crate::domain::EmailAddress;
 use crate::email::{EmailSender, SendEmailError, SendOptions};

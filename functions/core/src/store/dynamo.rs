@@ -258,12 +258,10 @@ fn pack<T, K: PartialEq>(
     let mut transactions = Vec::new();
     let mut current: Vec<T> = Vec::new();
     let clashes = |current: &[T], group: &[T]| {
-        group.iter().filter_map(&key).any(|k| {
-            current
-                .iter()
-                .filter_map(&key)
-                .any(|other| other == k)
-        })
+        group
+            .iter()
+            .filter_map(&key)
+            .any(|k| current.iter().filter_map(&key).any(|other| other == k))
     };
     for group in groups.into_iter().chain(std::iter::once(last)) {
         if !current.is_empty() && (current.len() + group.len() > max || clashes(&current, &group)) {
