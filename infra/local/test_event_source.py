@@ -264,12 +264,17 @@ class EventSourcesTest(unittest.TestCase):
             r = Resolver(template, params, "us-east-1",
                          lambda lid: created.get(lid) or fallback_attrs(lid, resources[lid], "us-east-1"))
             queues = {a["Arn"]: (lid, a["QueueUrl"]) for lid, a in created.items()}
-            sources = {s.function: s for s in sqs_event_sources(template, r, queues)}
-            send = sources["SendWorkerFunction"]
+            sources = {(s.function, s.queue): s for s in sqs_event_sources(template, r, queues)}
+            send = sources["SendWorkerFunction", "SendQueue"]
             self.assertEqual((send.queue, send.queue_url), ("SendQueue", created["SendQueue"]["QueueUrl"]))
             self.assertEqual((send.batch_size, send.batching_window_s, send.report_batch_item_failures,
                               send.enabled), (10, 1, True, True))
             self.assertEqual(send.max_concurrency, int(concurrency or 2))
+            # the worker also settles its dead-letter queue (at a fixed, small concurrency)
+            dead = sources["SendWorkerFunction", "SendDeadLetterQueue"]
+            self.assertEqual(dead.queue_url, created["SendDeadLetterQueue"]["QueueUrl"])
+            self.assertEqual((dead.batch_size, dead.batching_window_s, dead.report_batch_item_failures,
+                              dead.max_concurrency), (10, 0, True, 2))
 
     def test_instances_per_function(self):
         up = stack.Stack(stack.parse_args(["up", "--concurrency", "3"]))
