@@ -2261,12 +2261,145 @@ class SqsPoller:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Lambda's asynchronous invocation: how the SNS event source, EventBridge schedules and Invoke with InvocationType
+# Event hand a function its event
+
+ASYNC_DEFAULT_RETRIES = 2  # Lambda retries an asynchronous invocation twice after a function error
+ASYNC_RETRY_PAUSE_S = 1.0  # AWS waits about a minute, then two; locally a second
+ASYNC_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long an event waits for a free instance of its function
+
+
+@dataclass
+class AsyncInvokeConfig:
+    """What Lambda does after a failed asynchronous invocation of a function: up to `retries` more attempts (its
+    EventInvokeConfig.MaximumRetryAttempts), then the event to its DeadLetterQueue, if it has one."""
+    retries: int = ASYNC_DEFAULT_RETRIES
+    dead_letter: tuple[str, str, str] | None = None  # ("SQS", queue logical id, queue URL) or ("SNS", id, topic ARN)
+
+    def describe(self) -> str:
+        return (f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}, "
+                + (f"dead-letter {self.dead_letter[0]} {self.dead_letter[1]}" if self.dead_letter
+                   else "no dead-letter queue"))
+
+
+def async_invoke_config(lid: str, resource: dict, template: dict, resolver: Resolver, topics: dict[str, str],
+                        queues: dict[str, tuple[str, str]]) -> AsyncInvokeConfig:
+    """A function's DeadLetterQueue and EventInvokeConfig.MaximumRetryAttempts (its own, else Globals'). `topics` maps
+    a topic ARN to the logical id of a topic the stack created, `queues` a queue ARN to (logical id, queue URL)."""
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    props = resource.get("Properties") or {}
+    dead_letter = None
+    dlq = resolver.resolve(props.get("DeadLetterQueue", globals_fn.get("DeadLetterQueue")) or {})
+    if dlq:
+        kind, target = str(dlq.get("Type", "")).upper(), dlq.get("TargetArn")
+        if kind == "SQS" and target in queues:
+            dead_letter = ("SQS", *queues[target])
+        elif kind == "SNS" and target in topics:
+            dead_letter = ("SNS", topics[target], target)
+        else:
+            log("stack", f"{lid}.DeadLetterQueue: {kind} {target!r} is not a queue or topic of the template; "
+                         "failed events are only logged")
+    invoke_config = resolver.resolve(props.get("EventInvokeConfig", globals_fn.get("EventInvokeConfig")) or {})
+    retries = _int_property(invoke_config, "MaximumRetryAttempts", ASYNC_DEFAULT_RETRIES, 0, 2,
+                            f"{lid}.EventInvokeConfig")
+    if invoke_config.get("DestinationConfig"):
+        log("stack", f"{lid}.EventInvokeConfig: DestinationConfig is not emulated")
+    return AsyncInvokeConfig(retries=retries, dead_letter=dead_letter)
+
+
+def async_invoke_configs(template: dict, resolver: Resolver, topics: dict[str, str],
+                         queues: dict[str, tuple[str, str]], functions: set[str] | None = None
+                         ) -> dict[str, AsyncInvokeConfig]:
+    """async_invoke_config of every AWS::Serverless::Function (of `functions`, when given), by logical id."""
+    return {lid: async_invoke_config(lid, res, template, resolver, topics, queues)
+            for lid, res in (template.get("Resources") or {}).items()
+            if res.get("Type") == "AWS::Serverless::Function" and (functions is None or lid in functions)}
+
+
+class AsyncInvoker:
+    """Lambda's asynchronous invocation of one function: an invocation, then up to `config.retries` more after a
+    failure (function error, timeout, crash, no free instance) `pause_s` apart, then the event to the function's
+    dead-letter queue (SQS SendMessage or SNS Publish, with Lambda's RequestID, ErrorCode and ErrorMessage
+    attributes) or, without one, a log line. The log (under `prefix`) says the caller's label for the event (a
+    message id, an event id) and outcomes, never the event. Setting `stopping` ends pending retries."""
+
+    def __init__(self, pool: FunctionPool, timeout_s: float, config: AsyncInvokeConfig, aws: Any, prefix: str,
+                 quiet: bool = False, pause_s: float = ASYNC_RETRY_PAUSE_S, stopping: threading.Event | None = None):
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.config = config
+        self.aws = aws  # AwsClients (or a fake): "sqs"/"sns" for the dead-letter target
+        self.prefix = prefix
+        self.quiet = quiet
+        self.pause_s = pause_s
+        self.stopping = stopping if stopping is not None else threading.Event()
+
+    def invoke(self, event: bytes, label: str) -> str:
+        """Invokes the function with the event until it succeeds or the retries are spent; the last outcome ("ok",
+        or why it failed)."""
+        binary = self.pool.spec.binary
+        attempts = 1 + self.config.retries
+        reason, inv = "not invoked", None
+        for attempt in range(1, attempts + 1):
+            inv = self.pool.invoke(event, self.timeout_s, max(ASYNC_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
+            if inv.outcome == "ok":
+                if not self.quiet or attempt > 1:
+                    log(self.prefix, f"{label} -> {binary}: ok" + (f" (attempt {attempt})" if attempt > 1 else ""))
+                return "ok"
+            reason = INVOCATION_FAILURES.get(str(inv.outcome), str(inv.outcome))
+            if self.stopping.is_set() or self.pool.stopping:
+                log(self.prefix, f"{label} -> {binary}: {reason}; the stack is stopping, dropped")
+                return reason
+            if attempt < attempts:
+                log(self.prefix, f"{label} -> {binary}: {reason} (attempt {attempt} of {attempts}); retrying in "
+                                 f"{self.pause_s:g}s")
+                if self.stopping.wait(self.pause_s):
+                    log(self.prefix, f"{label}: the stack is stopping, dropped")
+                    return reason
+        log(self.prefix, f"{label} -> {binary}: {reason} after {attempts} attempt(s); "
+                         + self._dead_letter(event, inv, reason))
+        return reason
+
+    def submit(self, event: bytes, label: str) -> threading.Thread:
+        """invoke() on a thread of its own, as Lambda's queue for asynchronous invocations would; the thread."""
+        thread = threading.Thread(target=self._invoke_logged, args=(event, label), daemon=True,
+                                  name=f"async-{self.pool.spec.binary}")
+        thread.start()
+        return thread
+
+    def _invoke_logged(self, event: bytes, label: str) -> None:
+        try:
+            self.invoke(event, label)
+        except Exception as e:  # a bug here must not pass unseen
+            log(self.prefix, f"{label}: invoking {self.pool.spec.binary} failed: {type(e).__name__}: {e}")
+
+    def _dead_letter(self, event: bytes, inv: Invocation | None, reason: str) -> str:
+        target = self.config.dead_letter
+        if target is None:
+            return "no dead-letter queue: the event is lost"
+        kind, name, address = target
+        message = _error_summary(None, inv.payload)[1] if inv is not None and inv.outcome == "error" else reason
+        attributes = {"RequestID": {"DataType": "String", "StringValue": inv.id if inv is not None else "-"},
+                      "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                      "ErrorMessage": {"DataType": "String", "StringValue": message or reason}}
+        try:
+            if kind == "SQS":
+                self.aws("sqs").send_message(QueueUrl=address, MessageBody=event.decode(),
+                                             MessageAttributes=attributes)
+            else:
+                self.aws("sns").publish(TopicArn=address, Message=event.decode(), MessageAttributes=attributes)
+        except Exception as e:
+            return f"sending it to the dead-letter {kind} {name} failed ({type(e).__name__}): the event is lost"
+        return f"sent to the dead-letter {kind} {name}"
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Lambda's SNS event source
 
 SNS_PATH_PREFIX = "/sns/"
-SNS_DEFAULT_RETRIES = 2  # Lambda retries an asynchronous invocation twice after a function error
-SNS_RETRY_PAUSE_S = 1.0  # AWS waits about a minute, then two; locally a second
-SNS_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long an event waits for a free instance of its function
+SNS_DEFAULT_RETRIES = ASYNC_DEFAULT_RETRIES
+SNS_RETRY_PAUSE_S = ASYNC_RETRY_PAUSE_S
+SNS_INVOKE_QUEUE_TIMEOUT_S = ASYNC_INVOKE_QUEUE_TIMEOUT_S
 SNS_NOTIFICATION_FIELDS = ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion",
                            "Signature", "SigningCertURL", "UnsubscribeURL")
 
@@ -2303,13 +2436,18 @@ class SnsEventSource:
                      else "no dead-letter queue")
         return ", ".join(parts)
 
+    @property
+    def async_config(self) -> AsyncInvokeConfig:
+        return AsyncInvokeConfig(retries=self.retries, dead_letter=self.dead_letter)
+
 
 def sns_event_sources(template: dict, resolver: Resolver, topics: dict[str, str],
-                      queues: dict[str, tuple[str, str]], functions: set[str] | None = None) -> list[SnsEventSource]:
+                      queues: dict[str, tuple[str, str]], functions: set[str] | None = None,
+                      configs: dict[str, AsyncInvokeConfig] | None = None) -> list[SnsEventSource]:
     """Every `Type: SNS` event of every AWS::Serverless::Function (of `functions`, when given), with its function's
-    DeadLetterQueue and EventInvokeConfig.MaximumRetryAttempts. `topics` maps a topic ARN to the logical id of a
-    topic the stack created, `queues` a queue ARN to (logical id, queue URL)."""
-    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    DeadLetterQueue and EventInvokeConfig.MaximumRetryAttempts (from `configs` when given, else read here). `topics`
+    maps a topic ARN to the logical id of a topic the stack created, `queues` a queue ARN to (logical id, queue
+    URL)."""
     sources = []
     for lid, res in (template.get("Resources") or {}).items():
         if res.get("Type") != "AWS::Serverless::Function" or (functions is not None and lid not in functions):
@@ -2319,22 +2457,8 @@ def sns_event_sources(template: dict, resolver: Resolver, topics: dict[str, str]
                   if (event or {}).get("Type") == "SNS"]
         if not events:
             continue
-        dead_letter = None
-        dlq = resolver.resolve(props.get("DeadLetterQueue", globals_fn.get("DeadLetterQueue")) or {})
-        if dlq:
-            kind, target = str(dlq.get("Type", "")).upper(), dlq.get("TargetArn")
-            if kind == "SQS" and target in queues:
-                dead_letter = ("SQS", *queues[target])
-            elif kind == "SNS" and target in topics:
-                dead_letter = ("SNS", topics[target], target)
-            else:
-                log("stack", f"{lid}.DeadLetterQueue: {kind} {target!r} is not a queue or topic of the template; "
-                             "failed events are only logged")
-        invoke_config = resolver.resolve(props.get("EventInvokeConfig", globals_fn.get("EventInvokeConfig")) or {})
-        retries = _int_property(invoke_config, "MaximumRetryAttempts", SNS_DEFAULT_RETRIES, 0, 2,
-                                f"{lid}.EventInvokeConfig")
-        if invoke_config.get("DestinationConfig"):
-            log("stack", f"{lid}.EventInvokeConfig: DestinationConfig is not emulated")
+        config = (configs or {}).get(lid) or async_invoke_config(lid, res, template, resolver, topics, queues)
+        retries, dead_letter = config.retries, config.dead_letter
         for event_name, event in events:
             where = f"{lid}.Events.{event_name}"
             ep = resolver.resolve(event.get("Properties") or {})
@@ -2387,10 +2511,9 @@ def sns_event(notification: dict, subscription_arn: str) -> dict:
 
 
 class SnsDelivery:
-    """Lambda's asynchronous invocation of one function for one SNS subscription: an invocation, then up to
-    `retries` more after a failure (function error, timeout, crash, no free instance) `pause_s` apart, then the
-    event to the function's dead-letter queue (SendMessage with Lambda's RequestID, ErrorCode and ErrorMessage
-    attributes) or, without one, a log line. The log says message ids and outcomes, never a message."""
+    """Lambda's asynchronous invocation of one function for one SNS subscription (AsyncInvoker: retries, then the
+    function's dead-letter queue), with the SNS event made from the notification moto posts. The log says message
+    ids and outcomes, never a message."""
 
     def __init__(self, source: SnsEventSource, pool: FunctionPool, timeout_s: float, aws: Any = None,
                  quiet: bool = False, pause_s: float = SNS_RETRY_PAUSE_S):
@@ -2403,55 +2526,15 @@ class SnsDelivery:
         self.subscription_arn = ""
         self.stopping = threading.Event()
         self.prefix = f"sns {source.topic}"
+        self.invoker = AsyncInvoker(pool, timeout_s, source.async_config, aws, self.prefix, quiet=quiet,
+                                    pause_s=pause_s, stopping=self.stopping)
 
     def deliver(self, notification: dict) -> str:
         """Invokes the function with the notification until it succeeds or the retries are spent; the last outcome
         ("ok", or why it failed)."""
-        src = self.source
         message_id = str(notification.get("MessageId") or "?")
         event = json.dumps(sns_event(notification, self.subscription_arn)).encode()
-        attempts = 1 + src.retries
-        reason, inv = "not invoked", None
-        for attempt in range(1, attempts + 1):
-            inv = self.pool.invoke(event, self.timeout_s, max(SNS_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
-            if inv.outcome == "ok":
-                if not self.quiet or attempt > 1:
-                    log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: ok"
-                                     + (f" (attempt {attempt})" if attempt > 1 else ""))
-                return "ok"
-            reason = INVOCATION_FAILURES.get(str(inv.outcome), str(inv.outcome))
-            if self.stopping.is_set() or self.pool.stopping:
-                log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: {reason}; the stack is stopping, "
-                                 "dropped")
-                return reason
-            if attempt < attempts:
-                log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: {reason} (attempt {attempt} of "
-                                 f"{attempts}); retrying in {self.pause_s:g}s")
-                if self.stopping.wait(self.pause_s):
-                    log(self.prefix, f"message {message_id}: the stack is stopping, dropped")
-                    return reason
-        log(self.prefix, f"message {message_id} -> {self.pool.spec.binary}: {reason} after {attempts} attempt(s); "
-                         + self._dead_letter(event, inv, reason))
-        return reason
-
-    def _dead_letter(self, event: bytes, inv: Invocation | None, reason: str) -> str:
-        target = self.source.dead_letter
-        if target is None:
-            return "no dead-letter queue: the event is lost"
-        kind, name, address = target
-        message = _error_summary(None, inv.payload)[1] if inv is not None and inv.outcome == "error" else reason
-        attributes = {"RequestID": {"DataType": "String", "StringValue": inv.id if inv is not None else "-"},
-                      "ErrorCode": {"DataType": "Number", "StringValue": "200"},
-                      "ErrorMessage": {"DataType": "String", "StringValue": message or reason}}
-        try:
-            if kind == "SQS":
-                self.aws("sqs").send_message(QueueUrl=address, MessageBody=event.decode(),
-                                             MessageAttributes=attributes)
-            else:
-                self.aws("sns").publish(TopicArn=address, Message=event.decode(), MessageAttributes=attributes)
-        except Exception as e:
-            return f"sending it to the dead-letter {kind} {name} failed ({type(e).__name__}): the event is lost"
-        return f"sent to the dead-letter {kind} {name}"
+        return self.invoker.invoke(event, f"message {message_id}")
 
 
 class SnsListener(QuietServer):
