@@ -19,7 +19,7 @@ dev: bootstrap ## Run the whole system on local emulators (gateway on :3000; GAT
 	@cargo build --workspace --bins
 	@SmsSendRate=$${SmsSendRate:-10} EmailSendRate=$${EmailSendRate:-10} \
 	  EmbedOrigins="$${EmbedOrigins:-http://127.0.0.1:* http://localhost:*}" \
-	  $(VENV)/bin/python infra/local/stack.py up --no-build
+	  $(VENV)/bin/python infra/local/stack.py up --no-build --schedule-period 60
 
 test: ## Everything: unit + integration tests on the emulators, template checks, arm64 build
 	@./infra/test.sh

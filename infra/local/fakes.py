@@ -16,6 +16,11 @@ record's messageId goes into batchItemFailures), bad-id (an itemIdentifier that 
 
 Given an SNS event (a record with EventSource aws:sns) it appends one JSON line to `sns-events.jsonl` the same way,
 then reads the message as JSON and its `do`: error (the invocation fails), crash (exits); anything else succeeds.
+
+Given any other event that is not an HTTP API request (no rawPath, requestContext or Records: EventBridge's scheduled
+event, a schedule's Input, what a test sends through the Invoke API) it appends one JSON line to
+`direct-events.jsonl` the same way, then reads the event's `do`: error (the invocation fails), crash (exits), sleep
+(sleeps `s` seconds first); anything else succeeds with {"received": <the event>, "pid": <its pid>}.
 """
 from __future__ import annotations
 
@@ -95,6 +100,19 @@ while True:
                  {"Lambda-Runtime-Function-Error-Type": "FakeError"})
             continue
         post(f"/invocation/{rid}/response", {"batchItemFailures": failures})
+        continue
+    if not isinstance(event, dict) or (not records and "rawPath" not in event and "requestContext" not in event):
+        record_event("direct-events.jsonl")
+        do = event.get("do") if isinstance(event, dict) else None
+        if do == "sleep":
+            time.sleep(float(event.get("s", 1)))
+        if do == "crash":
+            os._exit(3)
+        if do == "error":
+            post(f"/invocation/{rid}/error", {"errorType": "FakeError", "errorMessage": "fake direct failure"},
+                 {"Lambda-Runtime-Function-Error-Type": "FakeError"})
+            continue
+        post(f"/invocation/{rid}/response", {"received": event, "pid": os.getpid()})
         continue
     query = event.get("queryStringParameters") or {}
     action = query.get("do") or event.get("rawPath", "/").rstrip("/").rsplit("/", 1)[-1]

@@ -41,6 +41,15 @@ MessageAttributes, so the function sees `{}` there; filter policies on attribute
 moto records SES configuration sets (SuppressionOptions), their event destinations (SES v1 API) and topic policies,
 but never publishes SES events: a test plays SES by publishing to the topic.
 
+It plays EventBridge schedules: every `Type: Schedule` event (Schedule: rate(...) or cron(...), Enabled, State, Name,
+Input) and `Type: ScheduleV2` event (ScheduleExpression, State, Name, Input) of a function fires it with the scheduled
+event (version "0", a fresh id, detail-type "Scheduled Event", source aws.events, account, time now in UTC to the
+second, region, resources [arn:aws:events:<region>:<account>:rule/<Name, else Function-Event>], detail {}), or with
+the event's Input instead when it has one, through Lambda's asynchronous invocation (AsyncInvoker, as for SNS: two
+retries, then the DeadLetterQueue). How often is --schedule-period: 0 (the default) never by itself, so that test runs
+are deterministic; `rate` the expression's own rate (cron is not played: every 300 s); N every N seconds. A disabled
+schedule never fires. Expressions EventBridge would refuse (rate(1 minutes), a cron without six fields) stop the start.
+
 Only the standard library, boto3 (comes with moto) and samcli's YAML loader (PyYAML fallback) are used.
 """
 from __future__ import annotations
@@ -2606,6 +2615,297 @@ class SnsHandler(BaseHTTPRequestHandler):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# EventBridge schedules: SAM's `Type: Schedule` (an EventBridge rule) and `Type: ScheduleV2` (EventBridge Scheduler)
+# events, fired locally every --schedule-period seconds
+
+SCHEDULE_CRON_PERIOD_S = 300.0  # cron expressions are not played: with --schedule-period rate they fire this often
+SCHEDULE_RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+SCHEDULE_RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+SCHEDULE_V2_STATES = ("ENABLED", "DISABLED")
+SCHEDULE_EXAMPLES = "rate(5 minutes), rate(1 hour) or cron(0 12 * * ? *)"
+SCHEDULE_NOT_EMULATED = ("DeadLetterConfig", "RetryPolicy", "FlexibleTimeWindow", "StartDate", "EndDate",
+                         "ScheduleExpressionTimezone")
+
+
+def parse_schedule_expression(expression: Any, where: str, at_allowed: bool = False) -> tuple[str, float | None]:
+    """An EventBridge schedule expression as ("rate", seconds), ("cron", None) or, for EventBridge Scheduler
+    (`at_allowed`), ("at", None). Anything EventBridge would refuse is a StackError that says why: rate's value is a
+    positive integer, its unit minute, hour or day, singular for 1 and plural otherwise (rate(1 minute),
+    rate(5 minutes)); cron has six fields, one of day-of-month and day-of-week being `?`."""
+    examples = SCHEDULE_EXAMPLES + (" or at(2026-01-31T09:00:00)" if at_allowed else "")
+    if not isinstance(expression, str) or not expression.strip():
+        raise StackError(f"{where}: schedule expression {expression!r} is not a string like {examples}")
+    text = expression.strip()
+    m = re.fullmatch(r"rate\((.*)\)", text)
+    if m:
+        parts = m.group(1).split()
+        if len(parts) != 2 or not re.fullmatch(r"[0-9]+", parts[0]):
+            raise StackError(f"{where}: {text} is not rate(<value> <unit>) with a whole number, like {examples}")
+        value, unit = int(parts[0]), parts[1]
+        singular = unit[:-1] if unit.endswith("s") else unit
+        if singular not in SCHEDULE_RATE_UNITS:
+            raise StackError(f"{where}: {text}: the unit {unit!r} is not minute(s), hour(s) or day(s)")
+        if value < 1:
+            raise StackError(f"{where}: {text}: the value must be a positive integer")
+        expected = singular if value == 1 else singular + "s"
+        if unit != expected:
+            raise StackError(f"{where}: {text}: EventBridge wants rate({value} {expected}) (a singular unit for 1, "
+                             "plural otherwise)")
+        return "rate", float(value * SCHEDULE_RATE_UNITS[singular])
+    m = re.fullmatch(r"cron\((.*)\)", text)
+    if m:
+        fields = m.group(1).split()
+        if len(fields) != 6:
+            raise StackError(f"{where}: {text} has {len(fields)} field(s); EventBridge's cron has six (minutes hours "
+                             "day-of-month month day-of-week year), like cron(0 12 * * ? *)")
+        if "?" not in (fields[2], fields[4]):
+            raise StackError(f"{where}: {text}: one of day-of-month and day-of-week must be ?, like cron(0 12 * * ? *)")
+        return "cron", None
+    m = re.fullmatch(r"at\((.*)\)", text)
+    if m and at_allowed:
+        try:
+            dt.datetime.strptime(m.group(1).strip(), "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            raise StackError(f"{where}: {text} is not at(yyyy-mm-ddThh:mm:ss)") from None
+        return "at", None
+    raise StackError(f"{where}: {text!r} is not a schedule expression: write {examples}")
+
+
+@dataclass
+class ScheduleSource:
+    """One `Type: Schedule` or `Type: ScheduleV2` event of a function, resolved against the local stack."""
+    function: str  # logical id of the function
+    event: str  # the event's name under Events
+    expression: str  # as the template gives it
+    kind: str  # "rate", "cron" or "at"
+    rate_s: float | None = None  # the rate's period; None for cron and at
+    name: str = ""  # the rule's name: the event's Name, else <function>-<event>
+    enabled: bool = True  # Enabled (Schedule) and State (both)
+    input: str | None = None  # the event's Input (JSON text): the payload instead of the scheduled event
+    event_type: str = "Schedule"  # or "ScheduleV2"
+    retries: int = ASYNC_DEFAULT_RETRIES  # the function's EventInvokeConfig.MaximumRetryAttempts
+    dead_letter: tuple[str, str, str] | None = None  # the function's DeadLetterQueue, as AsyncInvokeConfig has it
+
+    def __post_init__(self):
+        self.name = self.name or f"{self.function}-{self.event}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.function}.{self.event}"
+
+    @property
+    def async_config(self) -> AsyncInvokeConfig:
+        return AsyncInvokeConfig(retries=self.retries, dead_letter=self.dead_letter)
+
+    def rule_arn(self, region: str, account_id: str = ACCOUNT_ID) -> str:
+        return f"arn:{PARTITION}:events:{region}:{account_id}:rule/{self.name}"
+
+    def local_period(self, setting: float | str) -> float | None:
+        """Seconds between two local firings under --schedule-period `setting` (0: never, "rate": the expression's
+        own rate, cron every SCHEDULE_CRON_PERIOD_S, a one-time at() never; a positive number: that); None for
+        never. A disabled schedule never fires."""
+        if not self.enabled or setting in (0, 0.0, None):
+            return None
+        if setting == "rate":
+            if self.kind == "rate":
+                return self.rate_s
+            return SCHEDULE_CRON_PERIOD_S if self.kind == "cron" else None
+        return float(setting)
+
+    def describe(self, setting: float | str) -> str:
+        """How the schedule is played locally, for the startup line."""
+        if not self.enabled:
+            return "disabled: never fired"
+        period = self.local_period(setting)
+        if period is None:
+            when = ("a one-time at() schedule: not fired locally (--schedule-period rate)" if setting == "rate"
+                    else "not fired automatically (--schedule-period 0)")
+        elif setting == "rate" and self.kind == "cron":
+            when = f"cron is not played locally: every {period:g}s instead"
+        else:
+            when = f"locally every {period:g}s"
+        payload = "its Input" if self.input is not None else "the scheduled event"
+        return f"{when}, {payload}, {self.async_config.describe()}"
+
+
+def schedule_sources(template: dict, resolver: Resolver, topics: dict[str, str], queues: dict[str, tuple[str, str]],
+                     functions: set[str] | None = None,
+                     configs: dict[str, AsyncInvokeConfig] | None = None) -> list[ScheduleSource]:
+    """Every `Type: Schedule` and `Type: ScheduleV2` event of every AWS::Serverless::Function (of `functions`, when
+    given), with its function's DeadLetterQueue and EventInvokeConfig.MaximumRetryAttempts (from `configs` when
+    given, else read here; `topics` and `queues` as for sns_event_sources)."""
+    sources = []
+    for lid, res in (template.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function" or (functions is not None and lid not in functions):
+            continue
+        events = [(name, event) for name, event in ((res.get("Properties") or {}).get("Events") or {}).items()
+                  if (event or {}).get("Type") in ("Schedule", "ScheduleV2")]
+        if not events:
+            continue
+        config = (configs or {}).get(lid) or async_invoke_config(lid, res, template, resolver, topics, queues)
+        for event_name, event in events:
+            where = f"{lid}.Events.{event_name}"
+            v2 = event["Type"] == "ScheduleV2"
+            ep = resolver.resolve(event.get("Properties") or {})
+            if not isinstance(ep, dict):
+                raise StackError(f"{where}: Properties must be a mapping")
+            expression_key = "ScheduleExpression" if v2 else "Schedule"
+            if ep.get(expression_key) is None:
+                raise StackError(f"{where}: {expression_key} is missing (like {SCHEDULE_EXAMPLES})")
+            kind, rate_s = parse_schedule_expression(ep[expression_key], where, at_allowed=v2)
+            enabled = True
+            if not v2 and "Enabled" in ep:
+                enabled = as_bool(ep["Enabled"])
+            state = ep.get("State")
+            if state is not None:
+                allowed = SCHEDULE_V2_STATES if v2 else SCHEDULE_RULE_STATES
+                if state not in allowed:
+                    raise StackError(f"{where}: State {state!r} is not one of {', '.join(allowed)}")
+                enabled = enabled and state != "DISABLED"
+            text = None
+            if ep.get("Input") is not None:
+                raw = ep["Input"]
+                text = raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":"))
+                try:
+                    json.loads(text)
+                except ValueError:
+                    raise StackError(f"{where}: Input is not JSON text (EventBridge passes it to the function as "
+                                     "its event)") from None
+            name = ep.get("Name")
+            if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[\w.-]{1,64}", name)):
+                raise StackError(f"{where}: Name {name!r} is not 1 to 64 letters, digits, '.', '-' or '_'")
+            not_emulated = [k for k in SCHEDULE_NOT_EMULATED if ep.get(k)]
+            if not_emulated:
+                log("stack", f"{where}: {', '.join(not_emulated)} not emulated (EventBridge's delivery to Lambda does "
+                             "not fail locally)")
+            sources.append(ScheduleSource(
+                function=lid, event=event_name, expression=str(ep[expression_key]).strip(), kind=kind, rate_s=rate_s,
+                name=name or "", enabled=enabled, input=text, event_type=str(event["Type"]), retries=config.retries,
+                dead_letter=config.dead_letter))
+    return sources
+
+
+def event_time(now: dt.datetime | float | None = None) -> str:
+    """EventBridge's `time`: UTC, to the second, YYYY-MM-DDTHH:MM:SSZ. `now`: a datetime (naive = UTC), epoch
+    seconds, or None for the current time."""
+    if now is None:
+        t = dt.datetime.now(dt.timezone.utc)
+    elif isinstance(now, (int, float)):
+        t = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    else:
+        t = now.replace(tzinfo=dt.timezone.utc) if now.tzinfo is None else now.astimezone(dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def schedule_event(source: ScheduleSource, region: str, now: dt.datetime | float | None = None,
+                   account_id: str = ACCOUNT_ID, event_id: str | None = None) -> dict:
+    """The event EventBridge hands a function when its schedule fires (the rule's scheduled event)."""
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": event_time(now),
+        "region": region,
+        "resources": [source.rule_arn(region, account_id)],
+        "detail": {},
+    }
+
+
+def schedule_payload(source: ScheduleSource, region: str, now: dt.datetime | float | None = None,
+                     account_id: str = ACCOUNT_ID) -> tuple[bytes, str]:
+    """What the function receives when the schedule fires, and an id for the log: the event's Input as written when
+    it has one (as EventBridge does), else the scheduled event (the id is its `id`)."""
+    event_id = str(uuid.uuid4())
+    if source.input is not None:
+        return source.input.encode("utf-8"), event_id
+    return json.dumps(schedule_event(source, region, now, account_id, event_id)).encode(), event_id
+
+
+class Scheduler:
+    """Plays the schedules: each enabled one fires every local_period(setting) seconds (the first one a period after
+    start), on a thread of its own per firing, through an AsyncInvoker (Lambda's asynchronous invocation: retries,
+    then the function's dead-letter queue). fire() fires one now (a test's chosen `now` for the event's time).
+    One log line per firing's outcome (`schedule <rule name>`), never the payload."""
+
+    def __init__(self, sources: list[ScheduleSource], pools: dict[str, Any], region: str,
+                 setting: float | str = 0, aws: Any = None, quiet: bool = False,
+                 pause_s: float = ASYNC_RETRY_PAUSE_S, account_id: str = ACCOUNT_ID,
+                 stopping: threading.Event | None = None):
+        self.sources = list(sources)
+        self.region = region
+        self.setting = setting
+        self.account_id = account_id
+        self.stopping = stopping if stopping is not None else threading.Event()
+        self.invokers = {s.key: AsyncInvoker(pools[s.function], pools[s.function].spec.timeout_s, s.async_config,
+                                             aws, f"schedule {s.name}", quiet=quiet, pause_s=pause_s,
+                                             stopping=self.stopping)
+                         for s in self.sources}
+        self.fired: dict[str, int] = {s.key: 0 for s in self.sources}
+        self.thread: threading.Thread | None = None
+
+    def periods(self) -> dict[str, float]:
+        """The local period of each schedule that fires automatically, by key."""
+        out = {}
+        for s in self.sources:
+            period = s.local_period(self.setting)
+            if period:
+                out[s.key] = period
+        return out
+
+    def fire(self, source: ScheduleSource, now: dt.datetime | float | None = None, wait: bool = True):
+        """Fires `source` once, disabled or not: the outcome ("ok" or why it failed) when `wait`, else the thread
+        that delivers it."""
+        payload, event_id = schedule_payload(source, self.region, now, self.account_id)
+        self.fired[source.key] = self.fired.get(source.key, 0) + 1
+        invoker = self.invokers[source.key]
+        if wait:
+            return invoker.invoke(payload, f"event {event_id}")
+        return invoker.submit(payload, f"event {event_id}")
+
+    def start(self) -> None:
+        periods = self.periods()
+        if not periods:
+            return
+        self.thread = threading.Thread(target=self._loop, args=(periods,), daemon=True, name="scheduler")
+        self.thread.start()
+
+    def _loop(self, periods: dict[str, float]) -> None:
+        by_key = {s.key: s for s in self.sources}
+        due = {key: time.monotonic() + period for key, period in periods.items()}
+        while not self.stopping.is_set():
+            key = min(due, key=due.__getitem__)
+            wait = due[key] - time.monotonic()
+            if wait > 0:
+                self.stopping.wait(wait)
+                continue
+            try:
+                self.fire(by_key[key], wait=False)
+            except Exception as e:  # the next period tries again
+                log(f"schedule {by_key[key].name}", f"firing failed: {type(e).__name__}: {e}")
+            due[key] = max(due[key] + periods[key], time.monotonic())  # no burst after a pause
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.stopping.set()  # no new firing; one in flight is dropped at its next retry
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def schedule_period(text: str) -> float | str:
+    """--schedule-period: `rate`, or seconds (0 = never)."""
+    if text.strip().lower() == "rate":
+        return "rate"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds or 'rate'") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 (never), a positive number of seconds or 'rate'")
+    return 0 if value == 0 else value
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The stack
 
 
@@ -2655,6 +2955,8 @@ class Stack:
         self.pools: list[FunctionPool] = []
         self.pollers: list[SqsPoller] = []
         self.sns_listener: SnsListener | None = None
+        self.scheduler: Scheduler | None = None
+        self.async_stopping = threading.Event()  # ends the retries of asynchronous invocations when the stack stops
         self.gateway: Gateway | None = None
         self.gateway_serving = False
         self.wrote_env = False
@@ -2850,7 +3152,10 @@ class Stack:
         queues = {a["Arn"]: (lid, a["QueueUrl"]) for lid, a in created.items() if "QueueUrl" in a}
         sources = sqs_event_sources(template, resolver, queues, {spec.logical_id for spec in specs})
         topics = {a["TopicArn"]: lid for lid, a in created.items() if "TopicArn" in a}
-        sns_sources = sns_event_sources(template, resolver, topics, queues, {spec.logical_id for spec in specs})
+        function_ids = {spec.logical_id for spec in specs}
+        async_configs = async_invoke_configs(template, resolver, topics, queues, function_ids)
+        sns_sources = sns_event_sources(template, resolver, topics, queues, function_ids, async_configs)
+        schedules = schedule_sources(template, resolver, topics, queues, function_ids, async_configs)
         template_env: dict[str, str] = {}
         for spec in specs:
             for k, v in spec.environment.items():
@@ -2889,6 +3194,7 @@ class Stack:
         self._wait("gateway", lambda: probe(gateway_url + "/"), None, 10)
         self.start_event_sources(sources, gw, moto_url)
         self.start_sns_subscriptions(sns_sources, gw, aws)
+        self.start_schedules(schedules, gw, aws)
 
         # the env file, once everything answers
         lines = dict(out)
@@ -2896,7 +3202,8 @@ class Stack:
             lines.setdefault(k, v)
         for k, v in template_env.items():
             lines.setdefault(k, v)
-        ordered = ["GATEWAY_URL", "PUBLIC_BASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+        ordered = ["GATEWAY_URL", "PUBLIC_BASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION",
+                   "AWS_ACCESS_KEY_ID",
                    "AWS_SECRET_ACCESS_KEY", "TWILIO_API_BASE_URL", "TWILIO_EMULATOR_URL", "TWILIO_ACCOUNT_SID",
                    "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER"]
         keys = [k for k in ordered if k in lines] + [k for k in lines if k not in ordered]
@@ -2956,6 +3263,19 @@ class Stack:
             self.say(f"SNS event {source.function}.{source.event}: {source.topic} -> {spec.binary}, "
                      + source.describe())
 
+    def start_schedules(self, sources: list[ScheduleSource], gw: Gateway, aws: AwsClients) -> None:
+        """Plays the template's Schedule/ScheduleV2 events every --schedule-period seconds (0: never by itself)."""
+        if not sources:
+            return
+        setting = getattr(self.args, "schedule_period", 0)
+        self.scheduler = Scheduler(sources, gw.pools, self.region, setting, aws, quiet=self.args.quiet,
+                                   stopping=self.async_stopping)
+        for source in sources:
+            binary = gw.specs[source.function].binary
+            self.say(f"{source.event_type} event {source.key}: {source.expression} -> {binary}, rule {source.name}, "
+                     + source.describe(setting))
+        self.scheduler.start()
+
     def function_base_env(self, out: dict[str, str]) -> dict[str, str]:
         env = {
             "PATH": self.env.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -3002,6 +3322,9 @@ class Stack:
             poller.stopping.set()  # no new batch; the ones in flight end when their functions stop
         if self.sns_listener:
             self.sns_listener.stop()  # no new notification; one in flight ends when its function stops
+        if self.scheduler:
+            self.scheduler.stop()  # no new firing
+        self.async_stopping.set()  # no more retries of asynchronous invocations
         if self.gateway:
             if self.gateway_serving:
                 self.gateway.shutdown()
@@ -3060,6 +3383,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     common.add_argument("--stage", default="$default", help="API stage name (default: $default, no path prefix)")
     common.add_argument("--ready-timeout", type=float, default=60.0,
                         help="seconds a function may take to ask for its first event (default: 60)")
+    common.add_argument("--schedule-period", type=schedule_period, default=0, metavar="SECONDS",
+                        help="how often the template's Schedule/ScheduleV2 events fire: 0 (default) never by "
+                             "themselves (so that test runs are deterministic), 'rate' at the template's "
+                             "own rate (cron: every 300 s), N every N seconds")
     common.add_argument("--quiet", action="store_true", help="no access log line per request")
     common.add_argument("--verbose", action="store_true", help="also show moto's request log")
     parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.split("\n\n")[0])
