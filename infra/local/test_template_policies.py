@@ -27,11 +27,14 @@ from samtranslator.policy_template_processor.processor import PolicyTemplatesPro
 # SmsInboundFunction: writes the RSVP confirmation with the person's and the host's first names.
 # SendWorkerFunction: opens the recipient's address and the message to send it; seals nothing.
 # HostFunction: shows a host their own attendees' first names and their own gathering's private address.
-DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction", "SendWorkerFunction", "HostFunction"}
+# SchedulerFunction: writes a reminder with the person's first name, email address (To:) and, from the day
+# before, the gathering's private address.
+DECRYPT_ALLOWED: set[str] = {"SmsInboundFunction", "SendWorkerFunction", "HostFunction", "SchedulerFunction"}
 # Functions that may seal contact details and names (they store them, and need not read them back).
 # RegisterFunction: seals what people type into the web form (and the confirmations it queues).
 # HostFunction: seals the host's email and first name, and private addresses.
-GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction", "RegisterFunction", "HostFunction"}
+# SchedulerFunction: seals the reminders it writes to the outbox.
+GENERATE_DATA_KEY_ALLOWED: set[str] = {"SmsInboundFunction", "RegisterFunction", "HostFunction", "SchedulerFunction"}
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")

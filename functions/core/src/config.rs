@@ -324,6 +324,59 @@ impl EmailEventsConfig {
     }
 }
 
+/// Configuration of the `scheduler` function (reminders, follow-ups and recordings, on a schedule).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulerConfig {
+    pub table_name: String,
+    /// The SSM parameter of the key that signs email links (`EMAIL_LINK_KEY_PARAMETER`).
+    pub link_key_parameter: String,
+    /// The KMS key that wraps the data keys of sealed fields (`CONTACT_DATA_KEY_ID`).
+    pub contact_data_key_id: String,
+    /// The send queue (`SEND_QUEUE_URL`).
+    pub send_queue_url: String,
+    /// Base of email links and event pages: `PUBLIC_BASE_URL`, else `API_URL`.
+    pub public_base_url: String,
+    pub program: ProgramConfig,
+    pub campaign: CampaignConfig,
+    /// The verified SES address emails come from (`EMAIL_FROM`).
+    pub email_from: crate::domain::EmailAddress,
+}
+
+impl SchedulerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            link_key_parameter: env.required("EMAIL_LINK_KEY_PARAMETER")?,
+            contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
+            send_queue_url: env.required("SEND_QUEUE_URL")?,
+            public_base_url: env
+                .optional("PUBLIC_BASE_URL")
+                .or_else(|| env.optional("API_URL"))
+                .ok_or(ConfigError::Missing("API_URL"))?
+                .trim_end_matches('/')
+                .to_string(),
+            program: env.program()?,
+            campaign: env.campaign()?,
+            email_from: env.email_from()?,
+        })
+    }
+
+    /// The use case's settings.
+    pub fn settings(&self) -> crate::followups::Settings {
+        crate::followups::Settings {
+            program: self.program.clone(),
+            campaign: self.campaign.clone(),
+            from: crate::email::Mailbox::new(&self.program.name, self.email_from.clone()),
+            public_base_url: self.public_base_url.clone(),
+        }
+    }
+}
+
 /// Configuration of the `send-worker` function (the one sender of every outbound message).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendWorkerConfig {

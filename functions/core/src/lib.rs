@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod domain;
 pub mod email;
 pub mod email_events;
+pub mod followups;
 pub mod geo;
 pub mod hosting;
 pub mod ids;

@@ -106,6 +106,37 @@ pub struct Catalog {
     pub private_place_email: &'static str,
     /// Footer of emails that answer a web sign-up: `{program}`, `{unsubscribe_url}`, `{forget_url}`.
     pub form_email_footer: &'static str,
+    /// Subject of the reminder the day before: `{title}`, `{when}`.
+    pub reminder_tomorrow_subject: &'static str,
+    /// Subject of the reminder on the day: `{title}`, `{when}`.
+    pub reminder_today_subject: &'static str,
+    /// Body of a gathering's reminders (the private address is told here): `{name}`, `{title}`,
+    /// `{when}`, `{place}`, `{notes}` (the accessibility line or nothing), `{safety_url}`.
+    pub reminder_body: &'static str,
+    /// `{notes}` of `reminder_body`: `{accessibility}`.
+    pub accessibility_line: &'static str,
+    /// Text reminder of a gathering: `{program}`, `{title}`, `{when}`, `{place}`.
+    pub reminder_sms: &'static str,
+    /// After a gathering: `{title}`.
+    pub follow_up_subject: &'static str,
+    /// `{name}`, `{title}`, `{host_url}`, `{next_training}`, `{recordings_url}`, `{safety_url}`.
+    pub follow_up_body: &'static str,
+    /// `{program}`, `{title}`, `{host_url}`.
+    pub follow_up_sms: &'static str,
+    /// `{next_training}` of `follow_up_body`: `{title}`, `{when}`, `{url}`.
+    pub next_training_line: &'static str,
+    /// `{next_training}` when none is planned: `{recordings_url}`.
+    pub no_next_training: &'static str,
+    /// A training's reminder: `{name}`, `{title}`, `{when}`, `{join_url}`, `{safety_url}`.
+    pub training_reminder_body: &'static str,
+    /// `{program}`, `{title}`, `{when}`, `{join_url}`.
+    pub training_reminder_sms: &'static str,
+    /// A training's recording, once published: `{title}`.
+    pub recording_subject: &'static str,
+    /// `{name}`, `{title}`, `{url}`, `{recordings_url}`.
+    pub recording_body: &'static str,
+    /// `{program}`, `{title}`, `{url}`.
+    pub recording_sms: &'static str,
     /// Short weekday names, Monday first.
     pub weekdays: [&'static str; 7],
     /// Short month names, January first.
@@ -192,6 +223,30 @@ pub const EN: Catalog = Catalog {
     form_email_footer: "You get this email because you signed up with {program}.\n\
                         Unsubscribe: {unsubscribe_url}\n\
                         Delete my data: {forget_url}",
+    reminder_tomorrow_subject: "Tomorrow: {title}, {when}",
+    reminder_today_subject: "Today: {title}, {when}",
+    reminder_body: "Hi {name},\n\nA reminder: {title} is {when}.\nWhere: {place}\n{notes}\n\
+                    The calendar invite is attached.\n\n\
+                    Before you go, read our safety and nonviolence commitment: {safety_url}",
+    accessibility_line: "Access: {accessibility}\n",
+    reminder_sms: "{program}: reminder, {title} is {when} at {place}. Reply STOP to opt out.",
+    follow_up_subject: "Thank you for coming to {title}",
+    follow_up_body: "Hi {name},\n\nThank you for coming to {title}. What comes next:\n\n\
+                     - Host a gathering of your own: {host_url}\n\
+                     - {next_training}\n\
+                     - Every training recording: {recordings_url}\n\n\
+                     Our safety and nonviolence commitment: {safety_url}",
+    follow_up_sms: "{program}: thank you for coming to {title}! Host a gathering of your own: \
+                    {host_url} Reply STOP to opt out.",
+    next_training_line: "Next training: {title}, {when}: {url}",
+    no_next_training: "Training recordings: {recordings_url}",
+    training_reminder_body: "Hi {name},\n\nA reminder: {title} is {when}.\nJoin: {join_url}\n\n\
+                             Our safety and nonviolence commitment: {safety_url}",
+    training_reminder_sms: "{program}: {title} is {when}. Join: {join_url} Reply STOP to opt out.",
+    recording_subject: "The recording of {title}",
+    recording_body: "Hi {name},\n\nThe recording of {title} is ready: {url}\n\n\
+                     Every training recording: {recordings_url}",
+    recording_sms: "{program}: the recording of {title} is ready: {url} Reply STOP to opt out.",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     months: [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -279,6 +334,30 @@ pub const ES: Catalog = Catalog {
     form_email_footer: "Recibes este correo porque te inscribiste en {program}.\n\
                         Darte de baja: {unsubscribe_url}\n\
                         Borrar mis datos: {forget_url}",
+    reminder_tomorrow_subject: "Mañana: {title}, {when}",
+    reminder_today_subject: "Hoy: {title}, {when}",
+    reminder_body: "Hola {name},\n\nTe recordamos: {title} es {when}.\nDonde: {place}\n{notes}\n\
+                    La invitacion de calendario va adjunta.\n\n\
+                    Antes de ir, lee nuestro compromiso de seguridad y no violencia: {safety_url}",
+    accessibility_line: "Accesibilidad: {accessibility}\n",
+    reminder_sms: "{program}: recordatorio, {title} es {when} en {place}. Responde STOP para cancelar.",
+    follow_up_subject: "Gracias por venir a {title}",
+    follow_up_body: "Hola {name},\n\nGracias por venir a {title}. Lo que sigue:\n\n\
+                     - Organiza tu propia reunion: {host_url}\n\
+                     - {next_training}\n\
+                     - Todas las grabaciones: {recordings_url}\n\n\
+                     Nuestro compromiso de seguridad y no violencia: {safety_url}",
+    follow_up_sms: "{program}: ¡gracias por venir a {title}! Organiza tu propia reunion: \
+                    {host_url} Responde STOP para cancelar.",
+    next_training_line: "Proxima capacitacion: {title}, {when}: {url}",
+    no_next_training: "Grabaciones de las capacitaciones: {recordings_url}",
+    training_reminder_body: "Hola {name},\n\nTe recordamos: {title} es {when}.\nUnete: {join_url}\n\n\
+                             Nuestro compromiso de seguridad y no violencia: {safety_url}",
+    training_reminder_sms: "{program}: {title} es {when}. Unete: {join_url} Responde STOP para cancelar.",
+    recording_subject: "La grabacion de {title}",
+    recording_body: "Hola {name},\n\nLa grabacion de {title} ya esta lista: {url}\n\n\
+                     Todas las grabaciones: {recordings_url}",
+    recording_sms: "{program}: la grabacion de {title} ya esta lista: {url} Responde STOP para cancelar.",
     weekdays: ["lun", "mar", "mie", "jue", "vie", "sab", "dom"],
     months: [
         "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
@@ -371,6 +450,8 @@ mod tests {
                     ("radius", "25"),
                     ("last", "3"),
                     ("list", &list),
+                    ("join_url", "https://meet.rising.org/j/overview-training"),
+                    ("url", "https://rising.org/r/overview-training"),
                 ],
             )
         };
@@ -401,6 +482,10 @@ mod tests {
             ("form_waitlist_sms", filled(c.form_waitlist_sms)),
             ("form_joined_sms", filled(c.form_joined_sms)),
             ("form_training_sms", filled(c.form_training_sms)),
+            ("reminder_sms", filled(c.reminder_sms)),
+            ("follow_up_sms", filled(c.follow_up_sms)),
+            ("training_reminder_sms", filled(c.training_reminder_sms)),
+            ("recording_sms", filled(c.recording_sms)),
         ]
     }
 

@@ -162,6 +162,15 @@ pub trait GatheringStore: Send + Sync {
         host: &ContactHash,
     ) -> impl Future<Output = Result<Vec<Gathering>, StoreError>> + Send;
 
+    /// Every gathering (listed or not) that starts in `[from, to)`, soonest first, then by id: what
+    /// the scheduler reminds and follows up. DynamoDB reads the `WHEN` pointers of each UTC day of the
+    /// range (`STARTS#<yyyy-mm-dd>` in the index), then the gatherings (`BatchGetItem`).
+    fn starting_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Gathering>, StoreError>> + Send;
+
     /// Replaces a gathering's editable fields with `gathering`'s: title, description,
     /// accessibility, start and end, time zone, town, state, ZIP code, location, address, capacity,
     /// language, listed. Never its id, code, host, host's first name or `going_count` (a capacity

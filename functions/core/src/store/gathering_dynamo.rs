@@ -17,6 +17,10 @@
 //! its `GEO2` pointer and its host pointer; then it brings the RSVPs' `starts_at` (and `gsi1sk`) up to
 //! date, in transactions of at most 99 RSVPs that also check the gathering still starts then.
 //!
+//! **When.** Every gathering, listed or not, has a pointer `GATHERING#<id>` / `WHEN` with
+//! `gsi1pk = STARTS#<UTC day of its start>`, written with it and rewritten by each update:
+//! [`GatheringStore::starting_between`] queries the days of its range, then reads the gatherings.
+//!
 //! **Codes.** `CODE#<CODE>` / `CODE` points to the gathering; it is written in the same transaction
 //! as the gathering with `attribute_not_exists`, and the transaction also checks that no keyword
 //! `KEYWORD#<CODE>` exists, so a code is unique among codes and keywords.
@@ -144,6 +148,19 @@ struct Geo2Item {
     gsi1sk: Option<String>,
 }
 
+/// `GATHERING#<id>` / `WHEN`: every gathering, listed or not, by the UTC day it starts
+/// (`gsi1pk = STARTS#<yyyy-mm-dd>`, `gsi1sk = <starts_at>#<id>`), for the scheduler.
+#[derive(Debug, Serialize, Deserialize)]
+struct WhenItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    gathering_id: String,
+    starts_at: String,
+    gsi1pk: String,
+    gsi1sk: String,
+}
+
 /// `HOST#<host hash>` / `GATHERING#<id>`: one of a host's gatherings.
 #[derive(Debug, Serialize, Deserialize)]
 struct HostGatheringItem {
@@ -228,6 +245,17 @@ fn fine_cell_key(cell: &str) -> String {
 
 fn coarse_cell_key(cell: &str) -> String {
     format!("GEO2#{cell}")
+}
+
+/// The index partition of the gatherings starting on `t`'s UTC day.
+fn starts_day_key(t: OffsetDateTime) -> String {
+    let d = t.to_offset(time::UtcOffset::UTC).date();
+    format!(
+        "STARTS#{:04}-{:02}-{:02}",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    )
 }
 
 fn geo_sort_key(starts_at: OffsetDateTime, id: &GatheringId) -> String {
@@ -375,6 +403,20 @@ impl Geo2Item {
             starts_at: timestamp(g.starts_at),
             gsi1pk: g.listed.then(|| coarse_cell_key(&coarse_cell)),
             gsi1sk: g.listed.then(|| geo_sort_key(g.starts_at, &g.id)),
+        }
+    }
+}
+
+impl WhenItem {
+    fn from_gathering(g: &Gathering) -> Self {
+        Self {
+            pk: gathering_pk(&g.id),
+            sk: "WHEN".into(),
+            entity: "gathering_when".into(),
+            gathering_id: g.id.as_str().to_string(),
+            starts_at: timestamp(g.starts_at),
+            gsi1pk: starts_day_key(g.starts_at),
+            gsi1sk: geo_sort_key(g.starts_at, &g.id),
         }
     }
 }
@@ -633,6 +675,7 @@ impl GatheringStore for DynamoGatheringStore {
             create(to_item(&item)?)?,
             create(to_item(&code)?)?,
             create(to_item(&pointer)?)?,
+            create(to_item(&WhenItem::from_gathering(gathering))?)?,
             TransactWriteItem::builder()
                 .condition_check(no_keyword)
                 .build(),
@@ -778,6 +821,63 @@ impl GatheringStore for DynamoGatheringStore {
         Ok(found)
     }
 
+    #[tracing::instrument(name = "store.starting_between", skip_all)]
+    async fn starting_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Gathering>, StoreError> {
+        let mut ids = Vec::new();
+        let mut day = from.to_offset(time::UtcOffset::UTC).date();
+        while day.midnight().assume_utc() < to {
+            let mut start = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi1")
+                    .key_condition_expression("gsi1pk = :day AND gsi1sk BETWEEN :from AND :to")
+                    .expression_attribute_values(
+                        ":day",
+                        AttributeValue::S(starts_day_key(day.midnight().assume_utc())),
+                    )
+                    .expression_attribute_values(":from", AttributeValue::S(timestamp(from)))
+                    // `#` sorts before every id character: `<to>#…` is past every gathering of `to`.
+                    .expression_attribute_values(":to", AttributeValue::S(timestamp(to)))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(dynamo_err("Query"))?;
+                for item in output.items.unwrap_or_default() {
+                    let pointer: WhenItem = from_item(item)?;
+                    ids.push(
+                        GatheringId::parse(&pointer.gathering_id)
+                            .map_err(|e| corrupt("when gathering id", e))?,
+                    );
+                }
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+            day = match day.next_day() {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        let mut found = self
+            .batch_get_gatherings(&ids)
+            .await?
+            .into_iter()
+            .map(GatheringItem::into_gathering)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The index is eventually consistent: a gathering moved since is filtered by its own item.
+        found.retain(|g| g.starts_at >= from && g.starts_at < to);
+        found.sort_by(soonest_first);
+        Ok(found)
+    }
+
     #[tracing::instrument(name = "store.update_gathering", skip_all, fields(gathering = %gathering.id))]
     async fn update(
         &self,
@@ -879,6 +979,7 @@ impl DynamoGatheringStore {
         let mut writes = vec![
             TransactWriteItem::builder().update(update).build(),
             replace(to_item(&Geo2Item::from_gathering(gathering))?)?,
+            replace(to_item(&WhenItem::from_gathering(gathering))?)?,
         ];
         if let Some(host) = &gathering.host {
             writes.push(replace(to_item(&HostGatheringItem::from_gathering(

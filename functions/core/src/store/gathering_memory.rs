@@ -73,6 +73,23 @@ impl MemoryGatheringStore {
 }
 
 impl GatheringStore for MemoryGatheringStore {
+
+    async fn starting_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Gathering>, StoreError> {
+        let mut found: Vec<Gathering> = self
+            .state()?
+            .gatherings
+            .values()
+            .map(|(g, _)| g)
+            .filter(|g| g.starts_at >= from && g.starts_at < to)
+            .cloned()
+            .collect();
+        found.sort_by(soonest_first);
+        Ok(found)
+    }
     async fn put(
         &self,
         gathering: &Gathering,

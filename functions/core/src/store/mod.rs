@@ -17,6 +17,7 @@
 //! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
 //! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed` (removed with `host_hash` when the host is erased), `capacity`?, `going_count`, language, `listed`, `description`? and `accessibility`? (the host's words, public; absent when empty), `host_hash`? (keyed hash of the email of the host who made it on the dashboard; absent for organizers' gatherings), `created_at`, `updated_at`?; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>`. An update by its host (condition: `host_hash` is theirs) rewrites every field but `id`, `code`, `host_hash`, `host_first_name_sealed`, `going_count`, `created_at`, together with its `GEO2` and host pointers |
 //! | gathering, wide-search pointer | `GATHERING#<id>` | `GEO2` | `gathering_id`, `lat`/`lon`, `starts_at`; while listed `gsi1pk` = `GEO2#<geohash/2>`, `gsi1sk` = `<starts_at>#<id>` |
+//! | gathering, start-day pointer | `GATHERING#<id>` | `WHEN` | `gathering_id`, `starts_at`; `gsi1pk` = `STARTS#<yyyy-mm-dd>` (UTC day of the start), `gsi1sk` = `<starts_at>#<id>`; every gathering, listed or not, written with it and rewritten by each update: the scheduler's "gatherings starting between" |
 //! | host's gathering | `HOST#<host hash>` | `GATHERING#<id>` | `entity` `host_gathering`, `gathering_id`, `starts_at` (UTC RFC 3339); written with the gathering when it has a host, rewritten by each update: lists a host's gatherings |
 //! | gathering code | `CODE#<CODE>` | `CODE` | `gathering_id`; created with the gathering, unique among codes and keywords |
 //! | keyword | `KEYWORD#<WORD>` | `KEYWORD` | `kind` `campaign` or `gathering` (+ `gathering_id`), `language`; never a gathering's code |
@@ -27,6 +28,7 @@
 //! | RSVP | `GATHERING#<id>` | `RSVP#<keyed hash>` | `status` `going`/`waitlist`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `referral` (the code of the link they came through)?, `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `RSVP#<starts_at>#<gathering id>`. One record shape for SMS, web form and invitations |
 //! | training | `TRAINING#<id>` | `TRAINING` | public catalog data only: `id` (random hex or a slug like `overview`), `title`, `title_es`?, `starts_at`/`ends_at` (UTC RFC 3339), `time_zone` (IANA), `join_url`?, `recording_url`?, `recording_published_at`? (set once, by publishing the recording), `created_at`; `gsi1pk` = `TRAININGS`, `gsi1sk` = `<starts_at>#<id>` (the whole catalog, by start time) |
 //! | training registration | `TRAINING#<id>` | `REG#<keyed hash>` | `training_id`, `contact_hash`, `status` `registered`, `source` `sms`/`form`/`invite`, language, `first_name_sealed` (context `<keyed hash>\|first_name`), `referral` (the code of the link they came through)?, `starts_at`, `created_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `TRAINING#<starts_at>#<training id>`. Created only while the training exists and has not ended. Deleted by an erasure of the person |
+//! | follow-up sweep | `SWEEP#<kind>#<subject>` | `SWEEP` | the scheduler's cursor over one reminder, follow-up or recording run (kind `day_before`, `same_day`, `after`, `training`, `recording`; subject the gathering or training id and its start or publication time in unix seconds): `through` (the `created_at` of the newest RSVP or registration handled, RFC 3339 ms), only ever raised; TTL `expires_at` (60 days) |
 //! | host login link | `LOGIN#<SHA-256 of the token, hex>` | `LOGIN` | magic sign-in link (the token itself is only in the email): `contact_hash` (the host's email hash `e.…`), `email_sealed` (context `<keyed hash>\|email`), language, `created_at`; TTL `expires_at` (15 minutes). Used once: deleted on use, conditioned on `expires_at > now` |
 //! | host session | `SESSION#<SHA-256 of the token, hex>` | `SESSION` | a signed-in host (the token is only in the cookie): `contact_hash`, language, `created_at`; TTL `expires_at` (at most 7 days). Deleted on sign-out; an expired one is absent to reads |
 //! | host profile | `HOST#<keyed hash>` | `PROFILE` | `contact_hash`, `email_sealed` (context `<keyed hash>\|email`), `first_name_sealed`? (context `<keyed hash>\|first_name`, set when they first create a gathering), language, `created_at` (first sign-in, kept), `signed_in_at` (latest); no TTL |
@@ -41,6 +43,9 @@ pub(crate) mod dynamo_util;
 mod email_event;
 mod email_event_dynamo;
 mod email_event_memory;
+mod followup;
+mod followup_dynamo;
+mod followup_memory;
 mod gathering;
 mod gathering_dynamo;
 mod gathering_memory;
@@ -69,6 +74,9 @@ pub use email_event::{
 };
 pub use email_event_dynamo::DynamoEmailEventStore;
 pub use email_event_memory::{MemoryEmailContact, MemoryEmailEventStore};
+pub use followup::{FollowUpStore, Reach, SWEEP_TTL, SealedAddress};
+pub use followup_dynamo::DynamoFollowUpStore;
+pub use followup_memory::MemoryFollowUpStore;
 pub use gathering::{
     GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
     RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering,
