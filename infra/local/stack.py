@@ -50,6 +50,12 @@ retries, then the DeadLetterQueue). How often is --schedule-period: 0 (the defau
 are deterministic; `rate` the expression's own rate (cron is not played: every 300 s); N every N seconds. A disabled
 schedule never fires. Expressions EventBridge would refuse (rate(1 minutes), a cron without six fields) stop the start.
 
+It serves Lambda's Invoke API for every function (127.0.0.1, a free port, LAMBDA_ENDPOINT_URL in the env file):
+POST /2015-03-31/functions/<logical id, name or ARN>/invocations with X-Amz-Invocation-Type RequestResponse (200 and
+the function's payload; X-Amz-Function-Error: Unhandled and the error payload when it failed), Event (202 at once,
+then the asynchronous invocation above) or DryRun (204); AWS SDKs work against it (endpoint_url), so a test invokes
+any function with any event, e.g. a scheduled event with a time it chooses.
+
 Only the standard library, boto3 (comes with moto) and samcli's YAML loader (PyYAML fallback) are used.
 """
 from __future__ import annotations
@@ -2906,6 +2912,216 @@ def schedule_period(text: str) -> float | str:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Lambda's Invoke API, locally: any function, any event (tests invoke a scheduled function with a time they choose)
+
+LAMBDA_INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024  # Invoke's request payload limit (6291456 bytes)
+MAX_DRAINED_BYTES = 64 * 1024 * 1024  # a larger body is not read to the end before the 413: the connection closes
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+@dataclass
+class InvokeTarget:
+    spec: FunctionSpec
+    pool: Any  # FunctionPool
+    invoker: AsyncInvoker  # for InvocationType Event
+
+
+class InvokeApi(QuietServer):
+    """Lambda's Invoke (POST /2015-03-31/functions/{FunctionName}/invocations) for the stack's functions, on
+    127.0.0.1 and a free port (not the gateway): FunctionName is the logical id, the function's name or ARN (a
+    partial ARN and the qualifier $LATEST too). X-Amz-Invocation-Type RequestResponse (default) answers 200 with the
+    function's payload, or with X-Amz-Function-Error: Unhandled and the error payload when it failed; Event answers
+    202 at once and delivers through an AsyncInvoker (retries, then the function's dead-letter queue); DryRun 204.
+    Errors have Lambda's shape ({"Type": "User", "message"}, x-amzn-ErrorType), so that AWS SDKs read them: an unknown
+    function 404 ResourceNotFoundException, a body over 6 MB 413 RequestTooLargeException, a body that is not JSON
+    400 InvalidRequestContentException. An empty body is the event {}."""
+
+    def __init__(self, region: str, port: int = 0, account_id: str = ACCOUNT_ID):
+        super().__init__((LOOPBACK, port), InvokeHandler)
+        self.region = region
+        self.account_id = account_id
+        self.targets: dict[str, InvokeTarget] = {}
+        self.access_log = True
+        self.serving = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.server_address[1]}"
+
+    def add(self, spec: FunctionSpec, pool: Any, invoker: AsyncInvoker) -> None:
+        target = InvokeTarget(spec, pool, invoker)
+        for name in (spec.logical_id, spec.name, spec.arn):
+            self.targets[name] = target
+
+    def find(self, name: str, qualifier: str | None = None) -> InvokeTarget | None:
+        """The function `name` designates (logical id, name, ARN or account:function:name, each with an optional
+        :qualifier); None when it is not a function of the stack or the qualifier is not $LATEST."""
+        base = name
+        parts = name.split(":")
+        if name.startswith("arn:") and len(parts) in (7, 8):
+            base, qualifier = ":".join(parts[:7]), (parts[7] if len(parts) == 8 else qualifier)
+        elif len(parts) in (3, 4) and parts[1] == "function":
+            base = f"arn:{PARTITION}:lambda:{self.region}:{parts[0]}:function:{parts[2]}"
+            qualifier = parts[3] if len(parts) == 4 else qualifier
+        elif len(parts) == 2:
+            base, qualifier = parts
+        if qualifier not in (None, "", "$LATEST"):
+            return None
+        return self.targets.get(base)
+
+    def not_found_message(self, name: str, qualifier: str | None) -> str:
+        arn = name if name.startswith("arn:") else (
+            f"arn:{PARTITION}:lambda:{self.region}:{self.account_id}:function:{name}")
+        return f"Function not found: {arn}" + (f":{qualifier}" if qualifier and ":" not in name else "")
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
+                         name="invoke-api").start()
+        self.serving = True
+
+    def stop(self) -> None:
+        if self.serving:
+            self.shutdown()
+            self.serving = False
+        self.server_close()
+
+
+def invocation_error_payload(inv: Invocation) -> bytes:
+    """The error payload Lambda answers for a failed synchronous invocation: the function's own error, or one in
+    Lambda's words for a timeout or a runtime that exited."""
+    if inv.outcome == "error" and inv.payload:
+        return inv.payload
+    if inv.outcome == "crash" and inv.payload:
+        return inv.payload
+    if inv.outcome == "timeout":
+        error = {"errorType": "Sandbox.Timedout",
+                 "errorMessage": f"RequestId: {inv.id} Error: Task timed out after {inv.timeout_s:.2f} seconds"}
+    elif inv.outcome == "init-timeout":
+        error = {"errorType": "Sandbox.Timedout",
+                 "errorMessage": f"RequestId: {inv.id} Error: the function did not start in time"}
+    else:
+        why = INVOCATION_FAILURES.get(str(inv.outcome), str(inv.outcome))
+        error = {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {inv.id} Error: Runtime exited ({why})"}
+    return json.dumps(error).encode()
+
+
+class InvokeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: InvokeApi
+
+    def log_message(self, format, *args):
+        pass
+
+    def _send(self, status: int, body: bytes, request_id: str, headers: list[tuple[str, str]] | None = None) -> None:
+        self.send_response_only(status)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", "application/json")
+        self.send_header("x-amzn-RequestId", request_id)
+        for k, v in headers or []:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _error(self, status: int, error_type: str, message: str, request_id: str, **extra: str) -> None:
+        body = json.dumps({**extra, "Type": "User", "message": message}).encode()
+        self._send(status, body, request_id, [("x-amzn-ErrorType", error_type)])
+
+    def _read_body(self) -> bytes | None:
+        """The body; None when it is larger than Invoke takes (read to the end, up to MAX_DRAINED_BYTES, so that the
+        client reads the 413 instead of a reset connection)."""
+        try:
+            declared = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            declared = 0
+        if MAX_INVOKE_PAYLOAD_BYTES < declared <= MAX_DRAINED_BYTES:
+            remaining = declared
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            self.close_connection = True
+            return None
+        return read_request_body(self, MAX_INVOKE_PAYLOAD_BYTES)
+
+    def do_POST(self):
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        split = urllib.parse.urlsplit(self.path)
+        body = self._read_body()
+        m = LAMBDA_INVOKE_PATH.fullmatch(split.path)
+        if not m:
+            self._error(404, "UnknownOperationException", "Unknown operation", request_id)
+            return self._access(split.path, "", 404, started, "unknown operation")
+        name = urllib.parse.unquote(m.group(1))
+        qualifier = urllib.parse.parse_qs(split.query).get("Qualifier", [None])[0]
+        target = self.server.find(name, qualifier)
+        if target is None:
+            self._error(404, "ResourceNotFoundException", self.server.not_found_message(name, qualifier), request_id)
+            return self._access(name, "", 404, started, "function not found")
+        label = target.spec.logical_id
+        if body is None:
+            self.close_connection = True
+            self._error(413, "RequestTooLargeException",
+                        f"Request must be smaller than {MAX_INVOKE_PAYLOAD_BYTES} bytes for the InvokeFunction "
+                        "operation", request_id)
+            return self._access(label, "", 413, started, "payload too large")
+        kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if kind not in INVOCATION_TYPES:
+            self._error(400, "InvalidParameterValueException",
+                        f"1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy "
+                        f"constraint: Member must satisfy enum value set: [{', '.join(INVOCATION_TYPES)}]",
+                        request_id)
+            return self._access(label, kind, 400, started, "unknown invocation type")
+        if not body.strip():
+            body = b"{}"
+        try:
+            json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            self._error(400, "InvalidRequestContentException", f"Could not parse request body into json: {e}",
+                        request_id)
+            return self._access(label, kind, 400, started, "body is not JSON")
+        if kind == "DryRun":
+            self._send(204, b"", request_id)
+            return self._access(label, kind, 204, started)
+        if kind == "Event":
+            target.invoker.submit(body, f"event {request_id}")
+            self._send(202, b"", request_id)
+            return self._access(label, kind, 202, started)
+        inv = target.pool.invoke(body, target.spec.timeout_s, max(ASYNC_INVOKE_QUEUE_TIMEOUT_S, target.spec.timeout_s))
+        if inv.outcome == "throttled":
+            self._error(429, "TooManyRequestsException", "Rate Exceeded.", request_id,
+                        Reason="ReservedFunctionConcurrentInvocationLimitExceeded")
+            return self._access(label, kind, 429, started, "throttled")
+        headers = [("X-Amz-Executed-Version", "$LATEST")]
+        if inv.outcome == "ok":
+            self._send(200, inv.payload, inv.id, headers)
+            return self._access(label, kind, 200, started)
+        self._send(200, invocation_error_payload(inv), inv.id, headers + [("X-Amz-Function-Error", "Unhandled")])
+        return self._access(label, kind, 200, started,
+                            "Unhandled: " + INVOCATION_FAILURES.get(str(inv.outcome), str(inv.outcome)))
+
+    def _not_post(self):
+        request_id = str(uuid.uuid4())
+        self._read_body()
+        self._error(404, "UnknownOperationException", "Unknown operation", request_id)
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = _not_post
+
+    def _access(self, function: str, kind: str, status: int, started: float, note: str = "") -> None:
+        """One line per request (unless --quiet): function, invocation type, status, why; never the payload."""
+        if self.server.access_log:
+            ms = (time.monotonic() - started) * 1000
+            log("invoke", f"{function}{' ' + kind if kind else ''} -> {status}{', ' + note if note else ''} "
+                          f"({ms:.0f} ms)")
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The stack
 
 
@@ -2956,6 +3172,7 @@ class Stack:
         self.pollers: list[SqsPoller] = []
         self.sns_listener: SnsListener | None = None
         self.scheduler: Scheduler | None = None
+        self.invoke_api: InvokeApi | None = None
         self.async_stopping = threading.Event()  # ends the retries of asynchronous invocations when the stack stops
         self.gateway: Gateway | None = None
         self.gateway_serving = False
@@ -3194,6 +3411,7 @@ class Stack:
         self._wait("gateway", lambda: probe(gateway_url + "/"), None, 10)
         self.start_event_sources(sources, gw, moto_url)
         self.start_sns_subscriptions(sns_sources, gw, aws)
+        out["LAMBDA_ENDPOINT_URL"] = self.start_invoke_api(gw, aws, async_configs)
         self.start_schedules(schedules, gw, aws)
 
         # the env file, once everything answers
@@ -3202,7 +3420,7 @@ class Stack:
             lines.setdefault(k, v)
         for k, v in template_env.items():
             lines.setdefault(k, v)
-        ordered = ["GATEWAY_URL", "PUBLIC_BASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION",
+        ordered = ["GATEWAY_URL", "PUBLIC_BASE_URL", "AWS_ENDPOINT_URL", "LAMBDA_ENDPOINT_URL", "AWS_REGION",
                    "AWS_ACCESS_KEY_ID",
                    "AWS_SECRET_ACCESS_KEY", "TWILIO_API_BASE_URL", "TWILIO_EMULATOR_URL", "TWILIO_ACCOUNT_SID",
                    "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER"]
@@ -3262,6 +3480,18 @@ class Stack:
                 raise StackError(f"subscribing {source.function} to {source.topic} in moto failed: {e}") from None
             self.say(f"SNS event {source.function}.{source.event}: {source.topic} -> {spec.binary}, "
                      + source.describe())
+
+    def start_invoke_api(self, gw: Gateway, aws: AwsClients, configs: dict[str, AsyncInvokeConfig]) -> str:
+        """Serves Lambda's Invoke API for every function (127.0.0.1, a free port); its URL."""
+        self.invoke_api = api = InvokeApi(self.region)
+        api.access_log = not self.args.quiet
+        for lid, pool in gw.pools.items():
+            spec = gw.specs[lid]
+            invoker = AsyncInvoker(pool, spec.timeout_s, configs.get(lid) or AsyncInvokeConfig(), aws, f"invoke {lid}",
+                                   quiet=self.args.quiet, stopping=self.async_stopping)
+            api.add(spec, pool, invoker)
+        api.start()
+        return api.url
 
     def start_schedules(self, sources: list[ScheduleSource], gw: Gateway, aws: AwsClients) -> None:
         """Plays the template's Schedule/ScheduleV2 events every --schedule-period seconds (0: never by itself)."""
@@ -3325,6 +3555,8 @@ class Stack:
         if self.scheduler:
             self.scheduler.stop()  # no new firing
         self.async_stopping.set()  # no more retries of asynchronous invocations
+        if self.invoke_api:
+            self.invoke_api.stop()
         if self.gateway:
             if self.gateway_serving:
                 self.gateway.shutdown()
@@ -3385,7 +3617,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seconds a function may take to ask for its first event (default: 60)")
     common.add_argument("--schedule-period", type=schedule_period, default=0, metavar="SECONDS",
                         help="how often the template's Schedule/ScheduleV2 events fire: 0 (default) never by "
-                             "themselves (so that test runs are deterministic), 'rate' at the template's "
+                             "themselves (tests fire them through LAMBDA_ENDPOINT_URL), 'rate' at the template's "
                              "own rate (cron: every 300 s), N every N seconds")
     common.add_argument("--quiet", action="store_true", help="no access log line per request")
     common.add_argument("--verbose", action="store_true", help="also show moto's request log")

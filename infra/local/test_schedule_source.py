@@ -1,6 +1,7 @@
 """Tests of the local EventBridge schedule event source in infra/local/stack.py (schedule expressions, the scheduled
 event, the events read from the template, --schedule-period, retries then the dead-letter queue through the shared
-asynchronous invocation) in process with fake pools, then end to end (`stack.py up --schedule-period 1`, real moto, the fake function of fakes.py).
+asynchronous invocation) and of the local Lambda Invoke API (LAMBDA_ENDPOINT_URL), in process with fake pools, then
+end to end (`stack.py up --schedule-period 1`, real moto, the fake function of fakes.py).
 
     .venv/bin/python -m unittest discover -s infra/local
 """
@@ -27,7 +28,7 @@ sys.path.insert(0, str(HERE))
 import stack  # noqa: E402
 from fakes import write_fakes  # noqa: E402
 from stack import (  # noqa: E402
-    AsyncInvokeConfig, AsyncInvoker, FunctionSpec, Invocation, Resolver, ScheduleSource, Scheduler,
+    AsyncInvokeConfig, AsyncInvoker, FunctionSpec, InvokeApi, Invocation, Resolver, ScheduleSource, Scheduler,
     SnsDelivery, SnsEventSource, StackError, fallback_attrs, parameter_values, parse_schedule_expression,
     schedule_event, schedule_payload, schedule_sources,
 )
@@ -553,6 +554,158 @@ class SchedulerLoopTest(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The local Invoke API, in process
+
+class InvokeApiTest(unittest.TestCase):
+    def setUp(self):
+        self.lines = quiet_logs(self)
+        self.pool = ScriptedPool()
+        self.aws = FakeAws()
+        self.api = InvokeApi(REGION)
+        self.api.add(self.pool.spec, self.pool, AsyncInvoker(
+            self.pool, 3, AsyncInvokeConfig(2, ("SQS", "Dlq", QUEUE_URL)), self.aws, "invoke Worker", pause_s=0))
+        self.api.start()
+        self.addCleanup(self.api.stop)
+        self.addCleanup(self.pool.release.set)
+
+    def invoke(self, name: str = "Worker", body: bytes | None = b"{}", kind: str | None = None,
+               query: str = "") -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.api.server_address[1], timeout=20)
+        self.addCleanup(conn.close)
+        headers = {"Content-Type": "application/json"}
+        if kind:
+            headers["X-Amz-Invocation-Type"] = kind
+        path = f"/2015-03-31/functions/{urllib.parse.quote(name, safe='')}/invocations" + (f"?{query}" if query else "")
+        conn.request("POST", path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+
+    def test_request_response_answers_the_function_s_payload(self):
+        event = schedule_event(source(), REGION, dt.datetime(2026, 3, 1, 12, 0, 0))
+        status, headers, body = self.invoke(body=json.dumps(event).encode())
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body), {"received": event})
+        self.assertNotIn("x-amz-function-error", headers)
+        self.assertEqual(headers["x-amz-executed-version"], "$LATEST")
+        self.assertEqual(self.pool.events, [event])
+        self.assertEqual(self.aws.calls, [])
+
+    def test_a_function_error_answers_200_with_the_error(self):
+        status, headers, body = self.invoke(body=b'{"do": "error"}')
+        self.assertEqual((status, headers["x-amz-function-error"]), (200, "Unhandled"))
+        self.assertEqual(json.loads(body), {"errorType": "FakeError", "errorMessage": "no such gathering"})
+        self.assertEqual(len(self.pool.events), 1)  # a synchronous invocation is not retried
+        status, headers, body = self.invoke(body=b'{"do": "timeout"}')
+        self.assertEqual((status, headers["x-amz-function-error"]), (200, "Unhandled"))
+        self.assertEqual(json.loads(body)["errorType"], "Sandbox.Timedout")
+        self.assertIn("Task timed out after 3.00 seconds", json.loads(body)["errorMessage"])
+        status, headers, body = self.invoke(body=b'{"do": "crash"}')
+        self.assertEqual((status, json.loads(body)["errorType"]), (200, "Runtime.ExitError"))
+
+    def test_event_answers_202_at_once_then_retries_and_dead_letters(self):
+        started = time.monotonic()
+        status, headers, body = self.invoke(body=b'{"do": "block"}', kind="Event")
+        self.assertEqual((status, body), (202, b""))
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertFalse(self.pool.release.is_set())  # answered while the function still runs
+        self.pool.release.set()
+        status, _, _ = self.invoke(body=b'{"do": "error"}', kind="Event")
+        self.assertEqual(status, 202)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not self.aws.calls:
+            time.sleep(0.02)
+        [(service, method, kwargs)] = self.aws.calls
+        self.assertEqual((service, method, kwargs["QueueUrl"], json.loads(kwargs["MessageBody"])),
+                         ("sqs", "send_message", QUEUE_URL, {"do": "error"}))
+        self.assertEqual([e for e in self.pool.events if e == {"do": "error"}], [{"do": "error"}] * 3)
+
+    def test_no_free_instance_is_429(self):
+        status, headers, body = self.invoke(body=b'{"do": "throttled"}')
+        self.assertEqual((status, headers["x-amzn-errortype"]), (429, "TooManyRequestsException"))
+        self.assertEqual(json.loads(body)["Reason"], "ReservedFunctionConcurrentInvocationLimitExceeded")
+
+    def test_dry_run_answers_204_and_invokes_nothing(self):
+        status, _, body = self.invoke(kind="DryRun")
+        self.assertEqual((status, body, self.pool.events), (204, b"", []))
+
+    def test_unknown_function_is_404_resource_not_found(self):
+        status, headers, body = self.invoke(name="Nope")
+        self.assertEqual(status, 404)
+        self.assertEqual(headers["x-amzn-errortype"], "ResourceNotFoundException")
+        self.assertEqual(json.loads(body), {"Type": "User", "message": f"Function not found: arn:aws:lambda:"
+                                                                      f"{REGION}:{ACCOUNT}:function:Nope"})
+        self.assertEqual(self.invoke(query="Qualifier=7")[0], 404)
+        self.assertEqual(self.invoke(name="Worker:7")[0], 404)
+        self.assertEqual(self.pool.events, [])
+
+    def test_every_name_of_the_function(self):
+        for name in ("Worker", "rising-local-Worker", self.pool.spec.arn, self.pool.spec.arn + ":$LATEST",
+                     f"{ACCOUNT}:function:rising-local-Worker", "rising-local-Worker:$LATEST"):
+            with self.subTest(name=name):
+                self.assertEqual(self.invoke(name=name)[0], 200)
+        self.assertEqual(self.invoke(query="Qualifier=%24LATEST")[0], 200)
+
+    def test_payload_over_6_mb_is_413(self):
+        status, headers, body = self.invoke(body=b'"' + b"x" * (6 * 1024 * 1024 - 1) + b'"')
+        self.assertEqual((status, headers["x-amzn-errortype"]), (413, "RequestTooLargeException"))
+        self.assertEqual(json.loads(body)["Type"], "User")
+        status, _, _ = self.invoke(body=b'"' + b"x" * (6 * 1024 * 1024 - 2) + b'"')  # exactly 6 MB
+        self.assertEqual(status, 200)
+
+    def test_body_that_is_not_json_is_400(self):
+        status, headers, body = self.invoke(body=b"not json")
+        self.assertEqual((status, headers["x-amzn-errortype"]), (400, "InvalidRequestContentException"))
+        self.assertTrue(json.loads(body)["message"].startswith("Could not parse request body into json"))
+        self.assertEqual(self.invoke(body=b"\xff\xfe")[0], 400)
+        self.assertEqual(self.pool.events, [])
+
+    def test_empty_body_is_the_empty_event_and_bad_invocation_types_are_400(self):
+        self.assertEqual(self.invoke(body=None)[0], 200)
+        self.assertEqual(self.pool.events, [{}])
+        status, headers, _ = self.invoke(kind="Later")
+        self.assertEqual((status, headers["x-amzn-errortype"]), (400, "InvalidParameterValueException"))
+
+    def test_other_paths_are_unknown_operations(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.api.server_address[1], timeout=20)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/2015-03-31/functions/Worker")
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.getheader("x-amzn-ErrorType")), (404, "UnknownOperationException"))
+        r.read()
+
+    def test_one_log_line_per_request_never_the_payload(self):
+        secret = f"person-{uuid.uuid4().hex}"
+        self.invoke(body=json.dumps({"note": secret}).encode())
+        self.invoke(body=json.dumps({"do": "error", "note": secret}).encode())
+        invoke_lines = wait_until(  # logged once the answer is sent
+            lambda: len([x for x in self.lines if x.startswith("[invoke]")]) >= 2
+            and [x for x in self.lines if x.startswith("[invoke]")], 5, "two access lines")
+        self.assertEqual(len(invoke_lines), 2, self.lines)
+        self.assertRegex(invoke_lines[0], r"^\[invoke\] Worker RequestResponse -> 200 \(\d+ ms\)$")
+        self.assertIn("-> 200, Unhandled: function error", invoke_lines[1])
+        self.assertFalse([line for line in self.lines if secret in line])
+
+    def test_an_aws_sdk_reads_every_answer(self):
+        import boto3
+
+        client = boto3.client("lambda", endpoint_url=self.api.url, region_name=REGION, aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        r = client.invoke(FunctionName="Worker", Payload=b'{"a": 1}')
+        self.assertEqual((r["StatusCode"], r.get("FunctionError"), json.loads(r["Payload"].read())),
+                         (200, None, {"received": {"a": 1}}))
+        r = client.invoke(FunctionName=self.pool.spec.arn, Payload=b'{"do": "error"}')
+        self.assertEqual((r["StatusCode"], r["FunctionError"]), (200, "Unhandled"))
+        self.assertEqual(client.invoke(FunctionName="Worker", InvocationType="DryRun")["StatusCode"], 204)
+        self.pool.release.set()
+        self.assertEqual(client.invoke(FunctionName="Worker", InvocationType="Event",
+                                       Payload=b'{"do": "ok"}')["StatusCode"], 202)
+        with self.assertRaises(client.exceptions.ResourceNotFoundException):
+            client.invoke(FunctionName="Nope")
+        with self.assertRaises(client.exceptions.InvalidRequestContentException):
+            client.invoke(FunctionName="Worker", Payload=b"{")
+
+
+# --------------------------------------------------------------------------------------------------------------
 # End to end: `stack.py up --schedule-period 1` with this template, real moto, the fake function
 
 E2E_TEMPLATE = """\
@@ -563,6 +716,8 @@ Globals:
     Timeout: 5
 Resources:
   FailingDlq:
+    Type: AWS::SQS::Queue
+  InvokeDlq:
     Type: AWS::SQS::Queue
   Ticker:
     Type: AWS::Serverless::Function
@@ -599,6 +754,9 @@ Resources:
       BuildProperties:
         Binary: fake-function
     Properties:
+      DeadLetterQueue:
+        Type: SQS
+        TargetArn: !GetAtt InvokeDlq.Arn
       Events:
         Disabled:
           Type: Schedule
@@ -667,7 +825,12 @@ class ScheduleUpTest(unittest.TestCase):
         wait_until(check, 20, f"{n} message(s) in {queue}", interval=0.3)
         return list(found.values())
 
-    def test_startup_lines(self):
+    def test_startup_lines_and_the_env_key(self):
+        self.assertRegex(self.env["LAMBDA_ENDPOINT_URL"], r"^http://127\.0\.0\.1:\d+$")
+        self.assertNotEqual(self.env["LAMBDA_ENDPOINT_URL"], self.env["GATEWAY_URL"])
+        keys = [line.partition("=")[0] for line in self.stack.env_file.read_text().splitlines()
+                if line and not line.startswith("#")]
+        self.assertEqual(keys[keys.index("AWS_ENDPOINT_URL") + 1], "LAMBDA_ENDPOINT_URL")
         logs = self.stack.logs()
         self.assertIn("Schedule event Ticker.EveryMinute: rate(1 minute) -> fake-function, rule ticker-rule, "
                       "locally every 1s, the scheduled event, 2 retries, no dead-letter queue", logs)
@@ -710,6 +873,33 @@ class ScheduleUpTest(unittest.TestCase):
         wait_until(lambda: len(self.deliveries("Ticker")) >= 3, 15, "three firings of Ticker")
         self.assertEqual(self.deliveries("Dormant"), [])
         self.assertNotIn("[schedule Dormant-", self.stack.logs())
+
+    def test_the_invoke_api_fires_a_scheduled_function_with_a_chosen_time(self):
+        import boto3
+
+        client = boto3.client("lambda", endpoint_url=self.env["LAMBDA_ENDPOINT_URL"],
+                              region_name=self.env["AWS_REGION"], aws_access_key_id="x", aws_secret_access_key="x")
+        dormant = ScheduleSource(function="Dormant", event="Disabled", expression="rate(5 minutes)", kind="rate",
+                                 rate_s=300)
+        event = schedule_event(dormant, self.env["AWS_REGION"], dt.datetime(2026, 6, 13, 18, 30, 0))
+        for name in ("Dormant", "rising-local-Dormant"):
+            r = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+            self.assertEqual((r["StatusCode"], r.get("FunctionError")), (200, None))
+            reply = json.loads(r["Payload"].read())
+            self.assertEqual(reply["received"], event)
+        self.assertEqual([d["event"]["time"] for d in self.deliveries("Dormant")], ["2026-06-13T18:30:00Z"] * 2)
+        r = client.invoke(FunctionName="Dormant", Payload=b'{"do": "error"}')
+        self.assertEqual((r["StatusCode"], r["FunctionError"]), (200, "Unhandled"))
+        self.assertEqual(json.loads(r["Payload"].read())["errorType"], "FakeError")
+        self.assertEqual(client.invoke(FunctionName="Dormant", InvocationType="DryRun")["StatusCode"], 204)
+        with self.assertRaises(client.exceptions.ResourceNotFoundException):
+            client.invoke(FunctionName="Nobody")
+        # Event: at once, then Lambda's retries and the function's dead-letter queue
+        r = client.invoke(FunctionName="Dormant", InvocationType="Event", Payload=b'{"do": "error", "n": 1}')
+        self.assertEqual(r["StatusCode"], 202)
+        [message] = self.dead_letters("InvokeDlq", 1)
+        self.assertEqual(json.loads(message["Body"]), {"do": "error", "n": 1})
+        self.assertEqual(len([d for d in self.deliveries("Dormant") if d["event"] == {"do": "error", "n": 1}]), 3)
 
     def test_zz_stop_ends_the_schedules(self):
         stopped = ScheduleUpTest.stack.stop()

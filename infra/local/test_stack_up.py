@@ -46,6 +46,13 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def template_function_ids() -> set[str]:
+    import stack
+
+    resources = stack.load_template(stack.DEFAULT_TEMPLATE).get("Resources") or {}
+    return {lid for lid, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
+
+
 def moto_client(env: dict[str, str], service: str):
     import boto3
 
@@ -230,6 +237,24 @@ class UpTest(unittest.TestCase):
                               '{"eventType":"Bounce"}'))
             self.assertIn("SNS event EmailEventsFunction.EmailEvents: EmailEventsTopic -> email-events", s.logs())
             children = s.children()  # now with the email events function
+
+        # Lambda's Invoke API, for any function and any event (test_schedule_source.py has the details); the
+        # template's schedules never fire by themselves here (--schedule-period 0), a test fires them through it
+        self.assertRegex(env["LAMBDA_ENDPOINT_URL"], r"^http://127\.0\.0\.1:\d+$")
+        lam = moto_client({**env, "AWS_ENDPOINT_URL": env["LAMBDA_ENDPOINT_URL"]}, "lambda")
+        self.assertEqual(lam.invoke(FunctionName="SmsInboundFunction", InvocationType="DryRun")["StatusCode"], 204)
+        with self.assertRaises(lam.exceptions.ResourceNotFoundException):
+            lam.invoke(FunctionName="NoSuchFunction", InvocationType="DryRun")
+        if "SchedulerFunction" in template_function_ids():
+            self.assertRegex(s.logs(), r"Schedule(V2)? event SchedulerFunction\.\S+: .* -> \S+, rule \S+, not fired "
+                                       r"automatically \(--schedule-period 0\)")
+            self.assertNotIn("[schedule SchedulerFunction", s.logs())
+            scheduled = {"version": "0", "id": "8a1f0c6e-0f5e-4c55-9a47-0d4bb0a1c0de", "detail-type": "Scheduled Event",
+                         "source": "aws.events", "account": "123456789012", "time": "2026-06-13T18:30:00Z",
+                         "region": env["AWS_REGION"], "resources": [], "detail": {}}
+            r = lam.invoke(FunctionName="SchedulerFunction", Payload=json.dumps(scheduled).encode())
+            self.assertEqual((r["StatusCode"], json.loads(r["Payload"].read())["received"]), (200, scheduled))
+            children = s.children()
 
         # stop: exit 0, env file gone, no process left
         self.assertEqual(s.stop(), 0, s.logs())
