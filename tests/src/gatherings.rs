@@ -50,3 +50,34 @@ pub async fn listed(
         .expect("stored");
     gathering
 }
+
+/// A gathering at a private home in `zip` (its address told from the day before), starting at
+/// `starts_at` for two hours, with step-free access.
+pub async fn private_home(app: &Stack, title: &str, zip: &str, starts_at: OffsetDateTime) -> Gathering {
+    let id = GatheringId::random();
+    let draft = GatheringDraft {
+        code: GatheringCode::parse(&format!("P{}", &id.as_str()[..8].to_uppercase()))
+            .expect("a valid code"),
+        title: GatheringTitle::parse(title).expect("a valid title"),
+        starts_at,
+        ends_at: starts_at + time::Duration::hours(2),
+        zip: Zip::parse(zip).expect("a known ZIP"),
+        timezone: None,
+        town: None,
+        location: None,
+        address: AddressDraft::Private("12 Maple Street".into()),
+        host_first_name: FirstName::parse("Dana").expect("a name"),
+        capacity: None,
+        language: Language::En,
+        listed: true,
+        host: None,
+        description: String::new(),
+        accessibility: "Step-free entrance".into(),
+    };
+    let gathering = draft.seal(id, &app.sealer()).await.expect("sealed");
+    store(app)
+        .put(&gathering, OffsetDateTime::now_utc())
+        .await
+        .expect("stored");
+    gathering
+}

@@ -49,6 +49,8 @@ pub struct Stack {
     pub send_dead_letter_queue_url: Option<String>,
     /// The topic SES publishes bounces and complaints to (`EMAIL_EVENTS_TOPIC_ARN`).
     pub email_events_topic_arn: Option<String>,
+    /// The stack's Lambda Invoke API (`LAMBDA_ENDPOINT_URL`).
+    pub lambda_endpoint_url: Option<String>,
 }
 
 /// What the phone simulator saw when a phone texted the project's number.
@@ -133,6 +135,7 @@ pub async fn spawn_app() -> Stack {
         send_queue_url: vars.get("SEND_QUEUE_URL").cloned(),
         send_dead_letter_queue_url: vars.get("SEND_DEAD_LETTER_QUEUE_URL").cloned(),
         email_events_topic_arn: vars.get("EMAIL_EVENTS_TOPIC_ARN").cloned(),
+        lambda_endpoint_url: vars.get("LAMBDA_ENDPOINT_URL").cloned(),
         aws: sdk,
     };
     let health = stack
@@ -159,6 +162,12 @@ pub fn unique_phone() -> String {
 }
 
 /// A fresh Twilio-shaped MessageSid.
+fn uuid_like() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
 pub fn unique_message_sid() -> String {
     let mut rng = rand::rng();
     let hex: String = (0..32)
@@ -185,6 +194,61 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) ->
 
 impl Stack {
     /// `phone` texts `body` to the project's number through the Twilio emulator's phone simulator.
+    /// Invokes a function of the stack (its logical id) with `event`, through the stack's Lambda
+    /// Invoke API, and waits for it: its answer, or its error as `Err`.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let base = self
+            .lambda_endpoint_url
+            .as_deref()
+            .expect("the stack provides LAMBDA_ENDPOINT_URL");
+        let response = self
+            .http
+            .post(format!("{base}/2015-03-31/functions/{function}/invocations"))
+            .timeout(std::time::Duration::from_secs(120))
+            .json(event)
+            .send()
+            .await
+            .expect("the Invoke API answers");
+        assert_eq!(response.status().as_u16(), 200, "Invoke {function}");
+        let failed = response.headers().contains_key("x-amz-function-error");
+        let body = response.text().await.unwrap_or_default();
+        let payload = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+        if failed {
+            Err(payload.to_string())
+        } else {
+            Ok(payload)
+        }
+    }
+
+    /// Runs the scheduler as its EventBridge schedule does, with the scheduled event's `time` set to
+    /// `at`; what the run did (`jobs`, `sign_ups`, `enqueued`, `requeued`).
+    pub async fn run_scheduler(&self, at: time::OffsetDateTime) -> serde_json::Value {
+        let time = at
+            .to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .expect("whole seconds")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("an RFC 3339 time");
+        let event = serde_json::json!({
+            "version": "0",
+            "id": uuid_like(),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": time,
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/rising-SchedulerFunction-Every5Minutes"],
+            "detail": {}
+        });
+        self.invoke("SchedulerFunction", &event)
+            .await
+            .expect("the scheduler run succeeds")
+    }
+
     pub async fn text(&self, phone: &str, body: &str) -> Delivery {
         self.simulate(serde_json::json!({ "from": phone, "body": body }))
             .await

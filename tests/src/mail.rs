@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use serde_json::{Value, json};
+
 use crate::Stack;
 
 /// Raw MIME of every email moto's SES accepted for `to` (case-insensitive), oldest first.
@@ -78,4 +80,62 @@ pub async fn erase_through(app: &Stack, raw: &str) -> reqwest::Response {
 pub fn unique_email(prefix: &str) -> String {
     let n: u64 = rand::rng().random();
     format!("{prefix}.{n:x}@example.org")
+}
+
+/// A hard bounce as SES event publishing sends it (headers trimmed), tagged with `batch` if given.
+pub fn hard_bounce(address: &str, feedback_id: &str, batch: Option<&str>) -> Value {
+    let mut tags = json!({
+        "ses:configuration-set": ["rising-EmailConfigurationSet"],
+        "ses:from-domain": ["rising.example"]
+    });
+    if let Some(batch) = batch {
+        tags["batch"] = json!([batch]);
+    }
+    json!({
+        "eventType": "Bounce",
+        "bounce": {
+            "feedbackId": feedback_id,
+            "bounceType": "Permanent",
+            "bounceSubType": "General",
+            "bouncedRecipients": [{
+                "emailAddress": address,
+                "action": "failed",
+                "status": "5.1.1",
+                "diagnosticCode": format!("smtp; 550 5.1.1 <{address}>... User unknown")
+            }],
+            "timestamp": "2027-01-15T18:02:04.000Z",
+            "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com"
+        },
+        "mail": {
+            "timestamp": "2027-01-15T18:02:02.000Z",
+            "source": "hello@rising.example",
+            "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/hello@rising.example",
+            "sendingAccountId": "123456789012",
+            "messageId": "0100018d0a1b2c3d-4e5f6a7b-8c9d-0e1f-2a3b-4c5d6e7f8a9b-000000",
+            "destination": [address],
+            "headersTruncated": false,
+            "tags": tags
+        }
+    })
+}
+
+/// Publishes `message` to the stack's email-events topic, as SES does. Locally, SNS hands it to the
+/// function before `Publish` returns.
+pub async fn publish_email_event(app: &Stack, message: &Value) {
+    let topic = app
+        .email_events_topic_arn
+        .clone()
+        .expect("the stack provides EMAIL_EVENTS_TOPIC_ARN");
+    aws_sdk_sns::Client::new(&app.aws)
+        .publish()
+        .topic_arn(topic)
+        .message(message.to_string())
+        .send()
+        .await
+        .expect("SNS Publish");
+}
+
+/// A fresh SES feedback id.
+pub fn feedback_id() -> String {
+    format!("0100018d-{:016x}-000000", rand::random::<u64>())
 }

@@ -7,49 +7,14 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use rising_tests::hosts::Host;
-use rising_tests::mail::{emails_to, unique_email, wait_for_emails};
+use rising_tests::mail::{
+    emails_to, feedback_id, hard_bounce, publish_email_event, unique_email, wait_for_emails,
+};
 use rising_tests::{Item, Stack, s, spawn_app};
 use serde_json::{Value, json};
 
 /// Far from the seeded gatherings near 20001 (another test counts those).
 const ZIP: &str = "99501";
-
-/// A hard bounce as SES event publishing sends it (headers trimmed), tagged with `batch` if given.
-fn hard_bounce(address: &str, feedback_id: &str, batch: Option<&str>) -> Value {
-    let mut tags = json!({
-        "ses:configuration-set": ["rising-EmailConfigurationSet"],
-        "ses:from-domain": ["rising.example"]
-    });
-    if let Some(batch) = batch {
-        tags["batch"] = json!([batch]);
-    }
-    json!({
-        "eventType": "Bounce",
-        "bounce": {
-            "feedbackId": feedback_id,
-            "bounceType": "Permanent",
-            "bounceSubType": "General",
-            "bouncedRecipients": [{
-                "emailAddress": address,
-                "action": "failed",
-                "status": "5.1.1",
-                "diagnosticCode": format!("smtp; 550 5.1.1 <{address}>... User unknown")
-            }],
-            "timestamp": "2027-01-15T18:02:04.000Z",
-            "reportingMTA": "dsn; a8-70.smtp-out.amazonses.com"
-        },
-        "mail": {
-            "timestamp": "2027-01-15T18:02:02.000Z",
-            "source": "hello@rising.example",
-            "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/hello@rising.example",
-            "sendingAccountId": "123456789012",
-            "messageId": "0100018d0a1b2c3d-4e5f6a7b-8c9d-0e1f-2a3b-4c5d6e7f8a9b-000000",
-            "destination": [address],
-            "headersTruncated": false,
-            "tags": tags
-        }
-    })
-}
 
 /// A complaint as SES event publishing sends it.
 fn complaint(address: &str, feedback_id: &str) -> Value {
@@ -74,30 +39,11 @@ fn complaint(address: &str, feedback_id: &str) -> Value {
     })
 }
 
-/// Publishes `message` to the stack's email-events topic, as SES does. Locally, SNS hands it to the
-/// function before `Publish` returns.
-async fn publish(app: &Stack, message: &Value) {
-    let topic = app
-        .email_events_topic_arn
-        .clone()
-        .expect("the stack provides EMAIL_EVENTS_TOPIC_ARN");
-    aws_sdk_sns::Client::new(&app.aws)
-        .publish()
-        .topic_arn(topic)
-        .message(message.to_string())
-        .send()
-        .await
-        .expect("SNS Publish");
-}
-
 async fn contact(app: &Stack, email: &str) -> Vec<Item> {
     app.query_pk(&format!("CONTACT#{}", app.email_hash(email)))
         .await
 }
 
-fn feedback_id() -> String {
-    format!("0100018d-{:016x}-000000", rand::random::<u64>())
-}
 
 /// Sends `emails` (one per line) as a host's invitations; the batch id from the redirect.
 async fn invite(host: &Host, gathering: &str, emails: &[&str]) -> String {
@@ -148,10 +94,10 @@ async fn a_recorded_bounce_and_complaint_suppress_the_addresses_and_the_next_inv
         unique_email("fresh"),
     );
     let complaint_id = feedback_id();
-    publish(&app, &hard_bounce(&bounced, &feedback_id(), None)).await;
-    publish(&app, &complaint(&complained, &complaint_id)).await;
+    publish_email_event(&app, &hard_bounce(&bounced, &feedback_id(), None)).await;
+    publish_email_event(&app, &complaint(&complained, &complaint_id)).await;
     // SNS delivers at least once: the same complaint again changes nothing.
-    publish(&app, &complaint(&complained, &complaint_id)).await;
+    publish_email_event(&app, &complaint(&complained, &complaint_id)).await;
 
     let items = contact(&app, &bounced).await;
     let card = items
@@ -232,8 +178,8 @@ async fn a_bounced_invitation_counts_in_its_batch_on_the_host_dashboard_once() {
     // SES reports the first address bounced, twice (SNS redelivers), tagged with the batch the send
     // worker put on the email.
     let bounce = hard_bounce(&gone, &feedback_id(), Some(&batch));
-    publish(&app, &bounce).await;
-    publish(&app, &bounce).await;
+    publish_email_event(&app, &bounce).await;
+    publish_email_event(&app, &bounce).await;
     let page = page_showing(&host, &gathering, "bounced").await;
     assert!(
         page.contains(
@@ -267,9 +213,9 @@ async fn an_unreadable_notification_changes_nothing_and_the_next_one_is_handled(
     // Not an SES event: acknowledged (SNS would only redeliver it), nothing written.
     let mut broken = hard_bounce(&address, &feedback_id(), None);
     broken["bounce"]["bounceType"] = json!(["Permanent"]);
-    publish(&app, &broken).await;
+    publish_email_event(&app, &broken).await;
     assert!(contact(&app, &address).await.is_empty());
-    publish(&app, &hard_bounce(&address, &feedback_id(), None)).await;
+    publish_email_event(&app, &hard_bounce(&address, &feedback_id(), None)).await;
     assert_eq!(
         contact(&app, &address).await.len(),
         2,
