@@ -76,6 +76,17 @@ pub fn zip_open_for(phone: &str, minutes: i64) -> Option<String> {
         .map(|z| (*z).to_owned())
 }
 
+/// Whether texts to `phone`, with no ZIP code known (its area code decides), may be sent now and for
+/// the next 15 minutes.
+pub fn open_by_area_code(phone: &str) -> bool {
+    let phone = PhoneNumber::parse(phone).expect("a valid test phone");
+    let clock = QuietHoursPolicy::default().clock(&phone, None);
+    let now = OffsetDateTime::now_utc();
+    [now, now + time::Duration::minutes(TEST_MINUTES)]
+        .iter()
+        .all(|t| matches!(clock.window_at(*t), Ok(SendWindow::Open)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

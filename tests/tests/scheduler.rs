@@ -19,7 +19,7 @@ use rising_core::store::{DynamoTrainingStore, TrainingStore};
 use rising_tests::mail::{
     emails_to, feedback_id, hard_bounce, publish_email_event, unique_email, wait_for_emails,
 };
-use rising_tests::sending::{no_zone_is_open, sent_to, zip_where_sending_is};
+use rising_tests::sending::{no_zone_is_open, open_by_area_code, sent_to, zip_where_sending_is};
 use rising_tests::{Stack, gatherings, s, spawn_app, unique_phone};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
@@ -72,8 +72,16 @@ async fn wait_for_texts(app: &Stack, phone: &str, count: usize) -> Vec<String> {
 /// Signs a person up and waits for their confirmations (one email, one text).
 async fn confirmed(app: &Stack, email: &str, phone: &str, zip: &str, event: (&str, &str)) {
     sign_up(app, email, phone, zip, event).await;
-    assert_eq!(wait_for_emails(app, email, 1).await.len(), 1, "confirmation email");
-    assert_eq!(wait_for_texts(app, phone, 1).await.len(), 1, "confirmation text");
+    assert_eq!(
+        wait_for_emails(app, email, 1).await.len(),
+        1,
+        "confirmation email"
+    );
+    assert_eq!(
+        wait_for_texts(app, phone, 1).await.len(),
+        1,
+        "confirmation text"
+    );
 }
 
 fn enqueued(report: &Value) -> u64 {
@@ -108,7 +116,10 @@ async fn each_reminder_and_the_follow_up_reach_a_person_going_once_by_email_and_
     let zip = zip_where_sending_is(&phone, true);
     confirmed(&app, &email, &phone, &zip, ("gathering", g.id.as_str())).await;
     let confirmation = &emails_to(&app, &email).await[0];
-    assert!(!confirmation.contains("12 Maple Street"), "not told before the day before");
+    assert!(
+        !confirmation.contains("12 Maple Street"),
+        "not told before the day before"
+    );
 
     // The day before: one email with the address and a calendar invite, one text.
     let report = app.run_scheduler(starts_at - Duration::hours(20)).await;
@@ -116,7 +127,10 @@ async fn each_reminder_and_the_follow_up_reach_a_person_going_once_by_email_and_
     let emails = wait_for_emails(&app, &email, 2).await;
     assert_eq!(emails.len(), 2);
     let reminder = &emails[1];
-    assert!(reminder.contains("Subject: Tomorrow: Scheduler potluck"), "{reminder}");
+    assert!(
+        reminder.contains("Subject: Tomorrow: Scheduler potluck"),
+        "{reminder}"
+    );
     assert!(reminder.contains("12 Maple Street") && reminder.contains("Step-free entrance"));
     assert!(reminder.contains("text/calendar") && reminder.contains("List-Unsubscribe"));
     let texts = wait_for_texts(&app, &phone, 2).await;
@@ -130,11 +144,18 @@ async fn each_reminder_and_the_follow_up_reach_a_person_going_once_by_email_and_
     // Later runs in the same window, and a replay of the first, send nothing again.
     for hours in [20, 19, 11] {
         let again = app.run_scheduler(starts_at - Duration::hours(hours)).await;
-        assert_eq!((enqueued(&again), again["requeued"].as_u64()), (0, Some(0)), "{again}");
+        assert_eq!(
+            (enqueued(&again), again["requeued"].as_u64()),
+            (0, Some(0)),
+            "{again}"
+        );
     }
 
     // On the day, and after it.
-    assert_eq!(enqueued(&app.run_scheduler(starts_at - Duration::hours(3)).await), 2);
+    assert_eq!(
+        enqueued(&app.run_scheduler(starts_at - Duration::hours(3)).await),
+        2
+    );
     assert_eq!(wait_for_emails(&app, &email, 3).await.len(), 3);
     assert!(emails_to(&app, &email).await[2].contains("Subject: Today: Scheduler potluck"));
     let after = app.run_scheduler(g.ends_at + Duration::hours(3)).await;
@@ -161,15 +182,33 @@ async fn nobody_is_reminded_on_a_channel_they_stopped_or_that_bounced() {
     let (bea_email, bea_phone) = (unique_email("bounced"), unique_phone());
     let ana_zip = zip_where_sending_is(&ana_phone, true);
     let bea_zip = zip_where_sending_is(&bea_phone, true);
-    confirmed(&app, &ana_email, &ana_phone, &ana_zip, ("gathering", g.id.as_str())).await;
-    confirmed(&app, &bea_email, &bea_phone, &bea_zip, ("gathering", g.id.as_str())).await;
+    confirmed(
+        &app,
+        &ana_email,
+        &ana_phone,
+        &ana_zip,
+        ("gathering", g.id.as_str()),
+    )
+    .await;
+    confirmed(
+        &app,
+        &bea_email,
+        &bea_phone,
+        &bea_zip,
+        ("gathering", g.id.as_str()),
+    )
+    .await;
     // Ana texts STOP; Bea's address bounces for good (SES publishes the bounce).
     let stop = app.text(&ana_phone, "STOP").await;
     assert_eq!(stop.webhook_status, 200);
     publish_email_event(&app, &hard_bounce(&bea_email, &feedback_id(), None)).await;
 
     let report = app.run_scheduler(starts_at - Duration::hours(20)).await;
-    assert_eq!(enqueued(&report), 4, "stored, then gated at send time: {report}");
+    assert_eq!(
+        enqueued(&report),
+        4,
+        "stored, then gated at send time: {report}"
+    );
     let tag = format!("{}@{}", g.id.as_str(), starts_at.unix_timestamp());
     let id = |person: &str, channel| {
         followup_id(
@@ -193,7 +232,11 @@ async fn nobody_is_reminded_on_a_channel_they_stopped_or_that_bounced() {
         ("skipped".to_owned(), Some("undeliverable".to_owned()))
     );
     assert_eq!(emails_to(&app, &ana_email).await.len(), 2);
-    assert_eq!(emails_to(&app, &bea_email).await.len(), 1, "the confirmation only");
+    assert_eq!(
+        emails_to(&app, &bea_email).await.len(),
+        1,
+        "the confirmation only"
+    );
     let ana_texts = sent_to(&app, &ana_phone).await;
     assert!(
         ana_texts.iter().all(|t| !t.contains("reminder")),
@@ -214,7 +257,11 @@ async fn a_text_reminder_waits_for_the_persons_morning_and_the_email_does_not() 
 
     let report = app.run_scheduler(starts_at - Duration::hours(20)).await;
     assert_eq!(enqueued(&report), 2, "{report}");
-    assert_eq!(wait_for_emails(&app, &email, 2).await.len(), 2, "email wakes nobody");
+    assert_eq!(
+        wait_for_emails(&app, &email, 2).await.len(),
+        2,
+        "email wakes nobody"
+    );
     let tag = format!("{}@{}", g.id.as_str(), starts_at.unix_timestamp());
     let person = ContactHash::parse(&app.phone_hash(&phone)).expect("a contact hash");
     let id = followup_id(FollowUp::DayBefore, &tag, &person, Channel::Sms);
@@ -230,8 +277,15 @@ async fn a_text_reminder_waits_for_the_persons_morning_and_the_email_does_not() 
         }
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }
-    assert!(deferred, "the text reminder waits, pending, for the morning");
-    assert_eq!(sent_to(&app, &phone).await.len(), 1, "the confirmation only");
+    assert!(
+        deferred,
+        "the text reminder waits, pending, for the morning"
+    );
+    assert_eq!(
+        sent_to(&app, &phone).await.len(),
+        1,
+        "the confirmation only"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +311,10 @@ async fn a_published_recording_reaches_every_registrant_once() {
     }
     .build(id.clone())
     .expect("a training");
-    trainings.put_training(&training, now).await.expect("stored");
+    trainings
+        .put_training(&training, now)
+        .await
+        .expect("stored");
     let people: Vec<(String, String)> = (0..3)
         .map(|n| (unique_email(&format!("recording{n}")), unique_phone()))
         .collect();
@@ -291,4 +348,56 @@ async fn a_published_recording_reaches_every_registrant_once() {
         assert_eq!(emails_to(&app, email).await.len(), 2);
         assert_eq!(sent_to(&app, phone).await.len(), 2);
     }
+}
+
+#[tokio::test]
+async fn someone_who_rsvped_by_text_is_reminded_by_text() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    if !open_by_area_code(&phone) {
+        eprintln!(
+            "someone_who_rsvped_by_text_is_reminded_by_text: skipped, it is night at {}'s area code",
+            "the test number"
+        );
+        return;
+    }
+    let starts_at = OffsetDateTime::now_utc() + Duration::days(70);
+    let g = gatherings::private_home(&app, "Texted potluck", GATHERING_ZIP, starts_at).await;
+    let asked = app.text(&phone, g.code.as_str()).await;
+    assert!(
+        asked.replies.concat().contains("first name"),
+        "{:?}",
+        asked.replies
+    );
+    let going = app.text(&phone, "Noor").await;
+    assert!(
+        going.replies.concat().contains("Texted potluck"),
+        "{:?}",
+        going.replies
+    );
+
+    let report = app.run_scheduler(starts_at - Duration::hours(20)).await;
+    assert_eq!(enqueued(&report), 1, "a text, no email: {report}");
+    assert_eq!(
+        enqueued(&app.run_scheduler(starts_at - Duration::hours(19)).await),
+        0
+    );
+    let reminders = |texts: Vec<String>| -> Vec<String> {
+        texts
+            .into_iter()
+            .filter(|t| t.contains("reminder, Texted potluck"))
+            .collect()
+    };
+    let mut found = Vec::new();
+    for _ in 0..300 {
+        found = reminders(sent_to(&app, &phone).await);
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert_eq!(found.len(), 1, "one reminder");
+    assert!(found[0].contains("12 Maple Street"), "{}", found[0]);
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    assert_eq!(reminders(sent_to(&app, &phone).await).len(), 1);
 }

@@ -8,9 +8,9 @@
 //! and their nested lists, which the tests check every document against); what OSDI has no field
 //! for carries the `rising:` prefix (`rising:consent`, the person's evidence records).
 //!
-//! Only what a person gave is exported: names, the email and phone they gave on the form (a phone
-//! that only texted is not stored, so people who joined by text alone have no contact detail to
-//! export and are counted, not listed), the ZIP, language and subscription status per channel.
+//! Only what a person gave is exported: names, the email and phone they gave on the form or by
+//! text (a number that opts in by text is kept, sealed, so its reminders reach it; a contact with no
+//! stored detail is counted, not listed), the ZIP, language and subscription status per channel.
 //! Erased people are not exported. Every export is recorded in the audit log (who, when, what, how
 //! many records) before anything is written.
 
@@ -195,7 +195,7 @@ pub struct CampaignExported {
     pub people: usize,
     pub events: usize,
     pub attendances: usize,
-    /// People whose only contact detail is a phone that texted (not stored: nothing to export).
+    /// People with no stored contact detail (nothing to export).
     pub text_only: usize,
 }
 

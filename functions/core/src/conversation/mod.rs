@@ -165,7 +165,14 @@ where
             return self.open_reply(&text.sid, &stored).await;
         }
         let contact = self.hasher.phone(&text.from);
-        let turn = self.decide(text, &contact, now).await?;
+        let mut turn = self.decide(text, &contact, now).await?;
+        if let ContactEffect::OptIn { address, .. } = &mut turn.effect {
+            *address = Some(
+                self.sealer
+                    .seal(&field_context(&contact, "phone"), text.from.as_e164())
+                    .await?,
+            );
+        }
         // The reply is kept to answer Twilio's retries identically; it can hold names and places,
         // so it is sealed like any other personal data.
         let sealed = if turn.reply.is_empty() {
@@ -396,6 +403,7 @@ where
                     wording: confirmation,
                     language,
                     lifts_erasure: erased,
+                    address: None,
                 };
                 return Ok(Turn {
                     kind: "start",
@@ -525,6 +533,7 @@ where
             wording: reply.clone(),
             language,
             lifts_erasure: erased,
+            address: None,
         };
         let state = StateChange::Set(
             contact.clone(),
@@ -1028,7 +1037,19 @@ mod tests {
             reply.starts_with("Welcome to rising! What's your first name?"),
             "{reply}"
         );
-        assert!(w.contact().unwrap().sms_opted_in);
+        let contact = w.contact().unwrap();
+        assert!(contact.sms_opted_in);
+        // The number is kept, sealed, so the reminders of what they sign up for reach them.
+        let hash = w.hasher.phone(&PhoneNumber::parse(PHONE).unwrap());
+        let sealed = contact.phone_sealed.expect("the number, sealed");
+        assert!(!sealed.as_str().contains(&PHONE[2..]));
+        assert_eq!(
+            w.sealer
+                .open(&field_context(&hash, "phone"), &sealed)
+                .await
+                .unwrap(),
+            PHONE
+        );
     }
 
     #[tokio::test]

@@ -707,17 +707,27 @@ impl DynamoInboundStore {
         lifts_erasure: bool,
         keyword: &str,
         language: Language,
+        address: Option<&Sealed>,
         now: OffsetDateTime,
     ) -> Result<TransactWriteItem, StoreError> {
         let now_s = timestamp(now);
         let person_id = crate::ids::random_id();
-        let set = "SET entity = :entity, sms_status = :status, sms_status_at = :now, sms_status_keyword = :kw, \
-                   #lang = :lang, updated_at = :now, created_at = if_not_exists(created_at, :now), \
-                   join_source = if_not_exists(join_source, :source), person_id = if_not_exists(person_id, :pid)";
+        let mut set = String::from(
+            "SET entity = :entity, sms_status = :status, sms_status_at = :now, sms_status_keyword = :kw, \
+             #lang = :lang, updated_at = :now, created_at = if_not_exists(created_at, :now), \
+             join_source = if_not_exists(join_source, :source), person_id = if_not_exists(person_id, :pid)",
+        );
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(contact_key(contact)))
             .key("sk", AttributeValue::S("CONTACT".into()));
+        if let Some(address) = address {
+            set.push_str(", phone_sealed = :address");
+            update = update.expression_attribute_values(
+                ":address",
+                AttributeValue::S(address.as_str().into()),
+            );
+        }
         update = if opted_in && lifts_erasure {
             update.update_expression(format!("{set} REMOVE erased_at, suppressed"))
         } else {
@@ -890,6 +900,7 @@ impl InboundStore for DynamoInboundStore {
                 wording,
                 language,
                 lifts_erasure,
+                address,
             } => {
                 items.push(self.contact_update(
                     contact,
@@ -897,6 +908,7 @@ impl InboundStore for DynamoInboundStore {
                     *lifts_erasure,
                     keyword,
                     *language,
+                    address.as_ref(),
                     now,
                 )?);
                 items.push(self.consent_put(
@@ -917,7 +929,9 @@ impl InboundStore for DynamoInboundStore {
                 wording,
                 language,
             } => {
-                items.push(self.contact_update(contact, false, false, keyword, *language, now)?);
+                items.push(
+                    self.contact_update(contact, false, false, keyword, *language, None, now)?,
+                );
                 items.push(self.consent_put(
                     sid,
                     contact,

@@ -10,7 +10,7 @@ use super::{
     StoreError,
 };
 use crate::domain::{Language, MessageSid};
-use crate::privacy::ContactHash;
+use crate::privacy::{ContactHash, Sealed};
 
 /// A contact as the in-memory store keeps it, for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub struct MemoryContact {
     pub email_opted_in: bool,
     /// The same person's other contact details (the phone that gave this address, and back).
     pub linked: Vec<String>,
+    /// The number, sealed, kept from their opt-in by text.
+    pub phone_sealed: Option<Sealed>,
 }
 
 /// A processed inbound message: the reply, when the record expires, and whose it is (until erased).
@@ -94,6 +96,7 @@ fn new_contact(language: Language) -> MemoryContact {
         erased: false,
         email_opted_in: false,
         linked: vec![],
+        phone_sealed: None,
     }
 }
 
@@ -186,12 +189,16 @@ impl InboundStore for MemoryInboundStore {
                 keyword,
                 language,
                 lifts_erasure,
+                address,
                 ..
             } => {
                 let c = contacts
                     .entry(contact.as_str().to_string())
                     .or_insert_with(|| new_contact(*language));
                 c.sms_opted_in = true;
+                if address.is_some() {
+                    c.phone_sealed = address.clone();
+                }
                 c.language = Some(*language);
                 if *lifts_erasure {
                     // Their own text is a new consent: the suppression of the erasure lifts.
@@ -309,6 +316,7 @@ impl ErasureStore<MemoryGatheringStore> for MemoryInboundStore {
         contact.language = None;
         contact.suppressed = true;
         contact.erased = true;
+        contact.phone_sealed = None;
         contact.consents.push(format!(
             "erase:{}:{}",
             evidence.keyword.unwrap_or(""),
@@ -323,6 +331,7 @@ impl ErasureStore<MemoryGatheringStore> for MemoryInboundStore {
                 linked.suppressed = true;
                 linked.erased = true;
                 linked.linked.clear();
+                linked.phone_sealed = None;
             }
         }
         if let Some(inbound) = &erasure.inbound {
@@ -391,6 +400,7 @@ mod tests {
             wording: "Welcome".into(),
             language: Language::Es,
             lifts_erasure: after_erasure,
+            address: None,
         };
         let state = ConversationState {
             step: Step::AwaitingZip,
@@ -499,6 +509,7 @@ mod tests {
                 erased: true,
                 email_opted_in: false,
                 linked: vec![],
+                phone_sealed: None,
             })
         );
         assert_eq!(

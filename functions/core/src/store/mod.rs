@@ -5,7 +5,7 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear. After an erasure only `sms_status` `opted_out`, `sms_status_at`, `suppressed` `true` (every channel: the send worker skips them) and `erased_at`; the person's own opt-in by text removes both From the web form also: `first_name_sealed`, `last_name_sealed`?, `zip`, `referral_code`, `referred_by`?, `wants_to_host`?, `phone_sealed` + `sms_consent_source` or `email_sealed` + `email_status*`; the person's own contact lists their other contact details in `linked_contacts` (a string set of keyed hashes), the other points back with `person_hash`; an email address given by text and the phone that gave it list each other in `linked_contacts`; an erasure of any erases every contact so linked |
+//! | contact | `CONTACT#<keyed hash>` | `CONTACT` | SMS status, join source, person id; no phone in clear. An opt-in by text keeps the number sealed in `phone_sealed` (context `<keyed hash>\|phone`), so the reminders of what the person signs up for by text reach them. After an erasure only `sms_status` `opted_out`, `sms_status_at`, `suppressed` `true` (every channel: the send worker skips them) and `erased_at`; the person's own opt-in by text removes both From the web form also: `first_name_sealed`, `last_name_sealed`?, `zip`, `referral_code`, `referred_by`?, `wants_to_host`?, `phone_sealed` + `sms_consent_source` or `email_sealed` + `email_status*`; the person's own contact lists their other contact details in `linked_contacts` (a string set of keyed hashes), the other points back with `person_hash`; an email address given by text and the phone that gave it list each other in `linked_contacts`; an erasure of any erases every contact so linked |
 //! | consent evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | what was agreed, when, how: action, source, canonical keyword, the wording *we* sent, language, MessageSid. Never the person's own words, phone or name: it outlives an erasure |
 //! | erasure evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `erase`, channel `all`, source (`sms`), keyword (`DELETE`/`BORRAR`), wording sent, `reference` |
 //! | inbound message processed | `INBOUND#<MessageSid>` | `INBOUND` | the reply given, sealed; TTL `expires_at`; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `INBOUND#<time>#<MessageSid>` so an erasure finds it and blanks the reply (then the index keys go) |
@@ -129,6 +129,10 @@ pub enum ContactEffect {
         wording: String,
         language: Language,
         lifts_erasure: bool,
+        /// The sender's number, sealed with `field_context(contact, "phone")`: kept so the
+        /// reminders and recordings of what they sign up for by text can reach them (the send
+        /// worker opens it; an erasure removes it with the rest).
+        address: Option<Sealed>,
     },
     /// The sender opted out of all texts. `source` says how (`keyword`, `revocation` for free text,
     /// `twilio_advanced_opt_out`); `wording` is the confirmation sent, if any.
