@@ -1,7 +1,8 @@
 //! Organizer tools (`rising-admin`, run with the organizer's own AWS credentials): export a person's
-//! consent evidence, erase a person on a request received elsewhere, and list what was exported.
-//! Every export and erasure is recorded in an audit item **before** any output (or, for an erasure,
-//! before anything is erased), so nothing leaves the table unrecorded.
+//! consent evidence, erase a person on a request received elsewhere, list what was exported, list
+//! the trainings and publish a training's recording ([`recordings`]). Every export, erasure and
+//! publication is recorded in an audit item **before** any output (or, for an erasure or a
+//! publication, before anything is changed), so nothing leaves the table unrecorded.
 //!
 //! The organizer types the person's phone or email; it is hashed with the contact hash key and never
 //! stored, printed back or logged. Audit items hold the person's keyed hash (opaque), never the detail.
@@ -10,7 +11,7 @@
 //!
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
-//! | audit record | `AUDIT#<yyyy-mm>` (UTC month) | `<RFC 3339 ms time>#<audit id>` | `entity` `audit`, `audit_id` (32 hex), `who` (the organizer as they named themselves with `--by`: ≤ 100 chars, no line breaks; `host` for a host's download), `what` (`consent_export`, `erasure`, `attendee_export`: a host downloaded their gathering's attendee list, or `campaign_export`: the OSDI export, `reference` naming the collections), `contact_hash`? (the person's keyed hash, never the phone/email; for `attendee_export` the host's; none for `campaign_export`), `rows` (evidence rows exported; for an erasure the items removed), `rows` (evidence rows exported; for an erasure the items removed), `format` (`json`/`csv`, exports), `outcome` (erasure: `started`, then `done` or `failed`), `reference` (erasure: the request id, also the sk suffix of its `CONSENT#` evidence; `attendee_export`: the gathering id), `reason`? (free text, erasure), `at`, `finished_at`? (erasure), `tool` `rising-admin`. No TTL. One partition per month, so a time range is a Query per month, oldest first |
+//! | audit record | `AUDIT#<yyyy-mm>` (UTC month) | `<RFC 3339 ms time>#<audit id>` | `entity` `audit`, `audit_id` (32 hex), `who` (the organizer as they named themselves with `--by`: ≤ 100 chars, no line breaks; `host` for a host's download), `what` (`consent_export`, `erasure`, `attendee_export`: a host downloaded their gathering's attendee list, `campaign_export`: the OSDI export, `reference` naming the collections, or `recording_publication`: a training's recording published, `reference` the training id, `rows` the people registered), `contact_hash`? (the person's keyed hash, never the phone/email; for `attendee_export` the host's; none for `campaign_export` and `recording_publication`), `rows` (evidence rows exported; for an erasure the items removed), `format` (`json`/`csv`, exports), `outcome` (erasure and recording publication: `started`, then `done` or `failed`; a publication that lost a race to another: `already_published`), `reference` (erasure: the request id, also the sk suffix of its `CONSENT#` evidence; `attendee_export`: the gathering id; `recording_publication`: the training id), `reason`? (free text, erasure), `at`, `finished_at`? (erasure, recording publication), `tool` `rising-admin`. No TTL. One partition per month, so a time range is a Query per month, oldest first |
 //!
 //! Consent evidence is read from `CONTACT#<keyed hash>` / `CONSENT#…` items as every path writes them
 //! (`store`, `outbound`): `at`, `channel`, `action`, `source`, `keyword`, `wording`, `language`,
@@ -20,6 +21,7 @@ mod csv;
 mod dynamo;
 mod memory;
 pub mod osdi;
+pub mod recordings;
 
 pub use csv::{BOM, CsvWriter, cell_text};
 pub use dynamo::DynamoAdminStore;
@@ -27,6 +29,10 @@ pub use memory::MemoryAdminStore;
 pub use osdi::{
     CampaignExportRequest, CampaignExported, CampaignItems, CampaignSource, Collection,
     export_campaign,
+};
+pub use recordings::{
+    PublishError, RecordingPreview, RecordingPublished, RecordingRequest, TrainingSummary,
+    list_trainings, preview_recording, publish_recording, render_trainings,
 };
 
 use std::future::Future;
@@ -251,6 +257,9 @@ pub enum AuditAction {
     AttendeeExport,
     /// An organizer exported the campaign (OSDI people, events, attendances; `reference`: which).
     CampaignExport,
+    /// An organizer published a training's recording (`reference`: the training id, `rows`: the
+    /// people registered, whom the scheduler sends it to).
+    RecordingPublication,
 }
 
 impl AuditAction {
@@ -260,6 +269,7 @@ impl AuditAction {
             Self::Erasure => "erasure",
             Self::AttendeeExport => "attendee_export",
             Self::CampaignExport => "campaign_export",
+            Self::RecordingPublication => "recording_publication",
         }
     }
 
@@ -269,6 +279,7 @@ impl AuditAction {
             "erasure" => Some(Self::Erasure),
             "attendee_export" => Some(Self::AttendeeExport),
             "campaign_export" => Some(Self::CampaignExport),
+            "recording_publication" => Some(Self::RecordingPublication),
             _ => None,
         }
     }
