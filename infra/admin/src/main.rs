@@ -2,20 +2,23 @@
 //! stack (or the local one). Parses arguments, reads the same environment as the functions
 //! (`TABLE_NAME`, `CONTACT_HASH_KEY_PARAMETER`, `AWS_REGION`, `AWS_ENDPOINT_URL`, credentials; locally
 //! the key itself may be given as `CONTACT_HASH_KEY`), builds the clients, and calls
-//! `rising_core::admin`. The phone or email typed is never printed back nor logged.
+//! `rising_core::admin`. The phone or email typed is never printed back nor logged. `trainings` and
+//! `publish-recording` need only the table.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
+use rising_core::admin::recordings::utc;
 use rising_core::admin::{
     AdminError, CampaignExportRequest, Collection, ConsentExportRequest, ContactDetail,
-    DynamoAdminStore, ErasureRequest, ExportFormat, Organizer, Reason, erase_on_request,
-    export_campaign, export_consent, list_audit, render_audit,
+    DynamoAdminStore, ErasureRequest, ExportFormat, Organizer, PublishError, Reason,
+    RecordingRequest, erase_on_request, export_campaign, export_consent, list_audit,
+    list_trainings, preview_recording, publish_recording, render_audit, render_trainings,
 };
-use rising_core::domain::{EmailAddress, PhoneNumber};
+use rising_core::domain::{EmailAddress, PhoneNumber, TrainingId, TrainingUrl};
 use rising_core::privacy::{ContactHasher, Sealer};
 use rising_core::secrets::{SecretStore, SsmSecretStore};
-use rising_core::store::{DynamoGatheringStore, DynamoInboundStore};
+use rising_core::store::{DynamoGatheringStore, DynamoInboundStore, DynamoTrainingStore};
 use time::{Date, OffsetDateTime};
 
 const USAGE: &str = "\
@@ -32,9 +35,17 @@ usage:
       the email and phone they gave, subscription status, consent evidence), events (gatherings;
       private addresses never) and attendances (RSVPs with referrer_data). JSON holds every
       collection (default --type all); a CSV file holds one (--type is required). Recorded first.
+  rising-admin trainings
+      Lists the trainings, past and upcoming: id, start (UTC), whether the recording is
+      published, how many people are registered, title.
+  rising-admin publish-recording --training ID --url URL --by WHO [--yes]
+      Publishes the training's recording (an https link): the scheduler sends it within 5
+      minutes to everyone registered, once each. A recording is published once. Asks first
+      unless --yes. Recorded first.
 
   --by WHO     your name or email (required; at most 100 characters, one line), recorded with
-               what you do. consent and forget are recorded before anything is printed or erased.
+               what you do. consent, forget, osdi and publish-recording are recorded before
+               anything is printed, erased or published.
   --table T    the DynamoDB table (default: TABLE_NAME)
 
 environment: TABLE_NAME, CONTACT_HASH_KEY_PARAMETER (SSM name of the contact hash key; locally the
@@ -53,10 +64,13 @@ enum CliError {
     MissingEnv(&'static str),
     #[error("{0}")]
     Config(String),
-    #[error("cancelled: nothing was erased")]
-    Cancelled,
+    /// What was not done: `erased`, `published`.
+    #[error("cancelled: nothing was {0}")]
+    Cancelled(&'static str),
     #[error(transparent)]
     Admin(#[from] AdminError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
     #[error(transparent)]
     Store(#[from] rising_core::store::StoreError),
     #[error("cannot write the output: {0}")]
@@ -85,6 +99,13 @@ enum Command {
         collection: Collection,
         format: ExportFormat,
     },
+    Trainings,
+    PublishRecording {
+        training: TrainingId,
+        url: TrainingUrl,
+        by: Organizer,
+        yes: bool,
+    },
     Help,
 }
 
@@ -109,12 +130,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
                 table: None,
             });
         }
-        Some(c @ ("consent" | "forget" | "exports" | "osdi")) => c.to_string(),
+        Some(
+            c @ ("consent" | "forget" | "exports" | "osdi" | "trainings" | "publish-recording"),
+        ) => c.to_string(),
         Some(_) => return Err(usage("unknown command")),
     };
     let (mut phone, mut email, mut by, mut format, mut reason, mut since, mut table) =
         (None, None, None, None, None, None, None);
-    let mut collection = None;
+    let (mut collection, mut training, mut url) = (None, None, None);
     let mut yes = false;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -145,6 +168,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
             "--since" => &mut since,
             "--table" => &mut table,
             "--type" => &mut collection,
+            "--training" => &mut training,
+            "--url" => &mut url,
             f if f.starts_with("--") => {
                 return Err(usage(format!("unknown option {f}")));
             }
@@ -173,20 +198,42 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, CliError> 
         }
     };
     let person = command == "consent" || command == "forget";
+    let publish = command == "publish-recording";
     allowed("--phone", phone.is_some(), person)?;
     allowed("--email", email.is_some(), person)?;
-    allowed("--by", by.is_some(), command != "exports")?;
+    allowed(
+        "--by",
+        by.is_some(),
+        command != "exports" && command != "trainings",
+    )?;
     allowed("--type", collection.is_some(), command == "osdi")?;
     allowed("--reason", reason.is_some(), command == "forget")?;
-    allowed("--yes", yes, command == "forget")?;
+    allowed("--yes", yes, command == "forget" || publish)?;
     allowed("--since", since.is_some(), command == "exports")?;
+    allowed("--training", training.is_some(), publish)?;
+    allowed("--url", url.is_some(), publish)?;
     allowed(
         "--format",
         format != ExportFormat::Json,
-        command != "forget",
+        command != "forget" && command != "trainings" && !publish,
     )?;
 
-    let command = if command == "osdi" {
+    let command = if command == "trainings" {
+        Command::Trainings
+    } else if publish {
+        let training = training
+            .ok_or_else(|| usage("--training is required: the training's id (see `trainings`)"))?;
+        let training =
+            TrainingId::parse(&training).map_err(|e| usage(format!("--training: {e}")))?;
+        let url = url.ok_or_else(|| usage("--url is required: the link to the recording"))?;
+        let url = TrainingUrl::parse(&url).map_err(|e| usage(format!("--url: {e}")))?;
+        Command::PublishRecording {
+            training,
+            url,
+            by: Organizer::parse(by.as_deref().unwrap_or_default())?,
+            yes,
+        }
+    } else if command == "osdi" {
         let collection = match collection {
             None if format == ExportFormat::Csv => {
                 return Err(usage(
@@ -271,22 +318,35 @@ async fn contact_hasher(sdk: &rising_core::aws::SdkConfig) -> Result<ContactHash
     ContactHasher::from_base64(&key).map_err(|e| CliError::Config(e.to_string()))
 }
 
-/// Asks on stderr, reads one line of stdin: only `yes` (or `y`) goes ahead.
-fn confirm(kind: &str) -> Result<(), CliError> {
+/// Asks `question` on stderr, reads one line of stdin: only `yes` (or `y`) goes ahead; anything
+/// else is cancelled, saying nothing was `undone` (`erased`, `published`).
+fn confirm(question: &str, undone: &'static str) -> Result<(), CliError> {
     let mut stderr = std::io::stderr();
-    write!(
-        stderr,
-        "Erase the person with this {kind} from rising? Their contact details, name, conversation and \
-         RSVPs go; a suppression and the consent evidence stay. This cannot be undone. Type yes: "
-    )?;
+    write!(stderr, "{question} Type yes: ")?;
     stderr.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "yes" | "y") {
         Ok(())
     } else {
-        Err(CliError::Cancelled)
+        Err(CliError::Cancelled(undone))
     }
+}
+
+/// `1 registered person`, `3 registered people`.
+fn registered_people(count: usize) -> String {
+    match count {
+        1 => "1 registered person".into(),
+        n => format!("{n} registered people"),
+    }
+}
+
+/// What the scheduler does with a published recording.
+fn who_gets_it(registrants: usize) -> String {
+    format!(
+        "The scheduler sends it within 5 minutes to {}, once each.",
+        registered_people(registrants)
+    )
 }
 
 async fn run(args: Args) -> Result<(), CliError> {
@@ -331,7 +391,15 @@ async fn run(args: Args) -> Result<(), CliError> {
         } => {
             let hasher = contact_hasher(&sdk).await?;
             if !yes {
-                confirm(contact.kind())?;
+                confirm(
+                    &format!(
+                        "Erase the person with this {} from rising? Their contact details, name, \
+                         conversation and RSVPs go; a suppression and the consent evidence stay. \
+                         This cannot be undone.",
+                        contact.kind()
+                    ),
+                    "erased",
+                )?;
             }
             let inbound = DynamoInboundStore::new(dynamodb.clone(), table.clone());
             let gatherings = DynamoGatheringStore::new(dynamodb, table);
@@ -392,6 +460,56 @@ async fn run(args: Args) -> Result<(), CliError> {
                 exported.text_only,
                 exported.audit_id
             );
+        }
+        Command::Trainings => {
+            let trainings = DynamoTrainingStore::new(dynamodb, table);
+            let summaries = list_trainings(&trainings).await?;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(render_trainings(&summaries).as_bytes())?;
+            stdout.flush()?;
+        }
+        Command::PublishRecording {
+            training,
+            url,
+            by,
+            yes,
+        } => {
+            let trainings = DynamoTrainingStore::new(dynamodb, table);
+            if !yes {
+                let preview = preview_recording(&trainings, &training).await?;
+                let t = &preview.training;
+                let not_over = if t.has_ended(now) {
+                    ""
+                } else {
+                    "\nNote: this training has not ended yet."
+                };
+                confirm(
+                    &format!(
+                        "Publish the recording of \"{}\" ({}, starts {})?\n  {url}\n{}{not_over}\n\
+                         A recording is published once: this link cannot be changed afterwards.",
+                        t.title,
+                        t.id,
+                        utc(t.starts_at),
+                        who_gets_it(preview.registrants),
+                    ),
+                    "published",
+                )?;
+            }
+            let request = RecordingRequest {
+                training: &training,
+                url: &url,
+                by: &by,
+            };
+            let published = publish_recording(&trainings, &admin, &request, now).await?;
+            let t = &published.training;
+            println!(
+                "published: the recording of \"{}\" ({}, starts {}): {url}",
+                t.title,
+                t.id,
+                utc(t.starts_at)
+            );
+            println!("{}", who_gets_it(published.registrants));
+            println!("audit: {}", published.audit_id);
         }
         Command::Exports { since, format } => {
             let since =
@@ -603,5 +721,145 @@ mod tests {
             ]))
             .contains("--type does not apply")
         );
+    }
+
+    #[test]
+    fn publish_recording_takes_a_training_a_link_who_publishes_and_yes() {
+        let args = parse(&[
+            "publish-recording",
+            "--training",
+            "host-training",
+            "--url",
+            "https://Video.example.org/host",
+            "--by",
+            "Dana",
+        ])
+        .unwrap();
+        let Command::PublishRecording {
+            training,
+            url,
+            by,
+            yes,
+        } = args.command
+        else {
+            panic!("publish-recording")
+        };
+        assert_eq!(training.as_str(), "host-training");
+        assert_eq!(url.as_str(), "https://video.example.org/host", "normalised");
+        assert_eq!((by.as_str(), yes), ("Dana", false));
+        let args = parse(&[
+            "publish-recording",
+            "--training=overview",
+            "--url=https://example.org/r",
+            "--by=Dana",
+            "--yes",
+            "--table",
+            "T",
+        ])
+        .unwrap();
+        assert!(matches!(
+            args.command,
+            Command::PublishRecording { yes: true, .. }
+        ));
+        assert_eq!(args.table.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn publish_recording_refuses_a_missing_or_unusable_training_link_or_organizer() {
+        let publish = |extra: &[&str]| {
+            let mut args = vec!["publish-recording"];
+            args.extend_from_slice(extra);
+            message(parse(&args))
+        };
+        let (t, u, b) = (
+            ["--training", "overview"],
+            ["--url", "https://example.org/r"],
+            ["--by", "Dana"],
+        );
+        assert!(publish(&[&u[..], &b[..]].concat()).contains("--training is required"));
+        assert!(publish(&[&t[..], &b[..]].concat()).contains("--url is required"));
+        assert!(publish(&[&t[..], &u[..]].concat()).contains("--by is required"));
+        let http = publish(&[&t[..], &b[..], &["--url", "http://example.org/r"][..]].concat());
+        assert!(
+            http.contains("--url: A link must start with https://"),
+            "{http}"
+        );
+        assert!(
+            publish(&[&t[..], &b[..], &["--url", "example.org/r"][..]].concat())
+                .contains("--url: That is not a link")
+        );
+        assert!(
+            publish(&[&u[..], &b[..], &["--training", "Host Training"][..]].concat())
+                .contains("--training: a training id is")
+        );
+        assert!(
+            publish(&[&t[..], &u[..], &b[..], &["--format", "csv"][..]].concat())
+                .contains("--format does not apply")
+        );
+        assert!(
+            publish(&[&t[..], &u[..], &b[..], &["--phone", "+12025550143"][..]].concat())
+                .contains("--phone does not apply")
+        );
+        assert!(
+            publish(
+                &[
+                    &t[..],
+                    &u[..],
+                    &b[..],
+                    &["--url", "https://example.org/2"][..]
+                ]
+                .concat()
+            )
+            .contains("--url is given twice")
+        );
+        assert!(
+            message(parse(&[
+                "forget",
+                "--email",
+                "a@example.org",
+                "--by",
+                "D",
+                "--url",
+                "x"
+            ]))
+            .contains("--url does not apply")
+        );
+        assert!(
+            message(parse(&["osdi", "--by", "D", "--training", "overview"]))
+                .contains("--training does not apply")
+        );
+    }
+
+    #[test]
+    fn trainings_takes_only_the_table() {
+        assert_eq!(parse(&["trainings"]).unwrap().command, Command::Trainings);
+        let args = parse(&["trainings", "--table=T"]).unwrap();
+        assert_eq!(
+            (args.command, args.table.as_deref()),
+            (Command::Trainings, Some("T"))
+        );
+        for flag in [
+            &["--by", "Dana"][..],
+            &["--yes"],
+            &["--format", "csv"],
+            &["--training", "overview"],
+        ] {
+            let mut args = vec!["trainings"];
+            args.extend_from_slice(flag);
+            assert!(message(parse(&args)).contains("does not apply"), "{flag:?}");
+        }
+    }
+
+    #[test]
+    fn the_confirmation_counts_people_in_plain_words() {
+        assert_eq!(
+            who_gets_it(0),
+            "The scheduler sends it within 5 minutes to 0 registered people, once each."
+        );
+        assert_eq!(
+            who_gets_it(1),
+            "The scheduler sends it within 5 minutes to 1 registered person, once each."
+        );
+        assert!(who_gets_it(12).contains("to 12 registered people"));
     }
 }
