@@ -1,8 +1,8 @@
 //! The organizer tool, end to end: a phone joins and opts out by text through the phone simulator,
 //! then the real `rising-admin` binary (built by `cargo build --workspace --bins`) runs against the
 //! stack with the stack's environment, as an organizer runs it against a deployed one. The table is
-//! read back through the AWS SDK: every export and erasure left an audit item, and none holds the
-//! phone.
+//! read back through the AWS SDK: every export, erasure and recording publication left an audit
+//! item, and none holds the phone.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -76,6 +76,11 @@ fn ok(args: &[&str]) -> (String, String) {
 
 /// Every audit item of this month and the last (a test may straddle a month's end) about `hash`.
 async fn audit_items(app: &Stack, hash: &str) -> Vec<Item> {
+    audit_where(app, |i| s(i, "contact_hash") == Some(hash)).await
+}
+
+/// Every audit item of this month and the last that `keep` keeps, oldest first.
+async fn audit_where(app: &Stack, keep: impl Fn(&Item) -> bool) -> Vec<Item> {
     let now = time::OffsetDateTime::now_utc();
     let mut items = Vec::new();
     for t in [now - time::Duration::days(1), now] {
@@ -85,7 +90,7 @@ async fn audit_items(app: &Stack, hash: &str) -> Vec<Item> {
         }
         items.extend(app.query_pk(&pk).await);
     }
-    items.retain(|i| s(i, "contact_hash") == Some(hash));
+    items.retain(|i| keep(i));
     items.sort_by(|a, b| s(a, "sk").cmp(&s(b, "sk")));
     items.dedup_by(|a, b| s(a, "sk") == s(b, "sk"));
     items
@@ -448,4 +453,196 @@ async fn an_organizer_exports_the_campaign_as_osdi_people_events_and_attendances
     assert!(csv.contains(&format!("rising:{gathering},Library steps,")));
     let refused = run(&["osdi", "--by", BY, "--format", "csv"], "");
     assert_eq!(refused.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn an_organizer_publishes_a_training_recording_once_after_asking_and_it_is_audited() {
+    use rising_core::admin::recordings::utc;
+    use rising_core::domain::{TrainingDraft, TrainingId, TrainingTitle, TrainingUrl};
+    use rising_core::store::{DynamoTrainingStore, PutTraining, TrainingStore};
+    use time::format_description::well_known::Rfc3339;
+
+    let app = spawn_app().await;
+    // Far in the future and nobody registered: no other test's scheduler run sends anything for it.
+    let id = format!("cli-{}", &rising_core::ids::random_id()[..12]);
+    let training = TrainingDraft {
+        title: TrainingTitle::parse("Admin CLI recording training").expect("a title"),
+        title_es: None,
+        starts_at: time::OffsetDateTime::now_utc() + time::Duration::days(90),
+        duration: time::Duration::hours(1),
+        time_zone: "America/Chicago".into(),
+        join_url: Some(TrainingUrl::parse(&format!("https://meet.rising.invalid/{id}")).unwrap()),
+        recording_url: None,
+        recording_published_at: None,
+    }
+    .build(TrainingId::parse(&id).expect("an id"))
+    .expect("a training");
+    let store = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
+    assert_eq!(
+        store
+            .put_training(&training, time::OffsetDateTime::now_utc())
+            .await
+            .expect("stored"),
+        PutTraining::Created
+    );
+    let pk = format!("TRAINING#{id}");
+    let training_item = |items: Vec<Item>| {
+        items
+            .into_iter()
+            .find(|i| s(i, "sk") == Some("TRAINING"))
+            .expect("the training item")
+    };
+    let this_training = |i: &Item| {
+        s(i, "what") == Some("recording_publication") && s(i, "reference") == Some(id.as_str())
+    };
+    let listed = |list: &str| -> String {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} is not listed: {list}"))
+            .to_string()
+    };
+    let starts = utc(training.starts_at);
+
+    // The catalog lists it: its start in UTC, no recording, nobody registered.
+    let (list, _) = ok(&["trainings"]);
+    let line = listed(&list);
+    assert!(
+        line.contains(&starts)
+            && line.contains(" no ")
+            && line.ends_with("Admin CLI recording training"),
+        "{line}"
+    );
+
+    // Without --yes it asks, saying what and to whom; anything but yes writes nothing.
+    let url = format!("https://video.rising.invalid/{id}");
+    let publish = |url: &str, yes: bool| {
+        let mut args = vec![
+            "publish-recording",
+            "--training",
+            &id,
+            "--url",
+            url,
+            "--by",
+            BY,
+        ];
+        if yes {
+            args.push("--yes");
+        }
+        args.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let args = publish(&url, false);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let before = app.query_pk(&pk).await;
+    let output = run(&args, "no\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    for needle in [
+        "Admin CLI recording training",
+        starts.as_str(),
+        url.as_str(),
+        "The scheduler sends it within 5 minutes to 0 registered people, once each.",
+        "cancelled: nothing was published",
+    ] {
+        assert!(stderr.contains(needle), "{needle} in {stderr}");
+    }
+    assert_eq!(app.query_pk(&pk).await, before);
+    assert!(audit_where(&app, this_training).await.is_empty());
+
+    // Published: the link and its time on the training, after an audit record naming the training.
+    let (stdout, _) = ok(&args.iter().copied().chain(["--yes"]).collect::<Vec<_>>());
+    assert!(stdout.contains(&url), "{stdout}");
+    let item = training_item(app.query_pk(&pk).await);
+    assert_eq!(s(&item, "recording_url"), Some(url.as_str()));
+    let published_at = time::OffsetDateTime::parse(
+        s(&item, "recording_published_at").expect("a publication time"),
+        &Rfc3339,
+    )
+    .expect("RFC 3339");
+    assert!(time::OffsetDateTime::now_utc() - published_at < time::Duration::minutes(5));
+    let audit = audit_where(&app, this_training).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let record = &audit[0];
+    assert_eq!(s(record, "who"), Some(BY));
+    assert_eq!(s(record, "outcome"), Some("done"));
+    assert_eq!(n(record, "rows"), Some(0), "the people registered");
+    assert!(!record.contains_key("contact_hash"));
+    assert!(
+        stdout.contains(&format!("audit: {}", s(record, "audit_id").expect("an id"))),
+        "{stdout}"
+    );
+    assert!(
+        !item_text(record).contains(&url),
+        "the training id only: {record:?}"
+    );
+    assert_eq!(
+        s(record, "at"),
+        s(&item, "recording_published_at"),
+        "one time for both"
+    );
+
+    // A second publication is refused, says which link and when, and changes nothing; asked first
+    // or not.
+    let published = app.query_pk(&pk).await;
+    for yes in [true, false] {
+        let args = publish("https://video.rising.invalid/another", yes);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = run(&args, "yes\n");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&url) && stderr.contains(&utc(published_at)),
+            "{stderr}"
+        );
+        assert!(stderr.contains("nothing was changed"), "{stderr}");
+        assert_eq!(app.query_pk(&pk).await, published);
+        assert_eq!(audit_where(&app, this_training).await.len(), 1);
+    }
+    let line = listed(&ok(&["trainings"]).0);
+    assert!(line.contains(" published "), "{line}");
+
+    // A training that does not exist is refused (exit 1); a link that is not https is refused as a
+    // usage error (exit 2). Neither writes anything.
+    let unknown = format!("cli-missing-{}", &rising_core::ids::random_id()[..8]);
+    let output = run(
+        &[
+            "publish-recording",
+            "--training",
+            &unknown,
+            "--url",
+            &url,
+            "--by",
+            BY,
+            "--yes",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains(&format!("no training has the id {unknown}"))
+    );
+    assert!(
+        app.query_pk(&format!("TRAINING#{unknown}"))
+            .await
+            .is_empty()
+    );
+    let output = run(
+        &[
+            "publish-recording",
+            "--training",
+            &id,
+            "--url",
+            "http://video.rising.invalid/x",
+            "--by",
+            BY,
+            "--yes",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--url: A link must start with https://")
+    );
+    assert_eq!(app.query_pk(&pk).await, published);
+    assert_eq!(audit_where(&app, this_training).await.len(), 1);
 }
