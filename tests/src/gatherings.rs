@@ -53,7 +53,12 @@ pub async fn listed(
 
 /// A gathering at a private home in `zip` (its address told from the day before), starting at
 /// `starts_at` for two hours, with step-free access.
-pub async fn private_home(app: &Stack, title: &str, zip: &str, starts_at: OffsetDateTime) -> Gathering {
+pub async fn private_home(
+    app: &Stack,
+    title: &str,
+    zip: &str,
+    starts_at: OffsetDateTime,
+) -> Gathering {
     let id = GatheringId::random();
     let draft = GatheringDraft {
         code: GatheringCode::parse(&format!("P{}", &id.as_str()[..8].to_uppercase()))

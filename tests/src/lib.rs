@@ -165,7 +165,14 @@ pub fn unique_phone() -> String {
 fn uuid_like() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 pub fn unique_message_sid() -> String {
@@ -207,7 +214,9 @@ impl Stack {
             .expect("the stack provides LAMBDA_ENDPOINT_URL");
         let response = self
             .http
-            .post(format!("{base}/2015-03-31/functions/{function}/invocations"))
+            .post(format!(
+                "{base}/2015-03-31/functions/{function}/invocations"
+            ))
             .timeout(std::time::Duration::from_secs(120))
             .json(event)
             .send()

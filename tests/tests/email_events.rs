@@ -44,7 +44,6 @@ async fn contact(app: &Stack, email: &str) -> Vec<Item> {
         .await
 }
 
-
 /// Sends `emails` (one per line) as a host's invitations; the batch id from the redirect.
 async fn invite(host: &Host, gathering: &str, emails: &[&str]) -> String {
     let contacts: Vec<String> = emails

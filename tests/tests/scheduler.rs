@@ -356,8 +356,8 @@ async fn someone_who_rsvped_by_text_is_reminded_by_text() {
     let phone = unique_phone();
     if !open_by_area_code(&phone) {
         eprintln!(
-            "someone_who_rsvped_by_text_is_reminded_by_text: skipped, it is night at {}'s area code",
-            "the test number"
+            "someone_who_rsvped_by_text_is_reminded_by_text: skipped, it is night at the test number's \
+             area code"
         );
         return;
     }

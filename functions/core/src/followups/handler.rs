@@ -37,8 +37,8 @@ pub enum SchedulerError {
 
 /// The time an EventBridge scheduled event names: the run's "now" (a replay decides the same).
 pub fn scheduled_time(event: &serde_json::Value) -> Result<OffsetDateTime, SchedulerError> {
-    let event = ScheduledEvent::deserialize(event)
-        .map_err(|e| SchedulerError::BadEvent(e.to_string()))?;
+    let event =
+        ScheduledEvent::deserialize(event).map_err(|e| SchedulerError::BadEvent(e.to_string()))?;
     if event
         .detail_type
         .as_deref()

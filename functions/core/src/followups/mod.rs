@@ -105,6 +105,25 @@ const GATHERINGS_LOOKBACK: Duration = Duration::days(4);
 /// How far ahead a run looks for gatherings whose reminder is due.
 const GATHERINGS_LOOKAHEAD: Duration = Duration::hours(25);
 
+/// Sign-ups handled between two moves of a sweep's cursor.
+const CHUNK: usize = 100;
+
+/// `sign_ups` (oldest first) in runs of about `size`, never splitting sign-ups of the same time (a
+/// cursor at that time would skip the rest of them).
+fn chunks(sign_ups: &[SignUp], size: usize) -> Vec<&[SignUp]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < sign_ups.len() {
+        let mut end = (start + size).min(sign_ups.len());
+        while end < sign_ups.len() && sign_ups[end].at == sign_ups[end - 1].at {
+            end += 1;
+        }
+        out.push(&sign_ups[start..end]);
+        start = end;
+    }
+    out
+}
+
 /// A sweep's cursor stays this far behind the run's time: a sign-up stamped just before the run
 /// but not yet readable is handled by the next run.
 const SETTLE: Duration = Duration::minutes(2);
@@ -369,18 +388,41 @@ where
     ) -> Result<(), ScheduleError> {
         let sweep = job.sweep();
         let through = self.store.swept_through(&sweep).await?;
-        let fresh: Vec<SignUp> = self
+        let mut fresh: Vec<SignUp> = self
             .sign_ups(&job.subject)
             .await?
             .into_iter()
             .filter(|s| through.is_none_or(|t| s.at > t))
             .collect();
-        let Some(newest) = fresh.iter().map(|s| s.at).max() else {
-            return Ok(());
-        };
+        fresh.sort_by_key(|s| s.at);
         report.sign_ups += fresh.len();
-        let admitted: Vec<&SignUp> = fresh.iter().filter(|s| job.window.admits(s.at)).collect();
-        let people: Vec<ContactHash> = admitted.iter().map(|s| s.person.clone()).collect();
+        // Oldest first, a chunk at a time, the cursor moved after each: a run stopped by its timeout
+        // (a recording for tens of thousands) keeps what it did, and the next goes on from there.
+        for chunk in chunks(&fresh, CHUNK) {
+            self.run_chunk(job, chunk, trainings, now, report).await?;
+            let newest = chunk.last().map_or(now, |s| s.at);
+            self.store
+                .sweep(&sweep, newest.min(now - SETTLE), now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stores and queues the messages of `chunk`'s sign-ups.
+    async fn run_chunk(
+        &self,
+        job: &Job,
+        chunk: &[SignUp],
+        trainings: &[Training],
+        now: OffsetDateTime,
+        report: &mut Report,
+    ) -> Result<(), ScheduleError> {
+        let admitted: std::collections::HashMap<&ContactHash, &SignUp> = chunk
+            .iter()
+            .filter(|s| job.window.admits(s.at))
+            .map(|s| (&s.person, s))
+            .collect();
+        let people: Vec<ContactHash> = admitted.keys().map(|p| (*p).clone()).collect();
         let reach = if people.is_empty() {
             Vec::new()
         } else {
@@ -390,7 +432,7 @@ where
         // Every message this job may send, then which of them an earlier run stored already.
         let mut candidates = Vec::new();
         for r in &reach {
-            let Some(sign_up) = admitted.iter().find(|s| s.person == r.person) else {
+            let Some(sign_up) = admitted.get(&r.person) else {
                 continue;
             };
             for (channel, address) in [(Channel::Email, &r.email), (Channel::Sms, &r.sms)] {
@@ -457,9 +499,6 @@ where
         }
         report.enqueued += new.len();
         report.requeued += again.len();
-        self.store
-            .sweep(&sweep, newest.min(now - SETTLE), now)
-            .await?;
         Ok(())
     }
 
@@ -515,11 +554,17 @@ where
             Channel::Email => {
                 let name = self
                     .sealer
-                    .open(&field_context(&sign_up.person, "first_name"), &sign_up.first_name)
+                    .open(
+                        &field_context(&sign_up.person, "first_name"),
+                        &sign_up.first_name,
+                    )
                     .await?;
                 let address = self
                     .sealer
-                    .open(&field_context(&queued.contact, Channel::Email.address_field()), to)
+                    .open(
+                        &field_context(&queued.contact, Channel::Email.address_field()),
+                        to,
+                    )
                     .await?;
                 let address = EmailAddress::parse(&address)
                     .map_err(|_| CryptoError::Malformed("stored email address"))?;
@@ -556,10 +601,7 @@ where
                 let when = messages::when(g.starts_at, &g.timezone, language);
                 let place = match g.open_address(self.sealer, now).await? {
                     Some(address) => format!("{address}, {}, {}", g.town, g.state),
-                    None => format!(
-                        "{} ({}, {})",
-                        catalog.private_place_email, g.town, g.state
-                    ),
+                    None => format!("{} ({}, {})", catalog.private_place_email, g.town, g.state),
                 };
                 let notes = if g.accessibility.is_empty() {
                     String::new()
@@ -616,11 +658,10 @@ where
                     ("when", messages::when(t.starts_at, &t.time_zone, language)),
                     (
                         "join_url",
-                        t.join_url
-                            .as_ref()
-                            .map_or_else(|| format!("{base}/t/{}", t.id.as_str()), |u| {
-                                u.as_str().to_owned()
-                            }),
+                        t.join_url.as_ref().map_or_else(
+                            || format!("{base}/t/{}", t.id.as_str()),
+                            |u| u.as_str().to_owned(),
+                        ),
                     ),
                     (
                         "url",
@@ -731,7 +772,10 @@ fn next_training(
                 ("url", format!("{base}/t/{}", t.id.as_str()).as_str()),
             ],
         ),
-        None => render(catalog.no_next_training, &[("recordings_url", recordings_url)]),
+        None => render(
+            catalog.no_next_training,
+            &[("recordings_url", recordings_url)],
+        ),
     }
 }
 

@@ -165,7 +165,13 @@ impl World {
         email_hash
     }
 
-    async fn rsvp(&self, g: &Gathering, person: &ContactHash, language: Language, at: OffsetDateTime) {
+    async fn rsvp(
+        &self,
+        g: &Gathering,
+        person: &ContactHash,
+        language: Language,
+        at: OffsetDateTime,
+    ) {
         let first_name = self
             .sealer
             .seal(&field_context(person, "first_name"), "Ana")
@@ -213,7 +219,10 @@ impl World {
     async fn queued(&self) -> Vec<(StoredMessage, String)> {
         let mut out = Vec::new();
         for id in self.queue.ids() {
-            let m = self.outbox.message(&id).expect("a queued message is stored");
+            let m = self
+                .outbox
+                .message(&id)
+                .expect("a queued message is stored");
             let body = self.sealer.open(&body_context(&id), &m.body).await.unwrap();
             out.push((m, body));
         }
@@ -270,15 +279,17 @@ fn the_scheduled_events_time_is_the_runs_now_and_anything_else_is_refused() {
 }
 
 #[tokio::test]
-async fn the_day_before_everyone_going_gets_one_reminder_by_email_and_text_with_the_private_address() {
+async fn the_day_before_everyone_going_gets_one_reminder_by_email_and_text_with_the_private_address()
+ {
     let world = World::new();
     let g = world.gathering(None).await;
-    let (ana, bea) = (
-        world.person(1).await,
-        world.person(2).await,
-    );
-    world.rsvp(&g, &ana, Language::En, start() - Duration::days(3)).await;
-    world.rsvp(&g, &bea, Language::Es, start() - Duration::days(2)).await;
+    let (ana, bea) = (world.person(1).await, world.person(2).await);
+    world
+        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
+        .await;
+    world
+        .rsvp(&g, &bea, Language::Es, start() - Duration::days(2))
+        .await;
 
     // Too early: nothing is due.
     let early = world.run(start() - Duration::hours(30)).await;
@@ -294,7 +305,10 @@ async fn the_day_before_everyone_going_gets_one_reminder_by_email_and_text_with_
         assert_eq!(m.consent, ConsentBasis::OptedIn);
         assert_eq!(m.zip.as_deref(), Some("20001"));
         assert!(m.batch.is_none());
-        assert!(body.contains("12 Maple Street"), "the private address is told: {body}");
+        assert!(
+            body.contains("12 Maple Street"),
+            "the private address is told: {body}"
+        );
         match m.channel {
             Channel::Email => {
                 assert!(body.contains("BEGIN:VCALENDAR"), "a calendar invite");
@@ -313,8 +327,14 @@ async fn the_day_before_everyone_going_gets_one_reminder_by_email_and_text_with_
         }
     }
     // The text goes to the phone's own contact; the email to the email's.
-    let sms: Vec<_> = queued.iter().filter(|(m, _)| m.channel == Channel::Sms).collect();
-    assert!(sms.iter().all(|(m, _)| m.contact.as_str().starts_with("p.")));
+    let sms: Vec<_> = queued
+        .iter()
+        .filter(|(m, _)| m.channel == Channel::Sms)
+        .collect();
+    assert!(
+        sms.iter()
+            .all(|(m, _)| m.contact.as_str().starts_with("p."))
+    );
     assert!(
         sms.iter().any(|(_, body)| body.contains("recordatorio")),
         "Bea reads Spanish"
@@ -329,7 +349,8 @@ async fn the_day_before_everyone_going_gets_one_reminder_by_email_and_text_with_
 }
 
 #[tokio::test]
-async fn late_rsvps_and_the_waitlist_get_no_day_before_reminder_but_a_late_rsvp_gets_the_same_day_one() {
+async fn late_rsvps_and_the_waitlist_get_no_day_before_reminder_but_a_late_rsvp_gets_the_same_day_one()
+ {
     let world = World::new();
     let g = world.gathering(Some(1)).await;
     let (ana, bea, cy) = (
@@ -337,9 +358,13 @@ async fn late_rsvps_and_the_waitlist_get_no_day_before_reminder_but_a_late_rsvp_
         world.person(2).await,
         world.person(3).await,
     );
-    world.rsvp(&g, &ana, Language::En, start() - Duration::days(3)).await;
+    world
+        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
+        .await;
     // Full: Bea is on the waitlist.
-    world.rsvp(&g, &bea, Language::En, start() - Duration::days(3)).await;
+    world
+        .rsvp(&g, &bea, Language::En, start() - Duration::days(3))
+        .await;
     world.run(start() - Duration::hours(20)).await;
     let first: Vec<OutboundId> = world.queue.ids();
     assert_eq!(first.len(), 2, "Ana only, by email and text");
@@ -353,7 +378,9 @@ async fn late_rsvps_and_the_waitlist_get_no_day_before_reminder_but_a_late_rsvp_
     // Ana cancels (an erasure withdraws her RSVP and frees the place); Cy RSVPs 19 hours before:
     // they just got their confirmation, so no day-before reminder, but the same-day one.
     world.gatherings.withdraw_all(&ana).unwrap();
-    world.rsvp(&g, &cy, Language::En, start() - Duration::hours(19)).await;
+    world
+        .rsvp(&g, &cy, Language::En, start() - Duration::hours(19))
+        .await;
     let later = world.run(start() - Duration::hours(18)).await;
     assert_eq!(later.enqueued, 0, "{later:?}");
     let same_day = world.run(start() - Duration::hours(3)).await;
@@ -366,7 +393,10 @@ async fn late_rsvps_and_the_waitlist_get_no_day_before_reminder_but_a_late_rsvp_
         .unwrap();
     assert_eq!(m.kind, Kind::Reminder);
     assert_eq!(m.contact, cy);
-    assert!(body.contains("Subject: Today: Maple Street potluck"), "{body}");
+    assert!(
+        body.contains("Subject: Today: Maple Street potluck"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -377,7 +407,9 @@ async fn after_the_gathering_everyone_going_gets_thanks_and_the_next_training() 
         .training("host-training", start() + Duration::days(5))
         .await;
     let ana = world.person(1).await;
-    world.rsvp(&g, &ana, Language::En, start() - Duration::hours(2)).await;
+    world
+        .rsvp(&g, &ana, Language::En, start() - Duration::hours(2))
+        .await;
     let report = world.run(g.ends_at + Duration::hours(3)).await;
     assert_eq!(report.enqueued, 2, "{report:?}");
     let queued = world.queued().await;
@@ -390,19 +422,20 @@ async fn after_the_gathering_everyone_going_gets_thanks_and_the_next_training() 
     assert!(body.contains("https://rising.example/host"));
     assert!(body.contains(&format!("/t/{}", next.id.as_str())), "{body}");
     assert!(!body.contains("BEGIN:VCALENDAR"));
-    assert!(!body.contains("12 Maple Street"), "no reason to repeat the address");
+    assert!(
+        !body.contains("12 Maple Street"),
+        "no reason to repeat the address"
+    );
 }
 
 #[tokio::test]
-async fn a_published_recording_reaches_every_registrant_once_and_a_training_is_reminded_with_its_join_link() {
+async fn a_published_recording_reaches_every_registrant_once_and_a_training_is_reminded_with_its_join_link()
+ {
     let world = World::new();
     let t = world
         .training("overview", start() - Duration::days(2))
         .await;
-    let (ana, bea) = (
-        world.person(1).await,
-        world.person(2).await,
-    );
+    let (ana, bea) = (world.person(1).await, world.person(2).await);
     world.register(&t, &ana, start() - Duration::days(9)).await;
     world.register(&t, &bea, start() - Duration::days(8)).await;
 
@@ -423,13 +456,21 @@ async fn a_published_recording_reaches_every_registrant_once_and_a_training_is_r
     for (m, body) in world.queued().await {
         assert_eq!(m.kind, Kind::Recording);
         assert_eq!(m.consent, ConsentBasis::Requested);
-        assert!(body.contains("https://rising.example/r/overview-recording"), "{body}");
+        assert!(
+            body.contains("https://rising.example/r/overview-recording"),
+            "{body}"
+        );
     }
-    assert_eq!(world.run(published_at + Duration::days(1)).await.enqueued, 0);
+    assert_eq!(
+        world.run(published_at + Duration::days(1)).await.enqueued,
+        0
+    );
     assert_eq!(world.run(published_at + Duration::days(31)).await.jobs, 0);
 
     // The reminder of a training, the day before, with its join link.
-    let later = world.training("host-101", start() + Duration::days(3)).await;
+    let later = world
+        .training("host-101", start() + Duration::days(3))
+        .await;
     world.register(&later, &ana, start()).await;
     let reminder_time = later.starts_at - Duration::hours(20);
     let report = world.run(reminder_time).await;
@@ -443,7 +484,9 @@ async fn a_redone_run_puts_still_pending_messages_on_the_queue_again_and_stores_
     let world = World::new();
     let g = world.gathering(None).await;
     let ana = world.person(1).await;
-    world.rsvp(&g, &ana, Language::En, start() - Duration::days(3)).await;
+    world
+        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
+        .await;
     world.run(start() - Duration::hours(20)).await;
     assert_eq!(world.queue.ids().len(), 2);
     // The cursor is lost: the next run finds both messages stored and still pending.
@@ -458,7 +501,11 @@ async fn a_redone_run_puts_still_pending_messages_on_the_queue_again_and_stores_
     let ids = world.queue.ids();
     assert_eq!(ids.len(), 4, "queued twice");
     let distinct: std::collections::HashSet<_> = ids.iter().collect();
-    assert_eq!(distinct.len(), 2, "the same two messages: the worker sends each once");
+    assert_eq!(
+        distinct.len(),
+        2,
+        "the same two messages: the worker sends each once"
+    );
 }
 
 #[tokio::test]
@@ -466,7 +513,9 @@ async fn a_gathering_moved_after_its_reminder_is_reminded_again_at_its_new_time(
     let world = World::new();
     let g = world.gathering(None).await;
     let ana = world.person(1).await;
-    world.rsvp(&g, &ana, Language::En, start() - Duration::days(3)).await;
+    world
+        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
+        .await;
     assert_eq!(world.run(start() - Duration::hours(20)).await.enqueued, 2);
     let moved = Gathering {
         starts_at: start() + Duration::days(2),
@@ -482,4 +531,74 @@ async fn a_gathering_moved_after_its_reminder_is_reminded_again_at_its_new_time(
     let again = world.run(moved.starts_at - Duration::hours(20)).await;
     assert_eq!(again.enqueued, 2, "{again:?}");
     assert_eq!(world.queue.ids().len(), 4);
+}
+
+#[tokio::test]
+async fn chunks_keep_sign_ups_of_the_same_time_together() {
+    let world = World::new();
+    let person = world.person(1).await;
+    let first_name = world
+        .sealer
+        .seal(&field_context(&person, "first_name"), "Ana")
+        .await
+        .unwrap();
+    let at = |minutes: i64| super::SignUp {
+        person: person.clone(),
+        first_name: first_name.clone(),
+        language: Language::En,
+        at: start() + Duration::minutes(minutes),
+    };
+    let sign_ups: Vec<_> = [0, 1, 2, 2, 2, 3, 4, 4].into_iter().map(at).collect();
+    let sizes: Vec<usize> = super::chunks(&sign_ups, 3)
+        .iter()
+        .map(|c| c.len())
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![5, 3],
+        "the three sign-ups at minute 2 stay in one chunk"
+    );
+    assert_eq!(super::chunks(&sign_ups[..2], 3).len(), 1);
+    assert!(super::chunks(&[], 3).is_empty());
+}
+
+#[tokio::test]
+async fn a_recording_for_more_people_than_a_chunk_reaches_each_once() {
+    let world = World::new();
+    let t = world
+        .training("overview", start() - Duration::days(2))
+        .await;
+    let mut people = Vec::new();
+    for n in 0..230u8 {
+        let person = world.person(n).await;
+        world
+            .register(
+                &t,
+                &person,
+                start() - Duration::days(9) + Duration::seconds(i64::from(n % 50)),
+            )
+            .await;
+        people.push(person);
+    }
+    let published_at = start();
+    world
+        .trainings
+        .publish_recording(
+            &t.id,
+            &TrainingUrl::parse("https://rising.example/r/overview-recording").unwrap(),
+            published_at,
+        )
+        .await
+        .unwrap();
+    let report = world.run(published_at + Duration::minutes(5)).await;
+    assert_eq!(report.enqueued, 460, "{report:?}");
+    assert_eq!(
+        world
+            .run(published_at + Duration::minutes(10))
+            .await
+            .enqueued,
+        0
+    );
+    let distinct: std::collections::HashSet<_> = world.queue.ids().into_iter().collect();
+    assert_eq!(distinct.len(), 460);
 }

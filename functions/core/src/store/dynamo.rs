@@ -700,6 +700,7 @@ impl DynamoInboundStore {
     /// gathering's code, START): after an erasure (`lifts_erasure`) it is their new consent and lifts
     /// the suppression the erasure left (`suppressed`, `erased_at` go). A suppression an organizer
     /// set without an erasure stays.
+    #[allow(clippy::too_many_arguments)]
     fn contact_update(
         &self,
         contact: &ContactHash,

@@ -65,7 +65,10 @@ fn sweep_key(sweep: &str) -> Item {
 }
 
 /// The sealed address a contact item holds, if any (never both: one item per contact detail).
-fn address(hash: &str, item: &Item) -> Result<(Option<SealedAddress>, Option<SealedAddress>), StoreError> {
+fn address(
+    hash: &str,
+    item: &Item,
+) -> Result<(Option<SealedAddress>, Option<SealedAddress>), StoreError> {
     let Some(contact) = ContactHash::parse(hash) else {
         return Ok((None, None));
     };

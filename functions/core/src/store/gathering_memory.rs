@@ -73,7 +73,6 @@ impl MemoryGatheringStore {
 }
 
 impl GatheringStore for MemoryGatheringStore {
-
     async fn starting_between(
         &self,
         from: OffsetDateTime,
