@@ -6,6 +6,7 @@
 //! Signatures for hand-made webhook requests are computed here from Twilio's published algorithm,
 //! independently of `rising-core`.
 
+pub mod admin;
 pub mod browser;
 pub mod gatherings;
 pub mod hosts;
@@ -63,7 +64,8 @@ pub struct Delivery {
     pub content_type: Option<String>,
 }
 
-fn stack_env() -> HashMap<String, String> {
+/// The stack's environment as the tests read it: the env file, then the process environment.
+pub(crate) fn stack_env() -> HashMap<String, String> {
     let mut vars = HashMap::new();
     let file = std::env::var("RISING_STACK_ENV")
         .map(PathBuf::from)

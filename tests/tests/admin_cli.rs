@@ -4,75 +4,10 @@
 //! read back through the AWS SDK: every export, erasure and recording publication left an audit
 //! item, and none holds the phone.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
+use rising_tests::admin::{ok, run};
 use rising_tests::{Item, Stack, item_text, s, spawn_app, unique_phone};
 
 const BY: &str = "Integration test (admin_cli)";
-
-/// The stack's environment as the tests read it: the env file, then the process environment.
-fn stack_env() -> HashMap<String, String> {
-    let file = std::env::var("RISING_STACK_ENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env"));
-    let mut vars: HashMap<String, String> = std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    vars.extend(std::env::vars());
-    vars
-}
-
-/// `target/<profile>/rising-admin`, next to this test's own `deps` directory.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let candidates = [
-        exe.parent()
-            .and_then(|deps| deps.parent())
-            .map(|d| d.join("rising-admin")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/rising-admin")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
-        .expect("rising-admin is not built: run `cargo build --workspace --bins` first")
-}
-
-fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(binary())
-        .args(args)
-        .env_clear()
-        .envs(stack_env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rising-admin starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("rising-admin runs")
-}
-
-fn ok(args: &[&str]) -> (String, String) {
-    let output = run(args, "");
-    let (stdout, stderr) = (
-        String::from_utf8(output.stdout).expect("UTF-8 output"),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    );
-    assert!(output.status.success(), "{args:?}: {stderr}");
-    (stdout, stderr)
-}
 
 /// Every audit item of this month and the last (a test may straddle a month's end) about `hash`.
 async fn audit_items(app: &Stack, hash: &str) -> Vec<Item> {

@@ -401,3 +401,68 @@ async fn someone_who_rsvped_by_text_is_reminded_by_text() {
     tokio::time::sleep(StdDuration::from_secs(2)).await;
     assert_eq!(reminders(sent_to(&app, &phone).await).len(), 1);
 }
+
+#[tokio::test]
+async fn a_recording_an_organizer_publishes_with_rising_admin_reaches_every_registrant_once() {
+    if no_zone_is_open(
+        "a_recording_an_organizer_publishes_with_rising_admin_reaches_every_registrant_once",
+    ) {
+        return;
+    }
+    let app = spawn_app().await;
+    let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
+    let now = OffsetDateTime::now_utc();
+    let id = TrainingId::parse(&format!("pub-{}", &rising_core::ids::random_id()[..10]))
+        .expect("a training id");
+    let training = TrainingDraft {
+        title: TrainingTitle::parse("Published by an organizer").expect("a title"),
+        title_es: None,
+        starts_at: now + Duration::hours(2),
+        duration: Duration::hours(1),
+        time_zone: "America/New_York".into(),
+        join_url: Some(TrainingUrl::parse("https://meet.rising.example/j/pub").expect("a URL")),
+        recording_url: None,
+        recording_published_at: None,
+    }
+    .build(id.clone())
+    .expect("a training");
+    trainings
+        .put_training(&training, now)
+        .await
+        .expect("stored");
+    let people: Vec<(String, String)> = (0..2)
+        .map(|n| (unique_email(&format!("published{n}")), unique_phone()))
+        .collect();
+    for (email, phone) in &people {
+        let zip = zip_where_sending_is(phone, true);
+        confirmed(&app, email, phone, &zip, ("training", id.as_str())).await;
+    }
+
+    let url = "https://rising.example/r/published-by-an-organizer";
+    rising_tests::admin::ok(&[
+        "publish-recording",
+        "--training",
+        id.as_str(),
+        "--url",
+        url,
+        "--by",
+        "Integration test (scheduler)",
+        "--yes",
+    ]);
+    // The schedule's next runs (other tests' published recordings may be due too: counted per person).
+    for minutes in [5, 10] {
+        app.run_scheduler(OffsetDateTime::now_utc() + Duration::minutes(minutes))
+            .await;
+    }
+    for (email, phone) in &people {
+        let emails = wait_for_emails(&app, email, 2).await;
+        assert!(emails[1].contains(url), "the recording by email");
+        let texts = wait_for_texts(&app, phone, 2).await;
+        assert!(texts[1].contains(url), "and by text: {}", texts[1]);
+    }
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    for (email, phone) in &people {
+        assert_eq!(emails_to(&app, email).await.len(), 2, "once");
+        assert_eq!(sent_to(&app, phone).await.len(), 2, "once");
+    }
+}
