@@ -22,33 +22,15 @@ pub async fn listed(
     days: i64,
     capacity: Option<u32>,
 ) -> Gathering {
-    let id = GatheringId::random();
     let starts_at = OffsetDateTime::now_utc() + time::Duration::days(days);
-    let draft = GatheringDraft {
-        code: GatheringCode::parse(&format!("T{}", &id.as_str()[..8].to_uppercase()))
-            .expect("a valid code"),
-        title: GatheringTitle::parse(title).expect("a valid title"),
+    let mut draft = draft(
+        title,
+        zip,
         starts_at,
-        ends_at: starts_at + time::Duration::hours(2),
-        zip: Zip::parse(zip).expect("a known ZIP"),
-        timezone: None,
-        town: None,
-        location: None,
-        address: AddressDraft::Public("Public Library".into()),
-        host_first_name: FirstName::parse("Dana").expect("a name"),
-        capacity,
-        language: Language::En,
-        listed: true,
-        host: None,
-        description: String::new(),
-        accessibility: String::new(),
-    };
-    let gathering = draft.seal(id, &app.sealer()).await.expect("sealed");
-    store(app)
-        .put(&gathering, OffsetDateTime::now_utc())
-        .await
-        .expect("stored");
-    gathering
+        AddressDraft::Public("Public Library".into()),
+    );
+    draft.capacity = capacity;
+    stored(app, draft).await
 }
 
 /// A gathering at a private home in `zip` (its address told from the day before), starting at
@@ -59,10 +41,25 @@ pub async fn private_home(
     zip: &str,
     starts_at: OffsetDateTime,
 ) -> Gathering {
-    let id = GatheringId::random();
-    let draft = GatheringDraft {
-        code: GatheringCode::parse(&format!("P{}", &id.as_str()[..8].to_uppercase()))
-            .expect("a valid code"),
+    let mut draft = draft(
+        title,
+        zip,
+        starts_at,
+        AddressDraft::Private("12 Maple Street".into()),
+    );
+    draft.accessibility = "Step-free entrance".into();
+    stored(app, draft).await
+}
+
+/// A listed two-hour gathering hosted by Dana, in English, without a host account.
+fn draft(
+    title: &str,
+    zip: &str,
+    starts_at: OffsetDateTime,
+    address: AddressDraft,
+) -> GatheringDraft {
+    GatheringDraft {
+        code: GatheringCode::parse("T00000000").expect("a valid code"),
         title: GatheringTitle::parse(title).expect("a valid title"),
         starts_at,
         ends_at: starts_at + time::Duration::hours(2),
@@ -70,15 +67,22 @@ pub async fn private_home(
         timezone: None,
         town: None,
         location: None,
-        address: AddressDraft::Private("12 Maple Street".into()),
+        address,
         host_first_name: FirstName::parse("Dana").expect("a name"),
         capacity: None,
         language: Language::En,
         listed: true,
         host: None,
         description: String::new(),
-        accessibility: "Step-free entrance".into(),
-    };
+        accessibility: String::new(),
+    }
+}
+
+/// Seals and stores `draft` under a new id, with a code made from it.
+async fn stored(app: &Stack, mut draft: GatheringDraft) -> Gathering {
+    let id = GatheringId::random();
+    draft.code = GatheringCode::parse(&format!("T{}", &id.as_str()[..8].to_uppercase()))
+        .expect("a valid code");
     let gathering = draft.seal(id, &app.sealer()).await.expect("sealed");
     store(app)
         .put(&gathering, OffsetDateTime::now_utc())

@@ -537,8 +537,8 @@ async fn no_host_name_private_address_or_guest_name_is_stored_in_clear() {
     items.extend(stack.query_pk(&format!("CODE#{}", g.code)).await);
     assert_eq!(
         items.len(),
-        4,
-        "gathering, wide-search pointer, RSVP and code"
+        5,
+        "gathering, wide-search and start-day pointers, RSVP and code"
     );
     for item in &items {
         let text = item_text(item);

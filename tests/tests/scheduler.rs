@@ -84,6 +84,37 @@ async fn confirmed(app: &Stack, email: &str, phone: &str, zip: &str, event: (&st
     );
 }
 
+/// A one-hour training with a join link, starting at `starts_at`, stored under a new id `<prefix>-…`.
+async fn training(
+    trainings: &DynamoTrainingStore,
+    prefix: &str,
+    title: &str,
+    starts_at: OffsetDateTime,
+) -> TrainingId {
+    let id = TrainingId::parse(&format!(
+        "{prefix}-{}",
+        &rising_core::ids::random_id()[..10]
+    ))
+    .expect("a training id");
+    let training = TrainingDraft {
+        title: TrainingTitle::parse(title).expect("a title"),
+        title_es: None,
+        starts_at,
+        duration: Duration::hours(1),
+        time_zone: "America/New_York".into(),
+        join_url: Some(TrainingUrl::parse("https://meet.rising.example/j/t").expect("a URL")),
+        recording_url: None,
+        recording_published_at: None,
+    }
+    .build(id.clone())
+    .expect("a training");
+    trainings
+        .put_training(&training, OffsetDateTime::now_utc())
+        .await
+        .expect("stored");
+    id
+}
+
 fn enqueued(report: &Value) -> u64 {
     report["enqueued"].as_u64().expect("a run's report")
 }
@@ -297,24 +328,7 @@ async fn a_published_recording_reaches_every_registrant_once() {
     let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
     let now = OffsetDateTime::now_utc();
     let starts_at = now + Duration::days(80);
-    let id = TrainingId::parse(&format!("rec-{}", &rising_core::ids::random_id()[..10]))
-        .expect("a training id");
-    let training = TrainingDraft {
-        title: TrainingTitle::parse("Recorded host training").expect("a title"),
-        title_es: None,
-        starts_at,
-        duration: Duration::hours(1),
-        time_zone: "America/New_York".into(),
-        join_url: Some(TrainingUrl::parse("https://meet.rising.example/j/rec").expect("a URL")),
-        recording_url: None,
-        recording_published_at: None,
-    }
-    .build(id.clone())
-    .expect("a training");
-    trainings
-        .put_training(&training, now)
-        .await
-        .expect("stored");
+    let id = training(&trainings, "rec", "Recorded host training", starts_at).await;
     let people: Vec<(String, String)> = (0..3)
         .map(|n| (unique_email(&format!("recording{n}")), unique_phone()))
         .collect();
@@ -412,24 +426,13 @@ async fn a_recording_an_organizer_publishes_with_rising_admin_reaches_every_regi
     let app = spawn_app().await;
     let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
     let now = OffsetDateTime::now_utc();
-    let id = TrainingId::parse(&format!("pub-{}", &rising_core::ids::random_id()[..10]))
-        .expect("a training id");
-    let training = TrainingDraft {
-        title: TrainingTitle::parse("Published by an organizer").expect("a title"),
-        title_es: None,
-        starts_at: now + Duration::hours(2),
-        duration: Duration::hours(1),
-        time_zone: "America/New_York".into(),
-        join_url: Some(TrainingUrl::parse("https://meet.rising.example/j/pub").expect("a URL")),
-        recording_url: None,
-        recording_published_at: None,
-    }
-    .build(id.clone())
-    .expect("a training");
-    trainings
-        .put_training(&training, now)
-        .await
-        .expect("stored");
+    let id = training(
+        &trainings,
+        "pub",
+        "Published by an organizer",
+        now + Duration::hours(2),
+    )
+    .await;
     let people: Vec<(String, String)> = (0..2)
         .map(|n| (unique_email(&format!("published{n}")), unique_phone()))
         .collect();

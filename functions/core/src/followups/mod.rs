@@ -503,6 +503,14 @@ where
     }
 
     async fn sign_ups(&self, subject: &Subject) -> Result<Vec<SignUp>, ScheduleError> {
+        let sign_up = |hash: &str, first_name, language, at| {
+            Some(SignUp {
+                person: ContactHash::parse(hash)?,
+                first_name,
+                language,
+                at,
+            })
+        };
         Ok(match subject {
             Subject::Gathering(g) => self
                 .gatherings
@@ -510,28 +518,14 @@ where
                 .await?
                 .into_iter()
                 .filter(|r| r.status == RsvpStatus::Going)
-                .filter_map(|r| {
-                    Some(SignUp {
-                        person: ContactHash::parse(&r.contact_hash)?,
-                        first_name: r.first_name,
-                        language: r.language,
-                        at: r.created_at,
-                    })
-                })
+                .filter_map(|r| sign_up(&r.contact_hash, r.first_name, r.language, r.created_at))
                 .collect(),
             Subject::Training(t) => self
                 .trainings
                 .registrants(&t.id)
                 .await?
                 .into_iter()
-                .filter_map(|r| {
-                    Some(SignUp {
-                        person: ContactHash::parse(&r.contact_hash)?,
-                        first_name: r.first_name,
-                        language: r.language,
-                        at: r.created_at,
-                    })
-                })
+                .filter_map(|r| sign_up(&r.contact_hash, r.first_name, r.language, r.created_at))
                 .collect(),
         })
     }

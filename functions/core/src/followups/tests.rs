@@ -215,6 +215,18 @@ impl World {
             .unwrap();
     }
 
+    /// Publishes the training's recording at `at`.
+    async fn publish(&self, t: &Training, at: OffsetDateTime) {
+        self.trainings
+            .publish_recording(
+                &t.id,
+                &TrainingUrl::parse("https://rising.example/r/overview-recording").unwrap(),
+                at,
+            )
+            .await
+            .unwrap();
+    }
+
     /// The messages queued so far, as stored, with their opened bodies.
     async fn queued(&self) -> Vec<(StoredMessage, String)> {
         let mut out = Vec::new();
@@ -442,15 +454,7 @@ async fn a_published_recording_reaches_every_registrant_once_and_a_training_is_r
     // Not published yet: nothing.
     assert_eq!(world.run(start()).await.enqueued, 0);
     let published_at = start() + Duration::hours(1);
-    world
-        .trainings
-        .publish_recording(
-            &t.id,
-            &TrainingUrl::parse("https://rising.example/r/overview-recording").unwrap(),
-            published_at,
-        )
-        .await
-        .unwrap();
+    world.publish(&t, published_at).await;
     let report = world.run(published_at + Duration::minutes(5)).await;
     assert_eq!(report.enqueued, 4, "{report:?}");
     for (m, body) in world.queued().await {
@@ -581,15 +585,7 @@ async fn a_recording_for_more_people_than_a_chunk_reaches_each_once() {
         people.push(person);
     }
     let published_at = start();
-    world
-        .trainings
-        .publish_recording(
-            &t.id,
-            &TrainingUrl::parse("https://rising.example/r/overview-recording").unwrap(),
-            published_at,
-        )
-        .await
-        .unwrap();
+    world.publish(&t, published_at).await;
     let report = world.run(published_at + Duration::minutes(5)).await;
     assert_eq!(report.enqueued, 460, "{report:?}");
     assert_eq!(

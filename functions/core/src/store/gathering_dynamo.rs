@@ -783,33 +783,15 @@ impl GatheringStore for DynamoGatheringStore {
 
     #[tracing::instrument(name = "store.hosted_by", skip_all)]
     async fn hosted_by(&self, host: &ContactHash) -> Result<Vec<Gathering>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :gathering)")
-                .expression_attribute_values(":pk", AttributeValue::S(host_pk(host)))
-                .expression_attribute_values(":gathering", AttributeValue::S("GATHERING#".into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo_err("Query"))?;
-            for item in output.items.unwrap_or_default() {
-                let pointer: HostGatheringItem = from_item(item)?;
-                ids.push(
-                    GatheringId::parse(&pointer.gathering_id)
-                        .map_err(|e| corrupt("host gathering id", e))?,
-                );
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :gathering)")
+            .expression_attribute_values(":pk", AttributeValue::S(host_pk(host)))
+            .expression_attribute_values(":gathering", AttributeValue::S("GATHERING#".into()))
+            .consistent_read(true);
+        let ids = self.pointer_ids(query, "host gathering id").await?;
         let mut found = self
             .batch_get_gatherings(&ids)
             .await?
@@ -830,37 +812,20 @@ impl GatheringStore for DynamoGatheringStore {
         let mut ids = Vec::new();
         let mut day = from.to_offset(time::UtcOffset::UTC).date();
         while day.midnight().assume_utc() < to {
-            let mut start = None;
-            loop {
-                let output = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("gsi1")
-                    .key_condition_expression("gsi1pk = :day AND gsi1sk BETWEEN :from AND :to")
-                    .expression_attribute_values(
-                        ":day",
-                        AttributeValue::S(starts_day_key(day.midnight().assume_utc())),
-                    )
-                    .expression_attribute_values(":from", AttributeValue::S(timestamp(from)))
-                    // `#` sorts before every id character: `<to>#…` is past every gathering of `to`.
-                    .expression_attribute_values(":to", AttributeValue::S(timestamp(to)))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(dynamo_err("Query"))?;
-                for item in output.items.unwrap_or_default() {
-                    let pointer: WhenItem = from_item(item)?;
-                    ids.push(
-                        GatheringId::parse(&pointer.gathering_id)
-                            .map_err(|e| corrupt("when gathering id", e))?,
-                    );
-                }
-                start = output.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :day AND gsi1sk BETWEEN :from AND :to")
+                .expression_attribute_values(
+                    ":day",
+                    AttributeValue::S(starts_day_key(day.midnight().assume_utc())),
+                )
+                .expression_attribute_values(":from", AttributeValue::S(timestamp(from)))
+                // `<to>` sorts before `<to>#<id>`: a gathering starting at `to` is left out.
+                .expression_attribute_values(":to", AttributeValue::S(timestamp(to)));
+            ids.extend(self.pointer_ids(query, "when gathering id").await?);
             day = match day.next_day() {
                 Some(next) => next,
                 None => break,
@@ -924,6 +889,37 @@ async fn backoff(attempt: u32) {
 }
 
 impl DynamoGatheringStore {
+    /// The gathering ids of the pointer items (`gathering_id`) a query finds, every page; `what`
+    /// names them in an error.
+    async fn pointer_ids(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        what: &'static str,
+    ) -> Result<Vec<GatheringId>, StoreError> {
+        #[derive(Deserialize)]
+        struct Pointer {
+            gathering_id: String,
+        }
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            for item in output.items.unwrap_or_default() {
+                let pointer: Pointer = from_item(item)?;
+                ids.push(GatheringId::parse(&pointer.gathering_id).map_err(|e| corrupt(what, e))?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
     /// The writes of [`GatheringStore::update`], for one transaction: the gathering's editable
     /// attributes (on condition that it exists and `host_hash` is `gathering.host`'s), its `GEO2`
     /// pointer, and its host pointer (when it has a host).
