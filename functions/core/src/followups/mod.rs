@@ -315,6 +315,8 @@ pub struct Report {
     pub enqueued: usize,
     /// Messages of an earlier, interrupted run queued again.
     pub requeued: usize,
+    /// Follow-ups of events that failed (the run then fails, after trying the others).
+    pub failed: usize,
 }
 
 /// Why a run failed (it is retried by the next one).
@@ -365,17 +367,28 @@ where
             jobs: jobs.len(),
             ..Report::default()
         };
+        // One event's failure (an unreadable item, a throttled table) holds back neither the
+        // others nor the next runs: each job is tried, and the run fails after, so it is retried.
+        let mut failure = None;
         for job in &jobs {
-            self.run_job(job, &trainings, now, &mut report).await?;
+            if let Err(e) = self.run_job(job, &trainings, now, &mut report).await {
+                report.failed += 1;
+                tracing::error!(follow_up = job.follow_up.as_str(), error = %e, "follow-up failed");
+                failure.get_or_insert(e);
+            }
         }
         tracing::info!(
             jobs = report.jobs,
             sign_ups = report.sign_ups,
             enqueued = report.enqueued,
             requeued = report.requeued,
+            failed = report.failed,
             "scheduler run"
         );
-        Ok(report)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 
     #[tracing::instrument(name = "followups.job", skip_all, fields(follow_up = job.follow_up.as_str()))]

@@ -76,6 +76,10 @@ impl World {
     }
 
     async fn run(&self, now: OffsetDateTime) -> Report {
+        self.try_run(now).await.unwrap()
+    }
+
+    async fn try_run(&self, now: OffsetDateTime) -> Result<Report, super::ScheduleError> {
         Scheduler {
             settings: &self.settings,
             gatherings: &self.gatherings,
@@ -88,13 +92,13 @@ impl World {
         }
         .run(now)
         .await
-        .unwrap()
     }
 
     /// A gathering at a private home, starting at [`start`], for two hours, with room for `capacity`.
     async fn gathering(&self, capacity: Option<u32>) -> Gathering {
+        let id = GatheringId::random();
         let gathering = GatheringDraft {
-            code: GatheringCode::parse("MAPLE5").unwrap(),
+            code: GatheringCode::parse(&format!("M{}", id.as_str()[..8].to_uppercase())).unwrap(),
             title: GatheringTitle::parse("Maple Street potluck").unwrap(),
             starts_at: start(),
             ends_at: start() + Duration::hours(2),
@@ -111,7 +115,7 @@ impl World {
             description: String::new(),
             accessibility: "Step-free entrance".into(),
         }
-        .seal(GatheringId::random(), &self.sealer)
+        .seal(id, &self.sealer)
         .await
         .unwrap();
         self.gatherings
@@ -597,4 +601,37 @@ async fn a_recording_for_more_people_than_a_chunk_reaches_each_once() {
     );
     let distinct: std::collections::HashSet<_> = world.queue.ids().into_iter().collect();
     assert_eq!(distinct.len(), 460);
+}
+
+#[tokio::test]
+async fn a_follow_up_that_fails_holds_back_neither_the_others_nor_the_next_run() {
+    let world = World::new();
+    let (broken, fine) = (world.gathering(None).await, world.gathering(None).await);
+    let (ana, bea) = (world.person(1).await, world.person(2).await);
+    // Ana's stored address cannot be opened (sealed for another contact): her reminder fails.
+    let mut unreadable = world.store.reach_of(&ana).unwrap();
+    unreadable.email.as_mut().unwrap().sealed = world
+        .sealer
+        .seal(&field_context(&bea, "email"), "person1@example.org")
+        .await
+        .unwrap();
+    world.store.add(unreadable);
+    world
+        .rsvp(&broken, &ana, Language::En, start() - Duration::days(3))
+        .await;
+    world
+        .rsvp(&fine, &bea, Language::En, start() - Duration::days(3))
+        .await;
+
+    let at = start() - Duration::hours(20);
+    assert!(
+        world.try_run(at).await.is_err(),
+        "the run reports the failure"
+    );
+    let queued = world.queued().await;
+    assert_eq!(queued.len(), 2, "Bea's reminders went");
+    assert!(queued.iter().all(|(m, _)| m.contact != ana));
+    // The next run tries the failed one again, and only that one.
+    assert!(world.try_run(at + Duration::minutes(5)).await.is_err());
+    assert_eq!(world.queue.ids().len(), 2);
 }
