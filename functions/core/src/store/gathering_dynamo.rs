@@ -1606,8 +1606,8 @@ mod tests {
         let writes = store.update_writes(&g, g.starts_at).unwrap();
         assert_eq!(
             writes.len(),
-            3,
-            "the gathering, its GEO2 pointer, its host pointer"
+            4,
+            "the gathering, its GEO2 and WHEN pointers, its host pointer"
         );
         let update = writes[0].update().unwrap();
         assert_eq!(
@@ -1647,7 +1647,15 @@ mod tests {
         let geo2 = writes[1].put().unwrap();
         assert_eq!(geo2.item()["sk"].as_s().unwrap(), "GEO2");
         assert!(!geo2.item().contains_key("gsi1pk"));
-        let pointer = writes[2].put().unwrap();
+        let when = writes[2].put().unwrap().item();
+        assert_eq!(when["sk"].as_s().unwrap(), "WHEN");
+        assert_eq!(
+            when["gsi1pk"].as_s().unwrap(),
+            &starts_day_key(g.starts_at),
+            "an unlisted gathering is reminded too"
+        );
+        assert!(when["gsi1pk"].as_s().unwrap().starts_with("STARTS#20"));
+        let pointer = writes[3].put().unwrap();
         assert_eq!(
             pointer.item()["pk"].as_s().unwrap(),
             &format!("HOST#{}", host().as_str())
@@ -1659,7 +1667,7 @@ mod tests {
 
         g.host = None;
         let writes = store.update_writes(&g, g.starts_at).unwrap();
-        assert_eq!(writes.len(), 2);
+        assert_eq!(writes.len(), 3);
         assert_eq!(
             writes[0].update().unwrap().condition_expression(),
             Some("attribute_exists(pk) AND attribute_not_exists(#host_hash)")
