@@ -1,7 +1,7 @@
 """Stand-ins for the Rust binaries, used by the tests of stack.py: a "function" that speaks the Lambda Runtime
 API like a real one, and a Twilio emulator that only answers its health check.
 
-    write_fakes(directory)  ->  directory/{sms-inbound,sms-status,send-worker,fake-function,twilio-emulator}
+    write_fakes(directory)  ->  directory/{sms-inbound,sms-status,send-worker,...,fake-function,twilio-emulator}
 
 The fake function chooses what to do from the `do` query parameter (or the path's last segment):
 echo (default: 201 with the event, the runtime headers and its environment), plain (a body without
@@ -13,6 +13,12 @@ itself ({"function", "pid", "started", "event"}), then reads each record's body 
 record's messageId goes into batchItemFailures), bad-id (an itemIdentifier that is not in the batch), sleep
 (sleeps `s` seconds first), error (the whole invocation fails), crash (exits); anything else succeeds. It answers
 {"batchItemFailures": [...]}.
+
+Given a DynamoDB stream event (records with eventSource aws:dynamodb) it appends one JSON line to
+`stream-events.jsonl` the same way, then reads each record's NewImage attribute `do` (a string): fail (the record's
+SequenceNumber goes into batchItemFailures), bad-id (an itemIdentifier that is not in the batch), sleep (sleeps the
+number attribute `s` seconds first), error (the whole invocation fails), crash (exits); anything else, and a record
+without NewImage, succeeds. It answers {"batchItemFailures": [...]}.
 
 Given an SNS event (a record with EventSource aws:sns) it appends one JSON line to `sns-events.jsonl` the same way,
 then reads the message as JSON and its `do`: error (the invocation fails), crash (exits); anything else succeeds.
@@ -74,6 +80,28 @@ while True:
                  {"Lambda-Runtime-Function-Error-Type": "FakeError"})
             continue
         post(f"/invocation/{rid}/response", None)
+        continue
+    if records and records[0].get("eventSource") == "aws:dynamodb":
+        record_event("stream-events.jsonl")
+        failures, actions, pause = [], set(), 0.0
+        for record in records:
+            do = ((record.get("dynamodb", {}).get("NewImage") or {}).get("do") or {}).get("S")
+            if do == "fail":
+                failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
+            elif do == "bad-id":
+                failures.append({"itemIdentifier": "not-a-record-of-this-batch"})
+            elif do == "sleep":
+                pause = max(pause, float(record["dynamodb"]["NewImage"].get("s", {}).get("N", "1")))
+            elif do in ("error", "crash"):
+                actions.add(do)
+        time.sleep(pause)
+        if "crash" in actions:
+            os._exit(3)
+        if "error" in actions:
+            post(f"/invocation/{rid}/error", {"errorType": "FakeError", "errorMessage": "fake stream failure"},
+                 {"Lambda-Runtime-Function-Error-Type": "FakeError"})
+            continue
+        post(f"/invocation/{rid}/response", {"batchItemFailures": failures})
         continue
     if records and records[0].get("eventSource") == "aws:sqs":
         record_event("sqs-events.jsonl")

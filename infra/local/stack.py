@@ -50,6 +50,30 @@ retries, then the DeadLetterQueue). How often is --schedule-period: 0 (the defau
 are deterministic; `rate` the expression's own rate (cron is not played: every 300 s); N every N seconds. A disabled
 schedule never fires. Expressions EventBridge would refuse (rate(1 minutes), a cron without six fields) stop the start.
 
+It plays Lambda's DynamoDB stream event source: for every `Type: DynamoDB` event (Stream: a table of the template
+with a StreamSpecification; StartingPosition TRIM_HORIZON or LATEST; BatchSize, default 100;
+MaximumBatchingWindowInSeconds; FilterCriteria; FunctionResponseTypes; BisectBatchOnFunctionError;
+MaximumRetryAttempts, -1 meaning 100 locally; MaximumRecordAgeInSeconds; DestinationConfig.OnFailure, an SQS queue or
+SNS topic of the template; Enabled) one poller reads the stream in moto (DynamoDB Streams: DescribeStream,
+GetShardIterator, GetRecords, every 0.25 s, 0.5 s when idle), drops the records no filter pattern matches (the
+EventBridge pattern subset Lambda supports: values, prefix, suffix, equals-ignore-case, wildcard, exists,
+anything-but, numeric, nested objects, $or; OR across Filters; a pattern on NewImage never matches a REMOVE), and
+invokes the function with the records Lambda delivers (eventID, eventName, eventVersion 1.1, eventSource
+aws:dynamodb, awsRegion, dynamodb with ApproximateCreationDateTime in epoch seconds, Keys, NewImage, OldImage,
+SequenceNumber, SizeBytes, StreamViewType, and eventSourceARN, the stream's ARN), one batch of a shard at a time and
+in order: a failed batch blocks the records after it. Then, as Lambda: with ReportBatchItemFailures,
+`batchItemFailures` (itemIdentifier = SequenceNumber) retries from the lowest one named (the records before it are
+done); an error, timeout, crash or invalid response fails the whole batch, which BisectBatchOnFunctionError splits in
+halves first (a split costs no retry). A record that failed 1 + MaximumRetryAttempts times (or is older than
+MaximumRecordAgeInSeconds) gives up its batch from there on: Lambda's on-failure record (requestContext,
+responseContext, version, timestamp, DDBStreamBatchInfo with shard, first and last sequence numbers and the batch
+size; never a record) goes to the destination, and the shard moves on. Retries are 0.5 s apart locally. The log says
+counts, sequence numbers and outcomes, never a record. Each stream source adds one instance to its function.
+
+It creates EventBridge buses (AWS::Events::EventBus: Ref the name, Arn, Name; <ID>_NAME and <ID>_ARN in the env file)
+and rules on them (AWS::Events::Rule with EventPattern and targets; moto delivers PutEvents to SQS targets), so a test
+reads what a function published by adding a rule with a queue target.
+
 It serves Lambda's Invoke API for every function (127.0.0.1, a free port, LAMBDA_ENDPOINT_URL in the env file):
 POST /2015-03-31/functions/<logical id, name or ARN>/invocations with X-Amz-Invocation-Type RequestResponse (200 and
 the function's payload; X-Amz-Function-Error: Unhandled and the error payload when it failed), Event (202 at once,
@@ -754,6 +778,53 @@ def create_log_group(aws, lid: str, p: dict) -> tuple[dict, dict]:
     return {"Ref": name, "Arn": arn}, {"NAME": name}
 
 
+def create_event_bus(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    name = physical_name(lid, p, "Name")
+    args: dict[str, Any] = {"Name": name}
+    for k in ("Description", "KmsKeyIdentifier"):
+        if p.get(k):
+            args[k] = cfn_str(p[k])
+    if _tags(p):
+        args["Tags"] = _tags(p)
+    arn = aws("events").create_event_bus(**args)["EventBusArn"]
+    return {"Ref": name, "Arn": arn, "Name": name}, {"NAME": name, "ARN": arn}
+
+
+def create_events_rule(aws, lid: str, p: dict) -> tuple[dict, dict]:
+    """A rule on a bus (EventBusName, default "default") with its pattern or schedule and its targets (moto
+    delivers matching PutEvents to SQS targets). Ref is the rule's name on the default bus and
+    "<bus>|<rule>" on another one, as CloudFormation answers."""
+    name = physical_name(lid, p, "Name")
+    bus = str(p.get("EventBusName") or "default")
+    if bus.startswith("arn:"):
+        bus = bus.rsplit("/", 1)[-1]
+    args: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": str(p.get("State") or "ENABLED")}
+    if "EventPattern" in p:
+        args["EventPattern"] = _json_prop(p["EventPattern"])
+    if p.get("ScheduleExpression"):
+        args["ScheduleExpression"] = str(p["ScheduleExpression"])
+    if p.get("Description"):
+        args["Description"] = str(p["Description"])
+    if args["State"] not in ("ENABLED", "DISABLED"):
+        args["State"] = "ENABLED"
+    events = aws("events")
+    arn = events.put_rule(**args)["RuleArn"]
+    targets = []
+    for t in p.get("Targets") or []:
+        target: dict[str, Any] = {"Id": str(t["Id"]), "Arn": str(t["Arn"])}
+        for k in ("Input", "InputPath"):
+            if k in t:
+                target[k] = _json_prop(t[k]) if k == "Input" else str(t[k])
+        for k in ("SqsParameters", "DeadLetterConfig", "RetryPolicy", "InputTransformer"):
+            if k in t:
+                target[k] = t[k]
+        targets.append(target)
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    ref = name if bus == "default" else f"{bus}|{name}"
+    return {"Ref": ref, "Arn": arn}, {"NAME": name, "ARN": arn}
+
+
 # Resource types the local stack creates in moto. Add a type here and it appears for every template resource.
 RESOURCE_CREATORS: dict[str, Callable[[Any, str, dict], tuple[dict, dict]]] = {
     "AWS::DynamoDB::Table": create_dynamodb_table,
@@ -768,6 +839,8 @@ RESOURCE_CREATORS: dict[str, Callable[[Any, str, dict], tuple[dict, dict]]] = {
     "AWS::KMS::Alias": create_kms_alias,
     "AWS::SSM::Parameter": create_ssm_parameter,
     "AWS::Logs::LogGroup": create_log_group,
+    "AWS::Events::EventBus": create_event_bus,
+    "AWS::Events::Rule": create_events_rule,
 }
 
 
@@ -2276,6 +2349,755 @@ class SqsPoller:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# DynamoDB stream event source: Lambda's event source mapping for a table's stream, played locally against moto's
+# DynamoDB Streams API (moto's own emulation knows no filters, partial batch responses, retries or bisection)
+
+STREAM_DEFAULT_BATCH_SIZE = 100
+STREAM_POLL_INTERVAL_S = 0.25  # Lambda polls each shard four times a second
+STREAM_IDLE_POLL_S = 0.5  # locally a little slower while the stream is idle (moto keeps every iterator it hands out)
+STREAM_RETRY_PAUSE_S = 0.5  # between a failed batch and its retry
+STREAM_LOCAL_MAX_RETRIES = 100  # MaximumRetryAttempts -1 retries until the record expires (24 h); locally this often
+STREAM_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long a batch waits for a free instance of its function
+STREAM_GET_RECORDS_LIMIT = 1000
+STREAM_STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+STREAM_NOT_EMULATED = ("TumblingWindowInSeconds", "KafkaBootstrapServers", "SourceAccessConfigurations",
+                       "MetricsConfig")
+STREAM_RECORD_KEYS = ("eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "userIdentity", "dynamodb",
+                      "eventSourceARN")
+STREAM_DYNAMODB_KEYS = ("ApproximateCreationDateTime", "Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes",
+                        "StreamViewType")
+MAX_FILTERS = 10  # Lambda allows 5 filters per event source mapping, 10 with a quota increase
+
+# --- EventBridge-style filter patterns, the subset Lambda's FilterCriteria supports ----------------------------
+
+FILTER_MATCHERS = ("prefix", "suffix", "equals-ignore-case", "exists", "anything-but", "numeric", "wildcard")
+NUMERIC_OPERATORS = ("=", "<", "<=", ">", ">=")
+
+
+class FilterPatternError(ValueError):
+    pass
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_leaf(value: Any, where: str) -> None:
+    if isinstance(value, (dict, list)):
+        raise FilterPatternError(f"{where}: {json.dumps(value)} is not a string, number, boolean or null")
+
+
+def validate_filter_pattern(pattern: Any, where: str = "pattern") -> None:
+    """Raises FilterPatternError unless `pattern` is an EventBridge pattern of the subset Lambda supports: an object
+    whose keys hold an object (a nested pattern) or a list of values and matchers, or `$or` with a list of
+    patterns."""
+    if not isinstance(pattern, dict) or not pattern:
+        raise FilterPatternError(f"{where}: a pattern is a non-empty JSON object")
+    for key, value in pattern.items():
+        at = f"{where}.{key}"
+        if key == "$or":
+            if not isinstance(value, list) or len(value) < 2:
+                raise FilterPatternError(f"{at}: $or takes a list of at least two patterns")
+            for i, sub in enumerate(value):
+                validate_filter_pattern(sub, f"{at}[{i}]")
+        elif isinstance(value, dict):
+            validate_filter_pattern(value, at)
+        elif isinstance(value, list):
+            if not value:
+                raise FilterPatternError(f"{at}: an empty list matches nothing")
+            for item in value:
+                if isinstance(item, dict):
+                    _validate_matcher(item, at)
+                else:
+                    _check_leaf(item, at)
+        else:
+            raise FilterPatternError(f"{at}: a value must be in a list ([{json.dumps(value)}]) or a nested object")
+
+
+def _validate_matcher(matcher: dict, where: str) -> None:
+    if len(matcher) != 1 or next(iter(matcher)) not in FILTER_MATCHERS:
+        raise FilterPatternError(f"{where}: {json.dumps(matcher)} is not one of the supported matchers "
+                                 f"({', '.join(FILTER_MATCHERS)})")
+    kind, arg = next(iter(matcher.items()))
+    if kind in ("prefix", "suffix"):
+        if isinstance(arg, dict) and list(arg) == ["equals-ignore-case"] and isinstance(arg["equals-ignore-case"], str):
+            return
+        if not isinstance(arg, str):
+            raise FilterPatternError(f"{where}: {kind} takes a string")
+    elif kind in ("equals-ignore-case", "wildcard"):
+        if not isinstance(arg, str):
+            raise FilterPatternError(f"{where}: {kind} takes a string")
+    elif kind == "exists":
+        if not isinstance(arg, bool):
+            raise FilterPatternError(f"{where}: exists takes true or false")
+    elif kind == "anything-but":
+        if isinstance(arg, dict):
+            if len(arg) != 1 or next(iter(arg)) not in ("prefix", "suffix", "equals-ignore-case", "wildcard"):
+                raise FilterPatternError(f"{where}: anything-but takes values, or prefix, suffix, equals-ignore-case "
+                                         "or wildcard")
+            inner = next(iter(arg.values()))
+            values = inner if isinstance(inner, list) else [inner]
+            if not values or not all(isinstance(v, str) for v in values):
+                raise FilterPatternError(f"{where}: anything-but's {next(iter(arg))} takes strings")
+        else:
+            for v in arg if isinstance(arg, list) else [arg]:
+                _check_leaf(v, where)
+    elif kind == "numeric":
+        if not isinstance(arg, list) or not arg or len(arg) % 2 or len(arg) > 4:
+            raise FilterPatternError(f"{where}: numeric takes one or two operator/number pairs")
+        for op, number in zip(arg[::2], arg[1::2]):
+            if op not in NUMERIC_OPERATORS or not _is_number(number):
+                raise FilterPatternError(f"{where}: numeric takes pairs of {'/'.join(NUMERIC_OPERATORS)} and a "
+                                         "number")
+
+
+def _wildcard(pattern: str, value: str) -> bool:
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), value, re.S) is not None
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if _is_number(a) and _is_number(b):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _text_matches(kind: str, arg: Any, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if isinstance(arg, dict):  # {"prefix": {"equals-ignore-case": ...}}
+        arg, value = arg["equals-ignore-case"].casefold(), value.casefold()
+    if kind == "prefix":
+        return value.startswith(arg)
+    if kind == "suffix":
+        return value.endswith(arg)
+    if kind == "equals-ignore-case":
+        return value.casefold() == arg.casefold()
+    return _wildcard(arg, value)
+
+
+def _leaf_matches(matcher: Any, value: Any) -> bool:
+    """One value of the event against one list entry of the pattern (not exists, handled by the caller)."""
+    if not isinstance(matcher, dict):
+        return _equal(matcher, value)
+    kind, arg = next(iter(matcher.items()))
+    if kind in ("prefix", "suffix", "equals-ignore-case", "wildcard"):
+        return _text_matches(kind, arg, value)
+    if kind == "anything-but":
+        if isinstance(arg, dict):
+            inner_kind, inner = next(iter(arg.items()))
+            return isinstance(value, str) and not any(_text_matches(inner_kind, x, value)
+                                                      for x in (inner if isinstance(inner, list) else [inner]))
+        return not any(_equal(x, value) for x in (arg if isinstance(arg, list) else [arg]))
+    if kind == "numeric":
+        if not _is_number(value):
+            return False
+        checks = {"=": value.__eq__, "<": value.__lt__, "<=": value.__le__, ">": value.__gt__, ">=": value.__ge__}
+        return all(checks[op](number) is True for op, number in zip(arg[::2], arg[1::2]))
+    return False
+
+
+_ABSENT = object()
+
+
+def filter_matches(pattern: dict, event: Any) -> bool:
+    """Whether the event (a record as Lambda hands it over, as JSON data) matches the pattern: every key of the
+    pattern matches (a nested object its nested pattern; a list if any value of the event's field matches any entry,
+    where a list in the event matches by any of its elements), `$or` if one of its patterns matches. A field that is
+    absent matches only {"exists": false}."""
+    if not isinstance(event, dict):
+        event = {}
+    for key, expected in pattern.items():
+        if key == "$or":
+            if not any(filter_matches(sub, event) for sub in expected):
+                return False
+            continue
+        value = event.get(key, _ABSENT)
+        if isinstance(expected, dict):
+            if isinstance(value, list):
+                if not any(filter_matches(expected, v) for v in value if isinstance(v, dict)):
+                    return False
+            elif not filter_matches(expected, value if isinstance(value, dict) else {}):
+                return False
+            continue
+        values = [] if value is _ABSENT else (value if isinstance(value, list) else [value])
+        leaves = [v for v in values if not isinstance(v, (dict, list))]
+        matched = False
+        for matcher in expected:
+            if isinstance(matcher, dict) and "exists" in matcher:
+                matched = bool(leaves) if matcher["exists"] else value is _ABSENT
+            else:
+                matched = any(_leaf_matches(matcher, v) for v in leaves)
+            if matched:
+                break
+        if not matched:
+            return False
+    return True
+
+
+def filters_match(filters: list[dict], record: dict) -> bool:
+    """Lambda's FilterCriteria: no filter keeps everything; otherwise a record is kept if one pattern matches."""
+    return not filters or any(filter_matches(f, record) for f in filters)
+
+
+def parse_filter_criteria(criteria: Any, where: str) -> list[dict]:
+    """The patterns of a FilterCriteria ({"Filters": [{"Pattern": <JSON text or object>}, ...]})."""
+    if not criteria:
+        return []
+    filters = criteria.get("Filters") if isinstance(criteria, dict) else None
+    if not isinstance(filters, list):
+        raise StackError(f"{where}: FilterCriteria needs a Filters list")
+    if len(filters) > MAX_FILTERS:
+        raise StackError(f"{where}: FilterCriteria has {len(filters)} filters; Lambda takes at most {MAX_FILTERS}")
+    patterns = []
+    for i, f in enumerate(filters):
+        raw = f.get("Pattern") if isinstance(f, dict) else None
+        try:
+            pattern = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise StackError(f"{where}: FilterCriteria.Filters[{i}].Pattern is not JSON") from None
+        try:
+            validate_filter_pattern(pattern, f"FilterCriteria.Filters[{i}].Pattern")
+        except FilterPatternError as e:
+            raise StackError(f"{where}: {e}") from None
+        patterns.append(pattern)
+    return patterns
+
+
+# --- the event source's settings -------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamEventSource:
+    """One `Type: DynamoDB` event of a function, resolved against the local stack."""
+    function: str  # logical id of the function
+    event: str  # the event's name under Events
+    table: str  # logical id of the table
+    stream_arn: str
+    starting_position: str = "LATEST"
+    batch_size: int = STREAM_DEFAULT_BATCH_SIZE
+    batching_window_s: int = 0
+    report_batch_item_failures: bool = False
+    bisect: bool = False
+    max_retries: int = -1  # -1: until the record expires (locally STREAM_LOCAL_MAX_RETRIES)
+    max_record_age_s: int = -1
+    filters: list[dict] = field(default_factory=list)
+    on_failure: tuple[str, str, str] | None = None  # ("SQS", queue logical id, URL) or ("SNS", topic id, topic ARN)
+    enabled: bool = True
+    max_concurrency: int = 1  # one batch at a time per shard (ParallelizationFactor 1); moto has one shard
+
+    @property
+    def retry_limit(self) -> int:
+        return STREAM_LOCAL_MAX_RETRIES if self.max_retries < 0 else self.max_retries
+
+    def describe(self) -> str:
+        parts = [f"from {self.starting_position}", f"batches of up to {self.batch_size}"]
+        if self.batching_window_s:
+            parts.append(f"window {self.batching_window_s}s")
+        if self.filters:
+            parts.append(f"{len(self.filters)} filter(s)")
+        if self.report_batch_item_failures:
+            parts.append(REPORT_BATCH_ITEM_FAILURES)
+        if self.bisect:
+            parts.append("bisect on error")
+        parts.append(f"{self.max_retries} retr{'y' if self.max_retries == 1 else 'ies'}" if self.max_retries >= 0
+                     else f"retries until expiry (locally {STREAM_LOCAL_MAX_RETRIES})")
+        if self.max_record_age_s >= 0:
+            parts.append(f"records up to {self.max_record_age_s}s old")
+        parts.append(f"on failure {self.on_failure[0]} {self.on_failure[1]}" if self.on_failure
+                     else "no on-failure destination")
+        return ", ".join(parts)
+
+
+def stream_event_sources(template: dict, resolver: Resolver, streams: dict[str, str],
+                         queues: dict[str, tuple[str, str]], topics: dict[str, str] | None = None,
+                         functions: set[str] | None = None) -> list[StreamEventSource]:
+    """Every `Type: DynamoDB` event of every AWS::Serverless::Function (of `functions`, when given), with AWS's
+    defaults and limits. `streams` maps a stream ARN to the logical id of the table the stack created; `queues` a
+    queue ARN to (logical id, URL) and `topics` a topic ARN to its logical id, for the on-failure destination."""
+    topics = topics or {}
+    sources = []
+    for lid, res in (template.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function" or (functions is not None and lid not in functions):
+            continue
+        for event_name, event in ((res.get("Properties") or {}).get("Events") or {}).items():
+            if (event or {}).get("Type") != "DynamoDB":
+                continue
+            where = f"{lid}.Events.{event_name}"
+            props = resolver.resolve(event.get("Properties") or {})
+            arn = props.get("Stream")
+            if not isinstance(arn, str) or arn not in streams:
+                raise StackError(f"{where}: Stream {arn!r} is not the stream of a table of the template (one with a "
+                                 "StreamSpecification); the local stack plays its own tables' streams only")
+            position = props.get("StartingPosition")
+            if position not in STREAM_STARTING_POSITIONS:
+                raise StackError(f"{where}: StartingPosition {position!r} must be one of "
+                                 f"{', '.join(STREAM_STARTING_POSITIONS)} for a DynamoDB stream")
+            batch_size = _int_property(props, "BatchSize", STREAM_DEFAULT_BATCH_SIZE, 1, 10_000, where)
+            window = _int_property(props, "MaximumBatchingWindowInSeconds", 0, 0, 300, where)
+            retries = _int_property(props, "MaximumRetryAttempts", -1, -1, 10_000, where)
+            age = _int_property(props, "MaximumRecordAgeInSeconds", -1, -1, 604_800, where)
+            if 0 <= age < 60:
+                raise StackError(f"{where}: MaximumRecordAgeInSeconds {age} must be -1 or at least 60")
+            parallel = _int_property(props, "ParallelizationFactor", 1, 1, 10, where)
+            if parallel > 1:
+                log("stack", f"{where}: ParallelizationFactor {parallel} is not emulated: one batch at a time")
+            types = props.get("FunctionResponseTypes") or []
+            if not isinstance(types, list) or any(t != REPORT_BATCH_ITEM_FAILURES for t in types):
+                raise StackError(f"{where}: FunctionResponseTypes {types!r} may only hold {REPORT_BATCH_ITEM_FAILURES}")
+            for key in STREAM_NOT_EMULATED:
+                if props.get(key) is not None:
+                    log("stack", f"{where}: {key} is not emulated")
+            on_failure = None
+            destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {})
+            if destination:
+                kind, target = str(destination.get("Type", "")).upper(), destination.get("Destination")
+                if not kind and isinstance(target, str):  # Type is optional when the ARN says it
+                    kind = "SQS" if target.startswith("arn:aws:sqs:") else "SNS" if ":sns:" in target else ""
+                if kind == "SQS" and target in queues:
+                    on_failure = ("SQS", *queues[target])
+                elif kind == "SNS" and target in topics:
+                    on_failure = ("SNS", topics[target], target)
+                else:
+                    raise StackError(f"{where}: DestinationConfig.OnFailure {kind or '?'} {target!r} is not a queue or "
+                                     "topic of the template")
+            sources.append(StreamEventSource(
+                function=lid, event=event_name, table=streams[arn], stream_arn=arn, starting_position=position,
+                batch_size=batch_size, batching_window_s=window,
+                report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in types,
+                bisect=as_bool(props.get("BisectBatchOnFunctionError", False)), max_retries=retries,
+                max_record_age_s=age, filters=parse_filter_criteria(props.get("FilterCriteria"), where),
+                on_failure=on_failure, enabled=as_bool(props.get("Enabled", True))))
+    return sources
+
+
+# --- records ---------------------------------------------------------------------------------------------------
+
+
+def wire_attribute_value(value: Any) -> Any:
+    """A DynamoDB attribute value as boto3 returns it (B and BS as bytes) back in its JSON wire shape (base64)."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for tag, v in value.items():
+        if tag == "B":
+            out[tag] = base64.b64encode(_binary(v)).decode()
+        elif tag == "BS":
+            out[tag] = [base64.b64encode(_binary(x)).decode() for x in v]
+        elif tag == "M":
+            out[tag] = {k: wire_attribute_value(x) for k, x in v.items()}
+        elif tag == "L":
+            out[tag] = [wire_attribute_value(x) for x in v]
+        else:
+            out[tag] = v
+    return out
+
+
+def _epoch_seconds(value: Any) -> int | float:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return int(value.timestamp())
+    if _is_number(value):
+        return int(value)
+    if isinstance(value, str):
+        return int(dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    return int(time.time())
+
+
+def stream_record(raw: dict, stream_arn: str, region: str) -> dict:
+    """The record Lambda hands a function for one record of a (boto3) DynamoDB Streams GetRecords answer: event
+    version 1.1, the stack's region, ApproximateCreationDateTime in epoch seconds, binary values in base64, and the
+    stream's ARN as eventSourceARN (moto answers 1.0, us-east-1 and a datetime, and names no source)."""
+    ddb = raw.get("dynamodb") or {}
+    dynamodb: dict[str, Any] = {}
+    for key in STREAM_DYNAMODB_KEYS:
+        if key not in ddb:
+            continue
+        if key == "ApproximateCreationDateTime":
+            dynamodb[key] = _epoch_seconds(ddb[key])
+        elif key in ("Keys", "NewImage", "OldImage"):
+            dynamodb[key] = {k: wire_attribute_value(v) for k, v in ddb[key].items()}
+        else:
+            dynamodb[key] = ddb[key]
+    record: dict[str, Any] = {
+        "eventID": raw.get("eventID"),
+        "eventName": raw.get("eventName"),
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+    }
+    identity = raw.get("userIdentity")
+    if identity:  # TTL deletions: {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+        record["userIdentity"] = {"type": identity.get("Type", identity.get("type")),
+                                  "principalId": identity.get("PrincipalId", identity.get("principalId"))}
+    record["dynamodb"] = dynamodb
+    record["eventSourceARN"] = stream_arn
+    return record
+
+
+def stream_event(records: list[dict]) -> dict:
+    return {"Records": records}
+
+
+def stream_sequence(record: dict) -> str:
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+def stream_batch_result(outcome: str | None, payload: bytes, sequence_numbers: list[str],
+                        report_batch_item_failures: bool) -> tuple[int | None, bool, str]:
+    """How a stream batch ended, as Lambda's DynamoDB event source decides it: (None, False, "ok") when it
+    succeeded, else the index in the batch from which it is retried, whether the whole batch failed (an error or an
+    invalid response, rather than reported failures), and why (for the log: no record contents).
+
+    A failed invocation (error, timeout, crash) fails the whole batch. A successful one succeeds it, unless the
+    event source has ReportBatchItemFailures: then `{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}]}`
+    names failed records and the batch is retried from the lowest one (the records before it are done); an empty or
+    null list, `{}`, `null` or an empty response mean none failed; a response that is not JSON or not an object, or
+    an itemIdentifier that is missing, empty or not a record of the batch, fails the whole batch.
+    """
+    if outcome != "ok":
+        return 0, True, INVOCATION_FAILURES.get(str(outcome), str(outcome))
+    if not report_batch_item_failures:
+        return None, False, "ok"
+    text = payload.strip()
+    if not text:
+        return None, False, "ok"
+    try:
+        response = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return 0, True, "response is not JSON: whole batch failed"
+    if response is None:
+        return None, False, "ok"
+    if not isinstance(response, dict):
+        return 0, True, "response is not an object: whole batch failed"
+    items = response.get("batchItemFailures")
+    if items is None:
+        return None, False, "ok"
+    if not isinstance(items, list):
+        return 0, True, "batchItemFailures is not a list: whole batch failed"
+    position = {seq: i for i, seq in enumerate(sequence_numbers)}
+    lowest = None
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or not identifier:
+            return 0, True, "a batchItemFailures entry has no itemIdentifier: whole batch failed"
+        if identifier not in position:
+            return 0, True, "an itemIdentifier is not a sequence number of the batch: whole batch failed"
+        lowest = position[identifier] if lowest is None else min(lowest, position[identifier])
+    if lowest is None:
+        return None, False, "ok"
+    return lowest, False, f"{len(items)} reported failure(s), the first at {sequence_numbers[lowest]}"
+
+
+def _iso_seconds(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stream_failure_record(source: StreamEventSource, function_arn: str, shard_id: str, records: list[dict],
+                          condition: str, invoke_count: int, function_error: bool, request_id: str,
+                          now: float | None = None) -> dict:
+    """Lambda's on-failure invocation record for a discarded stream batch: where it is in the stream, never its
+    records. condition: RetryAttemptsExhausted or RecordAgeExceeded."""
+    now = time.time() if now is None else now
+    response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if function_error:
+        response["functionError"] = "Unhandled"
+    times = [r["dynamodb"].get("ApproximateCreationDateTime", now) for r in records]
+    return {
+        "requestContext": {"requestId": request_id, "functionArn": function_arn, "condition": condition,
+                           "approximateInvokeCount": invoke_count},
+        "responseContext": response,
+        "version": "1.0",
+        "timestamp": dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+                     + f"{int(now * 1000) % 1000:03d}Z",
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": stream_sequence(records[0]),
+            "endSequenceNumber": stream_sequence(records[-1]),
+            "approximateArrivalOfFirstRecord": _iso_seconds(times[0]),
+            "approximateArrivalOfLastRecord": _iso_seconds(times[-1]),
+            "batchSize": len(records),
+            "streamArn": source.stream_arn,
+        },
+    }
+
+
+# --- one shard's batches: retries, partial failures, bisection ---------------------------------------------------
+
+
+@dataclass
+class StreamSettlement:
+    """What happened to a batch: `done` records at the front of the shard are finished (succeeded, or reported as
+    done before the first failure); `discarded` records were given up (for the on-failure destination);
+    `retry` means the shard's next batch is a retry."""
+    done: int = 0
+    discarded: list[dict] = field(default_factory=list)
+    condition: str = ""
+    retry: bool = False
+    bisected: bool = False
+    attempts: int = 0  # invocations that included the first failed record
+
+
+class StreamShardBatches:
+    """The records of one shard still to be handed to the function, in order, and Lambda's bookkeeping of their
+    failures. Records are only ever taken from the front: a failed batch blocks the ones after it.
+
+    next_batch() is the front of the shard: up to BatchSize records, or the size bisection left. settle() takes
+    the invocation's result: success removes the batch; a partial failure (ReportBatchItemFailures) removes the
+    records before the lowest reported one and retries from there; a whole failure retries the batch, or with
+    BisectBatchOnFunctionError splits it into halves first (which costs no retry). A record that failed
+    1 + MaximumRetryAttempts times (or is older than MaximumRecordAgeInSeconds) gives up its batch from that record
+    on: those records are discarded and the shard moves on."""
+
+    def __init__(self, source: StreamEventSource):
+        self.source = source
+        self.pending: list[dict] = []
+        self.sizes: list[int] = []  # sizes of the batches bisection carved from the front of `pending`
+        self.failures = 0  # failed invocations of the record at the front
+        self.arrived: list[float] = []  # local arrival time of each pending record (for the batching window)
+
+    def add(self, records: list[dict], now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.pending.extend(records)
+        self.arrived.extend([now] * len(records))
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def next_batch(self) -> list[dict]:
+        size = self.sizes[0] if self.sizes else self.source.batch_size
+        return self.pending[:size]
+
+    def ready(self, now: float | None = None) -> bool:
+        """Whether the next batch should go now: it is a retry or a bisected part, it is full, or the batching
+        window of its oldest record has closed."""
+        if not self.pending:
+            return False
+        if self.failures or self.sizes or len(self.pending) >= self.source.batch_size:
+            return True
+        now = time.monotonic() if now is None else now
+        return now - self.arrived[0] >= self.source.batching_window_s
+
+    def _drop(self, count: int) -> list[dict]:
+        dropped = self.pending[:count]
+        del self.pending[:count]
+        del self.arrived[:count]
+        if self.sizes:
+            self.sizes[0] -= count
+            if self.sizes[0] <= 0:
+                self.sizes.pop(0)
+        return dropped
+
+    def _expired(self, record: dict, now_epoch: float) -> bool:
+        age = self.source.max_record_age_s
+        created = record["dynamodb"].get("ApproximateCreationDateTime")
+        return age >= 0 and _is_number(created) and now_epoch - created > age
+
+    def settle(self, batch: list[dict], failed_from: int | None, whole: bool = True,
+               now_epoch: float | None = None) -> StreamSettlement:
+        """The batch's result: None (success) or the index it is retried from; `whole` when the whole batch
+        failed (an error, or an invalid response: bisected when the source bisects) rather than the function
+        reporting its first record as failed (retried as it is)."""
+        now_epoch = time.time() if now_epoch is None else now_epoch
+        assert batch and self.pending[:len(batch)] == batch, "settle() takes the batch next_batch() gave"
+        if failed_from is None:
+            self._drop(len(batch))
+            self.failures = 0
+            return StreamSettlement(done=len(batch))
+        done = 0
+        if failed_from > 0:  # the records before the first reported failure are done
+            self._drop(failed_from)
+            done, self.failures = failed_from, 0
+            batch = batch[failed_from:]
+        elif self.source.bisect and len(batch) > 1 and whole:
+            half = (len(batch) + 1) // 2
+            if self.sizes:
+                self.sizes.pop(0)
+            self.sizes[:0] = [half, len(batch) - half]
+            return StreamSettlement(retry=True, bisected=True, attempts=self.failures)
+        self.failures += 1
+        condition = ""
+        if self.failures > self.source.retry_limit:
+            condition = "RetryAttemptsExhausted"
+        elif self._expired(batch[0], now_epoch):
+            condition = "RecordAgeExceeded"
+        if condition:
+            attempts = self.failures
+            discarded = self._drop(len(batch))
+            self.failures = 0
+            return StreamSettlement(done=done, discarded=discarded, condition=condition, attempts=attempts)
+        return StreamSettlement(done=done, retry=True, attempts=self.failures)
+
+
+# --- the poller ------------------------------------------------------------------------------------------------
+
+
+class StreamPoller:
+    """Plays one DynamoDB stream event source mapping on one thread: reads each shard of the stream (GetRecords from
+    the source's StartingPosition on), turns the records into Lambda's, drops those no filter pattern matches,
+    and hands the function one batch of a shard at a time, in order, through the function's pool (StreamShardBatches
+    decides retries, bisection and what is given up). A given-up batch's on-failure record goes to the source's
+    DestinationConfig.OnFailure queue or topic. The log says counts, sequence numbers and outcomes, never a
+    record."""
+
+    def __init__(self, source: StreamEventSource, pool: Any, streams: Any, aws: Any, region: str, timeout_s: float,
+                 function_arn: str = "", quiet: bool = False, retry_pause_s: float = STREAM_RETRY_PAUSE_S,
+                 poll_s: float = STREAM_POLL_INTERVAL_S, idle_poll_s: float = STREAM_IDLE_POLL_S):
+        self.source = source
+        self.pool = pool
+        self.streams = streams  # a dynamodbstreams client
+        self.aws = aws  # AwsClients (or a fake): "sqs"/"sns" for the on-failure destination
+        self.region = region
+        self.timeout_s = timeout_s
+        self.function_arn = function_arn or pool.spec.arn
+        self.quiet = quiet
+        self.retry_pause_s = retry_pause_s
+        self.poll_s = poll_s
+        self.idle_poll_s = idle_poll_s
+        self.prefix = f"dynamodb {source.table}"
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.iterators: dict[str, str | None] = {}  # shard id -> its next iterator (None: the shard is closed)
+        self.shards: dict[str, StreamShardBatches] = {}
+        self.filtered = 0  # records no filter matched, since the last log line
+        self.retry_at: dict[str, float] = {}  # shard id -> monotonic time of its next retry
+
+    # lifecycle ------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.open()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name=f"stream-{self.source.table}")
+        self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def open(self) -> None:
+        """Takes an iterator at the StartingPosition for every shard not yet known (at start: LATEST is then)."""
+        description = self.streams.describe_stream(StreamArn=self.source.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards") or []:
+            shard_id = shard["ShardId"]
+            if shard_id in self.iterators:
+                continue
+            position = self.source.starting_position if not self.iterators else "TRIM_HORIZON"  # new shards: all
+            self.iterators[shard_id] = self.streams.get_shard_iterator(
+                StreamArn=self.source.stream_arn, ShardId=shard_id, ShardIteratorType=position)["ShardIterator"]
+            self.shards[shard_id] = StreamShardBatches(self.source)
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                busy = self.step()
+                failures = 0
+            except Exception as e:  # moto restarting or gone, or a bug: never a record's contents
+                if self.stopping.is_set():
+                    return
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:
+                    log(self.prefix, f"polling the stream failed: {type(e).__name__}; retrying")
+                self.stopping.wait(min(failures, 5))
+                continue
+            if not busy:
+                waiting = any(len(b) for b in self.shards.values())
+                self.stopping.wait(self.poll_s if waiting else self.idle_poll_s)
+
+    # one round ------------------------------------------------------------------------------------------------
+    def step(self, now: float | None = None) -> bool:
+        """Reads new records of every shard, then hands at most one ready batch per shard to the function; whether
+        a batch was handed over (the caller polls again at once)."""
+        for shard_id in list(self.iterators):
+            self.read(shard_id, now)
+        busy = False
+        for shard_id, batches in self.shards.items():
+            if self.stopping.is_set():
+                break
+            clock = time.monotonic() if now is None else now
+            if clock < self.retry_at.get(shard_id, 0.0) or not batches.ready(clock):
+                continue
+            self.process(shard_id, batches)
+            busy = True
+        return busy
+
+    def read(self, shard_id: str, now: float | None = None) -> int:
+        """GetRecords on the shard until it has nothing new; the records that pass the filters are queued."""
+        kept = 0
+        while self.iterators.get(shard_id) and not self.stopping.is_set():
+            answer = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=STREAM_GET_RECORDS_LIMIT)
+            self.iterators[shard_id] = answer.get("NextShardIterator")
+            raw = answer.get("Records") or []
+            if not raw:
+                break
+            records = [stream_record(r, self.source.stream_arn, self.region) for r in raw]
+            passing = [r for r in records if filters_match(self.source.filters, r)]
+            self.filtered += len(records) - len(passing)
+            self.shards[shard_id].add(passing, now)
+            kept += len(passing)
+        return kept
+
+    def process(self, shard_id: str, batches: StreamShardBatches) -> StreamSettlement | None:
+        src = self.source
+        batch = batches.next_batch()
+        sequence_numbers = [stream_sequence(r) for r in batch]
+        event = json.dumps(stream_event(batch)).encode()
+        inv = self.pool.invoke(event, self.timeout_s, max(STREAM_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
+        if self.stopping.is_set() or getattr(self.pool, "stopping", False):
+            return None  # stopped with the stack: the batch is read again from the start next time
+        if inv.outcome == "throttled":  # not an invocation: Lambda retries without counting it
+            log(self.prefix, f"{len(batch)} record(s) -> {self.pool.spec.binary}: no free instance; retrying")
+            self.retry_at[shard_id] = time.monotonic() + self.retry_pause_s
+            return None
+        failed_from, whole, reason = stream_batch_result(inv.outcome, inv.payload, sequence_numbers,
+                                                         src.report_batch_item_failures)
+        settlement = batches.settle(batch, failed_from, whole)
+        filtered, self.filtered = self.filtered, 0
+        span = sequence_numbers[0] + (f"..{sequence_numbers[-1]}" if len(batch) > 1 else "")
+        line = f"{len(batch)} record(s) {span} -> {self.pool.spec.binary}: {reason}"
+        if filtered:
+            line += f" ({filtered} filtered out before)"
+        if settlement.retry:
+            self.retry_at[shard_id] = time.monotonic() + (0 if settlement.bisected else self.retry_pause_s)
+            if settlement.done:
+                line += f"; {settlement.done} done"
+            if settlement.bisected:
+                line += f"; bisected into {batches.sizes[0]} + {batches.sizes[1]}"
+            else:
+                line += (f"; retrying from {stream_sequence(batches.pending[0])} (attempt {settlement.attempts + 1} "
+                         f"of {src.retry_limit + 1})")
+        elif settlement.discarded:
+            self.retry_at.pop(shard_id, None)
+            if settlement.done:
+                line += f"; {settlement.done} done"
+            line += (f"; gave up {len(settlement.discarded)} record(s) after {settlement.attempts} attempt(s) "
+                     f"({settlement.condition}): " + self._send_failure(shard_id, settlement, inv))
+        else:
+            self.retry_at.pop(shard_id, None)
+            if self.quiet:
+                return settlement
+        log(self.prefix, line)
+        return settlement
+
+    def _send_failure(self, shard_id: str, settlement: StreamSettlement, inv: Any) -> str:
+        target = self.source.on_failure
+        if target is None:
+            return "no on-failure destination: skipped"
+        kind, name, address = target
+        record = stream_failure_record(self.source, self.function_arn, shard_id, settlement.discarded,
+                                       settlement.condition, settlement.attempts,
+                                       function_error=inv.outcome != "ok", request_id=getattr(inv, "id", "") or "")
+        body = json.dumps(record)
+        try:
+            if kind == "SQS":
+                self.aws("sqs").send_message(QueueUrl=address, MessageBody=body)
+            else:
+                self.aws("sns").publish(TopicArn=address, Message=body)
+        except Exception as e:
+            return f"sending its on-failure record to {kind} {name} failed ({type(e).__name__}): skipped"
+        return f"on-failure record sent to {kind} {name}"
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Lambda's asynchronous invocation: how the SNS event source, EventBridge schedules and Invoke with InvocationType
 # Event hand a function its event
 
@@ -3170,6 +3992,7 @@ class Stack:
         self.children: dict[str, Child] = {}
         self.pools: list[FunctionPool] = []
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.sns_listener: SnsListener | None = None
         self.scheduler: Scheduler | None = None
         self.invoke_api: InvokeApi | None = None
@@ -3373,6 +4196,8 @@ class Stack:
         async_configs = async_invoke_configs(template, resolver, topics, queues, function_ids)
         sns_sources = sns_event_sources(template, resolver, topics, queues, function_ids, async_configs)
         schedules = schedule_sources(template, resolver, topics, queues, function_ids, async_configs)
+        streams = {a["StreamArn"]: lid for lid, a in created.items() if "StreamArn" in a}
+        stream_sources = stream_event_sources(template, resolver, streams, queues, topics, function_ids)
         template_env: dict[str, str] = {}
         for spec in specs:
             for k, v in spec.environment.items():
@@ -3390,7 +4215,7 @@ class Stack:
             if self.env.get("RUST_LOG"):
                 env["RUST_LOG"] = self.env["RUST_LOG"]
             pool = FunctionPool(spec, self.bin_dir / spec.binary, env, self.region,
-                                self.function_concurrency(spec, sources), self.registry)
+                                self.function_concurrency(spec, [*sources, *stream_sources]), self.registry)
             self.pools.append(pool)
             gw.pools[spec.logical_id] = pool
             gw.specs[spec.logical_id] = spec
@@ -3410,6 +4235,7 @@ class Stack:
         self.gateway_serving = True
         self._wait("gateway", lambda: probe(gateway_url + "/"), None, 10)
         self.start_event_sources(sources, gw, moto_url)
+        self.start_stream_sources(stream_sources, gw, moto_url, aws)
         self.start_sns_subscriptions(sns_sources, gw, aws)
         out["LAMBDA_ENDPOINT_URL"] = self.start_invoke_api(gw, aws, async_configs)
         self.start_schedules(schedules, gw, aws)
@@ -3437,9 +4263,10 @@ class Stack:
             return ready({k: lines[k] for k in keys})
         return self.monitor()
 
-    def function_concurrency(self, spec: FunctionSpec, sources: list[SqsEventSource]) -> int:
+    def function_concurrency(self, spec: FunctionSpec, sources: list[SqsEventSource | StreamEventSource]) -> int:
         """Instances a function may run at once: --concurrency for its HTTP routes, plus the MaximumConcurrency of
-        each of its enabled SQS event sources, so that every poller always finds an instance."""
+        each of its enabled SQS event sources and one for each enabled stream source (one batch at a time), so that
+        every poller always finds an instance."""
         from_queues = sum(s.max_concurrency for s in sources if s.function == spec.logical_id and s.enabled)
         if not from_queues:
             return self.args.concurrency
@@ -3461,6 +4288,27 @@ class Stack:
             self.pollers.append(poller)
             self.say(f"SQS event {source.function}.{source.event}: {source.queue} -> {spec.binary}, "
                      + source.describe())
+
+    def start_stream_sources(self, sources: list[StreamEventSource], gw: Gateway, moto_url: str,
+                             aws: AwsClients) -> None:
+        """One StreamPoller per enabled DynamoDB event, reading the table's stream in moto."""
+        if not sources:
+            return
+        streams = AwsClients(moto_url, self.region, max_pool_connections=len(sources) + 2, max_attempts=1)
+        for source in sources:
+            spec = gw.specs[source.function]
+            what = f"DynamoDB event {source.function}.{source.event}: {source.table} stream -> {spec.binary}"
+            if not source.enabled:
+                self.say(f"{what} is disabled (Enabled: false)")
+                continue
+            poller = StreamPoller(source, gw.pools[source.function], streams("dynamodbstreams"), aws, self.region,
+                                  spec.timeout_s, function_arn=spec.arn, quiet=self.args.quiet)
+            try:
+                poller.start()
+            except Exception as e:
+                raise StackError(f"reading the stream of {source.table} in moto failed: {e}") from None
+            self.stream_pollers.append(poller)
+            self.say(f"{what}, " + source.describe())
 
     def start_sns_subscriptions(self, sources: list[SnsEventSource], gw: Gateway, aws: AwsClients) -> None:
         """Subscribes the SNS listener to each SNS event's topic (protocol http), once the functions run."""
@@ -3548,7 +4396,7 @@ class Stack:
             time.sleep(0.25)
 
     def shutdown(self) -> None:
-        for poller in self.pollers:
+        for poller in [*self.pollers, *self.stream_pollers]:
             poller.stopping.set()  # no new batch; the ones in flight end when their functions stop
         if self.sns_listener:
             self.sns_listener.stop()  # no new notification; one in flight ends when its function stops
@@ -3561,7 +4409,8 @@ class Stack:
             if self.gateway_serving:
                 self.gateway.shutdown()
             self.gateway.server_close()
-        threads = [threading.Thread(target=p.stop, daemon=True) for p in self.pollers + self.pools]
+        threads = [threading.Thread(target=p.stop, daemon=True)
+                   for p in [*self.pollers, *self.stream_pollers, *self.pools]]
         threads += [threading.Thread(target=c.stop, daemon=True) for c in self.children.values()]
         for t in threads:
             t.start()
