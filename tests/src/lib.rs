@@ -86,6 +86,11 @@ pub(crate) fn stack_env() -> HashMap<String, String> {
     vars
 }
 
+/// One value of the stack's environment (a resource's name or URL), when the stack has it.
+pub fn stack_var(name: &str) -> Option<String> {
+    stack_env().remove(name)
+}
+
 /// Connects to the running local stack. Panics with instructions when none is running.
 pub async fn spawn_app() -> Stack {
     let vars = stack_env();

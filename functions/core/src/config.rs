@@ -324,6 +324,28 @@ impl EmailEventsConfig {
     }
 }
 
+/// Configuration of the `events-publisher` function (the table's stream to rising's event bus).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsPublisherConfig {
+    pub table_name: String,
+    /// The EventBridge bus the domain events go to (`EVENT_BUS_NAME`).
+    pub event_bus_name: String,
+}
+
+impl EventsPublisherConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+            event_bus_name: env.required("EVENT_BUS_NAME")?,
+        })
+    }
+}
+
 /// Configuration of the `scheduler` function (reminders, follow-ups and recordings, on a schedule).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchedulerConfig {

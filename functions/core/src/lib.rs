@@ -10,6 +10,7 @@ pub mod config;
 pub mod conversation;
 pub mod delivery;
 pub mod domain;
+pub mod domain_events;
 pub mod email;
 pub mod email_events;
 pub mod followups;
