@@ -145,6 +145,8 @@ EMULATOR_TEST_NUMBERS = [
 LOCAL_SECRETS: dict[str, Callable[[], str]] = {
     "TWILIO_AUTH_TOKEN": lambda: secrets.token_hex(16),  # Twilio tokens are 32 hex characters
     "CONTACT_HASH_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    # Who may use /admin locally (sign in as this address; its link arrives in moto's SES).
+    "ORGANIZER_EMAILS": lambda: "organizer@rising.test",
 }
 
 # Template Parameters whose local value is a value of the running stack (which itself honours the

@@ -228,7 +228,9 @@ class ParametersTest(unittest.TestCase):
         parameter_values(template, {}, json.loads(stack.PARAMETERS_FILE.read_text()), {})
         self.assertEqual(stack.secret_parameter_names(template),
                          ["TwilioAuthTokenParameter", "ContactHashKeyParameter", "EmailLinkKeyParameter",
-                          "SessionKeyParameter"])
+                          "SessionKeyParameter", "OrganizerEmailsParameter"])
+        # Locally the organizer list is one known address (the tests sign in with it), not random bytes.
+        self.assertEqual(stack.LOCAL_SECRETS["ORGANIZER_EMAILS"](), "organizer@rising.test")
 
 
 class OrderTest(unittest.TestCase):

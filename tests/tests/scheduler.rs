@@ -16,6 +16,7 @@ use rising_core::followups::{FollowUp, followup_id};
 use rising_core::outbound::Channel;
 use rising_core::privacy::ContactHash;
 use rising_core::store::{DynamoTrainingStore, TrainingStore};
+use rising_tests::hosts::Host;
 use rising_tests::mail::{
     emails_to, feedback_id, hard_bounce, publish_email_event, unique_email, wait_for_emails,
 };
@@ -458,6 +459,83 @@ async fn a_recording_an_organizer_publishes_with_rising_admin_reaches_every_regi
         "--yes",
     ]);
     // The schedule's next runs (other tests' published recordings may be due too: counted per person).
+    for minutes in [5, 10] {
+        app.run_scheduler(OffsetDateTime::now_utc() + Duration::minutes(minutes))
+            .await;
+    }
+    for (email, phone) in &people {
+        let emails = wait_for_emails(&app, email, 2).await;
+        assert!(emails[1].contains(url), "the recording by email");
+        let texts = wait_for_texts(&app, phone, 2).await;
+        assert!(texts[1].contains(url), "and by text: {}", texts[1]);
+    }
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    for (email, phone) in &people {
+        assert_eq!(emails_to(&app, email).await.len(), 2, "once");
+        assert_eq!(sent_to(&app, phone).await.len(), 2, "once");
+    }
+}
+
+#[tokio::test]
+async fn a_recording_an_organizer_publishes_on_the_admin_page_reaches_every_registrant_once() {
+    if no_zone_is_open(
+        "a_recording_an_organizer_publishes_on_the_admin_page_reaches_every_registrant_once",
+    ) {
+        return;
+    }
+    let app = spawn_app().await;
+    let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
+    let now = OffsetDateTime::now_utc();
+    let id = training(
+        &trainings,
+        "web",
+        "Published on the admin page",
+        now + Duration::hours(3),
+    )
+    .await;
+    let people: Vec<(String, String)> = (0..2)
+        .map(|n| (unique_email(&format!("adminpage{n}")), unique_phone()))
+        .collect();
+    for (email, phone) in &people {
+        let zip = zip_where_sending_is(phone, true);
+        confirmed(&app, email, phone, &zip, ("training", id.as_str())).await;
+    }
+
+    // The organizer signs in like a host (the list holds their address: ORGANIZER_EMAILS locally).
+    let email = rising_tests::stack_var("ORGANIZER_EMAILS").expect("the stack lists an organizer");
+    let email = email.split(',').next().unwrap().trim().to_owned();
+    let earlier = emails_to(&app, &email).await.len();
+    let organizer = Host::sign_in(&app, &email, earlier + 1).await;
+    let (status, page) = organizer.get("/admin").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Published on the admin page"), "{page}");
+    let path = format!("/admin/trainings/{}/recording", id.as_str());
+    let url = "https://rising.example/r/published-on-the-admin-page";
+
+    // Review, then publish; a second click is refused.
+    let (status, _, review) = organizer
+        .post(&path, &[("csrf", &organizer.csrf), ("url", url)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    assert!(
+        review.contains("goes to the 2 people registered"),
+        "{review}"
+    );
+    let confirm = [
+        ("csrf", organizer.csrf.as_str()),
+        ("url", url),
+        ("confirm", "yes"),
+    ];
+    let (status, location, _) = organizer.post(&path, &confirm).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/admin?published="), "{location}");
+    let (status, _, _) = organizer.post(&path, &confirm).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // A host who is not an organizer cannot.
+    let host = Host::sign_in(&app, &unique_email("not-an-organizer"), 1).await;
+    assert_eq!(host.get("/admin").await.0, StatusCode::FORBIDDEN);
+
     for minutes in [5, 10] {
         app.run_scheduler(OffsetDateTime::now_utc() + Duration::minutes(minutes))
             .await;

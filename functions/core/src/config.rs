@@ -622,6 +622,9 @@ pub struct HostConfig {
     /// Name of the SSM SecureString parameter holding the key that signs session cookies and CSRF
     /// tokens (`SESSION_KEY_PARAMETER`).
     pub session_key_parameter: String,
+    /// Name of the SSM parameter listing the organizers' email addresses, who may use `/admin`
+    /// (`ORGANIZER_EMAILS_PARAMETER`; absent: nobody may).
+    pub organizer_emails_parameter: Option<String>,
     pub contact_data_key_id: String,
     /// The send queue the sign-in email goes to.
     pub send_queue_url: String,
@@ -702,6 +705,7 @@ impl HostConfig {
             contact_hash_key_parameter: env.required("CONTACT_HASH_KEY_PARAMETER")?,
             link_key_parameter: env.required("EMAIL_LINK_KEY_PARAMETER")?,
             session_key_parameter: env.required("SESSION_KEY_PARAMETER")?,
+            organizer_emails_parameter: env.optional("ORGANIZER_EMAILS_PARAMETER"),
             contact_data_key_id: env.required("CONTACT_DATA_KEY_ID")?,
             send_queue_url: env.required("SEND_QUEUE_URL")?,
             public_base_url,

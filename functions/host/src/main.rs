@@ -11,7 +11,8 @@ use rising_core::outbound::SqsSendQueue;
 use rising_core::privacy::Sealer;
 use rising_core::secrets::SsmSecretStore;
 use rising_core::store::{
-    DynamoGatheringStore, DynamoHostStore, DynamoInviteStore, DynamoOutbox, DynamoRegistrationStore,
+    DynamoGatheringStore, DynamoHostStore, DynamoInviteStore, DynamoOutbox,
+    DynamoRegistrationStore, DynamoTrainingStore,
 };
 use rising_core::{aws, domain, telemetry};
 
@@ -32,7 +33,8 @@ async fn main() -> Result<(), Error> {
         DynamoOutbox::new(dynamodb.clone(), table.clone()),
         SqsSendQueue::new(aws::sqs(&sdk), config.send_queue_url.clone()),
         DynamoAdminStore::new(dynamodb.clone(), table.clone()),
-        DynamoInviteStore::new(dynamodb, table),
+        DynamoInviteStore::new(dynamodb.clone(), table.clone()),
+        DynamoTrainingStore::new(dynamodb, table),
         Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone()),
         SsmSecretStore::new(aws::ssm(&sdk)),
     );

@@ -26,16 +26,18 @@ use super::form::GatheringForm;
 use super::page::{self, FormPage, Frame, GatheringPage, HOST_CSP};
 use super::session::{self, SessionKey};
 use super::text::host_text;
-use super::{HostError, Hosting, Keys, Settings, SignedIn};
-use crate::admin::AuditLog;
+use super::{HostError, Hosting, Keys, Settings, SignedIn, admin};
+use crate::admin::{AuditLog, Organizer, recordings};
 use crate::config::HostConfig;
-use crate::domain::{GatheringId, Language};
+use crate::domain::{GatheringId, Language, TrainingId, TrainingUrl};
 use crate::email::TokenKey;
 use crate::links::language as page_language;
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
-use crate::store::{GatheringStore, HostStore, InviteStore, RegistrationStore, RsvpStore};
+use crate::store::{
+    GatheringStore, HostStore, InviteStore, RegistrationStore, RsvpStore, TrainingStore,
+};
 use crate::web::{header, html_page, insert, is_self_origin, query_param, see_other, source_ip};
 
 /// Bodies larger than this are refused with 413 (a full gathering form is under 10 KB).
@@ -57,10 +59,14 @@ enum Route {
     Script,
     /// A personal invitation link, `/i/<code>`.
     Personal(String),
+    /// The organizer tools' home: the training catalog.
+    Admin,
+    /// Review (POST without `confirm`) and publish (with) a training's recording.
+    AdminRecording(TrainingId),
 }
 
 /// The `host` function: its dependencies, built once per cold start.
-pub struct HostApp<H, G, R, O, Q, A, I, K> {
+pub struct HostApp<H, G, R, O, Q, A, I, T, K> {
     config: HostConfig,
     settings: Settings,
     hosts: H,
@@ -70,6 +76,7 @@ pub struct HostApp<H, G, R, O, Q, A, I, K> {
     queue: Q,
     audit: A,
     invites: I,
+    trainings: T,
     sealer: Sealer,
     secrets: K,
     keys: OnceCell<Keys>,
@@ -88,7 +95,7 @@ enum KeyError {
     Session(#[from] super::session::SessionKeyError),
 }
 
-impl<H, G, R, O, Q, A, I, K> HostApp<H, G, R, O, Q, A, I, K>
+impl<H, G, R, O, Q, A, I, T, K> HostApp<H, G, R, O, Q, A, I, T, K>
 where
     H: HostStore,
     G: GatheringStore + RsvpStore,
@@ -97,6 +104,7 @@ where
     Q: SendQueue,
     A: AuditLog,
     I: InviteStore,
+    T: TrainingStore,
     K: SecretStore,
 {
     /// Builds the handler. Does no I/O: keys are fetched on the first request that needs them.
@@ -110,6 +118,7 @@ where
         queue: Q,
         audit: A,
         invites: I,
+        trainings: T,
         sealer: Sealer,
         secrets: K,
     ) -> Self {
@@ -124,6 +133,7 @@ where
             queue,
             audit,
             invites,
+            trainings,
             sealer,
             secrets,
             keys: OnceCell::new(),
@@ -142,6 +152,10 @@ where
         &self.audit
     }
 
+    pub fn trainings(&self) -> &T {
+        &self.trainings
+    }
+
     pub fn invites(&self) -> &I {
         &self.invites
     }
@@ -158,10 +172,23 @@ where
                     .secrets
                     .fetch(&self.config.session_key_parameter)
                     .await?;
+                let hasher = ContactHasher::from_base64(&hash_key)?;
+                let organizers = match &self.config.organizer_emails_parameter {
+                    None => Vec::new(),
+                    // Without the list (not created yet), hosts still work and nobody is an organizer.
+                    Some(name) => match self.secrets.fetch(name).await {
+                        Ok(list) => super::admin::organizer_hashes(&hasher, &list),
+                        Err(error) => {
+                            tracing::warn!(error = %error, "no organizer list: /admin is closed");
+                            Vec::new()
+                        }
+                    },
+                };
                 Ok::<_, KeyError>(Keys {
-                    hasher: ContactHasher::from_base64(&hash_key)?,
+                    hasher,
                     link_key: TokenKey::from_base64(&link_key)?,
                     session: SessionKey::from_base64(&session_key)?,
+                    organizers,
                 })
             })
             .await
@@ -302,6 +329,22 @@ where
             (Route::Invite(id), Method::POST, Some(s)) => {
                 self.invite(&app, request, language, &s, &id, now).await
             }
+            (Route::Admin | Route::AdminRecording(_), _, Some(s))
+                if !keys.organizers.contains(s.host()) =>
+            {
+                Err(HostError::NotOrganizer)
+            }
+            (Route::Admin, Method::GET | Method::HEAD, Some(s)) => {
+                self.admin_home(request, language, &s, None, StatusCode::OK)
+                    .await
+            }
+            (Route::AdminRecording(_), Method::GET | Method::HEAD, Some(_)) => {
+                Ok(see_other("/admin"))
+            }
+            (Route::AdminRecording(id), Method::POST, Some(s)) => {
+                self.admin_recording(&app, request, language, &s, &id, now)
+                    .await
+            }
             (Route::AttendeesCsv(id), Method::GET | Method::HEAD, Some(s)) => app
                 .export_csv(s.host(), &id, language, now)
                 .await
@@ -325,6 +368,86 @@ where
             Ok(response) => response,
             Err(error) => self.failure(request, language, None, error),
         }
+    }
+
+    /// The organizer home: the training catalog (`notice` after a publication, `error` for a link
+    /// that is not one).
+    async fn admin_home(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        error: Option<&str>,
+        status: StatusCode,
+    ) -> Result<Response<Body>, HostError> {
+        let summaries = recordings::list_trainings(&self.trainings).await?;
+        let t = admin::admin_text(language);
+        let notice = query_param(request, "published").map(|_| t.published_notice);
+        let href = other_language_href(request, language);
+        let html = admin::trainings_page(
+            &self.frame(language, t.title, Some(&s.csrf), &href),
+            &summaries,
+            &s.csrf,
+            notice,
+            error,
+        );
+        Ok(self.html(request, status, html))
+    }
+
+    /// Publishing a recording: the link is checked, then reviewed (what happens, to how many), then
+    /// published once the organizer confirms. Audited by `recordings::publish_recording`, as the
+    /// CLI's publication is; the audit names the organizer by the keyed hash of their email.
+    async fn admin_recording(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        id: &TrainingId,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
+        let url = match TrainingUrl::parse(&form_value(request, "url").unwrap_or_default()) {
+            Ok(url) => url,
+            Err(error) => {
+                let message = error.to_string();
+                return self
+                    .admin_home(
+                        request,
+                        language,
+                        s,
+                        Some(&message),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await;
+            }
+        };
+        if form_value(request, "confirm").as_deref() != Some("yes") {
+            let preview = recordings::preview_recording(&self.trainings, id).await?;
+            let t = admin::admin_text(language);
+            let href = other_language_href(request, language);
+            let html = admin::review_page(
+                &self.frame(language, t.review_title, Some(&s.csrf), &href),
+                &preview,
+                url.as_str(),
+                &s.csrf,
+            );
+            return Ok(self.html(request, StatusCode::OK, html));
+        }
+        let by = Organizer::parse(&format!("organizer {}", s.host().as_str()))
+            .map_err(|_| HostError::NotOrganizer)?;
+        let request_ = recordings::RecordingRequest {
+            training: id,
+            url: &url,
+            by: &by,
+        };
+        let published =
+            recordings::publish_recording(&self.trainings, &self.audit, &request_, now).await?;
+        tracing::info!(
+            registrants = published.registrants,
+            "recording published from the organizer page"
+        );
+        Ok(see_other(&format!("/admin?published={}", id.as_str())))
     }
 
     async fn signed_in(
@@ -417,6 +540,14 @@ where
                 self.sign_in_page(request, language, status, "", None, Some(t.too_many))
             }
             HostError::Forbidden => self.message(request, language, csrf, status, t.forbidden),
+            HostError::NotOrganizer => {
+                let message = admin::admin_text(language).not_organizer;
+                self.message(request, language, csrf, status, message)
+            }
+            HostError::AlreadyPublished => {
+                let message = admin::admin_text(language).already_published;
+                self.message(request, language, csrf, status, message)
+            }
             HostError::NotFound => self.message(request, language, csrf, status, t.not_found),
             _ => self.message(request, language, csrf, status, t.unavailable),
         }
@@ -911,6 +1042,15 @@ fn route(request: &Request) -> Option<Route> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if let [.., "i", code] = segments.as_slice() {
         return Some(Route::Personal((*code).to_owned()));
+    }
+    if !segments.contains(&"host")
+        && let Some(at) = segments.iter().rposition(|s| *s == "admin")
+    {
+        return match &segments[at + 1..] {
+            [] => Some(Route::Admin),
+            ["trainings", id, "recording"] => TrainingId::parse(id).ok().map(Route::AdminRecording),
+            _ => None,
+        };
     }
     let at = segments.iter().rposition(|s| *s == "host")?;
     let id = |s: &str| GatheringId::parse(s).ok();

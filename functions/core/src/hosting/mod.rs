@@ -11,6 +11,7 @@
 //! answers 404 otherwise (the same answer as for a gathering that does not exist). Downloads of an
 //! attendee list are recorded in the audit log before the file is produced.
 
+mod admin;
 pub mod contacts;
 pub mod form;
 mod handler;
@@ -92,6 +93,8 @@ pub struct Keys {
     pub hasher: ContactHasher,
     pub link_key: TokenKey,
     pub session: SessionKey,
+    /// The keyed hashes of the organizers' emails: the hosts who may use `/admin`.
+    pub organizers: Vec<ContactHash>,
 }
 
 /// Why a host request failed. Mapped to HTTP statuses in one place ([`HostError::status`]).
@@ -129,6 +132,21 @@ pub enum HostError {
     NobodyToInvite,
     #[error("the host's daily quota of {limit} invitations is reached")]
     Quota { limit: u32 },
+    #[error("signed in, but not an organizer")]
+    NotOrganizer,
+    #[error("the recording was published already")]
+    AlreadyPublished,
+}
+
+impl From<crate::admin::recordings::PublishError> for HostError {
+    fn from(error: crate::admin::recordings::PublishError) -> Self {
+        use crate::admin::recordings::PublishError;
+        match error {
+            PublishError::NoSuchTraining(_) => Self::NotFound,
+            PublishError::AlreadyPublished { .. } => Self::AlreadyPublished,
+            PublishError::Audit(e) | PublishError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl HostError {
@@ -141,7 +159,8 @@ impl HostError {
             Self::TooMany | Self::Quota { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::LinkExpired => StatusCode::GONE,
             Self::NotSignedIn => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::NotOrganizer => StatusCode::FORBIDDEN,
+            Self::AlreadyPublished => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Store(_) | Self::Queue(_) | Self::NoCode => StatusCode::SERVICE_UNAVAILABLE,
             Self::Crypto(_) | Self::Email(_) | Self::Gathering(_) => {

@@ -102,7 +102,7 @@ struct LayoutHtml<'a> {
     refresh: bool,
 }
 
-fn layout(frame: &Frame, body: Result<String, askama::Error>) -> String {
+pub(super) fn layout(frame: &Frame, body: Result<String, askama::Error>) -> String {
     let t = host_text(frame.language);
     let body = body.unwrap_or_else(|error| {
         tracing::error!(error = %error, "host page template failed");

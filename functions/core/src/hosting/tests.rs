@@ -14,7 +14,7 @@ use crate::privacy::{Sealer, field_context};
 use crate::secrets::StaticSecretStore;
 use crate::store::{
     GatheringStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore, MemoryOutbox,
-    MemoryRegistrationStore, NewRsvp, RsvpSource, RsvpStore,
+    MemoryRegistrationStore, MemoryTrainingStore, NewRsvp, RsvpSource, RsvpStore, TrainingStore,
 };
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -30,6 +30,7 @@ type App = HostApp<
     Queue,
     MemoryAdminStore,
     MemoryInviteStore,
+    MemoryTrainingStore,
     StaticSecretStore,
 >;
 
@@ -44,6 +45,7 @@ fn config() -> HostConfig {
             "CONTACT_HASH_KEY_PARAMETER" => "/rising/contact-hash-key",
             "EMAIL_LINK_KEY_PARAMETER" => "/rising/email-link-key",
             "SESSION_KEY_PARAMETER" => "/rising/session-key",
+            "ORGANIZER_EMAILS_PARAMETER" => "/rising/organizer-emails",
             "CONTACT_DATA_KEY_ID" => "key",
             "SEND_QUEUE_URL" => "https://sqs.example/q",
             "API_URL" => "https://api.rising.example",
@@ -71,7 +73,11 @@ fn world() -> World {
     let secrets = StaticSecretStore::default()
         .with("/rising/contact-hash-key", KEY)
         .with("/rising/email-link-key", KEY)
-        .with("/rising/session-key", OTHER_KEY);
+        .with("/rising/session-key", OTHER_KEY)
+        .with(
+            "/rising/organizer-emails",
+            "Organizer@Rising.example, not-an-address;\nsecond@rising.example",
+        );
     let app = HostApp::new(
         config(),
         MemoryHostStore::new(),
@@ -81,6 +87,7 @@ fn world() -> World {
         queue.clone(),
         MemoryAdminStore::default(),
         MemoryInviteStore::new(),
+        MemoryTrainingStore::new(),
         sealer.clone(),
         secrets,
     );
@@ -1009,4 +1016,249 @@ fn the_invitation_texts_are_gsm7_and_fit_two_segments_with_long_values() {
         assert!(info.segments <= 2, "{body}: {info:?}");
         assert!(body.contains("STOP"));
     }
+}
+
+// --- organizer tools (/admin) --------------------------------------------------------------------
+
+/// A training starting in a week, with `registered` people registered.
+async fn training_with_registrants(w: &World, registered: usize) -> crate::domain::TrainingId {
+    use crate::domain::{TrainingDraft, TrainingId, TrainingTitle};
+    use crate::store::NewTrainingRegistration;
+    let id = TrainingId::parse("host-training-1").unwrap();
+    let training = TrainingDraft {
+        title: TrainingTitle::parse("Host training").unwrap(),
+        title_es: None,
+        starts_at: now() + Duration::days(7),
+        duration: Duration::hours(1),
+        time_zone: "America/Chicago".into(),
+        join_url: None,
+        recording_url: None,
+        recording_published_at: None,
+    }
+    .build(id.clone())
+    .unwrap();
+    w.app
+        .trainings()
+        .put_training(&training, now())
+        .await
+        .unwrap();
+    for i in 0..registered {
+        let contact = crate::privacy::ContactHash::parse(&format!("e.person{i}")).unwrap();
+        let first_name = w
+            .sealer
+            .seal(&field_context(&contact, "first_name"), "Ana")
+            .await
+            .unwrap();
+        let registration = NewTrainingRegistration {
+            training: &id,
+            contact: &contact,
+            language: Language::En,
+            first_name: &first_name,
+            source: RsvpSource::Form,
+            referral: None,
+        };
+        w.app
+            .trainings()
+            .register(registration, now())
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Posts an organizer form with the signed-in person's CSRF token.
+async fn publish(
+    w: &World,
+    path: &str,
+    who: &Host,
+    pairs: &[(&str, &str)],
+) -> http::Response<Body> {
+    let mut all = vec![("csrf", who.csrf.as_str())];
+    all.extend_from_slice(pairs);
+    w.post(path, who, &all).await
+}
+
+#[tokio::test]
+async fn an_organizer_sees_the_trainings_with_their_registrations_and_a_recording_form() {
+    let w = world();
+    training_with_registrants(&w, 3).await;
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let response = w.get("/admin", &organizer.cookie).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(&response);
+    assert!(html.contains("Organizer tools"), "{html}");
+    assert!(
+        html.contains("<th scope=\"row\">Host training</th>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>3</td>"), "{html}");
+    assert!(
+        html.contains("action=\"/admin/trainings/host-training-1/recording\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<label for=\"url-host-training-1\">"),
+        "{html}"
+    );
+    // The second address of the list is an organizer too; the entry that is not an address is nobody.
+    let second = w.sign_in("second@rising.example").await;
+    assert_eq!(
+        w.get("/admin", &second.cookie).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_host_who_is_not_an_organizer_is_refused_and_someone_signed_out_is_sent_to_sign_in() {
+    let w = world();
+    let id = training_with_registrants(&w, 1).await;
+    let host = w.sign_in("host@rising.example").await;
+    let response = w.get("/admin", &host.cookie).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(text(&response).contains("for the campaign&#39;s organizers"));
+    let path = format!("/admin/trainings/{}/recording", id.as_str());
+    let pairs = [("url", "https://video.example/rec"), ("confirm", "yes")];
+    let response = publish(&w, &path, &host, &pairs).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.app
+            .trainings()
+            .get_training(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .recording_url,
+        None
+    );
+
+    let response = w.get("/admin", "").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).starts_with("/host"));
+}
+
+#[tokio::test]
+async fn publishing_a_recording_is_reviewed_then_confirmed_audited_and_done_once() {
+    let w = world();
+    let id = training_with_registrants(&w, 2).await;
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let path = format!("/admin/trainings/{}/recording", id.as_str());
+
+    // Review: nothing is stored yet; the page says what will happen and to how many people.
+    let response = publish(
+        &w,
+        &path,
+        &organizer,
+        &[("url", " https://video.example/host ")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(&response);
+    assert!(
+        html.contains("the link https://video.example/host goes to the 2 people registered"),
+        "{html}"
+    );
+    assert!(html.contains("name=\"confirm\" value=\"yes\""), "{html}");
+    assert_eq!(
+        w.app
+            .trainings()
+            .get_training(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .recording_url,
+        None
+    );
+    assert!(w.app.audit().audit_entries().is_empty());
+
+    // Confirm: published, audited, and the page says so.
+    let pairs = [("url", "https://video.example/host"), ("confirm", "yes")];
+    let response = publish(&w, &path, &organizer, &pairs).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        format!("/admin?published={}", id.as_str())
+    );
+    let training = w.app.trainings().get_training(&id).await.unwrap().unwrap();
+    assert_eq!(
+        training.recording_url.unwrap().as_str(),
+        "https://video.example/host"
+    );
+    assert_eq!(training.recording_published_at, Some(now()));
+    let audit = w.app.audit().audit_entries();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].what, AuditAction::RecordingPublication);
+    assert_eq!(audit[0].rows, 2);
+    assert!(
+        !audit[0].who.contains("organizer@"),
+        "the audit names no email: {}",
+        audit[0].who
+    );
+    let page = text(&w.get(&location(&response), &organizer.cookie).await);
+    assert!(
+        page.contains("Published. The link goes to everyone registered"),
+        "{page}"
+    );
+    assert!(page.contains("Published 20"), "{page}");
+
+    // Again (a double click, a second organizer): refused, nothing changed.
+    let pairs = [("url", "https://video.example/other"), ("confirm", "yes")];
+    let response = publish(&w, &path, &organizer, &pairs).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(text(&response).contains("published already"));
+    let training = w.app.trainings().get_training(&id).await.unwrap().unwrap();
+    assert_eq!(
+        training.recording_url.unwrap().as_str(),
+        "https://video.example/host"
+    );
+}
+
+#[tokio::test]
+async fn a_recording_link_that_is_not_https_or_a_forged_form_publishes_nothing() {
+    let w = world();
+    let id = training_with_registrants(&w, 1).await;
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let path = format!("/admin/trainings/{}/recording", id.as_str());
+
+    let pairs = [("url", "http://video.example/host"), ("confirm", "yes")];
+    let response = publish(&w, &path, &organizer, &pairs).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&response).contains("role=\"alert\""));
+
+    let forged = Host {
+        cookie: organizer.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let pairs = [("url", "https://video.example/host"), ("confirm", "yes")];
+    let response = publish(&w, &path, &forged, &pairs).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let response = publish(
+        &w,
+        "/admin/trainings/no-such-training/recording",
+        &organizer,
+        &pairs,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.app
+            .trainings()
+            .get_training(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .recording_url,
+        None
+    );
+    assert!(w.app.audit().audit_entries().is_empty());
+}
+
+#[tokio::test]
+async fn the_organizer_pages_speak_spanish() {
+    let w = world();
+    training_with_registrants(&w, 1).await;
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let html = text(&w.get("/admin?lang=es", &organizer.cookie).await);
+    assert!(html.contains("<html lang=\"es\">"), "{html}");
+    assert!(html.contains("Herramientas de organización"), "{html}");
 }
