@@ -2963,6 +2963,7 @@ class StreamPoller:
         self.shards: dict[str, StreamShardBatches] = {}
         self.filtered = 0  # records no filter matched, since the last log line
         self.retry_at: dict[str, float] = {}  # shard id -> monotonic time of its next retry
+        self.last_read: dict[str, str] = {}  # shard id -> the last sequence number read from it
 
     # lifecycle ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -3023,14 +3024,25 @@ class StreamPoller:
         return busy
 
     def read(self, shard_id: str, now: float | None = None) -> int:
-        """GetRecords on the shard until it has nothing new; the records that pass the filters are queued."""
+        """GetRecords on the shard until it has nothing new; the records that pass the filters are queued.
+
+        Once a record of the shard was read, each round starts from a new iterator after the last sequence number
+        read (as Lambda resumes from its checkpoint) instead of the NextShardIterator of the last answer: under
+        load, moto's chain of iterators was seen to stop returning records the shard had (a whole test run's
+        events lost), while an iterator taken after the last sequence number read returned them."""
         kept = 0
+        last = self.last_read.get(shard_id)
+        if last is not None and self.iterators.get(shard_id):
+            self.iterators[shard_id] = self.streams.get_shard_iterator(
+                StreamArn=self.source.stream_arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                SequenceNumber=last)["ShardIterator"]
         while self.iterators.get(shard_id) and not self.stopping.is_set():
             answer = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=STREAM_GET_RECORDS_LIMIT)
             self.iterators[shard_id] = answer.get("NextShardIterator")
             raw = answer.get("Records") or []
             if not raw:
                 break
+            self.last_read[shard_id] = max((r["dynamodb"]["SequenceNumber"] for r in raw), key=int)
             records = [stream_record(r, self.source.stream_arn, self.region) for r in raw]
             passing = [r for r in records if filters_match(self.source.filters, r)]
             self.filtered += len(records) - len(passing)

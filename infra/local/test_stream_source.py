@@ -360,8 +360,11 @@ class FakeStreams:
     def describe_stream(self, StreamArn):
         return {"StreamDescription": {"StreamArn": StreamArn, "Shards": [{"ShardId": SHARD}]}}
 
-    def get_shard_iterator(self, StreamArn, ShardId, ShardIteratorType):
+    def get_shard_iterator(self, StreamArn, ShardId, ShardIteratorType, SequenceNumber=None):
         self.positions.append(ShardIteratorType)
+        if ShardIteratorType == "AFTER_SEQUENCE_NUMBER":  # records are in sequence order
+            after = [i for i, r in enumerate(self.records) if int(r["dynamodb"]["SequenceNumber"]) <= int(SequenceNumber)]
+            return {"ShardIterator": str(len(after))}
         return {"ShardIterator": str(0 if ShardIteratorType == "TRIM_HORIZON" else len(self.records))}
 
     def get_records(self, ShardIterator, Limit):
@@ -430,6 +433,22 @@ class PollerTest(unittest.TestCase):
             if not p.step(now=time.monotonic() + 3600):
                 return
         self.fail("the poller never went idle")
+
+    def test_records_written_later_are_read_even_when_the_chain_of_next_iterators_goes_dead(self):
+        class DeadChain(FakeStreams):  # moto's NextShardIterator chain, as seen stalling under load
+            def get_records(self, ShardIterator, Limit):
+                if ShardIterator.startswith("next-"):
+                    return {"Records": [], "NextShardIterator": ShardIterator}
+                answer = super().get_records(ShardIterator, Limit)
+                return {**answer, "NextShardIterator": "next-" + answer["NextShardIterator"]}
+        src = source(on_failure=("SQS", "Dlq", QUEUE_URL))
+        pool, streams = FakePool(lambda records: ("ok", None)), DeadChain(rsvps(3))
+        p = StreamPoller(src, pool, streams, self.aws, REGION, 5.0, retry_pause_s=0)
+        p.open()
+        self.drain(p)
+        streams.append(*rsvps(2, start=3))
+        self.drain(p)
+        self.assertEqual(pool.calls, [[0, 1, 2], [3, 4]])
 
     def sent(self, service: str) -> list[dict]:
         return [kwargs for svc, method, kwargs in self.aws.calls
