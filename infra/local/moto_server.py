@@ -15,14 +15,21 @@ SES accepted, grew with the whole suite until it took longer than a client's tim
 grew with it. Only SES's instances are tracked here. Everything else is moto as installed
 (`infra/requirements.txt`).
 
+A table's stream (its one shard's list of records) is copied without copying the records: moto deep-copies
+every table before each `TransactWriteItems` (its rollback), and with the stream on, that copy grew with
+every record the stream ever held, until transactions took seconds and functions timed out. Stream records
+are written once and never changed, so the copy shares them.
+
 Usage: the same arguments as `moto_server` (`-H HOST -p PORT`).
 """
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 
 from moto.core.common_models import BaseModel
+from moto.dynamodb.models.table import StreamShard
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 
@@ -36,6 +43,18 @@ def call_action(self):
 
 
 DynamoHandler.call_action = call_action
+
+
+def _copy_shard(self, memo):
+    shard = object.__new__(StreamShard)
+    memo[id(self)] = shard
+    shard.__dict__.update(self.__dict__)
+    shard.table = copy.deepcopy(self.table, memo)
+    shard.items = list(self.items)  # the records themselves are shared: written once, never changed
+    return shard
+
+
+StreamShard.__deepcopy__ = _copy_shard
 
 # The services whose instances `/moto-api/data.json` lists: the tests read sent email there.
 _TRACKED = {"ses"}

@@ -430,22 +430,7 @@ async fn a_recording_an_organizer_publishes_with_rising_admin_reaches_every_regi
         return;
     }
     let app = spawn_app().await;
-    let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
-    let now = OffsetDateTime::now_utc();
-    let id = training(
-        &trainings,
-        "pub",
-        "Published by an organizer",
-        now + Duration::hours(2),
-    )
-    .await;
-    let people: Vec<(String, String)> = (0..2)
-        .map(|n| (unique_email(&format!("published{n}")), unique_phone()))
-        .collect();
-    for (email, phone) in &people {
-        let zip = zip_where_sending_is(phone, true);
-        confirmed(&app, email, phone, &zip, ("training", id.as_str())).await;
-    }
+    let (id, people) = registered_training(&app, "pub", "Published by an organizer").await;
 
     let url = "https://rising.example/r/published-by-an-organizer";
     rising_tests::admin::ok(&[
@@ -458,22 +443,7 @@ async fn a_recording_an_organizer_publishes_with_rising_admin_reaches_every_regi
         "Integration test (scheduler)",
         "--yes",
     ]);
-    // The schedule's next runs (other tests' published recordings may be due too: counted per person).
-    for minutes in [5, 10] {
-        app.run_scheduler(OffsetDateTime::now_utc() + Duration::minutes(minutes))
-            .await;
-    }
-    for (email, phone) in &people {
-        let emails = wait_for_emails(&app, email, 2).await;
-        assert!(emails[1].contains(url), "the recording by email");
-        let texts = wait_for_texts(&app, phone, 2).await;
-        assert!(texts[1].contains(url), "and by text: {}", texts[1]);
-    }
-    tokio::time::sleep(StdDuration::from_secs(2)).await;
-    for (email, phone) in &people {
-        assert_eq!(emails_to(&app, email).await.len(), 2, "once");
-        assert_eq!(sent_to(&app, phone).await.len(), 2, "once");
-    }
+    recording_reaches_each_once(&app, &people, url).await;
 }
 
 #[tokio::test]
@@ -484,22 +454,7 @@ async fn a_recording_an_organizer_publishes_on_the_admin_page_reaches_every_regi
         return;
     }
     let app = spawn_app().await;
-    let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
-    let now = OffsetDateTime::now_utc();
-    let id = training(
-        &trainings,
-        "web",
-        "Published on the admin page",
-        now + Duration::hours(3),
-    )
-    .await;
-    let people: Vec<(String, String)> = (0..2)
-        .map(|n| (unique_email(&format!("adminpage{n}")), unique_phone()))
-        .collect();
-    for (email, phone) in &people {
-        let zip = zip_where_sending_is(phone, true);
-        confirmed(&app, email, phone, &zip, ("training", id.as_str())).await;
-    }
+    let (id, people) = registered_training(&app, "web", "Published on the admin page").await;
 
     // The organizer signs in like a host (the list holds their address: ORGANIZER_EMAILS locally).
     let email = rising_tests::stack_var("ORGANIZER_EMAILS").expect("the stack lists an organizer");
@@ -536,19 +491,45 @@ async fn a_recording_an_organizer_publishes_on_the_admin_page_reaches_every_regi
     let host = Host::sign_in(&app, &unique_email("not-an-organizer"), 1).await;
     assert_eq!(host.get("/admin").await.0, StatusCode::FORBIDDEN);
 
+    recording_reaches_each_once(&app, &people, url).await;
+}
+
+/// A training starting in 2 hours (no reminder is due for people who register now) and two people
+/// registered through the form, by email and by text: its id and the people's (email, phone).
+async fn registered_training(
+    app: &Stack,
+    prefix: &str,
+    title: &str,
+) -> (TrainingId, Vec<(String, String)>) {
+    let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
+    let starts_at = OffsetDateTime::now_utc() + Duration::hours(2);
+    let id = training(&trainings, prefix, title, starts_at).await;
+    let people: Vec<(String, String)> = (0..2)
+        .map(|n| (unique_email(&format!("{prefix}{n}")), unique_phone()))
+        .collect();
+    for (email, phone) in &people {
+        let zip = zip_where_sending_is(phone, true);
+        confirmed(app, email, phone, &zip, ("training", id.as_str())).await;
+    }
+    (id, people)
+}
+
+/// The schedule's next runs deliver the published recording `url` to each person once, by email and
+/// text (other tests' published recordings may be due too: counted per person).
+async fn recording_reaches_each_once(app: &Stack, people: &[(String, String)], url: &str) {
     for minutes in [5, 10] {
         app.run_scheduler(OffsetDateTime::now_utc() + Duration::minutes(minutes))
             .await;
     }
-    for (email, phone) in &people {
-        let emails = wait_for_emails(&app, email, 2).await;
+    for (email, phone) in people {
+        let emails = wait_for_emails(app, email, 2).await;
         assert!(emails[1].contains(url), "the recording by email");
-        let texts = wait_for_texts(&app, phone, 2).await;
+        let texts = wait_for_texts(app, phone, 2).await;
         assert!(texts[1].contains(url), "and by text: {}", texts[1]);
     }
     tokio::time::sleep(StdDuration::from_secs(2)).await;
-    for (email, phone) in &people {
-        assert_eq!(emails_to(&app, email).await.len(), 2, "once");
-        assert_eq!(sent_to(&app, phone).await.len(), 2, "once");
+    for (email, phone) in people {
+        assert_eq!(emails_to(app, email).await.len(), 2, "once");
+        assert_eq!(sent_to(app, phone).await.len(), 2, "once");
     }
 }
