@@ -3027,9 +3027,10 @@ class StreamPoller:
         """GetRecords on the shard until it has nothing new; the records that pass the filters are queued.
 
         Once a record of the shard was read, each round starts from a new iterator after the last sequence number
-        read (as Lambda resumes from its checkpoint) instead of the NextShardIterator of the last answer: under
-        load, moto's chain of iterators was seen to stop returning records the shard had (a whole test run's
-        events lost), while an iterator taken after the last sequence number read returned them."""
+        read (as Lambda resumes from its checkpoint) instead of the NextShardIterator of the last answer. moto's
+        iterators hold the shard object they were taken from, and a cancelled TransactWriteItems restores
+        moto's copy of the tables, shard included: the old chain then never sees another record (a whole test
+        run's events were lost that way). A new iterator is taken from the table's current shard."""
         kept = 0
         last = self.last_read.get(shard_id)
         if last is not None and self.iterators.get(shard_id):
