@@ -12,7 +12,7 @@ use rising_core::domain::{
 use rising_core::privacy::{ContactHash, ContactHasher, Sealed, Sealer, field_context};
 use rising_core::store::{
     DynamoTrainingStore, NewTrainingRegistration, Published, PutTraining, RsvpSource,
-    TrainingRegistered, TrainingRegistrationStatus, TrainingStore,
+    TrainingRegistered, TrainingRegistrationStatus, TrainingStore, UpdateTraining,
 };
 use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
 use time::{Duration, OffsetDateTime};
@@ -497,4 +497,66 @@ async fn the_seeded_trainings_are_the_calendars_three() {
         .filter(|t| ["overview", "host-training", "third-training"].contains(&t.as_str()))
         .collect();
     assert_eq!(catalog, [overview.id, host.id, third.id]);
+}
+
+#[tokio::test]
+async fn an_edited_training_moves_in_the_catalog_and_keeps_its_published_recording() {
+    let stack = spawn_app().await;
+    let store = store(&stack);
+    let t = training(Duration::days(9));
+    put_all(&store, &[&t]).await;
+    let recording = url("https://rising.invalid/recording/edited");
+    assert_eq!(
+        store
+            .publish_recording(&t.id, &recording, now())
+            .await
+            .expect("publish"),
+        Published::Published
+    );
+
+    let mut edited = TrainingDraft {
+        title: TrainingTitle::parse("Edited training").expect("title"),
+        title_es: None,
+        starts_at: t.starts_at + Duration::days(1),
+        duration: Duration::minutes(45),
+        time_zone: "America/New_York".into(),
+        join_url: None,
+        recording_url: None,
+        recording_published_at: None,
+    }
+    .build(t.id.clone())
+    .expect("a valid training");
+    assert_eq!(
+        store.update_training(&edited, now()).await.expect("update"),
+        UpdateTraining::Updated
+    );
+    let read = store
+        .get_training(&t.id)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(read.title.as_str(), "Edited training");
+    assert_eq!(read.title_es, None, "an emptied Spanish title is removed");
+    assert_eq!(read.join_url, None, "an emptied join link is removed");
+    assert_eq!(read.starts_at, edited.starts_at);
+    assert_eq!(read.duration(), Duration::minutes(45));
+    assert_eq!(read.time_zone, "America/New_York");
+    assert_eq!(
+        read.published_recording(),
+        Some(&recording),
+        "the recording stays"
+    );
+    let items = stack.query_pk(&format!("TRAINING#{}", t.id)).await;
+    let starts = s(&items[0], "starts_at").expect("starts_at").to_owned();
+    assert!(
+        s(&items[0], "gsi1sk").is_some_and(|k| k == format!("{starts}#{}", t.id)),
+        "the catalog order follows the new start: {items:?}"
+    );
+
+    edited.id = TrainingId::random();
+    assert_eq!(
+        store.update_training(&edited, now()).await.expect("update"),
+        UpdateTraining::NoSuchTraining
+    );
+    assert_eq!(store.get_training(&edited.id).await.expect("get"), None);
 }

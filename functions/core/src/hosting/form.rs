@@ -345,12 +345,12 @@ fn has_control(text: &str) -> bool {
         .any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
-fn parse_date(text: &str) -> Result<jiff::civil::Date, ()> {
+pub(crate) fn parse_date(text: &str) -> Result<jiff::civil::Date, ()> {
     text.trim().parse::<jiff::civil::Date>().map_err(|_| ())
 }
 
 /// `HH:MM` (24-hour), as `<input type="time">` sends it; seconds are ignored.
-fn parse_time(text: &str) -> Result<jiff::civil::Time, ()> {
+pub(crate) fn parse_time(text: &str) -> Result<jiff::civil::Time, ()> {
     let mut parts = text.trim().split(':');
     let hour: i8 = parts.next().ok_or(())?.parse().map_err(|_| ())?;
     let minute: i8 = parts.next().ok_or(())?.parse().map_err(|_| ())?;
@@ -358,7 +358,11 @@ fn parse_time(text: &str) -> Result<jiff::civil::Time, ()> {
 }
 
 /// A wall-clock time in `zone` as UTC (an hour skipped by a DST change moves forward).
-fn to_utc(date: jiff::civil::Date, at: jiff::civil::Time, zone: &str) -> Option<OffsetDateTime> {
+pub(crate) fn to_utc(
+    date: jiff::civil::Date,
+    at: jiff::civil::Time,
+    zone: &str,
+) -> Option<OffsetDateTime> {
     let tz = jiff::tz::TimeZone::get(zone).ok()?;
     let zoned = date.to_datetime(at).to_zoned(tz).ok()?;
     OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()

@@ -27,9 +27,9 @@ use super::page::{self, FormPage, Frame, GatheringPage, HOST_CSP};
 use super::session::{self, SessionKey};
 use super::text::host_text;
 use super::{HostError, Hosting, Keys, Settings, SignedIn, admin};
-use crate::admin::{AuditLog, Organizer, recordings};
+use crate::admin::AuditLog;
 use crate::config::HostConfig;
-use crate::domain::{GatheringId, Language, TrainingId, TrainingUrl};
+use crate::domain::{GatheringId, Language};
 use crate::email::TokenKey;
 use crate::links::language as page_language;
 use crate::outbound::{OutboxStore, SendQueue};
@@ -39,6 +39,10 @@ use crate::store::{
     GatheringStore, HostStore, InviteStore, RegistrationStore, RsvpStore, TrainingStore,
 };
 use crate::web::{header, html_page, insert, is_self_origin, query_param, see_other, source_ip};
+
+mod admin_routes;
+
+use admin_routes::AdminRoute;
 
 /// Bodies larger than this are refused with 413 (a full gathering form is under 10 KB).
 pub const BODY_LIMIT: usize = 32 * 1024;
@@ -59,10 +63,8 @@ enum Route {
     Script,
     /// A personal invitation link, `/i/<code>`.
     Personal(String),
-    /// The organizer tools' home: the training catalog.
-    Admin,
-    /// Review (POST without `confirm`) and publish (with) a training's recording.
-    AdminRecording(TrainingId),
+    /// The organizer tools (`/admin…`).
+    Admin(AdminRoute),
 }
 
 /// The `host` function: its dependencies, built once per cold start.
@@ -329,125 +331,23 @@ where
             (Route::Invite(id), Method::POST, Some(s)) => {
                 self.invite(&app, request, language, &s, &id, now).await
             }
-            (Route::Admin | Route::AdminRecording(_), _, Some(s))
-                if !keys.organizers.contains(s.host()) =>
-            {
+            (Route::Admin(_), _, Some(s)) if !keys.organizers.contains(s.host()) => {
                 Err(HostError::NotOrganizer)
             }
-            (Route::Admin, Method::GET | Method::HEAD, Some(s)) => {
-                self.admin_home(request, language, &s, None, StatusCode::OK)
-                    .await
-            }
-            (Route::AdminRecording(_), Method::GET | Method::HEAD, Some(_)) => {
-                Ok(see_other("/admin"))
-            }
-            (Route::AdminRecording(id), Method::POST, Some(s)) => {
-                self.admin_recording(&app, request, language, &s, &id, now)
+            (Route::Admin(route), method, Some(s)) => {
+                self.admin(&app, request, language, &s, route, method, now)
                     .await
             }
             (Route::AttendeesCsv(id), Method::GET | Method::HEAD, Some(s)) => app
                 .export_csv(s.host(), &id, language, now)
                 .await
                 .map(|csv| csv_response(request, &id, csv)),
-            _ => {
-                let mut response = self.message(
-                    request,
-                    language,
-                    None,
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    host_text(language).not_found,
-                );
-                response.headers_mut().insert(
-                    http::header::ALLOW,
-                    HeaderValue::from_static("GET, HEAD, POST"),
-                );
-                return response;
-            }
+            _ => return self.not_allowed(request, language),
         };
         match result {
             Ok(response) => response,
             Err(error) => self.failure(request, language, None, error),
         }
-    }
-
-    /// The organizer home: the training catalog (`notice` after a publication, `error` for a link
-    /// that is not one).
-    async fn admin_home(
-        &self,
-        request: &Request,
-        language: Language,
-        s: &SignedIn,
-        error: Option<&str>,
-        status: StatusCode,
-    ) -> Result<Response<Body>, HostError> {
-        let summaries = recordings::list_trainings(&self.trainings).await?;
-        let t = admin::admin_text(language);
-        let notice = query_param(request, "published").map(|_| t.published_notice);
-        let href = other_language_href(request, language);
-        let html = admin::trainings_page(
-            &self.frame(language, t.title, Some(&s.csrf), &href),
-            &summaries,
-            &s.csrf,
-            notice,
-            error,
-        );
-        Ok(self.html(request, status, html))
-    }
-
-    /// Publishing a recording: the link is checked, then reviewed (what happens, to how many), then
-    /// published once the organizer confirms. Audited by `recordings::publish_recording`, as the
-    /// CLI's publication is; the audit names the organizer by the keyed hash of their email.
-    async fn admin_recording(
-        &self,
-        app: &Hosting<'_, H, G, R, O, Q, A, I>,
-        request: &Request,
-        language: Language,
-        s: &SignedIn,
-        id: &TrainingId,
-        now: OffsetDateTime,
-    ) -> Result<Response<Body>, HostError> {
-        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
-        let url = match TrainingUrl::parse(&form_value(request, "url").unwrap_or_default()) {
-            Ok(url) => url,
-            Err(error) => {
-                let message = error.to_string();
-                return self
-                    .admin_home(
-                        request,
-                        language,
-                        s,
-                        Some(&message),
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                    )
-                    .await;
-            }
-        };
-        if form_value(request, "confirm").as_deref() != Some("yes") {
-            let preview = recordings::preview_recording(&self.trainings, id).await?;
-            let t = admin::admin_text(language);
-            let href = other_language_href(request, language);
-            let html = admin::review_page(
-                &self.frame(language, t.review_title, Some(&s.csrf), &href),
-                &preview,
-                url.as_str(),
-                &s.csrf,
-            );
-            return Ok(self.html(request, StatusCode::OK, html));
-        }
-        let by = Organizer::parse(&format!("organizer {}", s.host().as_str()))
-            .map_err(|_| HostError::NotOrganizer)?;
-        let request_ = recordings::RecordingRequest {
-            training: id,
-            url: &url,
-            by: &by,
-        };
-        let published =
-            recordings::publish_recording(&self.trainings, &self.audit, &request_, now).await?;
-        tracing::info!(
-            registrants = published.registrants,
-            "recording published from the organizer page"
-        );
-        Ok(see_other(&format!("/admin?published={}", id.as_str())))
     }
 
     async fn signed_in(
@@ -484,6 +384,22 @@ where
             other_language_href: other_href,
             refresh: false,
         }
+    }
+
+    /// `405`: a route that exists, with a method it does not take.
+    fn not_allowed(&self, request: &Request, language: Language) -> Response<Body> {
+        let mut response = self.message(
+            request,
+            language,
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            host_text(language).not_found,
+        );
+        response.headers_mut().insert(
+            http::header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST"),
+        );
+        response
     }
 
     fn html(&self, request: &Request, status: StatusCode, html: String) -> Response<Body> {
@@ -1046,11 +962,7 @@ fn route(request: &Request) -> Option<Route> {
     if !segments.contains(&"host")
         && let Some(at) = segments.iter().rposition(|s| *s == "admin")
     {
-        return match &segments[at + 1..] {
-            [] => Some(Route::Admin),
-            ["trainings", id, "recording"] => TrainingId::parse(id).ok().map(Route::AdminRecording),
-            _ => None,
-        };
+        return admin_routes::route(&segments[at + 1..]).map(Route::Admin);
     }
     let at = segments.iter().rposition(|s| *s == "host")?;
     let id = |s: &str| GatheringId::parse(s).ok();

@@ -1262,3 +1262,143 @@ async fn the_organizer_pages_speak_spanish() {
     assert!(html.contains("<html lang=\"es\">"), "{html}");
     assert!(html.contains("Herramientas de organización"), "{html}");
 }
+
+/// The training form as an organizer fills it in, for a training in December 2026.
+fn training_pairs(title: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("title", title),
+        ("title_es", "Capacitación para anfitriones"),
+        ("date", "2026-12-10"),
+        ("starts", "19:00"),
+        ("duration", "90"),
+        ("time_zone", "America/Chicago"),
+        ("join_url", "https://meet.example.org/host"),
+    ]
+}
+
+#[tokio::test]
+async fn an_organizer_adds_a_training_people_can_then_register_for() {
+    let w = world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let form = w.get("/admin/trainings/new", &organizer.cookie).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = text(&form);
+    assert!(html.contains("action=\"/admin/trainings\""), "{html}");
+    assert!(html.contains("<label for=\"time_zone\">"), "{html}");
+
+    let response = publish(
+        &w,
+        "/admin/trainings",
+        &organizer,
+        &training_pairs("Host training"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).starts_with("/admin?created="));
+    let trainings = w.app.trainings().trainings().await.unwrap();
+    assert_eq!(trainings.len(), 1);
+    let training = &trainings[0];
+    assert_eq!(training.title.as_str(), "Host training");
+    // 19:00 in Chicago (CST) is 01:00 UTC the next day; 90 minutes long.
+    assert_eq!(
+        training.starts_at,
+        time::macros::datetime!(2026-12-11 01:00 UTC)
+    );
+    assert_eq!(training.duration(), Duration::minutes(90));
+    assert_eq!(
+        training.join_url.as_ref().map(|u| u.as_str()),
+        Some("https://meet.example.org/host")
+    );
+    assert_eq!(training.recording_url, None);
+    let page = text(&w.get(&location(&response), &organizer.cookie).await);
+    assert!(page.contains("The training was added."), "{page}");
+    assert!(
+        page.contains("<th scope=\"row\">Host training</th>"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_training_form_with_mistakes_is_shown_again_with_each_one_and_nothing_is_stored() {
+    let w = world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let mut pairs = training_pairs("Host training\r\nBcc: x@example.org");
+    pairs.retain(|(k, _)| *k != "duration");
+    pairs.push(("duration", "0"));
+    let response = publish(&w, "/admin/trainings", &organizer, &pairs).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = text(&response);
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(html.contains("<a href=\"#title\">"), "{html}");
+    assert!(html.contains("<a href=\"#duration\">"), "{html}");
+    assert!(
+        html.contains("id=\"duration\" name=\"duration\" value=\"0\""),
+        "{html}"
+    );
+    assert!(w.app.trainings().trainings().await.unwrap().is_empty());
+
+    // A forged form and a host who is not an organizer store nothing either.
+    let forged = Host {
+        cookie: organizer.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let good = training_pairs("Host training");
+    let response = publish(&w, "/admin/trainings", &forged, &good).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let host = w.sign_in("host@rising.example").await;
+    let response = publish(&w, "/admin/trainings", &host, &good).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(w.app.trainings().trainings().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_organizer_edits_a_training_and_its_published_recording_stays() {
+    let w = world();
+    let id = training_with_registrants(&w, 1).await;
+    let url = crate::domain::TrainingUrl::parse("https://video.example/rec").unwrap();
+    w.app
+        .trainings()
+        .publish_recording(&id, &url, now())
+        .await
+        .unwrap();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let edit = format!("/admin/trainings/{}/edit", id.as_str());
+    let html = text(&w.get(&edit, &organizer.cookie).await);
+    assert!(
+        html.contains("id=\"title\" name=\"title\" value=\"Host training\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"America/Chicago\" selected>"),
+        "{html}"
+    );
+
+    let path = format!("/admin/trainings/{}", id.as_str());
+    let response = publish(
+        &w,
+        &path,
+        &organizer,
+        &training_pairs("Host training, part 1"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), format!("/admin?saved={}", id.as_str()));
+    let training = w.app.trainings().get_training(&id).await.unwrap().unwrap();
+    assert_eq!(training.title.as_str(), "Host training, part 1");
+    assert_eq!(
+        training.title_es.as_ref().map(|t| t.as_str()),
+        Some("Capacitación para anfitriones")
+    );
+    assert_eq!(training.duration(), Duration::minutes(90));
+    assert_eq!(training.recording_url, Some(url));
+    assert_eq!(training.recording_published_at, Some(now()));
+
+    let response = publish(
+        &w,
+        "/admin/trainings/no-such-training",
+        &organizer,
+        &training_pairs("x"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

@@ -100,7 +100,7 @@ pub use registration_dynamo::DynamoRegistrationStore;
 pub use registration_memory::{MemoryRegisteredContact, MemoryRegistrationStore};
 pub use training::{
     NewTrainingRegistration, Published, PutTraining, TrainingRegistered, TrainingRegistration,
-    TrainingRegistrationStatus, TrainingStore,
+    TrainingRegistrationStatus, TrainingStore, UpdateTraining,
 };
 pub use training_dynamo::DynamoTrainingStore;
 pub use training_memory::MemoryTrainingStore;

@@ -21,6 +21,14 @@ pub enum PutTraining {
     AlreadyExists,
 }
 
+/// What changing a training did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateTraining {
+    Updated,
+    /// There is no training with this id: nothing was written.
+    NoSuchTraining,
+}
+
 /// What publishing a recording did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
@@ -93,6 +101,16 @@ pub trait TrainingStore: Send + Sync {
         training: &Training,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<PutTraining, StoreError>> + Send;
+
+    /// Replaces a training's editable fields with `training`'s: titles, start and end, time zone,
+    /// join link. Never its id nor its recording (published once, by [`TrainingStore::publish_recording`]).
+    /// Registrations keep the start they were made with (it only orders a person's registrations);
+    /// reminders and the catalog read the training itself.
+    fn update_training(
+        &self,
+        training: &Training,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<UpdateTraining, StoreError>> + Send;
 
     fn get_training(
         &self,

@@ -4,8 +4,10 @@
 //! **Catalog.** A training is one item, `TRAINING#<id>` / `TRAINING`, created with
 //! `attribute_not_exists`. Every training carries `gsi1pk = TRAININGS` and
 //! `gsi1sk = <starts_at>#<id>`: the catalog is a handful of items, read with one paginated `Query` of
-//! that partition in start-time order. Publishing a recording is an `UpdateItem` conditioned on the
-//! training existing and having no `recording_published_at` yet.
+//! that partition in start-time order. An organizer's edit is an `UpdateItem` of the editable
+//! attributes (and `gsi1sk`, `updated_at`) conditioned on the training existing; it never touches the
+//! recording. Publishing a recording is an `UpdateItem` conditioned on the training existing and
+//! having no `recording_published_at` yet.
 //!
 //! **Registrations.** `TRAINING#<id>` / `REG#<contact hash>`, put with `attribute_not_exists` in one
 //! transaction with a `ConditionCheck` that the training exists and has not ended. A person's
@@ -25,7 +27,7 @@ use time::format_description::well_known::Rfc3339;
 use super::dynamo_util::{contact_key, dynamo_err, to_item};
 use super::training::{
     NewTrainingRegistration, Published, PutTraining, TrainingRegistered, TrainingRegistration,
-    TrainingRegistrationStatus, TrainingStore,
+    TrainingRegistrationStatus, TrainingStore, UpdateTraining,
 };
 use super::{RsvpSource, StoreError, timestamp};
 use crate::domain::{Language, Training, TrainingId, TrainingTitle, TrainingUrl};
@@ -366,6 +368,75 @@ impl TrainingStore for DynamoTrainingStore {
                 Ok(PutTraining::AlreadyExists)
             }
             Err(err) => Err(dynamo_err("PutItem")(err)),
+        }
+    }
+
+    #[tracing::instrument(name = "store.update_training", skip_all, fields(training = %training.id))]
+    async fn update_training(
+        &self,
+        training: &Training,
+        now: OffsetDateTime,
+    ) -> Result<UpdateTraining, StoreError> {
+        let text = |s: &str| AttributeValue::S(s.to_string());
+        let mut set = vec![
+            "title = :title",
+            "starts_at = :starts",
+            "ends_at = :ends",
+            "time_zone = :zone",
+            "gsi1sk = :order",
+            "updated_at = :now",
+        ];
+        let mut remove = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(training_pk(&training.id), "TRAINING")))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":title", text(training.title.as_str()))
+            .expression_attribute_values(
+                ":starts",
+                AttributeValue::S(timestamp(training.starts_at)),
+            )
+            .expression_attribute_values(":ends", AttributeValue::S(timestamp(training.ends_at)))
+            .expression_attribute_values(":zone", text(&training.time_zone))
+            .expression_attribute_values(
+                ":order",
+                AttributeValue::S(format!(
+                    "{}#{}",
+                    timestamp(training.starts_at),
+                    training.id.as_str()
+                )),
+            )
+            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)));
+        match &training.title_es {
+            Some(title) => {
+                set.push("title_es = :title_es");
+                update = update.expression_attribute_values(":title_es", text(title.as_str()));
+            }
+            None => remove.push("title_es"),
+        }
+        match &training.join_url {
+            Some(url) => {
+                set.push("join_url = :join");
+                update = update.expression_attribute_values(":join", text(url.as_str()));
+            }
+            None => remove.push("join_url"),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        match update.update_expression(expression).send().await {
+            Ok(_) => Ok(UpdateTraining::Updated),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(UpdateTraining::NoSuchTraining)
+            }
+            Err(err) => Err(dynamo_err("UpdateItem")(err)),
         }
     }
 

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::StoreError;
 use super::training::{
     NewTrainingRegistration, Published, PutTraining, TrainingRegistered, TrainingRegistration,
-    TrainingRegistrationStatus, TrainingStore, to_millisecond,
+    TrainingRegistrationStatus, TrainingStore, UpdateTraining, to_millisecond,
 };
 use crate::domain::{Training, TrainingId, TrainingUrl};
 use crate::privacy::ContactHash;
@@ -62,6 +62,23 @@ impl TrainingStore for MemoryTrainingStore {
             .trainings
             .insert(training.id.clone(), training.clone());
         Ok(PutTraining::Created)
+    }
+
+    async fn update_training(
+        &self,
+        training: &Training,
+        _now: OffsetDateTime,
+    ) -> Result<UpdateTraining, StoreError> {
+        let mut state = self.state()?;
+        let Some(stored) = state.trainings.get_mut(&training.id) else {
+            return Ok(UpdateTraining::NoSuchTraining);
+        };
+        *stored = Training {
+            recording_url: stored.recording_url.clone(),
+            recording_published_at: stored.recording_published_at,
+            ..training.clone()
+        };
+        Ok(UpdateTraining::Updated)
     }
 
     async fn get_training(&self, id: &TrainingId) -> Result<Option<Training>, StoreError> {

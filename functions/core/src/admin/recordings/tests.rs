@@ -266,6 +266,14 @@ impl TrainingStore for Raced {
         self.inner.put_training(training, now).await
     }
 
+    async fn update_training(
+        &self,
+        training: &Training,
+        now: OffsetDateTime,
+    ) -> Result<crate::store::UpdateTraining, StoreError> {
+        self.inner.update_training(training, now).await
+    }
+
     async fn get_training(&self, id: &TrainingId) -> Result<Option<Training>, StoreError> {
         self.inner.get_training(id).await
     }
