@@ -428,8 +428,12 @@ pub enum Change {
     },
     /// `pending → pending`, first deferral by quiet hours (counted once).
     Defer { until: OffsetDateTime },
-    /// `sending → sent`.
-    Sent { provider_id: String },
+    /// `sending → sent`. `segments`: for a text, the segments it was billed as (counted from the
+    /// body sent, as the provider counts them), for the campaign's cost; `None` for an email.
+    Sent {
+        provider_id: String,
+        segments: Option<u32>,
+    },
     /// `sending → failed`; `mark` changes the recipient's contact too.
     Failed {
         reason: FailReason,

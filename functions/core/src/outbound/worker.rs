@@ -547,12 +547,15 @@ where
             let wait = Duration::try_from(opens_at - now).unwrap_or(THROTTLE_PAUSE);
             return (Change::Release, wait);
         }
+        let mut segments = None;
         let result = match message.channel {
             // Whoever wrote it (a catalog, a host, an organizer), a text goes out in as few
             // segments as its words allow: GSM-7 look-alikes replace curly quotes, dashes and the like.
             Channel::Sms => {
                 let batch = message.batch.as_ref();
-                self.sms.send_sms(&to, &normalise(&body), batch).await
+                let text = normalise(&body);
+                segments = u32::try_from(crate::sms::segments::segments(&text).segments).ok();
+                self.sms.send_sms(&to, &text, batch).await
             }
             Channel::Email => {
                 let batch = message.batch.as_ref();
@@ -565,7 +568,7 @@ where
             retry_in = retry_after.unwrap_or(THROTTLE_PAUSE);
             limiter.penalize(retry_in);
         }
-        let change = outcome(message.channel, result);
+        let change = outcome(message.channel, result, segments);
         info!(
             outbound = %message.id,
             channel = message.channel.as_str(),
@@ -598,9 +601,12 @@ where
 }
 
 /// How a provider's answer is recorded.
-fn outcome(channel: Channel, result: Result<String, SendFailure>) -> Change {
+fn outcome(channel: Channel, result: Result<String, SendFailure>, segments: Option<u32>) -> Change {
     match result {
-        Ok(provider_id) => Change::Sent { provider_id },
+        Ok(provider_id) => Change::Sent {
+            provider_id,
+            segments,
+        },
         Err(SendFailure::OptedOut { code }) => Change::Failed {
             reason: FailReason::OptedOut,
             code: Some(code),

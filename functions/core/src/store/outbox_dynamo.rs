@@ -1,7 +1,8 @@
 //! DynamoDB adapter of [`OutboxStore`].
 //!
 //! Items (one table; see `store/mod.rs`):
-//! - `OUTBOX#<id>` / `OUTBOX`: the message, its sealed address and body, status, claim count, lease;
+//! - `OUTBOX#<id>` / `OUTBOX`: the message, its sealed address and body, status, claim count, lease,
+//!   and once sent its `provider_id`, `sent_at` and (a text) `segments`;
 //!   `gsi1pk` = `CONTACT#<hash>` so an erasure finds every message to a person; TTL `expires_at`.
 //! - `CONTACT#<hash>` / `INVITED#<channel>`: who holds the person's invite window on that channel,
 //!   until `expires_at`.
@@ -383,10 +384,17 @@ impl DynamoOutbox {
                     .expression_attribute_values(":until", s(timestamp(*until)));
                 Status::Pending
             }
-            Change::Sent { provider_id } => {
+            Change::Sent {
+                provider_id,
+                segments,
+            } => {
                 set.extend(["provider_id = :pid", "sent_at = :now"]);
                 remove.push("lease_until");
                 update = update.expression_attribute_values(":pid", s(provider_id));
+                if let Some(segments) = segments {
+                    set.push("segments = :segments");
+                    update = update.expression_attribute_values(":segments", n(segments));
+                }
                 Status::Sent
             }
             Change::Failed { reason, code, mark } => {

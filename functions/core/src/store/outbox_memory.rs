@@ -117,7 +117,7 @@ fn apply_one(state: &mut State, t: &Transition, now: OffsetDateTime) -> bool {
             message.lease_until = None;
         }
         Change::Defer { .. } => message.deferred = true,
-        Change::Sent { provider_id } => {
+        Change::Sent { provider_id, .. } => {
             message.status = Status::Sent;
             message.lease_until = None;
             state.sent.insert(t.id.clone(), provider_id.clone());
