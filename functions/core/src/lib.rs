@@ -24,6 +24,7 @@ pub mod privacy;
 pub mod registration;
 pub mod secrets;
 pub mod sms;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -1,10 +1,12 @@
 //! rising's domain events: the table's stream in, events on the EventBridge bus out. Reads config,
-//! builds clients once, hands each batch of stream records to `rising_core::domain_events::Publisher`.
+//! builds clients once, hands each batch of stream records to `rising_core::domain_events::Publisher`,
+//! which also counts them in the campaign's statistics (`rising_core::stats`).
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rising_core::config::EventsPublisherConfig;
 use rising_core::domain_events::{DynamoPersonIds, EventBridgeBus, Publisher};
+use rising_core::stats::DynamoCampaignStats;
 use rising_core::{aws, telemetry};
 
 #[tokio::main]
@@ -12,9 +14,11 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = EventsPublisherConfig::from_env()?;
     let sdk = aws::load().await;
+    let dynamodb = aws::dynamodb(&sdk);
     let app = Publisher::new(
         EventBridgeBus::new(aws::eventbridge(&sdk), config.event_bus_name),
-        DynamoPersonIds::new(aws::dynamodb(&sdk), config.table_name),
+        DynamoPersonIds::new(dynamodb.clone(), config.table_name.clone()),
+        DynamoCampaignStats::new(dynamodb, config.table_name),
     );
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

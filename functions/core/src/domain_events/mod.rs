@@ -24,6 +24,10 @@
 //! | `gathering.created` / `gathering.updated` / `gathering.listed` | a gathering is made, its host edits it, it appears in searches |
 //! | `training.created` / `training.recording_published` | a training is added; its recording is published |
 //!
+//! Bounce and complaint records (`email_event`) wake the publisher too, and make no event: a complaint's
+//! `person.opted_out` comes from its consent record. The publisher also counts what each record it is
+//! done with adds to the organizers' campaign overview ([`crate::stats`]).
+//!
 //! **Delivery.** At least once, in order per item: a retried batch may publish an event again, with the
 //! same `id` (the stream record's), so subscribers drop repeats by `id`.
 
@@ -32,7 +36,7 @@ mod memory;
 mod publish;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::Deserialize;
@@ -96,7 +100,7 @@ pub fn identifier(id: &str) -> String {
 }
 
 /// The event (if any) one stream record makes. `Ok(None)` for the many changes nobody subscribes to
-/// (counters, sessions, a gathering's head count, a message being claimed).
+/// (counters, sessions, a gathering's head count, a message being claimed, an `email_event`).
 pub fn draft(record: &EventRecord) -> Result<Option<Draft>, DraftError> {
     let new = &record.change.new_image;
     let old = &record.change.old_image;

@@ -1,15 +1,16 @@
 //! The `events-publisher` use case: a batch of stream records in, their events on the bus, in order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
 
 use super::{DomainEvent, Draft, Subject, draft, identifier};
 use crate::privacy::ContactHash;
+use crate::stats::{CampaignStats, Counts, tally};
 use crate::store::StoreError;
 
 /// Entries per `PutEvents` (EventBridge's limit).
@@ -47,19 +48,22 @@ pub enum PublishError {
 }
 
 /// The publisher with its clients, built once per cold start.
-pub struct Publisher<B, P> {
-    pub(super) bus: B,
+pub struct Publisher<B, P, S> {
+    pub(crate) bus: B,
     people: P,
+    pub(crate) stats: S,
 }
 
-impl<B: EventBus, P: PersonIds> Publisher<B, P> {
-    pub fn new(bus: B, people: P) -> Self {
-        Self { bus, people }
+impl<B: EventBus, P: PersonIds, S: CampaignStats> Publisher<B, P, S> {
+    pub fn new(bus: B, people: P, stats: S) -> Self {
+        Self { bus, people, stats }
     }
 
     /// Publishes the events of `batch` in stream order. A record the bus did not take is reported as
     /// the batch's first failure, and nothing after it is published: Lambda retries from that record
-    /// (its sequence number), so events stay in order and none is skipped.
+    /// (its sequence number), so events stay in order and none is skipped. Then the records before it
+    /// are counted in the campaign's statistics (see [`crate::stats`]): each record once, when its
+    /// batch is done with it.
     #[tracing::instrument(name = "publish_events", skip_all, fields(records = batch.records.len()))]
     pub async fn handle(&self, batch: &Event) -> Result<DynamoDbEventResponse, PublishError> {
         let drafted = drafts(&batch.records);
@@ -104,6 +108,10 @@ impl<B: EventBus, P: PersonIds> Publisher<B, P> {
             retried = failure.is_some(),
             "domain events published"
         );
+        let done = failure
+            .and_then(|f| batch.records.iter().position(|r| std::ptr::eq(r, f)))
+            .unwrap_or(batch.records.len());
+        self.count(&batch.records[..done]).await;
         let mut response = DynamoDbEventResponse::default();
         if let Some(record) = failure {
             let mut item = DynamoDbBatchItemFailure::default();
@@ -112,6 +120,45 @@ impl<B: EventBus, P: PersonIds> Publisher<B, P> {
         }
         Ok(response)
     }
+}
+
+impl<B, P, S: CampaignStats> Publisher<B, P, S> {
+    /// Adds what `records` count to their days' counters. A failed write is logged and the batch goes
+    /// on: its events are published, and retrying it would count them twice; the numbers are then a
+    /// little low, never double.
+    async fn count(&self, records: &[EventRecord]) {
+        let mut days: BTreeMap<Date, (Counts, &str)> = BTreeMap::new();
+        for record in records {
+            let counts = tally(record);
+            if counts.is_empty() {
+                continue;
+            }
+            let day = days
+                .entry(record_time(record).date())
+                .or_insert_with(|| (Counts::default(), ""));
+            day.0.add(&counts);
+            day.1 = record.event_id.as_str();
+        }
+        for (day, (counts, last)) in days {
+            if let Err(error) = self.stats.add(day, &counts, last).await {
+                tracing::warn!(%error, %day, "campaign statistics not counted; they will be a little low");
+            }
+        }
+    }
+}
+
+/// When a record's change was written (now, if the stream did not say).
+fn record_time(record: &EventRecord) -> OffsetDateTime {
+    let nanos = record
+        .change
+        .approximate_creation_date_time
+        .timestamp_nanos_opt()
+        .unwrap_or_default();
+    if nanos == 0 {
+        return OffsetDateTime::now_utc();
+    }
+    OffsetDateTime::from_unix_timestamp_nanos(nanos.into())
+        .unwrap_or_else(|_| OffsetDateTime::now_utc())
 }
 
 /// The records that make an event, with their drafts. A record of an unexpected shape is logged (its

@@ -5,13 +5,14 @@ use aws_lambda_events::event::dynamodb::Event;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::stats::MemoryCampaignStats;
 
-const ALICE: &str = "p.alice0000000000000000000000000000000000000";
-const BOB: &str = "e.bob000000000000000000000000000000000000000";
+pub(crate) const ALICE: &str = "p.alice0000000000000000000000000000000000000";
+pub(crate) const BOB: &str = "e.bob000000000000000000000000000000000000000";
 const SEALED: &str = "v1.wrappedkey.nonce.ciphertext";
 
 /// A DynamoDB JSON image from plain JSON: strings, numbers, booleans.
-fn image(plain: Value) -> Value {
+pub(crate) fn image(plain: Value) -> Value {
     let Value::Object(map) = plain else {
         return json!({});
     };
@@ -30,7 +31,7 @@ fn image(plain: Value) -> Value {
     )
 }
 
-fn record(seq: u64, change: &str, new: Value, old: Option<Value>) -> Value {
+pub(crate) fn record(seq: u64, change: &str, new: Value, old: Option<Value>) -> Value {
     let keys = json!({ "pk": new["pk"].clone(), "sk": new["sk"].clone() });
     let mut dynamodb = json!({
         "ApproximateCreationDateTime": 1_780_000_000 + seq,
@@ -54,11 +55,11 @@ fn record(seq: u64, change: &str, new: Value, old: Option<Value>) -> Value {
     })
 }
 
-fn batch(records: Vec<Value>) -> Event {
+pub(crate) fn batch(records: Vec<Value>) -> Event {
     serde_json::from_value(json!({ "Records": records })).expect("a stream event")
 }
 
-fn rsvp(status: &str) -> Value {
+pub(crate) fn rsvp(status: &str) -> Value {
     json!({
         "pk": "GATHERING#g1", "sk": format!("RSVP#{ALICE}"), "entity": "rsvp",
         "gathering_id": "g1", "contact_hash": ALICE, "status": status, "source": "form",
@@ -68,7 +69,7 @@ fn rsvp(status: &str) -> Value {
     })
 }
 
-fn message(status: &str) -> Value {
+pub(crate) fn message(status: &str) -> Value {
     json!({
         "pk": "OUTBOX#m1", "sk": "OUTBOX", "entity": "outbound_message", "id": "m1",
         "channel": "sms", "kind": "invite", "consent": "host_invite", "contact": BOB,
@@ -94,7 +95,7 @@ fn gathering(listed: bool, going: u32, updated_at: Option<&str>) -> Value {
     g
 }
 
-fn consent(action: &str, channel: &str, source: &str) -> Value {
+pub(crate) fn consent(action: &str, channel: &str, source: &str) -> Value {
     json!({
         "pk": format!("CONTACT#{ALICE}"), "sk": "CONSENT#2026-11-28T10:00:00Z#SM1", "entity": "consent",
         "channel": channel, "action": action, "source": source, "language": "en",
@@ -107,15 +108,21 @@ fn drafted(value: Value) -> Option<Draft> {
     draft(&event.records[0]).expect("a readable record")
 }
 
-fn publisher(people: &[(&str, &str)]) -> Publisher<MemoryBus, MemoryPersonIds> {
+type Testing = Publisher<MemoryBus, MemoryPersonIds, MemoryCampaignStats>;
+
+fn publisher(people: &[(&str, &str)]) -> Testing {
     let ids = people
         .iter()
         .map(|(c, id)| (ContactHash::parse(c).unwrap(), id.to_string()))
         .collect();
-    Publisher::new(MemoryBus::default(), MemoryPersonIds(ids))
+    Publisher::new(
+        MemoryBus::default(),
+        MemoryPersonIds(ids),
+        MemoryCampaignStats::default(),
+    )
 }
 
-fn published(p: &Publisher<MemoryBus, MemoryPersonIds>) -> Vec<DomainEvent> {
+fn published(p: &Testing) -> Vec<DomainEvent> {
     p.bus.published.lock().unwrap().clone()
 }
 
