@@ -318,6 +318,9 @@ pub struct Gathering {
     pub language: Language,
     /// An organizer approved it: it is shown to people searching nearby.
     pub listed: bool,
+    /// When an organizer declined it (it stays unlisted). `None`: never declined. A host's
+    /// gathering that is neither `listed` nor declined is waiting for an organizer's review.
+    pub declined_at: Option<OffsetDateTime>,
     /// The keyed hash of the email of the host who made it on the dashboard; `None` for gatherings
     /// made by organizers (and the seed and tests). Only this host may edit it.
     pub host: Option<ContactHash>,
@@ -336,6 +339,13 @@ pub const DESCRIPTION_MAX_CHARS: usize = 2000;
 pub const ACCESSIBILITY_MAX_CHARS: usize = 500;
 
 impl Gathering {
+    /// Waiting for an organizer's review: a host's gathering that is neither listed nor declined
+    /// (what `GATHERING_APPROVAL=required` makes of a new one). Organizers' own unlisted gatherings
+    /// are never waiting.
+    pub fn awaiting_review(&self) -> bool {
+        self.host.is_some() && !self.listed && self.declined_at.is_none()
+    }
+
     /// From when a private address may be told to people who are going (the day before it starts).
     pub fn address_revealed_from(&self) -> OffsetDateTime {
         self.starts_at - PRIVATE_ADDRESS_NOTICE
@@ -550,6 +560,7 @@ impl GatheringDraft {
             capacity: self.capacity,
             language: self.language,
             listed: self.listed,
+            declined_at: None,
             host: self.host,
             description,
             accessibility,

@@ -46,6 +46,34 @@ pub enum PutKeyword {
     TakenByGatheringCode,
 }
 
+/// What an organizer decided about a gathering waiting for approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewDecision {
+    Approve,
+    Decline,
+}
+
+/// What a review did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reviewed {
+    /// It is listed now (shown in searches nearby).
+    Approved,
+    /// It stays unlisted and leaves the queue; its host sees it was not approved.
+    Declined,
+    /// No such gathering, or it is not waiting (reviewed before, e.g. a retried or concurrent
+    /// request): nothing was written.
+    NotAwaiting,
+}
+
+/// What removing a configured keyword did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovedKeyword {
+    /// It is gone: texting it now means nothing (or a gathering's code, if one takes it later).
+    Removed,
+    /// No keyword is configured with this word (a gathering's code is not one): nothing was written.
+    NoSuchKeyword,
+}
+
 /// A gathering found near a place, and how far it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NearbyGathering {
@@ -173,13 +201,16 @@ pub trait GatheringStore: Send + Sync {
 
     /// Replaces a gathering's editable fields with `gathering`'s: title, description,
     /// accessibility, start and end, time zone, town, state, ZIP code, location, address, capacity,
-    /// language, listed. Never its id, code, host, host's first name or `going_count` (a capacity
-    /// below the people already going keeps them; newcomers are waitlisted).
+    /// language. Never its id, code, host, host's first name, `going_count`, nor its review state:
+    /// `listed` and `declined_at` stay as stored (only [`GatheringStore::review`] lists a
+    /// gathering), and a gathering waiting for review keeps waiting. A capacity below the people
+    /// already going keeps them; newcomers are waitlisted.
     ///
     /// Only if the gathering exists and its stored host is `gathering.host` (a gathering without a
     /// host matches only `None`, for organizers' tools); otherwise nothing is written and the answer
-    /// is [`UpdateGathering::NotFound`]. Its search index entries (listed or not, where, when) and
-    /// its host's pointer are rewritten with it, atomically.
+    /// is [`UpdateGathering::NotFound`]. Its search index entries (where, when, as listed as it is
+    /// stored) and its host's pointer are rewritten with it, atomically; a review that lands
+    /// between the read of the stored listing and the write makes the update read it again.
     ///
     /// When the start time changed, the RSVPs' copies of it (and the person's index order) are
     /// brought up to date after that, in a second step: a failure there leaves stale RSVP times
@@ -189,6 +220,26 @@ pub trait GatheringStore: Send + Sync {
         gathering: &Gathering,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<UpdateGathering, StoreError>> + Send;
+
+    /// Up to `limit` gatherings waiting for an organizer's review, oldest created first (then by
+    /// id). Waiting: a host's gathering created unlisted and not reviewed since (see
+    /// [`Gathering::awaiting_review`]); organizers' own unlisted gatherings never wait. DynamoDB
+    /// reads the queue's pointers (`gsi1pk = REVIEW`, one partition: the queue is small), then the
+    /// gatherings (`BatchGetItem`).
+    fn awaiting_review(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Gathering>, StoreError>> + Send;
+
+    /// Approves or declines a waiting gathering, once: conditional on it still waiting. Approving
+    /// lists it (its search-index entries are written as for a listed gathering, atomically with
+    /// leaving the queue); declining records `declined_at` = `now` and leaves it unlisted.
+    fn review(
+        &self,
+        id: &GatheringId,
+        decision: ReviewDecision,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Reviewed, StoreError>> + Send;
 }
 
 /// Port: RSVPs, by gathering and by person.
@@ -226,6 +277,15 @@ pub trait KeywordStore: Send + Sync {
         &self,
         word: &KeywordWord,
     ) -> impl Future<Output = Result<Option<CampaignKeyword>, StoreError>> + Send;
+
+    /// Every keyword organizers configured (never a gathering's code), alphabetical.
+    fn keywords(&self) -> impl Future<Output = Result<Vec<CampaignKeyword>, StoreError>> + Send;
+
+    /// Removes a configured keyword; a gathering's code is never removed by this.
+    fn remove_keyword(
+        &self,
+        word: &KeywordWord,
+    ) -> impl Future<Output = Result<RemovedKeyword, StoreError>> + Send;
 }
 
 /// The order of search results: nearest first, then soonest, then by id (stable).

@@ -21,9 +21,29 @@
 //! `gsi1pk = STARTS#<UTC day of its start>`, written with it and rewritten by each update:
 //! [`GatheringStore::starting_between`] queries the days of its range, then reads the gatherings.
 //!
+//! **Review.** A host's gathering created unlisted (`GATHERING_APPROVAL=required`) waits for an
+//! organizer: a pointer `GATHERING#<id>` / `REVIEW` written in the same transaction has
+//! `gsi1pk = REVIEW`, `gsi1sk = <created_at>#<id>`, so [`GatheringStore::awaiting_review`] queries
+//! one index partition oldest first (the queue is small: one partition is enough), then reads the
+//! gatherings. [`GatheringStore::review`] is one transaction: delete the pointer on condition that
+//! it exists (a second review finds it gone and writes nothing), and update the gathering: approving
+//! sets `listed` and the index keys that [`GatheringItem::from_gathering`] and
+//! [`Geo2Item::from_gathering`] give a listed gathering (and puts that `GEO2` pointer), on condition
+//! that its start and place are still the ones read (a host's edit in between makes it read again);
+//! declining sets `declined_at`. [`GatheringStore::update`] never touches the pointer, `listed` or
+//! `declined_at`: it reads the stored `listed`, writes the index keys for it, and is conditioned on
+//! it, so an approval in between makes it read again rather than unlist the gathering.
+//!
 //! **Codes.** `CODE#<CODE>` / `CODE` points to the gathering; it is written in the same transaction
 //! as the gathering with `attribute_not_exists`, and the transaction also checks that no keyword
 //! `KEYWORD#<CODE>` exists, so a code is unique among codes and keywords.
+//!
+//! **Keywords.** `KEYWORD#<WORD>` / `KEYWORD`, only ever written by [`KeywordStore::put_keyword`]
+//! (a code lives at `CODE#<CODE>`, never here), carries `gsi1pk = KEYWORDS`, `gsi1sk = <WORD>`:
+//! [`KeywordStore::keywords`] reads that one partition, alphabetical. A keyword configured before
+//! these index keys existed is not listed (it still works when texted); putting it again does not
+//! add them (`AlreadyExists`): a local or development table is reseeded instead.
+//! [`KeywordStore::remove_keyword`] deletes the item on condition that its `kind` is a keyword's.
 //!
 //! **RSVPs.** `GATHERING#<id>` / `RSVP#<contact hash>`, created with `attribute_not_exists` in one
 //! transaction with `going_count + 1` on the gathering, conditioned on `going_count < capacity`; a
@@ -43,9 +63,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::gathering::{
-    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
-    RsvpRecord, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering, nearest_then_soonest,
-    soonest_first,
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword,
+    RemovedKeyword, ReviewDecision, Reviewed, RsvpOutcome, RsvpRecord, RsvpSource, RsvpStatus,
+    RsvpStore, UpdateGathering, nearest_then_soonest, soonest_first,
 };
 use super::{StoreError, timestamp};
 use crate::domain::{
@@ -114,6 +134,9 @@ struct GatheringItem {
     going_count: u32,
     language: Language,
     listed: bool,
+    /// When an organizer declined it (see [`GatheringStore::review`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    declined_at: Option<String>,
     /// The host's keyed hash (their email's), for a gathering a host made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     host_hash: Option<ContactHash>,
@@ -161,6 +184,25 @@ struct WhenItem {
     gsi1sk: String,
 }
 
+/// `GATHERING#<id>` / `REVIEW`: a gathering waiting for an organizer's review, in the queue's index
+/// partition (`gsi1pk = REVIEW`, `gsi1sk = <created_at>#<id>`, oldest first).
+#[derive(Debug, Serialize, Deserialize)]
+struct ReviewItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    gathering_id: String,
+    created_at: String,
+    gsi1pk: String,
+    gsi1sk: String,
+}
+
+/// The index partition of the review queue.
+const REVIEW_QUEUE: &str = "REVIEW";
+
+/// The index partition of configured keywords.
+const KEYWORDS: &str = "KEYWORDS";
+
 /// `HOST#<host hash>` / `GATHERING#<id>`: one of a host's gatherings.
 #[derive(Debug, Serialize, Deserialize)]
 struct HostGatheringItem {
@@ -193,6 +235,12 @@ struct KeywordItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gathering_id: Option<String>,
     created_at: String,
+    /// [`KEYWORDS`], so the keyword is listed; absent in keywords put before there was a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    /// The word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -317,6 +365,7 @@ impl GatheringItem {
             going_count: 0,
             language: g.language,
             listed: g.listed,
+            declined_at: g.declined_at.map(timestamp),
             host_hash: g.host.clone(),
             description: g.description.clone(),
             accessibility: g.accessibility.clone(),
@@ -357,6 +406,10 @@ impl GatheringItem {
             capacity: self.capacity,
             language: self.language,
             listed: self.listed,
+            declined_at: self
+                .declined_at
+                .map(|at| parse_time("gathering declined_at", &at))
+                .transpose()?,
             host: self.host_hash,
             description: self.description,
             accessibility: self.accessibility,
@@ -417,6 +470,20 @@ impl WhenItem {
             starts_at: timestamp(g.starts_at),
             gsi1pk: starts_day_key(g.starts_at),
             gsi1sk: geo_sort_key(g.starts_at, &g.id),
+        }
+    }
+}
+
+impl ReviewItem {
+    fn from_gathering(g: &Gathering, now: OffsetDateTime) -> Self {
+        Self {
+            pk: gathering_pk(&g.id),
+            sk: "REVIEW".into(),
+            entity: "gathering_review".into(),
+            gathering_id: g.id.as_str().to_string(),
+            created_at: timestamp(now),
+            gsi1pk: REVIEW_QUEUE.into(),
+            gsi1sk: format!("{}#{}", timestamp(now), g.id.as_str()),
         }
     }
 }
@@ -684,6 +751,11 @@ impl GatheringStore for DynamoGatheringStore {
             let host_pointer = HostGatheringItem::from_gathering(gathering, host);
             items.push(create(to_item(&host_pointer)?)?);
         }
+        if gathering.awaiting_review() {
+            items.push(create(to_item(&ReviewItem::from_gathering(
+                gathering, now,
+            ))?)?);
+        }
         let result = self
             .client
             .transact_write_items()
@@ -849,12 +921,24 @@ impl GatheringStore for DynamoGatheringStore {
         gathering: &Gathering,
         now: OffsetDateTime,
     ) -> Result<UpdateGathering, StoreError> {
-        let items = self.update_writes(gathering, now)?;
         for attempt in 0..TRANSACTION_ATTEMPTS {
+            // The listing stays as stored: read it, write the index keys for it, and condition the
+            // write on it (a review in between cancels the transaction; then read again).
+            let Some(stored) = self.gathering_item(&gathering.id).await? else {
+                return Ok(UpdateGathering::NotFound);
+            };
+            if stored.host_hash != gathering.host {
+                return Ok(UpdateGathering::NotFound);
+            }
+            let edited = Gathering {
+                listed: stored.listed,
+                ..gathering.clone()
+            };
+            let items = self.update_writes(&edited, now)?;
             let result = self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(items.clone()))
+                .set_transact_items(Some(items))
                 .send()
                 .await;
             match result {
@@ -863,12 +947,10 @@ impl GatheringStore for DynamoGatheringStore {
                         .await?;
                     return Ok(UpdateGathering::Updated);
                 }
-                Err(err) if is_conflict(&err) && attempt + 1 < TRANSACTION_ATTEMPTS => {
+                // A concurrent transaction, or a condition (it exists, is this host's, is listed
+                // as read) that failed since the read: read again, which tells which.
+                Err(err) if is_transaction_canceled(&err) && attempt + 1 < TRANSACTION_ATTEMPTS => {
                     backoff(attempt).await;
-                }
-                // The only condition: the gathering exists and is this host's.
-                Err(err) if is_transaction_canceled(&err) && !is_conflict(&err) => {
-                    return Ok(UpdateGathering::NotFound);
                 }
                 Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
             }
@@ -877,6 +959,113 @@ impl GatheringStore for DynamoGatheringStore {
             "gathering update kept conflicting".into(),
         ))
     }
+
+    #[tracing::instrument(name = "store.awaiting_review", skip_all, fields(limit))]
+    async fn awaiting_review(&self, limit: usize) -> Result<Vec<Gathering>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let page = i32::try_from(limit.min(BATCH_GET_MAX)).unwrap_or(100);
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :queue")
+                .expression_attribute_values(":queue", AttributeValue::S(REVIEW_QUEUE.into()))
+                .limit(page)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            for item in output.items.unwrap_or_default() {
+                let pointer: ReviewItem = from_item(item)?;
+                ids.push(
+                    GatheringId::parse(&pointer.gathering_id)
+                        .map_err(|e| corrupt("review gathering id", e))?,
+                );
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || ids.len() >= limit {
+                break;
+            }
+        }
+        ids.truncate(limit);
+        let position: HashMap<GatheringId, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let mut found = self
+            .batch_get_gatherings(&ids)
+            .await?
+            .into_iter()
+            .map(GatheringItem::into_gathering)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The index is eventually consistent: a pointer just deleted may still be read.
+        found.retain(unreviewed);
+        found.sort_by_key(|g| position.get(&g.id).copied().unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    #[tracing::instrument(name = "store.review", skip_all, fields(gathering = %id, decision = ?decision))]
+    async fn review(
+        &self,
+        id: &GatheringId,
+        decision: ReviewDecision,
+        now: OffsetDateTime,
+    ) -> Result<Reviewed, StoreError> {
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let Some(stored) = self.get_item(gathering_pk(id), "GATHERING").await? else {
+                return Ok(Reviewed::NotAwaiting);
+            };
+            let gathering = from_item::<GatheringItem>(stored.clone())?.into_gathering()?;
+            if !unreviewed(&gathering) {
+                return Ok(Reviewed::NotAwaiting);
+            }
+            let writes = self.review_writes(&gathering, &stored, decision, now)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    return Ok(match decision {
+                        ReviewDecision::Approve => Reviewed::Approved,
+                        ReviewDecision::Decline => Reviewed::Declined,
+                    });
+                }
+                Err(err) if is_transaction_canceled(&err) => {
+                    let codes = cancellation_codes(&err);
+                    if codes.first().and_then(Option::as_deref) == Some("ConditionalCheckFailed") {
+                        // The pointer is gone: reviewed before (or never waiting).
+                        return Ok(Reviewed::NotAwaiting);
+                    }
+                    // A concurrent transaction, or the host moved it since the read: read again.
+                    if attempt + 1 < TRANSACTION_ATTEMPTS {
+                        backoff(attempt).await;
+                    } else {
+                        return Err(dynamo_err("TransactWriteItems")(err));
+                    }
+                }
+                Err(err) => return Err(dynamo_err("TransactWriteItems")(err)),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "gathering review kept conflicting".into(),
+        ))
+    }
+}
+
+/// Not reviewed: neither listed nor declined. With its `REVIEW` pointer, waiting in the queue (the
+/// pointer, checked by the review's transaction, is what says it waits).
+fn unreviewed(g: &Gathering) -> bool {
+    !g.listed && g.declined_at.is_none()
 }
 
 /// Most RSVPs brought to a new start time per transaction (with the check of the gathering: 100).
@@ -921,8 +1110,9 @@ impl DynamoGatheringStore {
     }
 
     /// The writes of [`GatheringStore::update`], for one transaction: the gathering's editable
-    /// attributes (on condition that it exists and `host_hash` is `gathering.host`'s), its `GEO2`
-    /// pointer, and its host pointer (when it has a host).
+    /// attributes (on condition that it exists, `host_hash` is `gathering.host`'s and `listed` is
+    /// `gathering.listed`, the stored listing), its `GEO2` pointer, and its host pointer (when it
+    /// has a host). Never the review pointer nor `declined_at`.
     fn update_writes(
         &self,
         gathering: &Gathering,
@@ -955,13 +1145,16 @@ impl DynamoGatheringStore {
         update = update.update_expression(expression);
         update = match &gathering.host {
             Some(host) => update
-                .condition_expression("attribute_exists(pk) AND #host_hash = :host_hash")
+                .condition_expression(
+                    "attribute_exists(pk) AND #host_hash = :host_hash AND #listed = :listed",
+                )
                 .expression_attribute_values(
                     ":host_hash",
                     AttributeValue::S(host.as_str().to_string()),
                 ),
-            None => update
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#host_hash)"),
+            None => update.condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(#host_hash) AND #listed = :listed",
+            ),
         };
         let update = update.build().map_err(dynamo_err("build Update"))?;
         let replace = |item: Item| -> Result<TransactWriteItem, StoreError> {
@@ -981,6 +1174,86 @@ impl DynamoGatheringStore {
             writes.push(replace(to_item(&HostGatheringItem::from_gathering(
                 gathering, host,
             ))?)?);
+        }
+        Ok(writes)
+    }
+
+    /// The writes of [`GatheringStore::review`], for one transaction, the pointer first: delete the
+    /// `REVIEW` pointer on condition that it exists, and update the gathering `stored` (as read) on
+    /// condition that it is still unlisted and not declined. Approving sets `listed` and the index
+    /// keys a listed gathering gets from [`GatheringItem::from_gathering`], conditioned on the
+    /// start and place those keys are made of (still as read), and puts the listed `GEO2` pointer;
+    /// declining sets `declined_at`.
+    fn review_writes(
+        &self,
+        gathering: &Gathering,
+        stored: &Item,
+        decision: ReviewDecision,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pointer = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(gathering_pk(&gathering.id), "REVIEW")))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(dynamo_err("build Delete"))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(gathering_pk(&gathering.id), "GATHERING")))
+            .expression_attribute_names("#listed", "listed")
+            .expression_attribute_names("#declined_at", "declined_at")
+            .expression_attribute_values(":unlisted", AttributeValue::Bool(false));
+        let unreviewed =
+            "attribute_exists(pk) AND #listed = :unlisted AND attribute_not_exists(#declined_at)";
+        let mut writes = vec![TransactWriteItem::builder().delete(pointer).build()];
+        match decision {
+            ReviewDecision::Approve => {
+                let listed = Gathering {
+                    listed: true,
+                    ..gathering.clone()
+                };
+                let mut item = to_item(&GatheringItem::from_gathering(&listed, now))?;
+                let mut index_key = |name: &str| {
+                    item.remove(name)
+                        .ok_or_else(|| corrupt("listed gathering", format!("no {name}")))
+                };
+                let (gsi1pk, gsi1sk) = (index_key("gsi1pk")?, index_key("gsi1sk")?);
+                let read = |name: &str| {
+                    stored
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| corrupt("gathering", format!("no {name}")))
+                };
+                let update = update
+                    .update_expression("SET #listed = :listed, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk")
+                    .condition_expression(format!(
+                        "{unreviewed} AND starts_at = :starts_at AND lat = :lat AND lon = :lon"
+                    ))
+                    .expression_attribute_values(":listed", AttributeValue::Bool(true))
+                    .expression_attribute_values(":gsi1pk", gsi1pk)
+                    .expression_attribute_values(":gsi1sk", gsi1sk)
+                    .expression_attribute_values(":starts_at", read("starts_at")?)
+                    .expression_attribute_values(":lat", read("lat")?)
+                    .expression_attribute_values(":lon", read("lon")?)
+                    .build()
+                    .map_err(dynamo_err("build Update"))?;
+                let geo2 = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_item(&Geo2Item::from_gathering(&listed))?))
+                    .build()
+                    .map_err(dynamo_err("build Put"))?;
+                writes.push(TransactWriteItem::builder().update(update).build());
+                writes.push(TransactWriteItem::builder().put(geo2).build());
+            }
+            ReviewDecision::Decline => {
+                let update = update
+                    .update_expression("SET #declined_at = :declined_at")
+                    .condition_expression(unreviewed)
+                    .expression_attribute_values(":declined_at", AttributeValue::S(timestamp(now)))
+                    .build()
+                    .map_err(dynamo_err("build Update"))?;
+                writes.push(TransactWriteItem::builder().update(update).build());
+            }
         }
         Ok(writes)
     }
@@ -1407,6 +1680,8 @@ impl KeywordStore for DynamoGatheringStore {
             language: keyword.language,
             gathering_id,
             created_at: timestamp(now),
+            gsi1pk: Some(KEYWORDS.into()),
+            gsi1sk: Some(word.to_string()),
         };
         let no_code = ConditionCheck::builder()
             .table_name(&self.table)
@@ -1445,19 +1720,79 @@ impl KeywordStore for DynamoGatheringStore {
         let Some(item) = self.get_item(keyword_pk(word.as_str()), "KEYWORD").await? else {
             return Ok(None);
         };
-        let item: KeywordItem = from_item(item)?;
-        let target = match (item.kind.as_str(), item.gathering_id) {
+        from_item::<KeywordItem>(item)?.into_keyword().map(Some)
+    }
+
+    #[tracing::instrument(name = "store.keywords", skip_all)]
+    async fn keywords(&self) -> Result<Vec<CampaignKeyword>, StoreError> {
+        let mut keywords = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :keywords")
+                .expression_attribute_values(":keywords", AttributeValue::S(KEYWORDS.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_err("Query"))?;
+            for item in output.items.unwrap_or_default() {
+                keywords.push(from_item::<KeywordItem>(item)?.into_keyword()?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        keywords.sort_by(|a, b| a.word.as_str().cmp(b.word.as_str()));
+        Ok(keywords)
+    }
+
+    #[tracing::instrument(name = "store.remove_keyword", skip_all, fields(word = %word))]
+    async fn remove_keyword(&self, word: &KeywordWord) -> Result<RemovedKeyword, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keyword_pk(word.as_str()), "KEYWORD")))
+            // Only a configured keyword's item: never anything else that might share the key.
+            .condition_expression("attribute_exists(pk) AND #kind IN (:campaign, :gathering)")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":campaign", AttributeValue::S("campaign".into()))
+            .expression_attribute_values(":gathering", AttributeValue::S("gathering".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(RemovedKeyword::Removed),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(RemovedKeyword::NoSuchKeyword)
+            }
+            Err(err) => Err(dynamo_err("DeleteItem")(err)),
+        }
+    }
+}
+
+impl KeywordItem {
+    fn into_keyword(self) -> Result<CampaignKeyword, StoreError> {
+        let target = match (self.kind.as_str(), self.gathering_id) {
             ("campaign", _) => KeywordTarget::Campaign,
             ("gathering", Some(id)) => KeywordTarget::Gathering(
                 GatheringId::parse(&id).map_err(|e| corrupt("keyword gathering id", e))?,
             ),
             (kind, _) => return Err(corrupt("keyword kind", format!("{kind:?}"))),
         };
-        Ok(Some(CampaignKeyword {
-            word: KeywordWord::parse(&item.word).map_err(|e| corrupt("keyword word", e))?,
+        Ok(CampaignKeyword {
+            word: KeywordWord::parse(&self.word).map_err(|e| corrupt("keyword word", e))?,
             target,
-            language: item.language,
-        }))
+            language: self.language,
+        })
     }
 }
 
@@ -1612,7 +1947,8 @@ mod tests {
         let update = writes[0].update().unwrap();
         assert_eq!(
             update.condition_expression(),
-            Some("attribute_exists(pk) AND #host_hash = :host_hash")
+            Some("attribute_exists(pk) AND #host_hash = :host_hash AND #listed = :listed"),
+            "and on the listing as stored: the caller passes the stored one"
         );
         assert_eq!(
             update.expression_attribute_values().unwrap()[":host_hash"]
@@ -1670,8 +2006,84 @@ mod tests {
         assert_eq!(writes.len(), 3);
         assert_eq!(
             writes[0].update().unwrap().condition_expression(),
-            Some("attribute_exists(pk) AND attribute_not_exists(#host_hash)")
+            Some("attribute_exists(pk) AND attribute_not_exists(#host_hash) AND #listed = :listed")
         );
+    }
+
+    #[tokio::test]
+    async fn a_review_deletes_the_queue_pointer_first_and_approving_writes_a_listed_gatherings_index_keys()
+     {
+        let store = test_store();
+        let mut g = gathering(false, AddressDraft::Public("Library".into())).await;
+        g.host = Some(host());
+        assert!(g.awaiting_review());
+        let stored = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
+        let listed = Gathering {
+            listed: true,
+            ..g.clone()
+        };
+        let as_put = to_item(&GatheringItem::from_gathering(&listed, g.starts_at)).unwrap();
+
+        let writes = store
+            .review_writes(&g, &stored, ReviewDecision::Approve, g.starts_at)
+            .unwrap();
+        assert_eq!(
+            writes.len(),
+            3,
+            "the pointer, the gathering, its GEO2 pointer"
+        );
+        let pointer = writes[0].delete().unwrap();
+        assert_eq!(pointer.key()["sk"].as_s().unwrap(), "REVIEW");
+        assert_eq!(pointer.condition_expression(), Some("attribute_exists(pk)"));
+        let update = writes[1].update().unwrap();
+        let values = update.expression_attribute_values().unwrap();
+        for (placeholder, name) in [(":gsi1pk", "gsi1pk"), (":gsi1sk", "gsi1sk")] {
+            assert_eq!(values[placeholder], as_put[name], "{name} as put writes it");
+        }
+        for name in ["starts_at", "lat", "lon"] {
+            assert_eq!(values[&format!(":{name}")], stored[name], "{name} as read");
+        }
+        assert_eq!(
+            writes[2].put().unwrap().item(),
+            &to_item(&Geo2Item::from_gathering(&listed)).unwrap()
+        );
+        assert!(writes[2].put().unwrap().item().contains_key("gsi1pk"));
+
+        let writes = store
+            .review_writes(&g, &stored, ReviewDecision::Decline, g.starts_at)
+            .unwrap();
+        assert_eq!(writes.len(), 2);
+        let update = writes[1].update().unwrap();
+        assert_eq!(
+            update.update_expression(),
+            "SET #declined_at = :declined_at"
+        );
+        assert!(
+            !update
+                .expression_attribute_values()
+                .unwrap()
+                .contains_key(":gsi1pk")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declined_gathering_reads_back_declined_and_a_review_pointer_sits_in_the_queue() {
+        let mut g = gathering(false, AddressDraft::Public("Library".into())).await;
+        g.host = Some(host());
+        let pointer = to_item(&ReviewItem::from_gathering(&g, g.starts_at)).unwrap();
+        assert_eq!(pointer["gsi1pk"].as_s().unwrap(), "REVIEW");
+        assert_eq!(
+            pointer["gsi1sk"].as_s().unwrap(),
+            &format!("{}#{}", timestamp(g.starts_at), g.id)
+        );
+        g.declined_at = Some(g.starts_at);
+        let item = to_item(&GatheringItem::from_gathering(&g, g.starts_at)).unwrap();
+        let back = from_item::<GatheringItem>(item)
+            .unwrap()
+            .into_gathering()
+            .unwrap();
+        assert_eq!(back.declined_at, Some(g.starts_at));
+        assert!(!back.awaiting_review());
     }
 
     #[tokio::test]

@@ -1,16 +1,18 @@
 //! In-memory adapter of the gathering, RSVP and keyword ports, for unit tests. Same semantics as the
 //! DynamoDB adapter (unique codes shared with keywords, conditional creates, capacity and waitlist),
-//! except that a search considers every gathering instead of reading geohash cells.
+//! except that a search considers every gathering instead of reading geohash cells. The review
+//! queue is ordered like DynamoDB's index: the creation time to the millisecond, then the id.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use time::OffsetDateTime;
 
-use super::StoreError;
 use super::gathering::{
-    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword, RsvpOutcome,
-    RsvpRecord, RsvpStatus, RsvpStore, UpdateGathering, nearest_then_soonest, soonest_first,
+    GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering, PutKeyword,
+    RemovedKeyword, ReviewDecision, Reviewed, RsvpOutcome, RsvpRecord, RsvpStatus, RsvpStore,
+    UpdateGathering, nearest_then_soonest, soonest_first,
 };
+use super::{StoreError, timestamp};
 use crate::domain::{CampaignKeyword, Gathering, GatheringCode, GatheringId, KeywordWord};
 use crate::geo::{GeoPoint, SearchRadius};
 use crate::privacy::ContactHash;
@@ -22,6 +24,8 @@ struct State {
     keywords: HashMap<String, CampaignKeyword>,
     /// Keyed by gathering id and contact hash.
     rsvps: HashMap<(GatheringId, String), RsvpRecord>,
+    /// The gatherings waiting for review: the creation time (RFC 3339, milliseconds) of each.
+    review_queue: HashMap<GatheringId, String>,
 }
 
 #[derive(Debug, Default)]
@@ -92,7 +96,7 @@ impl GatheringStore for MemoryGatheringStore {
     async fn put(
         &self,
         gathering: &Gathering,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<PutGathering, StoreError> {
         let mut state = self.state()?;
         if state.gatherings.contains_key(&gathering.id) {
@@ -103,6 +107,11 @@ impl GatheringStore for MemoryGatheringStore {
             return Ok(PutGathering::CodeTaken);
         }
         state.codes.insert(code.to_string(), gathering.id.clone());
+        if gathering.awaiting_review() {
+            state
+                .review_queue
+                .insert(gathering.id.clone(), timestamp(now));
+        }
         state
             .gatherings
             .insert(gathering.id.clone(), (gathering.clone(), 0));
@@ -176,6 +185,8 @@ impl GatheringStore for MemoryGatheringStore {
             code: stored.code.clone(),
             host: stored.host.clone(),
             host_first_name: stored.host_first_name.clone(),
+            listed: stored.listed,
+            declined_at: stored.declined_at,
             ..gathering.clone()
         };
         let starts_at = stored.starts_at;
@@ -187,6 +198,47 @@ impl GatheringStore for MemoryGatheringStore {
             rsvp.starts_at = starts_at;
         }
         Ok(UpdateGathering::Updated)
+    }
+
+    async fn awaiting_review(&self, limit: usize) -> Result<Vec<Gathering>, StoreError> {
+        let state = self.state()?;
+        let mut queue: Vec<(&String, &GatheringId)> = state
+            .review_queue
+            .iter()
+            .map(|(id, created)| (created, id))
+            .collect();
+        queue.sort();
+        Ok(queue
+            .into_iter()
+            .filter_map(|(_, id)| state.gatherings.get(id))
+            .map(|(g, _)| g.clone())
+            .take(limit)
+            .collect())
+    }
+
+    async fn review(
+        &self,
+        id: &GatheringId,
+        decision: ReviewDecision,
+        now: OffsetDateTime,
+    ) -> Result<Reviewed, StoreError> {
+        let mut state = self.state()?;
+        if state.review_queue.remove(id).is_none() {
+            return Ok(Reviewed::NotAwaiting);
+        }
+        let Some((gathering, _)) = state.gatherings.get_mut(id) else {
+            return Ok(Reviewed::NotAwaiting);
+        };
+        Ok(match decision {
+            ReviewDecision::Approve => {
+                gathering.listed = true;
+                Reviewed::Approved
+            }
+            ReviewDecision::Decline => {
+                gathering.declined_at = Some(now);
+                Reviewed::Declined
+            }
+        })
     }
 }
 
@@ -289,6 +341,19 @@ impl KeywordStore for MemoryGatheringStore {
 
     async fn keyword(&self, word: &KeywordWord) -> Result<Option<CampaignKeyword>, StoreError> {
         Ok(self.state()?.keywords.get(word.as_str()).cloned())
+    }
+
+    async fn keywords(&self) -> Result<Vec<CampaignKeyword>, StoreError> {
+        let mut all: Vec<CampaignKeyword> = self.state()?.keywords.values().cloned().collect();
+        all.sort_by(|a, b| a.word.as_str().cmp(b.word.as_str()));
+        Ok(all)
+    }
+
+    async fn remove_keyword(&self, word: &KeywordWord) -> Result<RemovedKeyword, StoreError> {
+        Ok(match self.state()?.keywords.remove(word.as_str()) {
+            Some(_) => RemovedKeyword::Removed,
+            None => RemovedKeyword::NoSuchKeyword,
+        })
     }
 }
 
@@ -849,23 +914,278 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_gathering_made_unlisted_no_longer_shows_in_searches() {
+    async fn an_update_by_the_host_keeps_the_listing_as_stored() {
         let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
-        let g = gathering(
+        let rosa = host("rosa");
+        let shown = gathering(
             &sealer,
             Spec {
-                host: Some(host("rosa")),
+                host: Some(rosa.clone()),
                 ..Spec::new("MAPLE5", "20001")
             },
         )
         .await;
-        store.put(&g, now()).await.unwrap();
+        let waiting = gathering(
+            &sealer,
+            Spec {
+                listed: false,
+                host: Some(rosa.clone()),
+                ..Spec::new("CEDAR6", "20001")
+            },
+        )
+        .await;
+        store.put(&shown, now()).await.unwrap();
+        store.put(&waiting, now()).await.unwrap();
         let search = || store.upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10);
-        assert_eq!(search().await.unwrap().len(), 1);
-        let mut hidden = g.clone();
-        hidden.listed = false;
-        store.update(&hidden, now()).await.unwrap();
-        assert!(search().await.unwrap().is_empty());
+
+        for (g, listed) in [(&shown, false), (&waiting, true)] {
+            let mut edited = g.clone();
+            edited.title = GatheringTitle::parse("Renamed").unwrap();
+            edited.listed = listed;
+            assert_eq!(
+                store.update(&edited, now()).await.unwrap(),
+                UpdateGathering::Updated
+            );
+            let stored = store.get(&g.id).await.unwrap().unwrap();
+            assert_eq!(stored.title.as_str(), "Renamed");
+            assert_eq!(stored.listed, g.listed, "only a review changes the listing");
+        }
+        let found: Vec<GatheringId> = search()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.gathering.id)
+            .collect();
+        assert_eq!(found, [shown.id.clone()]);
+        let queue = store.awaiting_review(10).await.unwrap();
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue[0].id, waiting.id, "it keeps waiting, with its edits");
+        assert_eq!(queue[0].title.as_str(), "Renamed");
+    }
+
+    /// A host's gathering made while organizers approve new ones.
+    async fn waiting(sealer: &Sealer, code: &'static str) -> Gathering {
+        gathering(
+            sealer,
+            Spec {
+                listed: false,
+                host: Some(host("rosa")),
+                ..Spec::new(code, "20001")
+            },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_hosts_unlisted_gathering_waits_for_review_oldest_first() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let (older, newer, also_newer) = (
+            waiting(&sealer, "OLDER2").await,
+            waiting(&sealer, "NEWER3").await,
+            waiting(&sealer, "NEWER4").await,
+        );
+        let listed = gathering(
+            &sealer,
+            Spec {
+                host: Some(host("rosa")),
+                ..Spec::new("SHOWN5", "20001")
+            },
+        )
+        .await;
+        let organizers_private = gathering(
+            &sealer,
+            Spec {
+                listed: false,
+                ..Spec::new("PRIVATE6", "20001")
+            },
+        )
+        .await;
+        store
+            .put(&newer, now() + Duration::minutes(1))
+            .await
+            .unwrap();
+        store.put(&older, now()).await.unwrap();
+        store
+            .put(&also_newer, now() + Duration::minutes(1))
+            .await
+            .unwrap();
+        store.put(&listed, now()).await.unwrap();
+        store.put(&organizers_private, now()).await.unwrap();
+        assert!(older.awaiting_review() && !organizers_private.awaiting_review());
+
+        let ids = |found: Vec<Gathering>| -> Vec<GatheringId> {
+            found.into_iter().map(|g| g.id).collect()
+        };
+        let mut same_time = [newer.id.clone(), also_newer.id.clone()];
+        same_time.sort();
+        assert_eq!(
+            ids(store.awaiting_review(10).await.unwrap()),
+            [older.id.clone(), same_time[0].clone(), same_time[1].clone()],
+            "oldest first, then by id; never listed ones nor organizers' own"
+        );
+        assert_eq!(ids(store.awaiting_review(1).await.unwrap()), [older.id]);
+        assert!(store.awaiting_review(0).await.unwrap().is_empty());
+        assert!(
+            store
+                .upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10)
+                .await
+                .unwrap()
+                .iter()
+                .all(|n| n.gathering.listed),
+            "a waiting gathering is not found in searches"
+        );
+    }
+
+    #[tokio::test]
+    async fn approving_lists_a_gathering_and_takes_it_out_of_the_queue_once() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = waiting(&sealer, "MAPLE5").await;
+        store.put(&g, now()).await.unwrap();
+
+        assert_eq!(
+            store
+                .review(&g.id, ReviewDecision::Approve, now())
+                .await
+                .unwrap(),
+            Reviewed::Approved
+        );
+        let stored = store.get(&g.id).await.unwrap().unwrap();
+        assert!(stored.listed && stored.declined_at.is_none() && !stored.awaiting_review());
+        assert!(store.awaiting_review(10).await.unwrap().is_empty());
+        let found = store
+            .upcoming_near(dc(), SearchRadius::km(20.0).unwrap(), now(), 10)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].gathering.id, g.id);
+
+        for decision in [ReviewDecision::Approve, ReviewDecision::Decline] {
+            assert_eq!(
+                store.review(&g.id, decision, now()).await.unwrap(),
+                Reviewed::NotAwaiting,
+                "a second review writes nothing"
+            );
+        }
+        assert_eq!(store.get(&g.id).await.unwrap(), Some(stored));
+    }
+
+    #[tokio::test]
+    async fn declining_keeps_a_gathering_unlisted_out_of_the_queue_and_says_when() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = waiting(&sealer, "MAPLE5").await;
+        store.put(&g, now()).await.unwrap();
+        let at = now() + Duration::hours(1);
+
+        assert_eq!(
+            store
+                .review(&g.id, ReviewDecision::Decline, at)
+                .await
+                .unwrap(),
+            Reviewed::Declined
+        );
+        let stored = store.get(&g.id).await.unwrap().unwrap();
+        assert_eq!((stored.listed, stored.declined_at), (false, Some(at)));
+        assert!(!stored.awaiting_review());
+        assert!(store.awaiting_review(10).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .review(&g.id, ReviewDecision::Approve, at)
+                .await
+                .unwrap(),
+            Reviewed::NotAwaiting,
+            "a declined gathering cannot be approved by a late or retried request"
+        );
+        assert!(!store.get(&g.id).await.unwrap().unwrap().listed);
+
+        let mut edited = stored.clone();
+        edited.title = GatheringTitle::parse("Renamed").unwrap();
+        edited.declined_at = None;
+        store.update(&edited, now()).await.unwrap();
+        assert_eq!(
+            store.get(&g.id).await.unwrap().unwrap().declined_at,
+            Some(at),
+            "an edit does not bring it back to the queue"
+        );
+    }
+
+    #[tokio::test]
+    async fn reviewing_an_unknown_listed_or_organizers_gathering_writes_nothing() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let listed = gathering(&sealer, Spec::new("SHOWN5", "20001")).await;
+        let private = gathering(
+            &sealer,
+            Spec {
+                listed: false,
+                ..Spec::new("PRIVATE6", "20001")
+            },
+        )
+        .await;
+        let unknown = waiting(&sealer, "NEVER7").await;
+        store.put(&listed, now()).await.unwrap();
+        store.put(&private, now()).await.unwrap();
+        for g in [&listed, &private, &unknown] {
+            assert_eq!(
+                store
+                    .review(&g.id, ReviewDecision::Approve, now())
+                    .await
+                    .unwrap(),
+                Reviewed::NotAwaiting
+            );
+        }
+        assert!(!store.get(&private.id).await.unwrap().unwrap().listed);
+        assert_eq!(store.get(&unknown.id).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn keywords_are_listed_alphabetically_and_removed_without_touching_codes() {
+        let (store, sealer) = (MemoryGatheringStore::new(), Sealer::in_memory());
+        let g = gathering(&sealer, Spec::new("MAPLE5", "20001")).await;
+        store.put(&g, now()).await.unwrap();
+        let keyword = |word: &str, target| CampaignKeyword {
+            word: KeywordWord::parse(word).unwrap(),
+            target,
+            language: Language::En,
+        };
+        let park = keyword("PARKDC", KeywordTarget::Campaign);
+        let shaw = keyword("SHAW", KeywordTarget::Gathering(g.id.clone()));
+        let bloom = keyword("BLOOM", KeywordTarget::Campaign);
+        for k in [&park, &shaw, &bloom] {
+            store.put_keyword(k, now()).await.unwrap();
+        }
+        assert_eq!(
+            store.keywords().await.unwrap(),
+            [bloom.clone(), park.clone(), shaw.clone()],
+            "alphabetical, and never a gathering's code"
+        );
+
+        assert_eq!(
+            store.remove_keyword(&park.word).await.unwrap(),
+            RemovedKeyword::Removed
+        );
+        assert_eq!(
+            store.remove_keyword(&park.word).await.unwrap(),
+            RemovedKeyword::NoSuchKeyword
+        );
+        assert_eq!(store.keyword(&park.word).await.unwrap(), None);
+        assert_eq!(store.keywords().await.unwrap(), [bloom, shaw]);
+
+        let code = KeywordWord::parse("MAPLE5").unwrap();
+        assert_eq!(
+            store.remove_keyword(&code).await.unwrap(),
+            RemovedKeyword::NoSuchKeyword
+        );
+        assert_eq!(
+            store.by_code(&g.code).await.unwrap().map(|g| g.id),
+            Some(g.id)
+        );
+        assert_eq!(
+            store
+                .put_keyword(&keyword("MAPLE5", KeywordTarget::Campaign), now())
+                .await
+                .unwrap(),
+            PutKeyword::TakenByGatheringCode,
+            "the code still claims its word"
+        );
     }
 
     #[tokio::test]
