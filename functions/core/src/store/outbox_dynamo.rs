@@ -392,8 +392,11 @@ impl DynamoOutbox {
                 remove.push("lease_until");
                 update = update.expression_attribute_values(":pid", s(provider_id));
                 if let Some(segments) = segments {
-                    set.push("segments = :segments");
-                    update = update.expression_attribute_values(":segments", n(segments));
+                    // `segments` is one of DynamoDB's reserved words.
+                    set.push("#segments = :segments");
+                    update = update
+                        .expression_attribute_names("#segments", "segments")
+                        .expression_attribute_values(":segments", n(segments));
                 }
                 Status::Sent
             }
