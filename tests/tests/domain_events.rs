@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::Target;
+use rising_core::stats::{CampaignStats, Counts, DynamoCampaignStats};
 use rising_tests::sending::{Producer, no_zone_is_open};
 use rising_tests::{Stack, gatherings, s, spawn_app, unique_phone};
 use serde_json::{Value, json};
@@ -269,4 +270,60 @@ async fn a_person_who_asks_to_be_forgotten_is_published_as_forgotten_under_the_i
     let forgotten = subscriber.wait_for("person.forgotten", Some(&person)).await;
     assert_eq!(forgotten["detail"]["type"], "person.forgotten");
     assert_no_personal_data(&subscriber.received, &phone, "Quillon");
+}
+
+/// The campaign's totals as the organizers' overview reads them (one Query of the `STATS` partition).
+async fn totals(stats: &DynamoCampaignStats) -> Counts {
+    stats.overview().await.expect("the overview is read").total
+}
+
+#[tokio::test]
+async fn the_organizers_overview_counts_a_person_their_rsvp_by_text_and_the_stop_that_follows() {
+    let app = spawn_app().await;
+    let stats = DynamoCampaignStats::new(app.dynamodb.clone(), app.table_name.clone());
+    let before = totals(&stats).await;
+    let phone = unique_phone();
+    let g = gatherings::listed(&app, "Counted porch talk", "83702", 9, None).await;
+    reply(&app, &phone, g.code.as_str()).await;
+    reply(&app, &phone, "Ottoline").await;
+    reply(&app, &phone, "STOP").await;
+
+    // Other tests text at the same time: the counters only grow, so each must have grown by ours.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let after = loop {
+        let now = totals(&stats).await;
+        if now.people > before.people
+            && now.rsvps.sms > before.rsvps.sms
+            && now.opt_ins.sms > before.opt_ins.sms
+            && now.opt_outs.sms > before.opt_outs.sms
+        {
+            break now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not counted within {PATIENCE:?}: before {before:#?}, now {now:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(after.opt_out_rate().is_some());
+
+    let overview = stats.overview().await.expect("the overview is read");
+    let today = time::OffsetDateTime::now_utc().date();
+    let recent = overview.last_days(today, 14);
+    assert_eq!(recent.len(), 14);
+    assert!(
+        recent[12..].iter().any(|(_, day)| day.rsvps.sms > 0),
+        "today's (or, past midnight, yesterday's) row counts the RSVP: {recent:#?}"
+    );
+    let items = app.query_pk("STATS").await;
+    assert!(!items.is_empty());
+    let digits = phone.trim_start_matches('+');
+    for item in &items {
+        assert_eq!(s(item, "entity"), Some("stats"));
+        let text = format!("{item:?}");
+        assert!(
+            !text.contains(digits) && !text.contains("Ottoline"),
+            "{text}"
+        );
+    }
 }
