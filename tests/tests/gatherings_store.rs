@@ -15,7 +15,8 @@ use rising_core::geo::{EARTH_RADIUS_KM, GeoPoint, SearchRadius};
 use rising_core::privacy::{ContactHash, ContactHasher, Sealer, field_context};
 use rising_core::store::{
     DynamoGatheringStore, GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering,
-    PutKeyword, RsvpOutcome, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering,
+    PutKeyword, RemovedKeyword, ReviewDecision, Reviewed, RsvpOutcome, RsvpSource, RsvpStatus,
+    RsvpStore, UpdateGathering,
 };
 use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
 use time::{Duration, OffsetDateTime};
@@ -833,28 +834,23 @@ async fn an_update_changes_the_fields_and_the_search_index_and_keeps_the_places(
     );
     assert_eq!(
         near().await,
-        (vec![], vec![]),
-        "an unlisted gathering is not found"
+        (vec![g.id.clone()], vec![g.id.clone()]),
+        "the listing stays as stored: only an organizer's review changes it"
     );
     let (item, geo2) = gathering_items(&stack, &g.id).await;
     for (what, i) in [("gathering", &item), ("GEO2 pointer", &geo2)] {
         assert!(
-            !i.contains_key("gsi1pk") && !i.contains_key("gsi1sk"),
-            "the {what} kept its index keys"
+            i.contains_key("gsi1pk") && i.contains_key("gsi1sk"),
+            "the {what} lost its index keys"
         );
     }
     assert_eq!(
         store.hosted_by(&rosa).await.expect("hosted by"),
         [Gathering {
             code: g.code.clone(),
-            ..hidden.clone()
+            ..moved.clone()
         }]
     );
-
-    let mut shown = hidden.clone();
-    shown.listed = true;
-    store.update(&shown, now()).await.expect("update");
-    assert_eq!(near().await, (vec![g.id.clone()], vec![g.id.clone()]));
 }
 
 #[tokio::test]
@@ -1023,5 +1019,357 @@ async fn a_new_start_time_moves_the_rsvps_and_the_hosts_list() {
     assert!(
         s(&item, "gsi1sk").is_some_and(|k| k.starts_with(s(&item, "starts_at").unwrap_or("-"))),
         "the search order follows the new start"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The review queue (GATHERING_APPROVAL=required) and the organizers' keywords
+
+/// A host's gathering made while organizers approve new ones: unlisted, waiting.
+async fn waiting(sealer: &Sealer, at: GeoPoint) -> Gathering {
+    gathering(
+        sealer,
+        Spec {
+            listed: false,
+            host_hash: Some(host()),
+            ..Spec::at(at)
+        },
+    )
+    .await
+}
+
+/// The ids of the queue (read far enough to hold every test's) that are among `mine`, in order.
+async fn queued(store: &DynamoGatheringStore, mine: &[&Gathering]) -> Vec<GatheringId> {
+    store
+        .awaiting_review(10_000)
+        .await
+        .expect("queue")
+        .into_iter()
+        .filter(|g| mine.iter().any(|m| m.id == g.id))
+        .map(|g| g.id)
+        .collect()
+}
+
+/// The ids among `mine` found by a fine (30 km) and a wide (400 km) search from `origin`.
+async fn found_near(
+    store: &DynamoGatheringStore,
+    origin: GeoPoint,
+    mine: &[&Gathering],
+) -> (Vec<GatheringId>, Vec<GatheringId>) {
+    let fine = store
+        .upcoming_near(origin, SearchRadius::km(30.0).expect("radius"), now(), 50)
+        .await
+        .expect("search");
+    let wide = store
+        .upcoming_near(origin, SearchRadius::km(400.0).expect("radius"), now(), 500)
+        .await
+        .expect("wide search");
+    (own_ids(&fine, mine), own_ids(&wide, mine))
+}
+
+#[tokio::test]
+async fn a_hosts_waiting_gathering_is_in_the_review_queue_oldest_first_and_not_in_searches() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let origin = random_origin();
+    let older = waiting(&sealer, destination(origin, 1.0, 0.0)).await;
+    let newer = waiting(&sealer, destination(origin, 2.0, 90.0)).await;
+    let organizers_private = gathering(
+        &sealer,
+        Spec {
+            listed: false,
+            ..Spec::at(destination(origin, 3.0, 180.0))
+        },
+    )
+    .await;
+    for (g, at) in [
+        (&newer, now()),
+        (&older, now() - Duration::minutes(5)),
+        (&organizers_private, now() - Duration::minutes(9)),
+    ] {
+        assert_eq!(store.put(g, at).await.expect("put"), PutGathering::Created);
+    }
+    let mine = [&older, &newer, &organizers_private];
+
+    assert_eq!(
+        queued(&store, &mine).await,
+        [older.id.clone(), newer.id.clone()],
+        "oldest first; an organizer's unlisted gathering never waits"
+    );
+    assert_eq!(found_near(&store, origin, &mine).await, (vec![], vec![]));
+    let pointer = stack
+        .query_pk(&format!("GATHERING#{}", older.id))
+        .await
+        .into_iter()
+        .find(|i| s(i, "sk") == Some("REVIEW"))
+        .expect("the review pointer");
+    assert_eq!(s(&pointer, "gsi1pk"), Some("REVIEW"));
+    assert_eq!(s(&pointer, "gathering_id"), Some(older.id.as_str()));
+    assert!(
+        stack
+            .query_pk(&format!("GATHERING#{}", organizers_private.id))
+            .await
+            .iter()
+            .all(|i| s(i, "sk") != Some("REVIEW"))
+    );
+    let first = store.awaiting_review(1).await.expect("queue");
+    assert_eq!(first.len(), 1);
+    assert!(store.awaiting_review(0).await.expect("queue").is_empty());
+}
+
+#[tokio::test]
+async fn approving_lists_a_gathering_and_takes_it_out_of_the_queue_once() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let origin = random_origin();
+    let g = waiting(&sealer, destination(origin, 1.0, 45.0)).await;
+    put_all(&store, &[&g]).await;
+
+    assert_eq!(
+        store
+            .review(&g.id, ReviewDecision::Approve, now())
+            .await
+            .expect("review"),
+        Reviewed::Approved
+    );
+    assert_eq!(
+        found_near(&store, origin, &[&g]).await,
+        (vec![g.id.clone()], vec![g.id.clone()]),
+        "found by the fine and the wide search"
+    );
+    assert!(queued(&store, &[&g]).await.is_empty());
+    let stored = store.get(&g.id).await.expect("get").expect("found");
+    assert_eq!(
+        stored,
+        Gathering {
+            listed: true,
+            ..g.clone()
+        }
+    );
+    assert!(
+        stack
+            .query_pk(&format!("GATHERING#{}", g.id))
+            .await
+            .iter()
+            .all(|i| s(i, "sk") != Some("REVIEW")),
+        "the pointer is gone"
+    );
+
+    for decision in [ReviewDecision::Approve, ReviewDecision::Decline] {
+        assert_eq!(
+            store.review(&g.id, decision, now()).await.expect("review"),
+            Reviewed::NotAwaiting,
+            "a second review writes nothing"
+        );
+    }
+    assert_eq!(store.get(&g.id).await.expect("get"), Some(stored));
+    assert_eq!(
+        store
+            .review(&GatheringId::random(), ReviewDecision::Approve, now())
+            .await
+            .expect("review"),
+        Reviewed::NotAwaiting
+    );
+}
+
+#[tokio::test]
+async fn declining_keeps_a_gathering_unlisted_and_out_of_the_queue_and_it_reads_back_declined() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let origin = random_origin();
+    let g = waiting(&sealer, destination(origin, 1.0, 45.0)).await;
+    put_all(&store, &[&g]).await;
+    let at = OffsetDateTime::from_unix_timestamp(now().unix_timestamp()).expect("time");
+
+    assert_eq!(
+        store
+            .review(&g.id, ReviewDecision::Decline, at)
+            .await
+            .expect("review"),
+        Reviewed::Declined
+    );
+    let stored = store.get(&g.id).await.expect("get").expect("found");
+    assert_eq!((stored.listed, stored.declined_at), (false, Some(at)));
+    assert!(!stored.awaiting_review());
+    assert!(queued(&store, &[&g]).await.is_empty());
+    assert_eq!(found_near(&store, origin, &[&g]).await, (vec![], vec![]));
+    assert_eq!(
+        store
+            .review(&g.id, ReviewDecision::Approve, now())
+            .await
+            .expect("review"),
+        Reviewed::NotAwaiting,
+        "a late approval does not list a declined gathering"
+    );
+    assert!(!store.get(&g.id).await.expect("get").expect("found").listed);
+}
+
+#[tokio::test]
+async fn an_update_by_the_host_keeps_a_waiting_gathering_waiting_and_approval_lists_it_where_it_moved()
+ {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let origin = random_origin();
+    let g = waiting(&sealer, destination(origin, 150.0, 0.0)).await;
+    put_all(&store, &[&g]).await;
+    let pointer_before = stack.query_pk(&format!("GATHERING#{}", g.id)).await;
+
+    let mut edited = g.clone();
+    edited.title = GatheringTitle::parse("Integration picnic").expect("title");
+    edited.location = destination(origin, 1.0, 0.0);
+    edited.listed = true;
+    assert_eq!(
+        store.update(&edited, now()).await.expect("update"),
+        UpdateGathering::Updated
+    );
+    let stored = store.get(&g.id).await.expect("get").expect("found");
+    assert_eq!(stored.title.as_str(), "Integration picnic");
+    assert!(
+        !stored.listed && stored.awaiting_review(),
+        "a host cannot list it"
+    );
+    assert_eq!(queued(&store, &[&g]).await, [g.id.clone()]);
+    assert_eq!(found_near(&store, origin, &[&g]).await, (vec![], vec![]));
+    let review_item = |items: &[rising_tests::Item]| {
+        items
+            .iter()
+            .find(|i| s(i, "sk") == Some("REVIEW"))
+            .cloned()
+            .expect("the review pointer")
+    };
+    assert_eq!(
+        review_item(&stack.query_pk(&format!("GATHERING#{}", g.id)).await),
+        review_item(&pointer_before),
+        "the pointer is untouched"
+    );
+
+    assert_eq!(
+        store
+            .review(&g.id, ReviewDecision::Approve, now())
+            .await
+            .expect("review"),
+        Reviewed::Approved
+    );
+    assert_eq!(
+        found_near(&store, origin, &[&g]).await,
+        (vec![g.id.clone()], vec![g.id.clone()]),
+        "listed where the host moved it"
+    );
+}
+
+#[tokio::test]
+async fn keywords_lists_configured_keywords_alphabetically_but_never_gathering_codes() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let g = gathering(&sealer, Spec::at(random_origin())).await;
+    put_all(&store, &[&g]).await;
+    let mut words: Vec<KeywordWord> = (0..3)
+        .map(|_| KeywordWord::parse(unique_code().as_str()).expect("word"))
+        .collect();
+    let configured: Vec<CampaignKeyword> = words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| CampaignKeyword {
+            word: word.clone(),
+            target: if i == 0 {
+                KeywordTarget::Gathering(g.id.clone())
+            } else {
+                KeywordTarget::Campaign
+            },
+            language: Language::Es,
+        })
+        .collect();
+    for keyword in configured.iter().rev() {
+        assert_eq!(
+            store.put_keyword(keyword, now()).await.expect("keyword"),
+            PutKeyword::Created
+        );
+    }
+    let code = KeywordWord::parse(g.code.as_str()).expect("word");
+
+    let listed = store.keywords().await.expect("keywords");
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].word.as_str() <= w[1].word.as_str()),
+        "alphabetical"
+    );
+    assert!(!listed.iter().any(|k| k.word == code), "a code is listed");
+    let mine: Vec<&CampaignKeyword> = listed.iter().filter(|k| words.contains(&k.word)).collect();
+    words.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(
+        mine.iter().map(|k| k.word.clone()).collect::<Vec<_>>(),
+        words
+    );
+    for keyword in &configured {
+        assert!(mine.contains(&keyword), "{} as put", keyword.word);
+    }
+}
+
+#[tokio::test]
+async fn remove_keyword_removes_a_keyword_and_never_a_gathering_code() {
+    let stack = spawn_app().await;
+    let (store, sealer) = (store(&stack), Sealer::in_memory());
+    let g = gathering(&sealer, Spec::at(random_origin())).await;
+    put_all(&store, &[&g]).await;
+    let keyword = CampaignKeyword {
+        word: KeywordWord::parse(unique_code().as_str()).expect("word"),
+        target: KeywordTarget::Campaign,
+        language: Language::En,
+    };
+    store.put_keyword(&keyword, now()).await.expect("keyword");
+
+    assert_eq!(
+        store.remove_keyword(&keyword.word).await.expect("remove"),
+        RemovedKeyword::Removed
+    );
+    assert_eq!(
+        store.remove_keyword(&keyword.word).await.expect("remove"),
+        RemovedKeyword::NoSuchKeyword
+    );
+    assert_eq!(store.keyword(&keyword.word).await.expect("keyword"), None);
+    assert!(
+        !store
+            .keywords()
+            .await
+            .expect("keywords")
+            .iter()
+            .any(|k| k.word == keyword.word)
+    );
+    assert!(
+        stack
+            .query_pk(&format!("KEYWORD#{}", keyword.word))
+            .await
+            .is_empty()
+    );
+
+    let code = KeywordWord::parse(g.code.as_str()).expect("word");
+    assert_eq!(
+        store.remove_keyword(&code).await.expect("remove"),
+        RemovedKeyword::NoSuchKeyword
+    );
+    assert_eq!(
+        store.by_code(&g.code).await.expect("by code").map(|g| g.id),
+        Some(g.id.clone())
+    );
+    assert_eq!(
+        store
+            .put_keyword(
+                &CampaignKeyword {
+                    word: code,
+                    target: KeywordTarget::Campaign,
+                    language: Language::En,
+                },
+                now()
+            )
+            .await
+            .expect("keyword"),
+        PutKeyword::TakenByGatheringCode,
+        "the code still holds its word"
+    );
+    assert_eq!(
+        store.put_keyword(&keyword, now()).await.expect("keyword"),
+        PutKeyword::Created,
+        "a removed keyword can be configured again"
     );
 }
