@@ -36,7 +36,8 @@ use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
 use crate::store::{
-    GatheringStore, HostStore, InviteStore, RegistrationStore, RsvpStore, TrainingStore,
+    GatheringStore, HostStore, InviteStore, KeywordStore, RegistrationStore, RsvpStore,
+    TrainingStore,
 };
 use crate::web::{header, html_page, insert, is_self_origin, query_param, see_other, source_ip};
 
@@ -100,7 +101,7 @@ enum KeyError {
 impl<H, G, R, O, Q, A, I, T, K> HostApp<H, G, R, O, Q, A, I, T, K>
 where
     H: HostStore,
-    G: GatheringStore + RsvpStore,
+    G: GatheringStore + RsvpStore + KeywordStore,
     R: RegistrationStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -590,6 +591,7 @@ where
             &self.frame(language, t.dashboard_title, Some(&s.csrf), &href),
             &gatherings,
             now,
+            app.keys.organizers.contains(s.host()),
         );
         Ok(self.html(request, StatusCode::OK, html))
     }

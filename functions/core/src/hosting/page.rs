@@ -240,7 +240,8 @@ struct Card {
     ext = "html",
     source = r##"<h1>{{ t.dashboard_title }}</h1>
 <p><a class="button" href="/host/gatherings/new">{{ t.new_gathering }}</a></p>
-{% if cards.is_empty() %}<p>{{ t.no_gatherings }}</p>
+{% if organizer %}<p><a href="/admin">{{ t.organizer_tools }}</a></p>
+{% endif %}{% if cards.is_empty() %}<p>{{ t.no_gatherings }}</p>
 {% else %}<ul class="cards">
 {% for c in cards %}<li>
 <h2><a href="{{ c.href }}">{{ c.title }}</a></h2>
@@ -254,13 +255,16 @@ struct Card {
 struct DashboardHtml<'a> {
     t: &'static HostText,
     cards: &'a [Card],
+    organizer: bool,
 }
 
 /// The host's gatherings.
+/// The host's dashboard. `organizer`: they are on the organizer list (a link to `/admin`).
 pub fn dashboard_page(
     frame: &Frame,
     gatherings: &[GatheringSummary],
     now: OffsetDateTime,
+    organizer: bool,
 ) -> String {
     let t = host_text(frame.language);
     let cards: Vec<Card> = gatherings
@@ -281,17 +285,32 @@ pub fn dashboard_page(
                 when: when(g, frame.language),
                 town: format!("{}, {}", g.town, g.state),
                 counts,
-                status: if g.ends_at <= now {
-                    t.past
-                } else if g.listed {
-                    t.listed
-                } else {
-                    t.awaiting_approval
-                },
+                status: listing_status(g, now, t),
             }
         })
         .collect();
-    layout(frame, DashboardHtml { t, cards: &cards }.render())
+    layout(
+        frame,
+        DashboardHtml {
+            t,
+            cards: &cards,
+            organizer,
+        }
+        .render(),
+    )
+}
+
+/// Where a gathering stands: past, listed, declined by an organizer, or waiting for one.
+fn listing_status(g: &Gathering, now: OffsetDateTime, t: &'static HostText) -> &'static str {
+    if g.ends_at <= now {
+        t.past
+    } else if g.listed {
+        t.listed
+    } else if g.declined_at.is_some() {
+        t.declined
+    } else {
+        t.awaiting_approval
+    }
 }
 
 /// When a gathering is, on its own wall clock: `2026-12-05 18:30–20:00 (America/New_York)`.
@@ -676,13 +695,7 @@ pub fn gathering_page(frame: &Frame, page: &GatheringPage) -> String {
             g.zip.as_str()
         ),
         private: matches!(g.address, Address::Private(_)),
-        status: if g.ends_at <= page.now {
-            t.past
-        } else if g.listed {
-            t.listed
-        } else {
-            t.awaiting_approval
-        },
+        status: listing_status(g, page.now, t),
         share_url: format!("{base}/g/{}", g.id.as_str()),
         embed: format!(
             "<script src=\"{base}/embed.js\" data-gathering=\"{}\" async></script>",

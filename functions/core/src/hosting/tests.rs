@@ -13,8 +13,9 @@ use crate::outbound::body_context;
 use crate::privacy::{Sealer, field_context};
 use crate::secrets::StaticSecretStore;
 use crate::store::{
-    GatheringStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore, MemoryOutbox,
-    MemoryRegistrationStore, MemoryTrainingStore, NewRsvp, RsvpSource, RsvpStore, TrainingStore,
+    GatheringStore, KeywordStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore,
+    MemoryOutbox, MemoryRegistrationStore, MemoryTrainingStore, NewRsvp, RsvpSource, RsvpStore,
+    TrainingStore,
 };
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -39,7 +40,15 @@ fn now() -> OffsetDateTime {
 }
 
 fn config() -> HostConfig {
+    config_with(&[])
+}
+
+/// The test configuration, with `extra` settings on top.
+fn config_with(extra: &[(&str, &str)]) -> HostConfig {
     HostConfig::from_lookup(|name| {
+        if let Some((_, value)) = extra.iter().find(|(n, _)| *n == name) {
+            return Some((*value).to_owned());
+        }
         let value = match name {
             "TABLE_NAME" => "rising",
             "CONTACT_HASH_KEY_PARAMETER" => "/rising/contact-hash-key",
@@ -68,6 +77,10 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(config())
+}
+
+fn world_with(config: HostConfig) -> World {
     let queue = Queue::default();
     let sealer = Sealer::in_memory();
     let secrets = StaticSecretStore::default()
@@ -79,7 +92,7 @@ fn world() -> World {
             "Organizer@Rising.example, not-an-address;\nsecond@rising.example",
         );
     let app = HostApp::new(
-        config(),
+        config,
         MemoryHostStore::new(),
         MemoryGatheringStore::new(),
         MemoryRegistrationStore::new(),
@@ -1401,4 +1414,183 @@ async fn an_organizer_edits_a_training_and_its_published_recording_stays() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+// --- approval queue and keywords -----------------------------------------------------------------
+
+/// A campaign whose new gatherings wait for an organizer's approval.
+fn approval_world() -> World {
+    world_with(config_with(&[("GATHERING_APPROVAL", "required")]))
+}
+
+#[tokio::test]
+async fn an_organizer_approves_a_waiting_gathering_once_and_it_is_listed() {
+    let w = approval_world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let stored = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert!(stored.awaiting_review(), "{stored:?}");
+    let dashboard = text(&w.get("/host", &host.cookie).await);
+    assert!(
+        dashboard.contains("Waiting for an organizer"),
+        "{dashboard}"
+    );
+    assert!(
+        !dashboard.contains("href=\"/admin\""),
+        "hosts get no organizer link"
+    );
+
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let dashboard = text(&w.get("/host", &organizer.cookie).await);
+    assert!(
+        dashboard.contains("<a href=\"/admin\">Organizer tools"),
+        "{dashboard}"
+    );
+    let home = text(&w.get("/admin", &organizer.cookie).await);
+    assert!(home.contains("href=\"/admin/gatherings\""), "{home}");
+    let queue = text(&w.get("/admin/gatherings", &organizer.cookie).await);
+    assert!(queue.contains("<h2 id=\"g-"), "{queue}");
+    assert!(queue.contains("Porch talk"), "{queue}");
+    assert!(queue.contains("Coffee and a plan."), "{queue}");
+    assert!(
+        !queue.contains("12 Elm St") && !queue.contains("Dana"),
+        "neither the private address nor the host's name: {queue}"
+    );
+    let path = format!("/admin/gatherings/{}/review", id.as_str());
+    let response = publish(&w, &path, &organizer, &[("decision", "approve")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/admin/gatherings?approved=1");
+    assert!(w.app.gatherings().get(&id).await.unwrap().unwrap().listed);
+    let queue = text(&w.get(&location(&response), &organizer.cookie).await);
+    assert!(queue.contains("Approved: it is shown"), "{queue}");
+    assert!(queue.contains("No gathering is waiting"), "{queue}");
+
+    // A second decision (another organizer, a double click) changes nothing.
+    let response = publish(&w, &path, &organizer, &[("decision", "decline")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let gathering = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert!(gathering.listed && gathering.declined_at.is_none());
+}
+
+#[tokio::test]
+async fn a_declined_gathering_stays_unlisted_and_its_host_sees_why() {
+    let w = approval_world();
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let path = format!("/admin/gatherings/{}/review", id.as_str());
+
+    // Only an organizer, with the session's token and a decision, may decide.
+    let response = publish(&w, &path, &host, &[("decision", "approve")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let forged = Host {
+        cookie: organizer.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let response = publish(&w, &path, &forged, &[("decision", "approve")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = publish(&w, &path, &organizer, &[("decision", "maybe")]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        w.app
+            .gatherings()
+            .get(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .awaiting_review()
+    );
+
+    let response = publish(&w, &path, &organizer, &[("decision", "decline")]).await;
+    assert_eq!(location(&response), "/admin/gatherings?declined=1");
+    let gathering = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert!(!gathering.listed);
+    assert_eq!(gathering.declined_at, Some(now()));
+    let dashboard = text(&w.get("/host", &host.cookie).await);
+    assert!(
+        dashboard.contains("Not approved by an organizer"),
+        "{dashboard}"
+    );
+}
+
+#[tokio::test]
+async fn an_organizer_adds_and_removes_keywords_and_bad_ones_are_refused() {
+    let w = world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let code = w.app.gatherings().get(&id).await.unwrap().unwrap().code;
+
+    let add = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let (w, organizer) = (&w, &organizer);
+        async move {
+            let borrowed: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            publish(w, "/admin/keywords", organizer, &borrowed).await
+        }
+    };
+    let response = add(&[
+        ("word", "vamos"),
+        ("language", "es"),
+        ("target", "campaign"),
+    ])
+    .await;
+    assert_eq!(location(&response), "/admin/keywords?added=1");
+    let lower = code.as_str().to_lowercase();
+    let response = add(&[("word", "porch"), ("target", "gathering"), ("code", &lower)]).await;
+    assert_eq!(location(&response), "/admin/keywords?added=1");
+    let page = text(&w.get("/admin/keywords?added=1", &organizer.cookie).await);
+    assert!(page.contains("<th scope=\"row\">VAMOS</th>"), "{page}");
+    assert!(page.contains("Joining the campaign"), "{page}");
+    assert!(
+        page.contains(&format!("The gathering Porch talk (code {code})")),
+        "{page}"
+    );
+    assert!(page.contains("+15550100000"), "{page}");
+
+    // Refused, each with the reason by its field, and nothing stored.
+    for (word, target, code_text, expected) in [
+        ("STOP", "campaign", "", "always mean opt-out"),
+        ("VAMOS", "campaign", "", "exists already"),
+        (code.as_str(), "campaign", "", "uses this word as its code"),
+        ("PARK", "gathering", "NOSUCH1", "No gathering has this code"),
+    ] {
+        let response = add(&[("word", word), ("target", target), ("code", code_text)]).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{word}"
+        );
+        let html = text(&response);
+        assert!(html.contains(expected), "{word}: {html}");
+        assert!(html.contains("aria-invalid=\"true\""), "{word}");
+    }
+    let words: Vec<String> = w
+        .app
+        .gatherings()
+        .keywords()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.word.as_str().to_owned())
+        .collect();
+    assert_eq!(words, ["PORCH", "VAMOS"]);
+
+    let response = publish(&w, "/admin/keywords/vamos/remove", &organizer, &[]).await;
+    assert_eq!(location(&response), "/admin/keywords?removed=1");
+    let response = publish(&w, "/admin/keywords/VAMOS/remove", &organizer, &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // A gathering's code is not a keyword: it is never removed here.
+    let path = format!("/admin/keywords/{code}/remove");
+    let response = publish(&w, &path, &organizer, &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(w.app.gatherings().by_code(&code).await.unwrap().is_some());
+    let response = publish(&w, "/admin/keywords/PORCH/remove", &host, &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }

@@ -9,6 +9,8 @@
 //! `admin::recordings::publish_recording`, as `rising-admin publish-recording` does it: audited before
 //! it is stored, once per training; the scheduler then sends the link to everyone registered, once.
 
+pub mod gatherings;
+pub mod keywords;
 pub mod training_form;
 
 use askama::Template;
@@ -65,6 +67,9 @@ pub struct AdminText {
     pub not_organizer: &'static str,
     pub already_published: &'static str,
     pub back_to_dashboard: &'static str,
+    pub nav_label: &'static str,
+    pub nav_gatherings: &'static str,
+    pub nav_keywords: &'static str,
     pub add_training: &'static str,
     pub edit: &'static str,
     pub edit_training_title: &'static str,
@@ -115,6 +120,9 @@ const EN: AdminText = AdminText {
     not_organizer: "These tools are for the campaign's organizers. Ask an organizer to add your email address to the list.",
     already_published: "This recording was published already; nothing was changed.",
     back_to_dashboard: "Your gatherings",
+    nav_label: "Organizer tools",
+    nav_gatherings: "Gatherings to approve",
+    nav_keywords: "Keywords",
     add_training: "Add a training",
     edit: "Edit",
     edit_training_title: "Edit the training",
@@ -165,6 +173,9 @@ const ES: AdminText = AdminText {
     not_organizer: "Estas herramientas son para quienes organizan la campaña. Pide a una de esas personas que agregue tu correo a la lista.",
     already_published: "Esta grabación ya estaba publicada; no se cambió nada.",
     back_to_dashboard: "Tus reuniones",
+    nav_label: "Herramientas de organización",
+    nav_gatherings: "Reuniones por aprobar",
+    nav_keywords: "Palabras clave",
     add_training: "Agregar una capacitación",
     edit: "Editar",
     edit_training_title: "Editar la capacitación",
@@ -216,6 +227,10 @@ struct Row {
 {% if let Some(notice) = notice %}<p class="notice" role="status">{{ notice }}</p>
 {% endif %}{% if let Some(error) = error %}<div class="summary" role="alert"><p>{{ error }}</p></div>
 {% endif %}<p>{{ t.intro }} <a href="/host">{{ t.back_to_dashboard }}</a></p>
+<nav aria-label="{{ t.nav_label }}"><ul>
+<li><a href="/admin/gatherings">{{ t.nav_gatherings }}</a></li>
+<li><a href="/admin/keywords">{{ t.nav_keywords }}</a></li>
+</ul></nav>
 <h2>{{ t.trainings }}</h2>
 <p><a class="button" href="/admin/trainings/new">{{ t.add_training }}</a></p>
 {% if rows.is_empty() %}<p>{{ t.no_trainings }}</p>

@@ -7,21 +7,30 @@
 //! | `POST /admin/trainings/{id}/recording` | review (without `confirm`), then publish (with `confirm=yes`) a recording |
 //! | `GET /admin/trainings/new`, `POST /admin/trainings` | add a training |
 //! | `GET /admin/trainings/{id}/edit`, `POST /admin/trainings/{id}` | edit it (never its recording) |
+//! | `GET /admin/gatherings` | the gatherings waiting for approval, oldest first |
+//! | `POST /admin/gatherings/{id}/review` | approve (`decision=approve`: listed at once) or decline one, once |
+//! | `GET /admin/keywords`, `POST /admin/keywords` | the texting keywords; add one |
+//! | `POST /admin/keywords/{WORD}/remove` | remove one (never a gathering's code) |
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
+use super::super::admin::gatherings::{self, QUEUE_PAGE, review_text};
+use super::super::admin::keywords::{
+    self, KeywordField, KeywordForm, KeywordProblem, KeywordRow, KeywordsPage, keyword_text,
+};
 use super::super::admin::training_form::{self, TrainingForm, TrainingProblem};
 use super::super::{HostError, Hosting, SignedIn, admin};
 use super::{HostApp, form_value, other_language_href};
 use crate::admin::{AuditLog, Organizer, recordings};
-use crate::domain::{Language, TrainingId, TrainingUrl};
+use crate::domain::{GatheringId, KeywordTarget, KeywordWord, Language, TrainingId, TrainingUrl};
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::secrets::SecretStore;
 use crate::store::{
-    GatheringStore, HostStore, InviteStore, PutTraining, RegistrationStore, RsvpStore,
-    TrainingStore, UpdateTraining,
+    GatheringStore, HostStore, InviteStore, KeywordStore, PutKeyword, PutTraining,
+    RegistrationStore, RemovedKeyword, ReviewDecision, Reviewed, RsvpStore, TrainingStore,
+    UpdateTraining,
 };
 use crate::web::{query_param, see_other};
 
@@ -40,6 +49,14 @@ pub(super) enum AdminRoute {
     EditTraining(TrainingId),
     /// `POST`: saves a training.
     Training(TrainingId),
+    /// The gatherings waiting for approval.
+    Gatherings,
+    /// `POST`: approve or decline a gathering.
+    Review(GatheringId),
+    /// The keywords; `POST`: add one.
+    Keywords,
+    /// `POST`: remove a keyword.
+    RemoveKeyword(KeywordWord),
 }
 
 /// The route of the path segments after `admin`.
@@ -52,6 +69,10 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
         ["trainings", id] => AdminRoute::Training(training(id)?),
         ["trainings", id, "edit"] => AdminRoute::EditTraining(training(id)?),
         ["trainings", id, "recording"] => AdminRoute::Recording(training(id)?),
+        ["gatherings"] => AdminRoute::Gatherings,
+        ["gatherings", id, "review"] => AdminRoute::Review(GatheringId::parse(id).ok()?),
+        ["keywords"] => AdminRoute::Keywords,
+        ["keywords", word, "remove"] => AdminRoute::RemoveKeyword(KeywordWord::parse(word).ok()?),
         _ => return None,
     })
 }
@@ -59,7 +80,7 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
 impl<H, G, R, O, Q, A, I, T, K> HostApp<H, G, R, O, Q, A, I, T, K>
 where
     H: HostStore,
-    G: GatheringStore + RsvpStore,
+    G: GatheringStore + RsvpStore + KeywordStore,
     R: RegistrationStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -125,6 +146,36 @@ where
             }
             (AdminRoute::Training(id), true) => {
                 Ok(see_other(&format!("/admin/trainings/{}/edit", id.as_str())))
+            }
+            (AdminRoute::Gatherings, true) => {
+                self.review_queue(request, language, s, StatusCode::OK, None)
+                    .await
+            }
+            (AdminRoute::Review(id), false) => {
+                self.review(app, request, language, s, &id, now).await
+            }
+            (AdminRoute::Keywords, true) => {
+                let notice = [
+                    ("added", keyword_text(language).added),
+                    ("removed", keyword_text(language).removed),
+                ]
+                .into_iter()
+                .find(|(param, _)| query_param(request, param).is_some())
+                .map(|(_, notice)| notice);
+                self.keywords(
+                    request,
+                    language,
+                    s,
+                    &KeywordForm::default(),
+                    &[],
+                    notice,
+                    StatusCode::OK,
+                )
+                .await
+            }
+            (AdminRoute::Keywords, false) => self.add_keyword(app, request, language, s, now).await,
+            (AdminRoute::RemoveKeyword(word), false) => {
+                self.remove_keyword(app, request, language, s, &word).await
             }
             _ => Ok(self.not_allowed(request, language)),
         }
@@ -326,6 +377,189 @@ where
                 Ok(see_other(&format!("/admin?saved={}", id.as_str())))
             }
             UpdateTraining::NoSuchTraining => Err(HostError::NotFound),
+        }
+    }
+
+    /// The approval queue (`notice` after a decision).
+    async fn review_queue(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        status: StatusCode,
+        notice: Option<&str>,
+    ) -> Result<Response<Body>, HostError> {
+        let t = review_text(language);
+        let waiting = self.gatherings.awaiting_review(QUEUE_PAGE + 1).await?;
+        let notice = notice.or_else(|| {
+            [("approved", t.approved), ("declined", t.declined)]
+                .into_iter()
+                .find(|(param, _)| query_param(request, param).is_some())
+                .map(|(_, notice)| notice)
+        });
+        let href = other_language_href(request, language);
+        let html = gatherings::queue_page(
+            &self.frame(language, t.title, Some(&s.csrf), &href),
+            &waiting,
+            &s.csrf,
+            notice,
+        );
+        Ok(self.html(request, status, html))
+    }
+
+    /// Approves or declines a waiting gathering, once; a second decision (another organizer, a
+    /// double click) changes nothing and says so (`409`).
+    async fn review(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        id: &GatheringId,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
+        let decision = match form_value(request, "decision").as_deref() {
+            Some("approve") => ReviewDecision::Approve,
+            Some("decline") => ReviewDecision::Decline,
+            _ => return Err(HostError::Invalid(Vec::new())),
+        };
+        match self.gatherings.review(id, decision, now).await? {
+            Reviewed::Approved => {
+                tracing::info!(gathering = %id, "gathering approved");
+                Ok(see_other("/admin/gatherings?approved=1"))
+            }
+            Reviewed::Declined => {
+                tracing::info!(gathering = %id, "gathering declined");
+                Ok(see_other("/admin/gatherings?declined=1"))
+            }
+            Reviewed::NotAwaiting => {
+                self.review_queue(
+                    request,
+                    language,
+                    s,
+                    StatusCode::CONFLICT,
+                    Some(review_text(language).already_reviewed),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The keywords page, with the add form as posted and its problems.
+    #[allow(clippy::too_many_arguments)]
+    async fn keywords(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        form: &KeywordForm,
+        problems: &[KeywordProblem],
+        notice: Option<&str>,
+        status: StatusCode,
+    ) -> Result<Response<Body>, HostError> {
+        let t = keyword_text(language);
+        let mut rows = Vec::new();
+        for keyword in self.gatherings.keywords().await? {
+            let gathering = match &keyword.target {
+                KeywordTarget::Campaign => None,
+                KeywordTarget::Gathering(id) => self.gatherings.get(id).await?,
+            };
+            let named = gathering
+                .as_ref()
+                .map(|g| (g.title.as_str(), g.code.as_str()));
+            rows.push(KeywordRow::of(&keyword, named, t));
+        }
+        let href = other_language_href(request, language);
+        let html = keywords::keywords_page(
+            &self.frame(language, t.title, Some(&s.csrf), &href),
+            &KeywordsPage {
+                number: &self.settings.text_number,
+                rows: &rows,
+                csrf: &s.csrf,
+                notice,
+                form,
+                problems,
+            },
+        );
+        Ok(self.html(request, status, html))
+    }
+
+    /// Adds a keyword: checked, its gathering looked up by code, then stored once.
+    async fn add_keyword(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        let form = KeywordForm::from_urlencoded(request.body().as_ref());
+        app.check_csrf(s, &form.csrf)?;
+        let t = keyword_text(language);
+        let form = &form;
+        let refused = |problems: Vec<KeywordProblem>| async move {
+            self.keywords(
+                request,
+                language,
+                s,
+                form,
+                &problems,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        };
+        let valid = match keywords::validate(form, t) {
+            Ok(valid) => valid,
+            Err(problems) => return refused(problems).await,
+        };
+        let gathering = match &valid.gathering {
+            None => None,
+            Some(code) => match self.gatherings.by_code(code).await? {
+                Some(g) => Some(g.id),
+                None => return refused(vec![(KeywordField::Code, t.err_no_gathering)]).await,
+            },
+        };
+        let keyword = valid.keyword(gathering);
+        match self.gatherings.put_keyword(&keyword, now).await? {
+            PutKeyword::Created => {
+                tracing::info!(keyword = %keyword.word, "keyword added");
+                Ok(see_other("/admin/keywords?added=1"))
+            }
+            PutKeyword::AlreadyExists => refused(vec![(KeywordField::Word, t.err_exists)]).await,
+            PutKeyword::TakenByGatheringCode => {
+                refused(vec![(KeywordField::Word, t.err_taken)]).await
+            }
+        }
+    }
+
+    async fn remove_keyword(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        word: &KeywordWord,
+    ) -> Result<Response<Body>, HostError> {
+        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
+        match self.gatherings.remove_keyword(word).await? {
+            RemovedKeyword::Removed => {
+                tracing::info!(keyword = %word, "keyword removed");
+                Ok(see_other("/admin/keywords?removed=1"))
+            }
+            RemovedKeyword::NoSuchKeyword => {
+                self.keywords(
+                    request,
+                    language,
+                    s,
+                    &KeywordForm::default(),
+                    &[],
+                    Some(keyword_text(language).not_a_keyword),
+                    StatusCode::NOT_FOUND,
+                )
+                .await
+            }
         }
     }
 }

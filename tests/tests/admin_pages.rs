@@ -1,0 +1,244 @@
+//! The organizer pages (`/admin`) end to end: an organizer signs in like a host (the stack lists
+//! their address in `ORGANIZER_EMAILS`), and what they do on the pages reaches the rest of the system
+//! over real sockets: a keyword they add starts a conversation by text in `sms-inbound`, a gathering
+//! they approve is found by people searching nearby, a training they add is in the catalog.
+
+use reqwest::StatusCode;
+use rising_core::domain::{
+    AddressDraft, FirstName, GatheringCode, GatheringDraft, GatheringId, GatheringTitle, Language,
+    TrainingId, Zip,
+};
+use rising_core::geo::SearchRadius;
+use rising_core::privacy::ContactHash;
+use rising_core::store::{
+    DynamoGatheringStore, DynamoTrainingStore, GatheringStore, TrainingStore,
+};
+use rising_tests::hosts::Host;
+use rising_tests::mail::{emails_to, unique_email};
+use rising_tests::{Stack, spawn_app, unique_phone};
+use time::OffsetDateTime;
+
+/// Signs in as the stack's organizer.
+async fn organizer(app: &Stack) -> Host {
+    let email = rising_tests::stack_var("ORGANIZER_EMAILS").expect("the stack lists an organizer");
+    let email = email.split(',').next().expect("one").trim().to_owned();
+    let earlier = emails_to(app, &email).await.len();
+    Host::sign_in(app, &email, earlier + 1).await
+}
+
+async fn reply(app: &Stack, phone: &str, body: &str) -> String {
+    let delivery = app.text(phone, body).await;
+    assert_eq!(delivery.webhook_status, 200, "{delivery:?}");
+    delivery.replies.join("\n")
+}
+
+/// A word of this test's own: `prefix` and 6 random digits.
+fn unique_word(prefix: &str) -> String {
+    let digits: String = unique_phone().chars().rev().take(6).collect();
+    format!("{prefix}{digits}")
+}
+
+#[tokio::test]
+async fn a_keyword_an_organizer_adds_starts_a_conversation_by_text_until_it_is_removed() {
+    let app = spawn_app().await;
+    let organizer = organizer(&app).await;
+    let word = unique_word("VAMOS");
+    let (status, location, body) = organizer
+        .post(
+            "/admin/keywords",
+            &[
+                ("csrf", organizer.csrf.as_str()),
+                ("word", &word.to_lowercase()),
+                ("language", "es"),
+                ("target", "campaign"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location, "/admin/keywords?added=1");
+    let (_, page) = organizer.get("/admin/keywords").await;
+    assert!(
+        page.contains(&format!("<th scope=\"row\">{word}</th>")),
+        "{page}"
+    );
+
+    // Texting it starts the campaign's conversation, in the keyword's language.
+    let answer = reply(&app, &unique_phone(), &word.to_lowercase()).await;
+    assert!(answer.starts_with("¡Bienvenido a rising!"), "{answer}");
+
+    // A word people cannot opt out with, and one taken already, are refused; nothing is stored.
+    for refused in ["STOP", word.as_str()] {
+        let (status, _, body) = organizer
+            .post(
+                "/admin/keywords",
+                &[
+                    ("csrf", organizer.csrf.as_str()),
+                    ("word", refused),
+                    ("target", "campaign"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused}: {body}"
+        );
+    }
+
+    let path = format!("/admin/keywords/{word}/remove");
+    let (status, location, _) = organizer
+        .post(&path, &[("csrf", organizer.csrf.as_str())])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/admin/keywords?removed=1");
+    let answer = reply(&app, &unique_phone(), &word).await;
+    assert!(!answer.starts_with("¡Bienvenido a rising!"), "{answer}");
+
+    // A host who is not an organizer cannot add one.
+    let host = Host::sign_in(&app, &unique_email("keyword-host"), 1).await;
+    let (status, _, _) = host
+        .post(
+            "/admin/keywords",
+            &[
+                ("csrf", host.csrf.as_str()),
+                ("word", "HOSTWORD"),
+                ("target", "campaign"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_gathering_an_organizer_approves_is_found_by_people_nearby_and_only_then() {
+    let app = spawn_app().await;
+    let store = DynamoGatheringStore::new(app.dynamodb.clone(), app.table_name.clone());
+    // Made by a host while approval is required: stored unlisted, waiting.
+    let id = GatheringId::random();
+    let starts_at = OffsetDateTime::now_utc() + time::Duration::days(6);
+    let title = format!("Waiting in Cody {}", &id.as_str()[..6]);
+    let zip = Zip::parse("82414").expect("zip");
+    let gathering = GatheringDraft {
+        code: GatheringCode::parse(&format!("W{}", &id.as_str()[..8].to_uppercase()))
+            .expect("code"),
+        title: GatheringTitle::parse(&title).expect("title"),
+        starts_at,
+        ends_at: starts_at + time::Duration::hours(2),
+        zip: zip.clone(),
+        timezone: None,
+        town: None,
+        location: None,
+        address: AddressDraft::Public("Park Pavilion".into()),
+        host_first_name: FirstName::parse("Dana").expect("name"),
+        capacity: None,
+        language: Language::En,
+        listed: false,
+        host: Some(
+            ContactHash::parse(&app.email_hash(&unique_email("approval-host"))).expect("hash"),
+        ),
+        description: "Bring a chair.".into(),
+        accessibility: String::new(),
+    }
+    .seal(id.clone(), &app.sealer())
+    .await
+    .expect("sealed");
+    store
+        .put(&gathering, OffsetDateTime::now_utc())
+        .await
+        .expect("put");
+    let origin = gathering.location;
+    let found = |store: DynamoGatheringStore| {
+        let id = id.clone();
+        async move {
+            store
+                .upcoming_near(
+                    origin,
+                    SearchRadius::km(10.0).expect("radius"),
+                    OffsetDateTime::now_utc(),
+                    50,
+                )
+                .await
+                .expect("search")
+                .iter()
+                .any(|n| n.gathering.id == id)
+        }
+    };
+    assert!(!found(store.clone()).await, "not listed while it waits");
+
+    let organizer = organizer(&app).await;
+    let (status, queue) = organizer.get("/admin/gatherings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(queue.contains(&title), "{queue}");
+    let path = format!("/admin/gatherings/{}/review", id.as_str());
+    let approve = [("csrf", organizer.csrf.as_str()), ("decision", "approve")];
+    let (status, location, _) = organizer.post(&path, &approve).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/admin/gatherings?approved=1");
+    assert!(found(store.clone()).await, "listed once approved");
+    let (_, queue) = organizer.get("/admin/gatherings").await;
+    assert!(!queue.contains(&title), "it left the queue: {queue}");
+
+    // Deciding again changes nothing.
+    let decline = [("csrf", organizer.csrf.as_str()), ("decision", "decline")];
+    let (status, _, _) = organizer.post(&path, &decline).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(found(store).await);
+}
+
+#[tokio::test]
+async fn a_training_an_organizer_adds_and_edits_is_in_the_catalog() {
+    let app = spawn_app().await;
+    let organizer = organizer(&app).await;
+    let date = (OffsetDateTime::now_utc() + time::Duration::days(20)).date();
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    );
+    let title = format!("Added on the page {}", unique_word("T"));
+    let form = |title: &str, duration: &str| {
+        vec![
+            ("csrf", organizer.csrf.clone()),
+            ("title", title.to_owned()),
+            ("date", date.clone()),
+            ("starts", "19:00".to_owned()),
+            ("duration", duration.to_owned()),
+            ("time_zone", "America/Denver".to_owned()),
+            ("join_url", "https://meet.rising.example/added".to_owned()),
+        ]
+    };
+    let pairs = form(&title, "60");
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, location, body) = organizer.post("/admin/trainings", &borrowed).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let id = location
+        .strip_prefix("/admin?created=")
+        .and_then(|id| TrainingId::parse(id).ok())
+        .expect("the new training's id");
+    let trainings = DynamoTrainingStore::new(app.dynamodb.clone(), app.table_name.clone());
+    let stored = trainings
+        .get_training(&id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.title.as_str(), title);
+    assert_eq!(stored.duration(), time::Duration::minutes(60));
+
+    let edited = format!("{title} (moved)");
+    let pairs = form(&edited, "75");
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let path = format!("/admin/trainings/{}", id.as_str());
+    let (status, location, _) = organizer.post(&path, &borrowed).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("/admin?saved={}", id.as_str()));
+    let stored = trainings
+        .get_training(&id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.title.as_str(), edited);
+    assert_eq!(stored.duration(), time::Duration::minutes(75));
+    let (_, home) = organizer.get("/admin").await;
+    assert!(home.contains(&edited), "{home}");
+}
