@@ -18,8 +18,13 @@ use rising_tests::mail::{emails_to, unique_email};
 use rising_tests::{Stack, spawn_app, unique_phone};
 use time::OffsetDateTime;
 
+/// One organizer sign-in at a time: each reads "the next email to the organizer", which two
+/// concurrent sign-ins would both take for theirs.
+static SIGN_IN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Signs in as the stack's organizer.
 async fn organizer(app: &Stack) -> Host {
+    let _one_at_a_time = SIGN_IN.lock().await;
     let email = rising_tests::stack_var("ORGANIZER_EMAILS").expect("the stack lists an organizer");
     let email = email.split(',').next().expect("one").trim().to_owned();
     let earlier = emails_to(app, &email).await.len();
