@@ -53,6 +53,17 @@ pub struct Host {
 }
 
 impl Host {
+    /// A host whose session is known already (its cookie and CSRF token), with a client of its own:
+    /// for tests that share one sign-in, since each test runs on its own runtime.
+    pub fn with_session(base: &str, cookie: &str, csrf: &str) -> Host {
+        Host {
+            base: base.to_owned(),
+            cookie: cookie.to_owned(),
+            csrf: csrf.to_owned(),
+            http: client(),
+        }
+    }
+
     /// Signs in as `email`: asks for a link, reads it from SES (the `nth` email to that address,
     /// counting from 1), and uses it.
     pub async fn sign_in(app: &Stack, email: &str, nth: usize) -> Host {

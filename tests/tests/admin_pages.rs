@@ -18,17 +18,24 @@ use rising_tests::mail::{emails_to, unique_email};
 use rising_tests::{Stack, spawn_app, unique_phone};
 use time::OffsetDateTime;
 
-/// One organizer sign-in at a time: each reads "the next email to the organizer", which two
-/// concurrent sign-ins would both take for theirs.
-static SIGN_IN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// The organizer's session (cookie, CSRF token), signed in once for every test here: sign-in
+/// links are rate-limited per address, and each sign-in reads "the next email to the organizer",
+/// which two concurrent sign-ins would both take for theirs.
+static SESSION: tokio::sync::Mutex<Option<(String, String)>> = tokio::sync::Mutex::const_new(None);
 
-/// Signs in as the stack's organizer.
+/// The stack's organizer, signed in.
 async fn organizer(app: &Stack) -> Host {
-    let _one_at_a_time = SIGN_IN.lock().await;
-    let email = rising_tests::stack_var("ORGANIZER_EMAILS").expect("the stack lists an organizer");
-    let email = email.split(',').next().expect("one").trim().to_owned();
-    let earlier = emails_to(app, &email).await.len();
-    Host::sign_in(app, &email, earlier + 1).await
+    let mut session = SESSION.lock().await;
+    if session.is_none() {
+        let email =
+            rising_tests::stack_var("ORGANIZER_EMAILS").expect("the stack lists an organizer");
+        let email = email.split(',').next().expect("one").trim().to_owned();
+        let earlier = emails_to(app, &email).await.len();
+        let host = Host::sign_in(app, &email, earlier + 1).await;
+        *session = Some((host.cookie, host.csrf));
+    }
+    let (cookie, csrf) = session.as_ref().expect("signed in");
+    Host::with_session(&app.gateway_url, cookie, csrf)
 }
 
 async fn reply(app: &Stack, phone: &str, body: &str) -> String {
@@ -246,4 +253,35 @@ async fn a_training_an_organizer_adds_and_edits_is_in_the_catalog() {
     assert_eq!(stored.duration(), time::Duration::minutes(75));
     let (_, home) = organizer.get("/admin").await;
     assert!(home.contains(&edited), "{home}");
+}
+
+#[tokio::test]
+async fn the_campaign_overview_reads_the_counters_from_the_table() {
+    let app = spawn_app().await;
+    let organizer = organizer(&app).await;
+    let (status, page) = organizer.get("/admin/overview").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let opted_out_by_text = |page: &str| -> u64 {
+        page.split("<th scope=\"row\">Opted out</th><td>")
+            .nth(1)
+            .and_then(|rest| rest.split("</td>").next())
+            .map(|n| n.replace(',', ""))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("the opted-out figure in {page}"))
+    };
+    let before = opted_out_by_text(&page);
+    // Someone texts STOP: the events publisher counts it from the table's stream, within seconds.
+    reply(&app, &unique_phone(), "STOP").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    loop {
+        let (_, page) = organizer.get("/admin/overview").await;
+        if opted_out_by_text(&page) > before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the overview never counted the opt-out: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

@@ -10,6 +10,7 @@ use rising_core::hosting::HostApp;
 use rising_core::outbound::SqsSendQueue;
 use rising_core::privacy::Sealer;
 use rising_core::secrets::SsmSecretStore;
+use rising_core::stats::DynamoCampaignStats;
 use rising_core::store::{
     DynamoGatheringStore, DynamoHostStore, DynamoInviteStore, DynamoOutbox,
     DynamoRegistrationStore, DynamoTrainingStore,
@@ -34,7 +35,8 @@ async fn main() -> Result<(), Error> {
         SqsSendQueue::new(aws::sqs(&sdk), config.send_queue_url.clone()),
         DynamoAdminStore::new(dynamodb.clone(), table.clone()),
         DynamoInviteStore::new(dynamodb.clone(), table.clone()),
-        DynamoTrainingStore::new(dynamodb, table),
+        DynamoTrainingStore::new(dynamodb.clone(), table.clone()),
+        DynamoCampaignStats::new(dynamodb, table),
         Sealer::kms(aws::kms(&sdk), config.contact_data_key_id.clone()),
         SsmSecretStore::new(aws::ssm(&sdk)),
     );

@@ -35,6 +35,7 @@ use crate::links::language as page_language;
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
+use crate::stats::CampaignStats;
 use crate::store::{
     GatheringStore, HostStore, InviteStore, KeywordStore, RegistrationStore, RsvpStore,
     TrainingStore,
@@ -69,7 +70,7 @@ enum Route {
 }
 
 /// The `host` function: its dependencies, built once per cold start.
-pub struct HostApp<H, G, R, O, Q, A, I, T, K> {
+pub struct HostApp<H, G, R, O, Q, A, I, T, S, K> {
     config: HostConfig,
     settings: Settings,
     hosts: H,
@@ -80,6 +81,7 @@ pub struct HostApp<H, G, R, O, Q, A, I, T, K> {
     audit: A,
     invites: I,
     trainings: T,
+    stats: S,
     sealer: Sealer,
     secrets: K,
     keys: OnceCell<Keys>,
@@ -98,7 +100,7 @@ enum KeyError {
     Session(#[from] super::session::SessionKeyError),
 }
 
-impl<H, G, R, O, Q, A, I, T, K> HostApp<H, G, R, O, Q, A, I, T, K>
+impl<H, G, R, O, Q, A, I, T, S, K> HostApp<H, G, R, O, Q, A, I, T, S, K>
 where
     H: HostStore,
     G: GatheringStore + RsvpStore + KeywordStore,
@@ -108,6 +110,7 @@ where
     A: AuditLog,
     I: InviteStore,
     T: TrainingStore,
+    S: CampaignStats,
     K: SecretStore,
 {
     /// Builds the handler. Does no I/O: keys are fetched on the first request that needs them.
@@ -122,6 +125,7 @@ where
         audit: A,
         invites: I,
         trainings: T,
+        stats: S,
         sealer: Sealer,
         secrets: K,
     ) -> Self {
@@ -137,6 +141,7 @@ where
             audit,
             invites,
             trainings,
+            stats,
             sealer,
             secrets,
             keys: OnceCell::new(),
@@ -157,6 +162,10 @@ where
 
     pub fn trainings(&self) -> &T {
         &self.trainings
+    }
+
+    pub fn stats(&self) -> &S {
+        &self.stats
     }
 
     pub fn invites(&self) -> &I {

@@ -12,6 +12,7 @@ use crate::domain::{GatheringId, Language};
 use crate::outbound::body_context;
 use crate::privacy::{Sealer, field_context};
 use crate::secrets::StaticSecretStore;
+use crate::stats::MemoryCampaignStats;
 use crate::store::{
     GatheringStore, KeywordStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore,
     MemoryOutbox, MemoryRegistrationStore, MemoryTrainingStore, NewRsvp, RsvpSource, RsvpStore,
@@ -32,6 +33,7 @@ type App = HostApp<
     MemoryAdminStore,
     MemoryInviteStore,
     MemoryTrainingStore,
+    MemoryCampaignStats,
     StaticSecretStore,
 >;
 
@@ -101,6 +103,7 @@ fn world_with(config: HostConfig) -> World {
         MemoryAdminStore::default(),
         MemoryInviteStore::new(),
         MemoryTrainingStore::new(),
+        MemoryCampaignStats::default(),
         sealer.clone(),
         secrets,
     );
@@ -1593,4 +1596,65 @@ async fn an_organizer_adds_and_removes_keywords_and_bad_ones_are_refused() {
     assert!(w.app.gatherings().by_code(&code).await.unwrap().is_some());
     let response = publish(&w, "/admin/keywords/PORCH/remove", &host, &[]).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_campaign_overview_shows_the_counters_as_figures_rates_and_cost() {
+    use crate::stats::Counts;
+    let w = world();
+    let mut today = Counts {
+        people: 1_200,
+        registrations: 40,
+        sms_segments: 1_500,
+        hard_bounces: 5,
+        complaints: 1,
+        ..Counts::default()
+    };
+    today.rsvps.sms = 300;
+    today.rsvps.form = 200;
+    today.rsvps.invite = 100;
+    today.opt_ins.sms = 1_000;
+    today.opt_outs.sms = 20;
+    today.sent.invite.sms = 1_000;
+    today.sent.invite.email = 500;
+    let yesterday = Counts {
+        people: 3,
+        ..Counts::default()
+    };
+    {
+        let mut days = w.app.stats().days.lock().unwrap();
+        days.insert(now().date(), today);
+        days.insert(now().date().previous_day().unwrap(), yesterday);
+        // Older than the recent table, still in the totals.
+        days.insert(now().date() - Duration::days(40), yesterday);
+    }
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let response = w.get("/admin/overview", &organizer.cookie).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(&response);
+    for needle in [
+        "<dt>People</dt><dd>1,206</dd>",
+        "<dd>600 (300 by text, 200 on the web form, 100 from a host&#39;s invitation)</dd>",
+        "<th scope=\"row\">Opt-out rate</th><td>2.0%</td>",
+        "<th scope=\"row\">Bounce rate (of emails sent)</th><td>—</td><td>1.0%</td>",
+        "<th scope=\"row\">Invitations</th><td>1,000</td><td>500</td>",
+        "<th scope=\"row\">2026-09-21</th><td>1,200</td><td>600</td>",
+        "<th scope=\"row\">2026-09-20</th><td>3</td>",
+    ] {
+        assert!(html.contains(needle), "missing {needle} in {html}");
+    }
+    assert!(html.contains("1,500 text segments"), "{html}");
+    assert_eq!(
+        html.matches("<th scope=\"row\">2026-").count(),
+        14,
+        "{html}"
+    );
+
+    let host = w.sign_in("host@rising.example").await;
+    assert_eq!(
+        w.get("/admin/overview", &host.cookie).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let es = text(&w.get("/admin/overview?lang=es", &organizer.cookie).await);
+    assert!(es.contains("<dt>Personas</dt><dd>1.206</dd>"), "{es}");
 }

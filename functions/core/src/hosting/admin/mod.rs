@@ -11,6 +11,7 @@
 
 pub mod gatherings;
 pub mod keywords;
+pub mod overview;
 pub mod training_form;
 
 use askama::Template;
@@ -70,6 +71,7 @@ pub struct AdminText {
     pub nav_label: &'static str,
     pub nav_gatherings: &'static str,
     pub nav_keywords: &'static str,
+    pub nav_overview: &'static str,
     pub add_training: &'static str,
     pub edit: &'static str,
     pub edit_training_title: &'static str,
@@ -123,6 +125,7 @@ const EN: AdminText = AdminText {
     nav_label: "Organizer tools",
     nav_gatherings: "Gatherings to approve",
     nav_keywords: "Keywords",
+    nav_overview: "Campaign overview",
     add_training: "Add a training",
     edit: "Edit",
     edit_training_title: "Edit the training",
@@ -176,6 +179,7 @@ const ES: AdminText = AdminText {
     nav_label: "Herramientas de organización",
     nav_gatherings: "Reuniones por aprobar",
     nav_keywords: "Palabras clave",
+    nav_overview: "Resumen de la campaña",
     add_training: "Agregar una capacitación",
     edit: "Editar",
     edit_training_title: "Editar la capacitación",
@@ -228,6 +232,7 @@ struct Row {
 {% endif %}{% if let Some(error) = error %}<div class="summary" role="alert"><p>{{ error }}</p></div>
 {% endif %}<p>{{ t.intro }} <a href="/host">{{ t.back_to_dashboard }}</a></p>
 <nav aria-label="{{ t.nav_label }}"><ul>
+<li><a href="/admin/overview">{{ t.nav_overview }}</a></li>
 <li><a href="/admin/gatherings">{{ t.nav_gatherings }}</a></li>
 <li><a href="/admin/keywords">{{ t.nav_keywords }}</a></li>
 </ul></nav>

@@ -7,6 +7,7 @@
 //! | `POST /admin/trainings/{id}/recording` | review (without `confirm`), then publish (with `confirm=yes`) a recording |
 //! | `GET /admin/trainings/new`, `POST /admin/trainings` | add a training |
 //! | `GET /admin/trainings/{id}/edit`, `POST /admin/trainings/{id}` | edit it (never its recording) |
+//! | `GET /admin/overview` | the campaign overview: people, RSVPs, consent, bounces, messages, cost |
 //! | `GET /admin/gatherings` | the gatherings waiting for approval, oldest first |
 //! | `POST /admin/gatherings/{id}/review` | approve (`decision=approve`: listed at once) or decline one, once |
 //! | `GET /admin/keywords`, `POST /admin/keywords` | the texting keywords; add one |
@@ -20,6 +21,7 @@ use super::super::admin::gatherings::{self, QUEUE_PAGE, review_text};
 use super::super::admin::keywords::{
     self, KeywordField, KeywordForm, KeywordProblem, KeywordRow, KeywordsPage, keyword_text,
 };
+use super::super::admin::overview::{Prices, overview_text};
 use super::super::admin::training_form::{self, TrainingForm, TrainingProblem};
 use super::super::{HostError, Hosting, SignedIn, admin};
 use super::{HostApp, form_value, other_language_href};
@@ -27,6 +29,7 @@ use crate::admin::{AuditLog, Organizer, recordings};
 use crate::domain::{GatheringId, KeywordTarget, KeywordWord, Language, TrainingId, TrainingUrl};
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::secrets::SecretStore;
+use crate::stats::CampaignStats;
 use crate::store::{
     GatheringStore, HostStore, InviteStore, KeywordStore, PutKeyword, PutTraining,
     RegistrationStore, RemovedKeyword, ReviewDecision, Reviewed, RsvpStore, TrainingStore,
@@ -49,6 +52,8 @@ pub(super) enum AdminRoute {
     EditTraining(TrainingId),
     /// `POST`: saves a training.
     Training(TrainingId),
+    /// The campaign overview.
+    Overview,
     /// The gatherings waiting for approval.
     Gatherings,
     /// `POST`: approve or decline a gathering.
@@ -69,6 +74,7 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
         ["trainings", id] => AdminRoute::Training(training(id)?),
         ["trainings", id, "edit"] => AdminRoute::EditTraining(training(id)?),
         ["trainings", id, "recording"] => AdminRoute::Recording(training(id)?),
+        ["overview"] => AdminRoute::Overview,
         ["gatherings"] => AdminRoute::Gatherings,
         ["gatherings", id, "review"] => AdminRoute::Review(GatheringId::parse(id).ok()?),
         ["keywords"] => AdminRoute::Keywords,
@@ -77,7 +83,7 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
     })
 }
 
-impl<H, G, R, O, Q, A, I, T, K> HostApp<H, G, R, O, Q, A, I, T, K>
+impl<H, G, R, O, Q, A, I, T, S, K> HostApp<H, G, R, O, Q, A, I, T, S, K>
 where
     H: HostStore,
     G: GatheringStore + RsvpStore + KeywordStore,
@@ -87,6 +93,7 @@ where
     A: AuditLog,
     I: InviteStore,
     T: TrainingStore,
+    S: CampaignStats,
     K: SecretStore,
 {
     /// An organizer's request (the caller checked they are one).
@@ -146,6 +153,22 @@ where
             }
             (AdminRoute::Training(id), true) => {
                 Ok(see_other(&format!("/admin/trainings/{}/edit", id.as_str())))
+            }
+            (AdminRoute::Overview, true) => {
+                let overview = self.stats.overview().await?;
+                let t = overview_text(language);
+                let prices = Prices {
+                    sms_segment_usd: self.settings.sms_segment_price_usd,
+                    email_usd: self.settings.email_price_usd,
+                };
+                let href = other_language_href(request, language);
+                let html = admin::overview::overview_page(
+                    &self.frame(language, t.title, Some(&s.csrf), &href),
+                    &overview,
+                    prices,
+                    now.date(),
+                );
+                Ok(self.html(request, StatusCode::OK, html))
             }
             (AdminRoute::Gatherings, true) => {
                 self.review_queue(request, language, s, StatusCode::OK, None)
