@@ -1658,3 +1658,27 @@ async fn the_campaign_overview_shows_the_counters_as_figures_rates_and_cost() {
     let es = text(&w.get("/admin/overview?lang=es", &organizer.cookie).await);
     assert!(es.contains("<dt>Personas</dt><dd>1.206</dd>"), "{es}");
 }
+
+#[tokio::test]
+async fn the_settings_page_shows_the_campaigns_rules_and_the_parameter_behind_each() {
+    let w = approval_world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let response = w.get("/admin/settings", &organizer.cookie).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(&response);
+    for needle in [
+        "wait for an organizer&#39;s approval",
+        "<td>8 a day</td>",
+        "at most once per channel in 30 days",
+        "<code>HostInviteDailyLimit</code>",
+        "<code>GatheringApproval</code>",
+        "08:00 to 20:00 for Florida",
+    ] {
+        assert!(html.contains(needle), "missing {needle} in {html}");
+    }
+    let host = w.sign_in("host@rising.example").await;
+    assert_eq!(
+        w.get("/admin/settings", &host.cookie).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

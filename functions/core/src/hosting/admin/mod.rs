@@ -12,6 +12,7 @@
 pub mod gatherings;
 pub mod keywords;
 pub mod overview;
+pub mod settings;
 pub mod training_form;
 
 use askama::Template;
@@ -72,6 +73,7 @@ pub struct AdminText {
     pub nav_gatherings: &'static str,
     pub nav_keywords: &'static str,
     pub nav_overview: &'static str,
+    pub nav_settings: &'static str,
     pub add_training: &'static str,
     pub edit: &'static str,
     pub edit_training_title: &'static str,
@@ -126,6 +128,7 @@ const EN: AdminText = AdminText {
     nav_gatherings: "Gatherings to approve",
     nav_keywords: "Keywords",
     nav_overview: "Campaign overview",
+    nav_settings: "Campaign settings",
     add_training: "Add a training",
     edit: "Edit",
     edit_training_title: "Edit the training",
@@ -180,6 +183,7 @@ const ES: AdminText = AdminText {
     nav_gatherings: "Reuniones por aprobar",
     nav_keywords: "Palabras clave",
     nav_overview: "Resumen de la campaña",
+    nav_settings: "Configuración de la campaña",
     add_training: "Agregar una capacitación",
     edit: "Editar",
     edit_training_title: "Editar la capacitación",
@@ -235,6 +239,7 @@ struct Row {
 <li><a href="/admin/overview">{{ t.nav_overview }}</a></li>
 <li><a href="/admin/gatherings">{{ t.nav_gatherings }}</a></li>
 <li><a href="/admin/keywords">{{ t.nav_keywords }}</a></li>
+<li><a href="/admin/settings">{{ t.nav_settings }}</a></li>
 </ul></nav>
 <h2>{{ t.trainings }}</h2>
 <p><a class="button" href="/admin/trainings/new">{{ t.add_training }}</a></p>

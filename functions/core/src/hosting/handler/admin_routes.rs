@@ -8,6 +8,7 @@
 //! | `GET /admin/trainings/new`, `POST /admin/trainings` | add a training |
 //! | `GET /admin/trainings/{id}/edit`, `POST /admin/trainings/{id}` | edit it (never its recording) |
 //! | `GET /admin/overview` | the campaign overview: people, RSVPs, consent, bounces, messages, cost |
+//! | `GET /admin/settings` | the campaign's settings as deployed, each with the parameter that changes it |
 //! | `GET /admin/gatherings` | the gatherings waiting for approval, oldest first |
 //! | `POST /admin/gatherings/{id}/review` | approve (`decision=approve`: listed at once) or decline one, once |
 //! | `GET /admin/keywords`, `POST /admin/keywords` | the texting keywords; add one |
@@ -54,6 +55,8 @@ pub(super) enum AdminRoute {
     Training(TrainingId),
     /// The campaign overview.
     Overview,
+    /// The campaign settings.
+    Settings,
     /// The gatherings waiting for approval.
     Gatherings,
     /// `POST`: approve or decline a gathering.
@@ -75,6 +78,7 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
         ["trainings", id, "edit"] => AdminRoute::EditTraining(training(id)?),
         ["trainings", id, "recording"] => AdminRoute::Recording(training(id)?),
         ["overview"] => AdminRoute::Overview,
+        ["settings"] => AdminRoute::Settings,
         ["gatherings"] => AdminRoute::Gatherings,
         ["gatherings", id, "review"] => AdminRoute::Review(GatheringId::parse(id).ok()?),
         ["keywords"] => AdminRoute::Keywords,
@@ -167,6 +171,17 @@ where
                     &overview,
                     prices,
                     now.date(),
+                );
+                Ok(self.html(request, StatusCode::OK, html))
+            }
+            (AdminRoute::Settings, true) => {
+                let t = admin::settings::settings_text(language);
+                let href = other_language_href(request, language);
+                let html = admin::settings::settings_page(
+                    &self.frame(language, t.title, Some(&s.csrf), &href),
+                    &self.settings,
+                    self.config.invite_window_days,
+                    self.config.invite_purge_days,
                 );
                 Ok(self.html(request, StatusCode::OK, html))
             }
