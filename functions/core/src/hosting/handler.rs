@@ -38,7 +38,7 @@ use crate::secrets::SecretStore;
 use crate::stats::CampaignStats;
 use crate::store::{
     GatheringStore, HostStore, InviteStore, KeywordStore, RegistrationStore, RsvpStore,
-    TrainingStore,
+    StoredTemplate, TemplateStore, TrainingStore,
 };
 use crate::web::{header, html_page, insert, is_self_origin, query_param, see_other, source_ip};
 
@@ -103,7 +103,7 @@ enum KeyError {
 impl<H, G, R, O, Q, A, I, T, S, K> HostApp<H, G, R, O, Q, A, I, T, S, K>
 where
     H: HostStore,
-    G: GatheringStore + RsvpStore + KeywordStore,
+    G: GatheringStore + RsvpStore + KeywordStore + TemplateStore,
     R: RegistrationStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -206,7 +206,11 @@ where
             .await
     }
 
-    fn hosting<'a>(&'a self, keys: &'a Keys) -> Hosting<'a, H, G, R, O, Q, A, I> {
+    fn hosting<'a>(
+        &'a self,
+        keys: &'a Keys,
+        templates: &'a [StoredTemplate],
+    ) -> Hosting<'a, H, G, R, O, Q, A, I> {
         Hosting {
             settings: &self.settings,
             hosts: &self.hosts,
@@ -218,6 +222,7 @@ where
             invites: &self.invites,
             sealer: &self.sealer,
             keys,
+            templates,
         }
     }
 
@@ -276,7 +281,15 @@ where
                 );
             }
         };
-        let app = self.hosting(keys);
+        // The invitation's wording, as organizers reworded it: read only where invitations are made.
+        let templates = match &route {
+            Route::Invite(_) => match self.gatherings.templates().await {
+                Ok(templates) => templates,
+                Err(error) => return self.failure(request, language, None, error.into()),
+            },
+            _ => Vec::new(),
+        };
+        let app = self.hosting(keys, &templates);
         let signed_in = match self.signed_in(&app, request, now).await {
             Ok(s) => s,
             Err(error) => return self.failure(request, language, None, error),

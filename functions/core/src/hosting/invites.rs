@@ -430,9 +430,13 @@ where
     }
 
     fn render_raw_sms(&self, gathering: &Gathering, host_name: &str, code: &str) -> String {
-        let t = invite_text(gathering.language);
+        let wording = super::admin::templates::in_use(
+            self.templates,
+            crate::store::TemplateMessage::InviteSms,
+            gathering.language,
+        );
         render(
-            t.sms_body,
+            wording,
             &[
                 ("host", host_name),
                 ("title", gathering.title.as_str()),

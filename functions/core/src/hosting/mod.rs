@@ -216,6 +216,8 @@ pub struct Hosting<'a, H, G, R, O, Q, A, I> {
     pub invites: &'a I,
     pub sealer: &'a Sealer,
     pub keys: &'a Keys,
+    /// Messages organizers reworded (read for the routes that send them; empty elsewhere).
+    pub templates: &'a [crate::store::StoredTemplate],
 }
 
 impl<H, G, R, O, Q, A, I> Hosting<'_, H, G, R, O, Q, A, I>

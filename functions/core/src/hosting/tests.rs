@@ -16,7 +16,7 @@ use crate::stats::MemoryCampaignStats;
 use crate::store::{
     GatheringStore, KeywordStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore,
     MemoryOutbox, MemoryRegistrationStore, MemoryTrainingStore, NewRsvp, RsvpSource, RsvpStore,
-    TrainingStore,
+    TemplateStore, TrainingStore,
 };
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -1680,5 +1680,87 @@ async fn the_settings_page_shows_the_campaigns_rules_and_the_parameter_behind_ea
     assert_eq!(
         w.get("/admin/settings", &host.cookie).await.status(),
         StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn an_organizers_wording_of_the_invitation_is_what_hosts_send_until_it_is_reset() {
+    let w = world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let page = text(&w.get("/admin/templates", &organizer.cookie).await);
+    assert!(page.contains("{host} invites you to {title}"), "{page}");
+    assert!(
+        page.contains("Segments in a typical invitation: 1 (at most 2). GSM-7"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-segments=\"invite_sms-en-count\""),
+        "{page}"
+    );
+    assert!(page.contains("/host/host.js"), "{page}");
+
+    // Refused: each problem said, in place, and nothing stored.
+    let response = publish(
+        &w,
+        "/admin/templates/invite_sms/en",
+        &organizer,
+        &[("action", "save"), ("text", "Come to {title} at {place}!")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = text(&response);
+    assert!(
+        html.contains("must keep {link}") && html.contains("reply STOP"),
+        "{html}"
+    );
+    assert!(
+        html.contains(">Come to {title} at {place}!</textarea>"),
+        "{html}"
+    );
+    assert!(w.app.gatherings().templates().await.unwrap().is_empty());
+
+    let wording =
+        "{host} would love you at {title}, {when}. Yes? {link} -{program}. STOP to opt out";
+    let response = publish(
+        &w,
+        "/admin/templates/invite_sms/en",
+        &organizer,
+        &[("action", "save"), ("text", wording)],
+    )
+    .await;
+    assert_eq!(location(&response), "/admin/templates?saved=1");
+    let page = text(&w.get("/admin/templates?saved=1", &organizer.cookie).await);
+    assert!(page.contains("Reworded by an organizer."), "{page}");
+
+    // A host's invitation now reads so.
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let preview = text(&w.invite(&host, &id, &[("action", "preview")]).await);
+    assert!(
+        preview.contains("Dana would love you at Porch talk"),
+        "{preview}"
+    );
+
+    // Restored: the standard wording again. Only organizers may change it.
+    let response = publish(
+        &w,
+        "/admin/templates/invite_sms/en",
+        &host,
+        &[("action", "reset")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = publish(
+        &w,
+        "/admin/templates/invite_sms/en",
+        &organizer,
+        &[("action", "reset")],
+    )
+    .await;
+    assert_eq!(location(&response), "/admin/templates?reset=1");
+    let preview = text(&w.invite(&host, &id, &[("action", "preview")]).await);
+    assert!(
+        preview.contains("Dana invites you to Porch talk"),
+        "{preview}"
     );
 }

@@ -87,6 +87,14 @@ pub struct DynamoGatheringStore {
 }
 
 impl DynamoGatheringStore {
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn table(&self) -> &str {
+        &self.table
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -31,11 +31,36 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryGatheringStore {
     state: Mutex<State>,
+    /// Reworded messages (`super::template`), by message and language code.
+    templates: Mutex<
+        std::collections::BTreeMap<
+            (super::template::TemplateMessage, &'static str),
+            super::template::StoredTemplate,
+        >,
+    >,
 }
 
 impl MemoryGatheringStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn templates_state(
+        &self,
+    ) -> Result<
+        MutexGuard<
+            '_,
+            std::collections::BTreeMap<
+                (super::template::TemplateMessage, &'static str),
+                super::template::StoredTemplate,
+            >,
+        >,
+        StoreError,
+    > {
+        self.templates
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))
     }
 
     fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {

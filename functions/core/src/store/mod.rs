@@ -15,6 +15,7 @@
 //! | email event applied | `CONTACT#<keyed hash>` | `EMAILEVENT#<SES feedback id>` | an SES bounce or complaint applied to the contact once: `kind` (`hard_bounce`, `soft_bounce`, `complaint`), `reason`?, `batch_id`?, `at`, `expires_at` (30 days); written in one transaction with the contact's `email_undeliverable` + `email_undeliverable_reason`, `email_suppressed` + `email_suppressed_reason` `complaint` (+ a `CONSENT#` opt-out, source `complaint`), or `email_soft_bounces` + 1, and the batch's `bounced` / `complained` count |
 //! | carrier opt-out evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `opt_out`, source `carrier`, error code |
 //! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
+//! | message template | `TEMPLATE` | `<message>#<language>` (`invite_sms#en`) | `entity` `template`, `message`, `language`, `text` (an organizer's wording, checked on `/admin/templates`), `updated_at`, `updated_by` (the organizer's keyed hash); replaced by each save, deleted to restore the catalog's wording (see `store::template`) |
 //! | campaign counters | `STATS` | `DAY#<yyyy-mm-dd>` (UTC day of the stream record) | `entity` `stats`, `day`, `updated_at`, `last_batch` (the last batch added: an SDK retry of the same batch adds nothing), and numbers (absent = 0): `people`, `rsvps_<source>`, `registrations`, `opt_ins_<channel>`, `opt_outs_<channel>`, `sent_<kind>_<channel>`, `skipped_`/`failed_`/`unknown_<channel>`, `sms_segments`, `hard_bounces`, `soft_bounces`, `complaints`; added (UpdateItem ADD) only by the events publisher, read by the organizers' overview (see `crate::stats`). Never a contact detail |
 //! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed` (removed with `host_hash` when the host is erased), `capacity`?, `going_count`, language, `listed`, `declined_at`? (an organizer declined it: it stays unlisted), `description`? and `accessibility`? (the host's words, public; absent when empty), `host_hash`? (keyed hash of the email of the host who made it on the dashboard; absent for organizers' gatherings), `created_at`, `updated_at`?; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>`. An update by its host (condition: `host_hash` is theirs, `listed` as read) rewrites every field but `id`, `code`, `host_hash`, `host_first_name_sealed`, `going_count`, `created_at`, `listed`, `declined_at`, together with its `GEO2` and host pointers; an organizer's approval sets `listed` and the index keys, a decline `declined_at` |
 //! | gathering, wide-search pointer | `GATHERING#<id>` | `GEO2` | `gathering_id`, `lat`/`lon`, `starts_at`; while listed `gsi1pk` = `GEO2#<geohash/2>`, `gsi1sk` = `<starts_at>#<id>` |
@@ -63,6 +64,7 @@ mod outbox_memory;
 mod registration;
 mod registration_dynamo;
 mod registration_memory;
+mod template;
 mod training;
 mod training_dynamo;
 mod training_memory;
@@ -101,6 +103,7 @@ pub use registration::{
 };
 pub use registration_dynamo::DynamoRegistrationStore;
 pub use registration_memory::{MemoryRegisteredContact, MemoryRegistrationStore};
+pub use template::{StoredTemplate, TemplateMessage, TemplateStore};
 pub use training::{
     NewTrainingRegistration, Published, PutTraining, TrainingRegistered, TrainingRegistration,
     TrainingRegistrationStatus, TrainingStore, UpdateTraining,

@@ -13,6 +13,7 @@ pub mod gatherings;
 pub mod keywords;
 pub mod overview;
 pub mod settings;
+pub mod templates;
 pub mod training_form;
 
 use askama::Template;
@@ -74,6 +75,7 @@ pub struct AdminText {
     pub nav_keywords: &'static str,
     pub nav_overview: &'static str,
     pub nav_settings: &'static str,
+    pub nav_templates: &'static str,
     pub add_training: &'static str,
     pub edit: &'static str,
     pub edit_training_title: &'static str,
@@ -129,6 +131,7 @@ const EN: AdminText = AdminText {
     nav_keywords: "Keywords",
     nav_overview: "Campaign overview",
     nav_settings: "Campaign settings",
+    nav_templates: "Message templates",
     add_training: "Add a training",
     edit: "Edit",
     edit_training_title: "Edit the training",
@@ -184,6 +187,7 @@ const ES: AdminText = AdminText {
     nav_keywords: "Palabras clave",
     nav_overview: "Resumen de la campaña",
     nav_settings: "Configuración de la campaña",
+    nav_templates: "Plantillas de mensajes",
     add_training: "Agregar una capacitación",
     edit: "Editar",
     edit_training_title: "Editar la capacitación",
@@ -239,6 +243,7 @@ struct Row {
 <li><a href="/admin/overview">{{ t.nav_overview }}</a></li>
 <li><a href="/admin/gatherings">{{ t.nav_gatherings }}</a></li>
 <li><a href="/admin/keywords">{{ t.nav_keywords }}</a></li>
+<li><a href="/admin/templates">{{ t.nav_templates }}</a></li>
 <li><a href="/admin/settings">{{ t.nav_settings }}</a></li>
 </ul></nav>
 <h2>{{ t.trainings }}</h2>

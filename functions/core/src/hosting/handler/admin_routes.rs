@@ -8,6 +8,8 @@
 //! | `GET /admin/trainings/new`, `POST /admin/trainings` | add a training |
 //! | `GET /admin/trainings/{id}/edit`, `POST /admin/trainings/{id}` | edit it (never its recording) |
 //! | `GET /admin/overview` | the campaign overview: people, RSVPs, consent, bounces, messages, cost |
+//! | `GET /admin/templates` | the invitation text in each language, with its segment count |
+//! | `POST /admin/templates/{message}/{language}` | save a wording (`action=save`, checked) or restore the standard one (`action=reset`) |
 //! | `GET /admin/settings` | the campaign's settings as deployed, each with the parameter that changes it |
 //! | `GET /admin/gatherings` | the gatherings waiting for approval, oldest first |
 //! | `POST /admin/gatherings/{id}/review` | approve (`decision=approve`: listed at once) or decline one, once |
@@ -23,6 +25,7 @@ use super::super::admin::keywords::{
     self, KeywordField, KeywordForm, KeywordProblem, KeywordRow, KeywordsPage, keyword_text,
 };
 use super::super::admin::overview::{Prices, overview_text};
+use super::super::admin::templates::{self, Editor, template_text};
 use super::super::admin::training_form::{self, TrainingForm, TrainingProblem};
 use super::super::{HostError, Hosting, SignedIn, admin};
 use super::{HostApp, form_value, other_language_href};
@@ -33,8 +36,8 @@ use crate::secrets::SecretStore;
 use crate::stats::CampaignStats;
 use crate::store::{
     GatheringStore, HostStore, InviteStore, KeywordStore, PutKeyword, PutTraining,
-    RegistrationStore, RemovedKeyword, ReviewDecision, Reviewed, RsvpStore, TrainingStore,
-    UpdateTraining,
+    RegistrationStore, RemovedKeyword, ReviewDecision, Reviewed, RsvpStore, StoredTemplate,
+    TemplateMessage, TemplateStore, TrainingStore, UpdateTraining,
 };
 use crate::web::{query_param, see_other};
 
@@ -57,6 +60,10 @@ pub(super) enum AdminRoute {
     Overview,
     /// The campaign settings.
     Settings,
+    /// The message templates.
+    Templates,
+    /// `POST`: save or reset one message's wording in one language.
+    Template(TemplateMessage, Language),
     /// The gatherings waiting for approval.
     Gatherings,
     /// `POST`: approve or decline a gathering.
@@ -79,6 +86,11 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
         ["trainings", id, "recording"] => AdminRoute::Recording(training(id)?),
         ["overview"] => AdminRoute::Overview,
         ["settings"] => AdminRoute::Settings,
+        ["templates"] => AdminRoute::Templates,
+        ["templates", message, language] => AdminRoute::Template(
+            TemplateMessage::parse(message)?,
+            Language::parse(language)?,
+        ),
         ["gatherings"] => AdminRoute::Gatherings,
         ["gatherings", id, "review"] => AdminRoute::Review(GatheringId::parse(id).ok()?),
         ["keywords"] => AdminRoute::Keywords,
@@ -90,7 +102,7 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
 impl<H, G, R, O, Q, A, I, T, S, K> HostApp<H, G, R, O, Q, A, I, T, S, K>
 where
     H: HostStore,
-    G: GatheringStore + RsvpStore + KeywordStore,
+    G: GatheringStore + RsvpStore + KeywordStore + TemplateStore,
     R: RegistrationStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -173,6 +185,19 @@ where
                     now.date(),
                 );
                 Ok(self.html(request, StatusCode::OK, html))
+            }
+            (AdminRoute::Templates, true) => {
+                let t = template_text(language);
+                let notice = [("saved", t.saved), ("reset", t.was_reset)]
+                    .into_iter()
+                    .find(|(param, _)| query_param(request, param).is_some())
+                    .map(|(_, notice)| notice);
+                self.templates(request, language, s, None, notice, StatusCode::OK)
+                    .await
+            }
+            (AdminRoute::Template(message, of), false) => {
+                self.save_template(app, request, language, s, message, of, now)
+                    .await
             }
             (AdminRoute::Settings, true) => {
                 let t = admin::settings::settings_text(language);
@@ -595,6 +620,113 @@ where
                     &[],
                     Some(keyword_text(language).not_a_keyword),
                     StatusCode::NOT_FOUND,
+                )
+                .await
+            }
+        }
+    }
+
+    /// The templates page; `posted`: a wording that was refused, with its problems, shown in place.
+    async fn templates(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        posted: Option<Editor>,
+        notice: Option<&str>,
+        status: StatusCode,
+    ) -> Result<Response<Body>, HostError> {
+        let stored = self.gatherings.templates().await?;
+        let mut posted = posted;
+        let editors: Vec<Editor> = TemplateMessage::ALL
+            .into_iter()
+            .flat_map(|m| [(m, Language::En), (m, Language::Es)])
+            .map(|(message, of)| {
+                match posted.take_if(|p| p.message == message && p.language == of) {
+                    Some(editor) => editor,
+                    None => Editor {
+                        message,
+                        language: of,
+                        text: templates::in_use(&stored, message, of).to_owned(),
+                        reworded: stored
+                            .iter()
+                            .any(|t| t.message == message && t.language == of),
+                        problems: Vec::new(),
+                    },
+                }
+            })
+            .collect();
+        let t = template_text(language);
+        let href = other_language_href(request, language);
+        let html = templates::templates_page(
+            &self.frame(language, t.title, Some(&s.csrf), &href),
+            &editors,
+            &self.settings.program.name,
+            &s.csrf,
+            notice,
+        );
+        Ok(self.html(request, status, html))
+    }
+
+    /// Saves a checked wording, or restores the standard one.
+    #[allow(clippy::too_many_arguments)]
+    async fn save_template(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        message: TemplateMessage,
+        of: Language,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
+        if form_value(request, "action").as_deref() == Some("reset") {
+            self.gatherings.reset_template(message, of).await?;
+            tracing::info!(
+                message = message.as_str(),
+                language = of.code(),
+                "template reset"
+            );
+            return Ok(see_other("/admin/templates?reset=1"));
+        }
+        let text = form_value(request, "text").unwrap_or_default();
+        let t = template_text(language);
+        match templates::check_invite_sms(&text, &self.settings.program.name, t) {
+            Ok(text) => {
+                let template = StoredTemplate {
+                    message,
+                    language: of,
+                    text,
+                };
+                self.gatherings
+                    .put_template(&template, s.host(), now)
+                    .await?;
+                tracing::info!(
+                    message = message.as_str(),
+                    language = of.code(),
+                    "template saved"
+                );
+                Ok(see_other("/admin/templates?saved=1"))
+            }
+            Err(problems) => {
+                let stored = self.gatherings.templates().await?;
+                let editor = Editor {
+                    message,
+                    language: of,
+                    text,
+                    reworded: stored
+                        .iter()
+                        .any(|t| t.message == message && t.language == of),
+                    problems,
+                };
+                self.templates(
+                    request,
+                    language,
+                    s,
+                    Some(editor),
+                    None,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await
             }
