@@ -11,7 +11,7 @@ use rising_core::domain::{
 use rising_core::geo::SearchRadius;
 use rising_core::privacy::ContactHash;
 use rising_core::store::{
-    DynamoGatheringStore, DynamoTrainingStore, GatheringStore, TrainingStore,
+    DynamoGatheringStore, DynamoTrainingStore, GatheringStore, TemplateStore, TrainingStore,
 };
 use rising_tests::hosts::Host;
 use rising_tests::mail::{emails_to, unique_email};
@@ -284,4 +284,104 @@ async fn the_campaign_overview_reads_the_counters_from_the_table() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+}
+
+#[tokio::test]
+async fn an_invitation_text_an_organizer_rewords_is_what_a_host_previews_until_it_is_restored() {
+    let app = spawn_app().await;
+    let organizer = organizer(&app).await;
+    let store = DynamoGatheringStore::new(app.dynamodb.clone(), app.table_name.clone());
+    // Spanish, so the English invitations other test files check are never reworded.
+    let wording =
+        "{host} te espera en {title}, {when}. ¿Vienes? {link} -{program}. STOP para salir";
+    let path = "/admin/templates/invite_sms/es";
+    let (status, location, body) = organizer
+        .post(
+            path,
+            &[
+                ("csrf", organizer.csrf.as_str()),
+                ("action", "save"),
+                ("text", wording),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location, "/admin/templates?saved=1");
+    let stored = store.templates().await.expect("templates");
+    assert!(stored.iter().any(|t| t.text == wording), "{stored:?}");
+
+    // A host's Spanish gathering: the preview shows the organizer's wording.
+    let host = Host::sign_in(&app, &unique_email("template-host"), 1).await;
+    let date = (OffsetDateTime::now_utc() + time::Duration::days(10)).date();
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    );
+    let (status, location, body) = host
+        .post(
+            "/host/gatherings",
+            &[
+                ("csrf", host.csrf.as_str()),
+                ("first_name", "Lucia"),
+                ("title", "Charla en el porche"),
+                ("date", &date),
+                ("starts", "18:30"),
+                ("ends", "20:00"),
+                ("zip", "20001"),
+                ("address", "12 Elm St"),
+                ("language", "es"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let id = location
+        .trim_start_matches("/host/gatherings/")
+        .split('?')
+        .next()
+        .expect("an id")
+        .to_owned();
+    let invite = format!("/host/gatherings/{id}/invite");
+    let page = preview(&host, &invite).await;
+    assert!(
+        page.contains("Lucia te espera en Charla en el porche"),
+        "{page}"
+    );
+
+    let (status, location, _) = organizer
+        .post(
+            path,
+            &[("csrf", organizer.csrf.as_str()), ("action", "reset")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/admin/templates?reset=1");
+    assert!(
+        store
+            .templates()
+            .await
+            .expect("templates")
+            .iter()
+            .all(|t| t.text != wording)
+    );
+    let page = preview(&host, &invite).await;
+    assert!(
+        page.contains("Lucia te invita a Charla en el porche"),
+        "{page}"
+    );
+}
+
+/// The invitation preview of a gathering's invite page, for one pasted contact.
+async fn preview(host: &Host, invite: &str) -> String {
+    host.post(
+        invite,
+        &[
+            ("csrf", host.csrf.as_str()),
+            ("action", "preview"),
+            ("contacts", "Ana, 202-555-0143"),
+        ],
+    )
+    .await
+    .2
 }

@@ -128,11 +128,7 @@ pub fn catalog(message: TemplateMessage, language: Language) -> &'static str {
 }
 
 /// The wording in use: the stored one, else the catalog's.
-pub fn in_use<'a>(
-    stored: &'a [StoredTemplate],
-    message: TemplateMessage,
-    language: Language,
-) -> &'a str {
+pub fn in_use(stored: &[StoredTemplate], message: TemplateMessage, language: Language) -> &str {
     stored
         .iter()
         .find(|t| t.message == message && t.language == language)

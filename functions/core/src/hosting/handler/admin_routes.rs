@@ -87,10 +87,9 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
         ["overview"] => AdminRoute::Overview,
         ["settings"] => AdminRoute::Settings,
         ["templates"] => AdminRoute::Templates,
-        ["templates", message, language] => AdminRoute::Template(
-            TemplateMessage::parse(message)?,
-            Language::parse(language)?,
-        ),
+        ["templates", message, language] => {
+            AdminRoute::Template(TemplateMessage::parse(message)?, Language::parse(language)?)
+        }
         ["gatherings"] => AdminRoute::Gatherings,
         ["gatherings", id, "review"] => AdminRoute::Review(GatheringId::parse(id).ok()?),
         ["keywords"] => AdminRoute::Keywords,
