@@ -335,29 +335,7 @@ impl DynamoInboundStore {
         key_name: &str,
         key_value: &str,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .key_condition_expression("#key = :key")
-                .expression_attribute_names("#key", key_name)
-                .expression_attribute_values(":key", AttributeValue::S(key_value.to_string()))
-                // A secondary index cannot be read consistently; the table can.
-                .set_consistent_read(index.is_none().then_some(true))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo_err("Query"))?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        super::dynamo_util::query_all(&self.client, &self.table, index, key_name, key_value).await
     }
 
     fn delete_write(&self, pk: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {

@@ -201,3 +201,36 @@ pub(crate) async fn transact_guarded(
         attempt += 1;
     }
 }
+
+/// Every item of a query for one key value (`key_name` = `key_value`) on the table (`index` `None`,
+/// read consistently) or on an index, following every page.
+pub(crate) async fn query_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: Option<&str>,
+    key_name: &str,
+    key_value: &str,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression("#key = :key")
+            .expression_attribute_names("#key", key_name)
+            .expression_attribute_values(":key", AttributeValue::S(key_value.to_string()))
+            // A secondary index cannot be read consistently; the table can.
+            .set_consistent_read(index.is_none().then_some(true))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo_err("Query"))?;
+        items.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}

@@ -1733,28 +1733,18 @@ impl KeywordStore for DynamoGatheringStore {
 
     #[tracing::instrument(name = "store.keywords", skip_all)]
     async fn keywords(&self) -> Result<Vec<CampaignKeyword>, StoreError> {
-        let mut keywords = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :keywords")
-                .expression_attribute_values(":keywords", AttributeValue::S(KEYWORDS.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo_err("Query"))?;
-            for item in output.items.unwrap_or_default() {
-                keywords.push(from_item::<KeywordItem>(item)?.into_keyword()?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = super::dynamo_util::query_all(
+            &self.client,
+            &self.table,
+            Some("gsi1"),
+            "gsi1pk",
+            KEYWORDS,
+        )
+        .await?;
+        let mut keywords = items
+            .into_iter()
+            .map(|item| from_item::<KeywordItem>(item)?.into_keyword())
+            .collect::<Result<Vec<_>, _>>()?;
         keywords.sort_by(|a, b| a.word.as_str().cmp(b.word.as_str()));
         Ok(keywords)
     }

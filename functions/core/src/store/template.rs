@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dynamo_util::{dynamo_err, to_item};
+use super::dynamo_util::{dynamo_err, query_all, to_item};
 use super::{DynamoGatheringStore, MemoryGatheringStore, StoreError, timestamp};
 use crate::domain::Language;
 use crate::privacy::ContactHash;
@@ -90,32 +90,16 @@ struct TemplateItem {
 
 impl TemplateStore for DynamoGatheringStore {
     async fn templates(&self) -> Result<Vec<StoredTemplate>, StoreError> {
-        let mut templates = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(PARTITION.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo_err("Query"))?;
-            for item in output.items.unwrap_or_default() {
-                let item: TemplateItem = serde_dynamo::from_item(item)
-                    .map_err(|e| StoreError::Corrupt(format!("template: {e}")))?;
-                templates.push(StoredTemplate {
-                    message: item.message,
-                    language: item.language,
-                    text: item.text,
-                });
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        let items = query_all(self.client(), self.table(), None, "pk", PARTITION).await?;
+        let mut templates = Vec::with_capacity(items.len());
+        for item in items {
+            let item: TemplateItem = serde_dynamo::from_item(item)
+                .map_err(|e| StoreError::Corrupt(format!("template: {e}")))?;
+            templates.push(StoredTemplate {
+                message: item.message,
+                language: item.language,
+                text: item.text,
+            });
         }
         Ok(templates)
     }

@@ -30,7 +30,9 @@ use super::super::admin::training_form::{self, TrainingForm, TrainingProblem};
 use super::super::{HostError, Hosting, SignedIn, admin};
 use super::{HostApp, form_value, other_language_href};
 use crate::admin::{AuditLog, Organizer, recordings};
-use crate::domain::{GatheringId, KeywordTarget, KeywordWord, Language, TrainingId, TrainingUrl};
+use crate::domain::{
+    GatheringId, KeywordTarget, KeywordWord, Language, Training, TrainingId, TrainingUrl,
+};
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::secrets::SecretStore;
 use crate::stats::CampaignStats;
@@ -358,6 +360,39 @@ where
         self.html(request, status, html)
     }
 
+    /// The training a posted form describes (as `id`), or the form again with each problem (`422`).
+    /// `starts_after`: the earliest start accepted (a new training's); `editing`: the training edited.
+    #[allow(clippy::too_many_arguments, clippy::result_large_err)]
+    fn posted_training(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        form: &TrainingForm,
+        starts_after: Option<OffsetDateTime>,
+        id: TrainingId,
+        editing: Option<&TrainingId>,
+    ) -> Result<Training, Response<Body>> {
+        let t = admin::admin_text(language);
+        training_form::validate(form, starts_after, t)
+            .and_then(|draft| {
+                draft
+                    .build(id)
+                    .map_err(|_| vec![(training_form::TrainingField::Duration, t.err_duration)])
+            })
+            .map_err(|problems| {
+                self.training_form(
+                    request,
+                    language,
+                    s,
+                    form,
+                    &problems,
+                    editing,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+            })
+    }
+
     /// Adds a training: a new random id, so a form posted twice makes two trainings; the page the
     /// organizer lands on (`303` to `/admin?created=…`) shows both, and they can edit either.
     async fn create_training(
@@ -370,25 +405,17 @@ where
     ) -> Result<Response<Body>, HostError> {
         let form = TrainingForm::from_urlencoded(request.body().as_ref());
         app.check_csrf(s, &form.csrf)?;
-        let t = admin::admin_text(language);
-        let built = training_form::validate(&form, Some(now), t).and_then(|draft| {
-            draft
-                .build(TrainingId::random())
-                .map_err(|_| vec![(training_form::TrainingField::Duration, t.err_duration)])
-        });
-        let training = match built {
+        let training = match self.posted_training(
+            request,
+            language,
+            s,
+            &form,
+            Some(now),
+            TrainingId::random(),
+            None,
+        ) {
             Ok(training) => training,
-            Err(problems) => {
-                return Ok(self.training_form(
-                    request,
-                    language,
-                    s,
-                    &form,
-                    &problems,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                ));
-            }
+            Err(page) => return Ok(page),
         };
         match self.trainings.put_training(&training, now).await? {
             PutTraining::Created | PutTraining::AlreadyExists => {
@@ -413,26 +440,11 @@ where
     ) -> Result<Response<Body>, HostError> {
         let form = TrainingForm::from_urlencoded(request.body().as_ref());
         app.check_csrf(s, &form.csrf)?;
-        let t = admin::admin_text(language);
-        let built = training_form::validate(&form, None, t).and_then(|draft| {
-            draft
-                .build(id.clone())
-                .map_err(|_| vec![(training_form::TrainingField::Duration, t.err_duration)])
-        });
-        let training = match built {
-            Ok(training) => training,
-            Err(problems) => {
-                return Ok(self.training_form(
-                    request,
-                    language,
-                    s,
-                    &form,
-                    &problems,
-                    Some(id),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                ));
-            }
-        };
+        let training =
+            match self.posted_training(request, language, s, &form, None, id.clone(), Some(id)) {
+                Ok(training) => training,
+                Err(page) => return Ok(page),
+            };
         match self.trainings.update_training(&training, now).await? {
             UpdateTraining::Updated => {
                 tracing::info!(training = %id, "training saved from the organizer page");
