@@ -36,7 +36,7 @@ async fn a_host_invite_on_the_queue_reaches_the_phone_once_even_when_delivered_t
         s(item, "provider_id").is_some_and(|sid| sid.starts_with("SM")),
         "the Twilio MessageSid is recorded"
     );
-    let stored = rising_tests::item_text(item);
+    let stored = rising_tests::clear_text(item);
     assert!(
         !stored.contains(&phone) && !stored.contains("Dana"),
         "sealed at rest"

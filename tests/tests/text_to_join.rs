@@ -8,7 +8,7 @@ use rising_core::domain::{
 };
 use rising_core::privacy::Sealer;
 use rising_core::store::{DynamoGatheringStore, GatheringStore, RsvpSource, RsvpStore};
-use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
+use rising_tests::{Stack, clear_text, s, spawn_app, unique_phone};
 use time::OffsetDateTime;
 
 fn stores(app: &Stack) -> (DynamoGatheringStore, Sealer) {
@@ -226,7 +226,7 @@ async fn no_stored_item_holds_a_first_name_in_clear() {
     }
 
     for item in app.scan_all().await {
-        let text = item_text(&item);
+        let text = clear_text(&item);
         assert!(!text.contains("Quillon"), "a first name in clear: {text}");
         assert!(!text.contains("Dana"), "a host's name in clear: {text}");
     }
