@@ -105,6 +105,7 @@ pub async fn spawn_app() -> Stack {
     let endpoint = get("AWS_ENDPOINT_URL");
     let region = get("AWS_REGION");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(rising_core::aws::http_client())
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new(region))
         // moto sometimes answers concurrent transactions with a 500: retry like the functions do.

@@ -81,6 +81,7 @@ fn env(name: &str) -> Result<String, Error> {
 
 async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(rising_core::aws::http_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region.to_owned()))
         // moto sometimes answers concurrent transactions with a 500: retry like the functions do.

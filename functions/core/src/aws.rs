@@ -1,11 +1,76 @@
 //! AWS clients, built once per cold start. Loading the shared config reads the environment
 //! (`AWS_REGION`, `AWS_ENDPOINT_URL` for the local emulators, credentials) without calling AWS:
 //! credentials are resolved lazily on the first request.
+//!
+//! Every outbound connection, to AWS and to Twilio, goes through one TLS stack: rustls with the
+//! ring provider and Mozilla's root certificates compiled into the binary (`webpki-root-certs`).
+//! The SDK's own default client would bring a second crypto library (aws-lc-rs, about 1.5 MB in
+//! every binary) and read the system's certificate store at each cold start.
+
+use std::sync::{Arc, LazyLock};
 
 pub use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use base64::Engine as _;
 
 pub async fn load() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// The HTTP client every AWS SDK client of this process uses (the connectors it builds are cached
+/// and shared). rustls with ring, trusting the compiled-in roots only.
+pub fn http_client() -> SharedHttpClient {
+    static CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
+        let mut trust = TrustStore::empty().with_native_roots(false);
+        for pem in root_pems() {
+            trust = trust.with_pem_certificate(pem.into_bytes());
+        }
+        let context = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .unwrap_or_else(|_| TlsContext::default());
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .tls_context(context)
+            .build_https()
+    });
+    CLIENT.clone()
+}
+
+/// The TLS configuration of the Twilio client: the same provider and roots as the AWS clients.
+pub fn tls_config() -> rustls::ClientConfig {
+    static CONFIG: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+    });
+    CONFIG.clone()
+}
+
+/// The compiled-in roots as PEM, the form the SDK's trust store takes.
+fn root_pems() -> impl Iterator<Item = String> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().map(|der| {
+        let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            // base64 output is ASCII.
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        pem
+    })
 }
 
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -30,4 +95,31 @@ pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
 
 pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::new(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_compiled_in_root_is_trusted_by_both_clients() {
+        let count = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
+        assert!(count > 100, "Mozilla's store has well over 100 roots");
+        let mut store = rustls::RootCertStore::empty();
+        for pem in root_pems() {
+            use rustls::pki_types::pem::PemObject as _;
+            let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+                .expect("each root round-trips through PEM");
+            store.add(der).expect("each root parses");
+        }
+        assert_eq!(store.len(), count);
+        let config = tls_config();
+        assert!(
+            config
+                .crypto_provider()
+                .cipher_suites
+                .iter()
+                .any(|s| s.version() == &rustls::version::TLS13)
+        );
+    }
 }

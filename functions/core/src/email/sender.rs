@@ -487,6 +487,7 @@ mod tests {
 
     fn client(endpoint: &str) -> aws_sdk_sesv2::Client {
         let config = aws_sdk_sesv2::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
             .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sesv2::config::Credentials::new(

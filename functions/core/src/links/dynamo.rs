@@ -252,6 +252,7 @@ mod tests {
 
     fn store() -> DynamoLinkStore {
         let config = aws_sdk_dynamodb::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
             .build();

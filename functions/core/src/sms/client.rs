@@ -586,6 +586,7 @@ impl TwilioClient {
             }
         }
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::aws::tls_config())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("rising-core/", env!("CARGO_PKG_VERSION")))

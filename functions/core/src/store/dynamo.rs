@@ -1183,6 +1183,7 @@ mod tests {
 
     fn store() -> DynamoInboundStore {
         let config = aws_sdk_dynamodb::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
         DynamoInboundStore::new(Client::from_conf(config), "t")

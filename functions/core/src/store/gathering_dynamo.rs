@@ -1865,6 +1865,7 @@ mod tests {
         assert_eq!(DynamoGatheringStore::indexed_rsvp(&outbox), None);
 
         let config = aws_sdk_dynamodb::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
         let store = DynamoGatheringStore::new(Client::from_conf(config), "t");
@@ -1889,6 +1890,7 @@ mod tests {
 
     fn test_store() -> DynamoGatheringStore {
         let config = aws_sdk_dynamodb::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
         DynamoGatheringStore::new(Client::from_conf(config), "t")
