@@ -2,13 +2,14 @@
 """`make bench`: rising's benchmarks, measured in one run on this machine, printed as a table and written to
 bench/results.md. Not part of `make test`: no goal here fails the build. See bench/README.md for the method.
 
-    .venv/bin/python bench/run.py [--invites 5000] [--email-every 5] [--mps 50] [--concurrency 10]
+    .venv/bin/python bench/run.py [--invites 5000] [--email-every 5] [--mps 50] [--concurrency 10] [--batch 90]
                                   [--cold-runs 9] [--callback-texts 400] [--no-build]
 
 1. builds what it measures: the function binaries and a `lambda_runtime` hello world in the release profile (the
    profile `sam build` deploys, for the host architecture), the Twilio emulator and the producer in debug;
 2. throughput and cost: starts the local stack (infra/local/stack.py, imported) on free ports with
-   SmsSendRate = EmailSendRate = --mps and SendMaxConcurrency = --concurrency, the emulator limited to --mps,
+   SmsSendRate = EmailSendRate = --mps, SendMaxConcurrency = --concurrency and SendBatchSize = --batch, the
+   emulator limited to --mps,
    and every AWS request of the functions, the producer and the stack's SQS poller going through a counting proxy
    in front of moto (one port per origin); produces --invites host invitations (every --email-every-th an email)
    with rising-core's producer API, then lets the SQS event source run and waits until all are final; then hands
@@ -373,13 +374,13 @@ def run_stack(args, functions: list[dict], out: dict) -> None:
     env_file = REPO / ".local" / "bench-stack.env"
     log_path.parent.mkdir(exist_ok=True)
     os.environ.update({"SmsSendRate": str(args.mps), "EmailSendRate": str(args.mps),
-                       "SendMaxConcurrency": str(args.concurrency)})
+                       "SendMaxConcurrency": str(args.concurrency), "SendBatchSize": str(args.batch)})
     ns = st.parse_args(["up", "--gateway-port", "0", "--no-build", "--quiet", "--concurrency", "4",
                         "--env-file", str(env_file),
                         "--bin-dir", str(BIN), "--twilio-emulator", str(TARGET / "debug" / "twilio-emulator")])
     stack = BenchStack(ns)
     say(f"starting the local stack (log: {log_path.relative_to(REPO)}): SmsSendRate=EmailSendRate={args.mps}, "
-        f"SendMaxConcurrency={args.concurrency}, {args.profile} function binaries")
+        f"SendMaxConcurrency={args.concurrency}, SendBatchSize={args.batch}, {args.profile} function binaries")
 
     def ready(env: dict[str, str]) -> int:
         emulator = env["TWILIO_EMULATOR_URL"]
@@ -785,7 +786,8 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
       f"event source was switched on then, so that the send rate is the senders' and not the producer's. All final "
       f"{p['final_seconds'] - p['produce_seconds']:.1f} s later: sent {p['sent']}, failed {p['failed']}, unknown {p['unknown']}, "
       f"skipped {skipped}, deferred {p['deferred']}. SmsSendRate = EmailSendRate = {args.mps}, "
-      f"SendMaxConcurrency = {args.concurrency} ({args.mps / args.concurrency:g} texts/s per worker), Twilio emulator "
+      f"SendMaxConcurrency = {args.concurrency} ({args.mps / args.concurrency:g} texts/s per worker), SendBatchSize = "
+      f"{args.batch}, Twilio emulator "
       f"limited to {args.mps} messages/s.")
     span = out["span"]
     if span:
@@ -793,7 +795,7 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
           f"and last request {span[1] - span[0]:.1f} s apart (the emulator's request count sampled every 0.1 s): "
           f"(texts − 1) ÷ that span = {r['rate']:.2f}/s.")
     b = r["batches"]
-    w(f"Where a send worker's time went, per batch of 10 ({b['batches']} batches): invocation {b['invocation']:.2f} s "
+    w(f"Where a send worker's time went, per batch of up to {args.batch} ({b['batches']} batches): invocation {b['invocation']:.2f} s "
       f"on average, of which reading the batch and its gates, gating and claiming until the first text "
       f"{b['claim']:.2f} s and first to last text {b['sending']:.2f} s (a worker's texts are "
       f"{args.concurrency / args.mps * 1e3:.0f} ms apart); between two batches of one worker (recording outcomes, "
@@ -900,6 +902,8 @@ def main() -> int:
     ap.add_argument("--email-every", type=int, default=5, help="every K-th invite is an email (default 5: 20%%)")
     ap.add_argument("--mps", type=int, default=50, help="SmsSendRate, EmailSendRate and the emulator's limit")
     ap.add_argument("--concurrency", type=int, default=10, help="SendMaxConcurrency: send workers (default 10)")
+    ap.add_argument("--batch", type=int, default=90,
+                    help="SendBatchSize: messages per worker invocation (default 90: 18 s at 5 texts/s)")
     ap.add_argument("--cold-runs", type=int, default=9)
     ap.add_argument("--callback-texts", type=int, default=400,
                     help="texts whose status callbacks are delivered to sms-status and counted (default 400)")

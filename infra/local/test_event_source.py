@@ -258,8 +258,8 @@ class EventSourcesTest(unittest.TestCase):
         created = {lid: {"Ref": f"http://moto/123456789012/rising-local-{lid}",
                          "Arn": f"arn:aws:sqs:us-east-1:123456789012:rising-local-{lid}",
                          "QueueUrl": f"http://moto/123456789012/rising-local-{lid}"} for lid in queue_ids}
-        for concurrency in (None, "5"):
-            env = {"SendMaxConcurrency": concurrency} if concurrency else {}
+        for concurrency, batch in ((None, None), ("5", "50")):
+            env = {"SendMaxConcurrency": concurrency, "SendBatchSize": batch} if concurrency else {}
             params = parameter_values(template, env, json.loads(stack.PARAMETERS_FILE.read_text()), {})
             r = Resolver(template, params, "us-east-1",
                          lambda lid: created.get(lid) or fallback_attrs(lid, resources[lid], "us-east-1"))
@@ -268,7 +268,7 @@ class EventSourcesTest(unittest.TestCase):
             send = sources["SendWorkerFunction", "SendQueue"]
             self.assertEqual((send.queue, send.queue_url), ("SendQueue", created["SendQueue"]["QueueUrl"]))
             self.assertEqual((send.batch_size, send.batching_window_s, send.report_batch_item_failures,
-                              send.enabled), (10, 1, True, True))
+                              send.enabled), (int(batch or 10), 1, True, True))
             self.assertEqual(send.max_concurrency, int(concurrency or 2))
             # the worker also settles its dead-letter queue (at a fixed, small concurrency)
             dead = sources["SendWorkerFunction", "SendDeadLetterQueue"]

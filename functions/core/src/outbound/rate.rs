@@ -110,6 +110,24 @@ impl RateLimiter {
         }
     }
 
+    /// How many send slots begin within `budget` from now, counting the slots already handed out
+    /// and any pause: what a worker can send before its batch's time runs out.
+    pub fn slots_within(&self, budget: Duration) -> usize {
+        let state = self.lock();
+        let now = Instant::now();
+        let first = [Some(now), state.next_slot, state.paused_until]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+        let end = now + budget;
+        if first > end {
+            return 0;
+        }
+        let after_first = (end - first).as_nanos() / self.interval.as_nanos().max(1);
+        usize::try_from(after_first).map_or(usize::MAX, |n| n.saturating_add(1))
+    }
+
     /// How long sends are still held back by the last [`RateLimiter::penalize`] (zero if not).
     pub fn pause_remaining(&self) -> Duration {
         self.lock()
@@ -181,6 +199,21 @@ mod tests {
             RateLimiter::new(f64::MIN_POSITIVE, 2),
             Err(RateLimitError::TooSlow { .. })
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_within_counts_what_the_budget_allows_after_slots_handed_out_and_pauses() {
+        // 5 per second for one worker: slots at 0, 200, 400 … ms.
+        let limiter = RateLimiter::new(5.0, 1).unwrap();
+        assert_eq!(limiter.slots_within(Duration::from_secs(18)), 91);
+        assert_eq!(limiter.slots_within(Duration::ZERO), 1);
+        limiter.acquire().await;
+        limiter.acquire().await;
+        // The next slot is 200 ms away: 400 ms hold it and the one after.
+        assert_eq!(limiter.slots_within(Duration::from_millis(400)), 2);
+        limiter.penalize(Duration::from_secs(2));
+        assert_eq!(limiter.slots_within(Duration::from_secs(1)), 0);
+        assert_eq!(limiter.slots_within(Duration::from_secs(3)), 6);
     }
 
     #[tokio::test(start_paused = true)]

@@ -303,6 +303,15 @@ where
         let mut first_jobs = Vec::new();
         let mut deferrals = Vec::new();
         let mut to_send = Vec::new();
+        // What this worker can still send before the batch's time runs out, per channel. A message
+        // past that is put back on the queue unclaimed: claiming it only to release it later would
+        // cost two writes and hold it from other workers meanwhile.
+        let budget = SEND_BUDGET.saturating_sub(started.elapsed());
+        let mut room = [
+            (Channel::Sms, self.sms_rate.slots_within(budget)),
+            (Channel::Email, self.email_rate.slots_within(budget)),
+        ];
+        let mut overflow = Vec::new();
         for job in jobs {
             let window = self.window(job, now).await;
             let decision = gates::decide(&job.queued, &job.loaded, &window, now);
@@ -331,6 +340,16 @@ where
                     message
                         .filter(|m| !m.deferred)
                         .and_then(|_| transition(Change::Defer { until }))
+                }
+                Decision::Send if !take_room(&mut room, job.queued.channel) => {
+                    info!(outbound = %job.queued.id, "no send slot left in this batch; back on the queue");
+                    // After a 429 the limiter may be paused past the budget: come back then.
+                    let pause = match job.queued.channel {
+                        Channel::Sms => self.sms_rate.pause_remaining(),
+                        Channel::Email => self.email_rate.pause_remaining(),
+                    };
+                    overflow.push((job, now + pause));
+                    None
                 }
                 Decision::Send => {
                     to_send.push(job);
@@ -375,6 +394,7 @@ where
                 });
             }
         }
+        deferrals.extend(overflow);
         retry.extend(self.requeue(&deferrals, now).await);
 
         let outcomes =
@@ -629,6 +649,17 @@ fn outcome(channel: Channel, result: Result<String, SendFailure>, segments: Opti
         },
         Err(SendFailure::Throttled { .. } | SendFailure::Transient) => Change::Release,
         Err(SendFailure::Unknown) => Change::Unknown,
+    }
+}
+
+/// Takes one send slot of `channel` if one is left.
+fn take_room(room: &mut [(Channel, usize)], channel: Channel) -> bool {
+    match room.iter_mut().find(|(c, _)| *c == channel) {
+        Some((_, left)) if *left > 0 => {
+            *left -= 1;
+            true
+        }
+        _ => false,
     }
 }
 

@@ -627,3 +627,44 @@ async fn a_dead_letter_of_a_message_already_sent_is_acknowledged_and_sends_nothi
     .unwrap();
     assert_eq!(failures(&w.worker.handle(event, NOON_ET).await), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_larger_than_the_worker_can_send_in_time_claims_only_what_fits() {
+    let mut w = World::new();
+    // One text a second: 19 slots begin within the batch's 18 s (at 0, 1, … 18 s).
+    w.worker.sms_rate = RateLimiter::new(1.0, 1).unwrap();
+    let mut batch = Vec::new();
+    for i in 0..25 {
+        batch.push(w.invite(&format!("+120255501{i:02}")).await);
+    }
+    let response = w.deliver(&batch, NOON_ET).await;
+    assert_eq!(
+        failures(&response),
+        0,
+        "nothing walks towards the dead-letter queue"
+    );
+    assert_eq!(w.provider.total(), 19);
+    let requeued: Vec<QueuedMessage> = {
+        let sent = w.queue.sent.lock().unwrap();
+        sent.iter().map(|(q, _)| q.clone()).collect()
+    };
+    assert_eq!(
+        requeued,
+        batch[19..].to_vec(),
+        "the rest is back on the queue"
+    );
+    for q in &requeued {
+        let stored = w.outbox.message(&q.id).unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts),
+            (Status::Pending, 0),
+            "never claimed, so never released"
+        );
+    }
+    assert_eq!(w.progress().await.deferred, 0, "not counted as held back");
+
+    w.deliver(&requeued, NOON_ET + time::Duration::minutes(1))
+        .await;
+    assert!(batch.iter().all(|q| w.status(q) == Status::Sent));
+    assert_eq!(w.provider.total(), 25, "each once");
+}

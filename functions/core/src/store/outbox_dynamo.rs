@@ -40,6 +40,9 @@ type Item = HashMap<String, AttributeValue>;
 pub const COUNTER_SHARDS: u32 = 8;
 /// Items per `TransactWriteItems` (DynamoDB's limit).
 const TRANSACTION_MAX: usize = 100;
+/// Transitions applied in one transaction: each writes at most three items (the message, the
+/// person's invite claim or opt-out mark, a batch pointer), and the batch counters come on top.
+const TRANSITIONS_PER_TRANSACTION: usize = 30;
 /// How long a message is kept after it was created, by default: long enough for the host's
 /// dashboard to show the batch's history through the campaign window.
 pub const DEFAULT_MESSAGE_RETENTION: time::Duration = time::Duration::days(90);
@@ -616,11 +619,30 @@ impl OutboxStore for DynamoOutbox {
         transitions: &[Transition],
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError> {
+        let mut applied = Vec::with_capacity(transitions.len());
+        for chunk in transitions.chunks(TRANSITIONS_PER_TRANSACTION) {
+            applied.extend(self.apply_together(chunk, now).await?);
+        }
+        Ok(applied)
+    }
+
+    async fn progress(&self, batch: &BatchId) -> Result<Progress, StoreError> {
+        self.batch_progress(batch).await
+    }
+}
+
+impl DynamoOutbox {
+    /// Applies `transitions` in one transaction when they fit in one; else one by one. One item may
+    /// appear once per transaction: a contact touched twice, or more items than a transaction
+    /// holds, go one by one.
+    async fn apply_together(
+        &self,
+        transitions: &[Transition],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, StoreError> {
         if transitions.is_empty() {
             return Ok(Vec::new());
         }
-        // One item may appear once per transaction: a contact touched twice, or more items than a
-        // transaction holds, go one by one.
         let mut items = Vec::new();
         let mut touched = HashSet::new();
         let mut fits = true;
@@ -660,7 +682,7 @@ impl OutboxStore for DynamoOutbox {
         self.apply_one_by_one(transitions, now).await
     }
 
-    async fn progress(&self, batch: &BatchId) -> Result<Progress, StoreError> {
+    async fn batch_progress(&self, batch: &BatchId) -> Result<Progress, StoreError> {
         let mut totals: HashMap<String, i64> = HashMap::new();
         let mut start: Option<Item> = None;
         loop {
