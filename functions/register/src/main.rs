@@ -12,14 +12,12 @@ use rising_core::secrets::SsmSecretStore;
 use rising_core::store::{
     DynamoGatheringStore, DynamoOutbox, DynamoRegistrationStore, DynamoTrainingStore,
 };
-use rising_core::{aws, domain, telemetry};
+use rising_core::{aws, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = RegisterConfig::from_env()?;
-    // The ZIP code dataset is decompressed on first use (~0.5 s); do it beside init, not in a request.
-    std::thread::spawn(domain::preload_zip_codes);
     let sdk = aws::load().await;
     let dynamodb = aws::dynamodb(&sdk);
     let table = config.table_name.clone();

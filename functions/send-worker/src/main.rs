@@ -11,7 +11,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SendWorkerConfig::from_env()?;
-    // The area-code and ZIP data behind quiet hours load on first use; do it beside init.
+    // The area-code map behind quiet hours is built on first use (about a millisecond); do it beside init.
     std::thread::spawn(quiet_hours::preload);
     let sdk = aws::load().await;
     let worker = ProductionWorker::from_config(&config, &sdk)?;

@@ -8,14 +8,12 @@ use rising_core::outbound::SqsSendQueue;
 use rising_core::privacy::Sealer;
 use rising_core::secrets::SsmSecretStore;
 use rising_core::store::{DynamoGatheringStore, DynamoInboundStore};
-use rising_core::{aws, domain, telemetry};
+use rising_core::{aws, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SmsInboundConfig::from_env()?;
-    // The ZIP code dataset is decompressed on first use (~0.5 s); do it beside init, not in a reply.
-    std::thread::spawn(domain::preload_zip_codes);
     let sdk = aws::load().await;
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoInboundStore::new(dynamodb.clone(), config.table_name.clone());

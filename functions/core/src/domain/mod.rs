@@ -28,4 +28,5 @@ pub use training::{
     Training, TrainingDraft, TrainingError, TrainingId, TrainingIdError, TrainingTitle,
     TrainingTitleError, TrainingUrl, TrainingUrlError,
 };
-pub use zip::{Zip, ZipError, preload as preload_zip_codes};
+pub(crate) use zip::data as zip_data;
+pub use zip::{Zip, ZipError};

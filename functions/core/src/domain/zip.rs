@@ -1,18 +1,19 @@
-//! US ZIP codes, checked against the `zipcodes` crate's embedded dataset (USPS codes with centroid,
-//! city, state and time zone).
+//! US ZIP codes, checked against the `zipcodes` crate's dataset (USPS codes with centroid, city,
+//! state and time zone).
 //!
-//! Cold start: the dataset is compiled into the binary as bzip2-compressed JSON (0.7 MB; 14 MB and
-//! 42 788 records once decompressed) and decompressed and parsed on the first lookup in a process, not
-//! before: a function that never parses a ZIP code pays nothing but the binary size. That first lookup
-//! is slow: about 0.35–0.6 s in an optimised build (x86-64, measured on a busy 2-core machine; about
-//! 80 % is bzip2 decompression in pure Rust, 20 % JSON parsing) and 2–3.5 s in a debug build, and it
-//! raises peak memory by about 56 MB. Later lookups take microseconds (binary search over the sorted
-//! records). A function that answers ZIP codes should call [`preload`] on a background thread during
-//! init (`std::thread::spawn(rising_core::domain::preload_zip_codes)`) so no participant waits for it.
+//! Cold start: nothing to load. The crate itself embeds bzip2-compressed JSON and parses it on the
+//! first lookup in a process (0.35–0.6 s of CPU and +56 MB in an optimised build); rising's build
+//! script (`functions/core/build.rs`) does that once per build instead and compiles in fixed-size
+//! records sorted by ZIP code. A lookup is a binary search over them (microseconds).
 
 use std::fmt;
 
 use crate::geo::GeoPoint;
+
+/// The tables `build.rs` generated from the dataset.
+pub(crate) mod data {
+    include!(concat!(env!("OUT_DIR"), "/zips.rs"));
+}
 
 /// Why a text is not a usable ZIP code. The message is written for the person who typed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -28,7 +29,8 @@ pub enum ZipError {
 /// A US ZIP code that exists in the dataset and has a location. Compared by its five digits.
 #[derive(Clone)]
 pub struct Zip {
-    record: &'static zipcodes::Zipcode,
+    /// Its record's position in `data::RECORDS`.
+    index: usize,
     centroid: GeoPoint,
 }
 
@@ -43,32 +45,40 @@ impl Zip {
     }
 
     fn lookup(five: &str) -> Result<Self, ZipError> {
-        let db = zipcodes::database();
-        let index = db
-            .binary_search_by(|z| z.zip_code.as_str().cmp(five))
-            .map_err(|_| ZipError::Unknown)?;
-        let record = &db[index];
-        let lat: f64 = record
-            .lat
-            .trim()
-            .parse()
-            .map_err(|_| ZipError::NoLocation)?;
-        let lon: f64 = record
-            .long
-            .trim()
-            .parse()
-            .map_err(|_| ZipError::NoLocation)?;
+        let count = data::RECORDS.len() / data::RECORD;
+        let (mut low, mut high) = (0, count);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match record(mid)[..5].cmp(five.as_bytes()) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Self::at(mid),
+            }
+        }
+        Err(ZipError::Unknown)
+    }
+
+    fn at(index: usize) -> Result<Self, ZipError> {
+        let r = record(index);
+        let degrees = |at: usize| {
+            let raw = i32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
+            (raw != data::NO_COORDINATE).then(|| f64::from(raw) / 1e6)
+        };
+        let (Some(lat), Some(lon)) = (degrees(8), degrees(12)) else {
+            return Err(ZipError::NoLocation);
+        };
         // Military (APO/FPO) codes carry 0,0: no place to meet.
         if lat == 0.0 && lon == 0.0 {
             return Err(ZipError::NoLocation);
         }
         let centroid = GeoPoint::new(lat, lon).map_err(|_| ZipError::NoLocation)?;
-        Ok(Self { record, centroid })
+        Ok(Self { index, centroid })
     }
 
     /// The five digits.
     pub fn as_str(&self) -> &'static str {
-        &self.record.zip_code
+        // ASCII digits by construction (build.rs checks them).
+        std::str::from_utf8(&record(self.index)[..5]).unwrap_or_default()
     }
 
     /// The ZIP code's centroid.
@@ -78,19 +88,38 @@ impl Zip {
 
     /// The USPS two-letter state (or territory) code, e.g. `DC`, `TX`, `PR`.
     pub fn state(&self) -> &'static str {
-        &self.record.state
+        data::STATES
+            .get(usize::from(record(self.index)[6]))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The USPS preferred city name, e.g. `Washington`.
     pub fn city(&self) -> &'static str {
-        &self.record.city
+        let r = record(self.index);
+        let city = u32::from_le_bytes([r[16], r[17], r[18], r[19]]) as usize;
+        let end_of = |i: usize| {
+            data::CITY_ENDS
+                .get(i * 4..i * 4 + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        let start = if city == 0 { 0 } else { end_of(city - 1) };
+        data::CITY_TEXT.get(start..end_of(city)).unwrap_or_default()
     }
 
     /// The IANA time zone name (`America/New_York`) when the dataset has one.
     pub fn timezone(&self) -> Option<&'static str> {
-        let tz = self.record.timezone.trim();
+        let tz = data::ZONES
+            .get(usize::from(record(self.index)[5]))
+            .copied()
+            .unwrap_or_default();
         (tz.contains('/') || tz == "UTC").then_some(tz)
     }
+}
+
+/// The `index`th record (in bounds: indexes come from the binary search).
+fn record(index: usize) -> &'static [u8] {
+    &data::RECORDS[index * data::RECORD..(index + 1) * data::RECORD]
 }
 
 /// The five-digit part of `5`, `5-4`, `5 4` or `9`-digit input.
@@ -110,11 +139,6 @@ fn five_digits(s: &str) -> Option<&str> {
         }
         _ => None,
     }
-}
-
-/// Decompresses and parses the embedded dataset now, so that the first [`Zip::parse`] is fast.
-pub fn preload() {
-    let _ = zipcodes::database().len();
 }
 
 impl PartialEq for Zip {
@@ -161,22 +185,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_lookup_loads_the_dataset_and_later_ones_are_fast() {
-        // Run alone in its process to see the real cold cost: `cargo test -p rising-core zip -- --nocapture`.
-        let started = std::time::Instant::now();
-        let zip = Zip::parse("20001").unwrap();
-        let first = started.elapsed();
-        let started = std::time::Instant::now();
-        for code in ["94110", "78201", "21201", "99501", "00601"] {
-            Zip::parse(code).unwrap();
+    fn every_zip_of_the_crates_dataset_reads_the_same_from_the_compiled_in_tables() {
+        let mut checked = 0;
+        for r in zipcodes::database() {
+            let parsed = Zip::parse(&r.zip_code);
+            let lat: Option<f64> = r.lat.trim().parse().ok();
+            let lon: Option<f64> = r.long.trim().parse().ok();
+            match (lat, lon) {
+                (Some(lat), Some(lon)) if !(lat == 0.0 && lon == 0.0) => {
+                    let zip = parsed.unwrap_or_else(|e| panic!("{}: {e:?}", r.zip_code));
+                    assert_eq!(zip.as_str(), r.zip_code);
+                    assert_eq!(zip.city(), r.city, "{}", r.zip_code);
+                    assert_eq!(zip.state(), r.state.trim(), "{}", r.zip_code);
+                    let tz = r.timezone.trim();
+                    let expected = (tz.contains('/') || tz == "UTC").then_some(tz);
+                    assert_eq!(zip.timezone(), expected, "{}", r.zip_code);
+                    assert!((zip.centroid().lat() - lat).abs() < 1e-6, "{}", r.zip_code);
+                    assert!((zip.centroid().lon() - lon).abs() < 1e-6, "{}", r.zip_code);
+                }
+                _ => assert_eq!(parsed, Err(ZipError::NoLocation), "{}", r.zip_code),
+            }
+            checked += 1;
         }
-        let later = started.elapsed() / 5;
-        println!(
-            "zipcodes: first lookup {first:?} ({} records), later lookups {later:?} each",
-            zipcodes::database().len()
-        );
-        assert_eq!(zip.city(), "Washington");
-        assert!(later < std::time::Duration::from_millis(5), "{later:?}");
+        assert!(checked > 40_000, "{checked}");
+        assert_eq!(data::RECORDS.len() / data::RECORD, checked);
     }
 
     #[test]
