@@ -281,9 +281,10 @@ where
                 );
             }
         };
-        // The invitation's wording, as organizers reworded it: read only where invitations are made.
-        let templates = match &route {
-            Route::Invite(_) => match self.gatherings.templates().await {
+        // The invitation's wording, as organizers reworded it: read only where invitations are
+        // written (the POST that previews and sends them; the form itself shows no text).
+        let templates = match (&route, &method) {
+            (Route::Invite(_), &Method::POST) => match self.gatherings.templates().await {
                 Ok(templates) => templates,
                 Err(error) => return self.failure(request, language, None, error.into()),
             },

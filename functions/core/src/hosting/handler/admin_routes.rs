@@ -189,10 +189,7 @@ where
             }
             (AdminRoute::Templates, true) => {
                 let t = template_text(language);
-                let notice = [("saved", t.saved), ("reset", t.was_reset)]
-                    .into_iter()
-                    .find(|(param, _)| query_param(request, param).is_some())
-                    .map(|(_, notice)| notice);
+                let notice = notice_after(request, [("saved", t.saved), ("reset", t.was_reset)]);
                 self.templates(request, language, s, None, notice, StatusCode::OK)
                     .await
             }
@@ -219,13 +216,13 @@ where
                 self.review(app, request, language, s, &id, now).await
             }
             (AdminRoute::Keywords, true) => {
-                let notice = [
-                    ("added", keyword_text(language).added),
-                    ("removed", keyword_text(language).removed),
-                ]
-                .into_iter()
-                .find(|(param, _)| query_param(request, param).is_some())
-                .map(|(_, notice)| notice);
+                let notice = notice_after(
+                    request,
+                    [
+                        ("added", keyword_text(language).added),
+                        ("removed", keyword_text(language).removed),
+                    ],
+                );
                 self.keywords(
                     request,
                     language,
@@ -257,14 +254,14 @@ where
     ) -> Result<Response<Body>, HostError> {
         let summaries = recordings::list_trainings(&self.trainings).await?;
         let t = admin::admin_text(language);
-        let notice = [
-            ("published", t.published_notice),
-            ("created", t.training_created),
-            ("saved", t.training_saved),
-        ]
-        .into_iter()
-        .find(|(param, _)| query_param(request, param).is_some())
-        .map(|(_, notice)| notice);
+        let notice = notice_after(
+            request,
+            [
+                ("published", t.published_notice),
+                ("created", t.training_created),
+                ("saved", t.training_saved),
+            ],
+        );
         let href = other_language_href(request, language);
         let html = admin::trainings_page(
             &self.frame(language, t.title, Some(&s.csrf), &href),
@@ -466,10 +463,10 @@ where
         let t = review_text(language);
         let waiting = self.gatherings.awaiting_review(QUEUE_PAGE + 1).await?;
         let notice = notice.or_else(|| {
-            [("approved", t.approved), ("declined", t.declined)]
-                .into_iter()
-                .find(|(param, _)| query_param(request, param).is_some())
-                .map(|(_, notice)| notice)
+            notice_after(
+                request,
+                [("approved", t.approved), ("declined", t.declined)],
+            )
         });
         let href = other_language_href(request, language);
         let html = gatherings::queue_page(
@@ -743,4 +740,16 @@ where
             }
         }
     }
+}
+
+/// The notice a page shows after a change redirected to it: the first of `notices` whose query
+/// parameter the redirect set (`?saved=1`).
+fn notice_after<const N: usize>(
+    request: &Request,
+    notices: [(&str, &'static str); N],
+) -> Option<&'static str> {
+    notices
+        .into_iter()
+        .find(|(param, _)| query_param(request, param).is_some())
+        .map(|(_, notice)| notice)
 }
