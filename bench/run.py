@@ -867,8 +867,9 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
           f"{ratio:.2f}× | {diag} |")
     w("")
     w("The last column starts each binary with `SSL_CERT_FILE` = one certificate and `SSL_CERT_DIR` = an empty "
-      "directory: the difference is the time its init spends loading the system's root certificates (here "
-      "a bundle plus a directory of certificates; Lambda's provided.al2023 has its own store).")
+      "directory: a difference would be time its init spends loading the system's root certificates (here "
+      "a bundle plus a directory of certificates; Lambda's provided.al2023 has its own store). rising compiles "
+      "Mozilla's roots in (`rising_core::aws`), so none should show one.")
     w("")
     w("## Zip sizes")
     w("")
