@@ -488,6 +488,12 @@ impl Progress {
 }
 
 /// Port: where messages and their gates are stored.
+/// Transitions written together (one DynamoDB transaction): each writes at most three items (the
+/// message, the person's invite claim or opt-out mark, a batch pointer), and the batch counters come
+/// on top of DynamoDB's 100 items. A batch's claims are written this many at a time, so that a
+/// failed write leaves the others' claims standing and only its own messages come back.
+pub const TRANSITIONS_PER_WRITE: usize = 30;
+
 pub trait OutboxStore: Send + Sync {
     /// Stores new `pending` messages and counts them as queued in their batches. A message whose
     /// id already exists is left as it is (a producer's retry), and not counted twice.

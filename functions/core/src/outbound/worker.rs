@@ -368,13 +368,27 @@ where
             }
         }
 
-        let applied = match self.store.apply(&first, now).await {
-            Ok(applied) => applied,
-            Err(error) => {
-                warn!(%error, "could not record the batch's decisions; all will come back");
-                return (jobs.iter().map(|j| j.record.clone()).collect(), Vec::new());
+        let mut applied = Vec::with_capacity(first.len());
+        for chunk in first.chunks(super::TRANSITIONS_PER_WRITE) {
+            match self.store.apply(chunk, now).await {
+                Ok(a) => applied.extend(a),
+                Err(error) if applied.is_empty() => {
+                    warn!(%error, "could not record the batch's decisions; all will come back");
+                    return (jobs.iter().map(|j| j.record.clone()).collect(), Vec::new());
+                }
+                Err(error) => {
+                    // The decisions written so far stand (their messages are claimed: send them);
+                    // the others were not written and come back, nothing of them sent.
+                    warn!(%error, "could not record part of the batch's decisions; that part will come back");
+                    break;
+                }
             }
-        };
+        }
+        for job in &first_jobs[applied.len()..] {
+            retry.push(job.record.clone());
+            to_send.retain(|j| !std::ptr::eq(*j, *job));
+            deferrals.retain(|(j, _)| !std::ptr::eq(*j, *job));
+        }
         let mut claimed = Vec::new();
         for ((t, job), ok) in first.iter().zip(&first_jobs).zip(applied) {
             if !ok {

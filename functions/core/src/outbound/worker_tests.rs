@@ -668,3 +668,31 @@ async fn a_batch_larger_than_the_worker_can_send_in_time_claims_only_what_fits()
     assert!(batch.iter().all(|q| w.status(q) == Status::Sent));
     assert_eq!(w.provider.total(), 25, "each once");
 }
+
+#[tokio::test]
+async fn a_failed_write_of_part_of_a_batchs_claims_sends_the_rest_and_leaves_nothing_claimed_unsent()
+ {
+    let mut w = World::new();
+    let mut batch = Vec::new();
+    for i in 0..40 {
+        batch.push(w.invite(&format!("+120255502{i:02}")).await);
+    }
+    // The claims are written 30 at a time: the first write succeeds, the second fails.
+    w.outbox.fail_applies_after(1, 1);
+    let response = w.deliver(&batch, NOON_ET).await;
+    assert_eq!(
+        failures(&response),
+        10,
+        "the messages whose claims were not written come back"
+    );
+    assert_eq!(w.provider.total(), 30, "the claimed ones are sent");
+    assert!(batch[..30].iter().all(|q| w.status(q) == Status::Sent));
+    assert!(
+        batch[30..].iter().all(|q| w.status(q) == Status::Pending),
+        "never claimed, so never stranded in `sending`"
+    );
+    w.deliver(&batch[30..], NOON_ET + time::Duration::minutes(3))
+        .await;
+    assert!(batch.iter().all(|q| w.status(q) == Status::Sent));
+    assert_eq!(w.provider.total(), 40, "each once");
+}

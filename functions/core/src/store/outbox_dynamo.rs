@@ -40,9 +40,6 @@ type Item = HashMap<String, AttributeValue>;
 pub const COUNTER_SHARDS: u32 = 8;
 /// Items per `TransactWriteItems` (DynamoDB's limit).
 const TRANSACTION_MAX: usize = 100;
-/// Transitions applied in one transaction: each writes at most three items (the message, the
-/// person's invite claim or opt-out mark, a batch pointer), and the batch counters come on top.
-const TRANSITIONS_PER_TRANSACTION: usize = 30;
 /// How long a message is kept after it was created, by default: long enough for the host's
 /// dashboard to show the batch's history through the campaign window.
 pub const DEFAULT_MESSAGE_RETENTION: time::Duration = time::Duration::days(90);
@@ -620,7 +617,7 @@ impl OutboxStore for DynamoOutbox {
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError> {
         let mut applied = Vec::with_capacity(transitions.len());
-        for chunk in transitions.chunks(TRANSITIONS_PER_TRANSACTION) {
+        for chunk in transitions.chunks(crate::outbound::TRANSITIONS_PER_WRITE) {
             applied.extend(self.apply_together(chunk, now).await?);
         }
         Ok(applied)

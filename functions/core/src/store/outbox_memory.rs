@@ -24,6 +24,8 @@ struct State {
     sent: HashMap<OutboundId, String>,
     /// `apply` calls that fail with a storage error before succeeding again.
     failing_applies: u32,
+    /// Calls to `apply` that succeed before `failing_applies` start failing.
+    applies_before_failing: u32,
 }
 
 /// Cheap to clone; clones share state.
@@ -68,7 +70,14 @@ impl MemoryOutbox {
 
     /// The next `n` calls to `apply` fail.
     pub fn fail_next_applies(&self, n: u32) {
-        self.lock().failing_applies = n;
+        self.fail_applies_after(0, n);
+    }
+
+    /// After `ok` more calls to `apply` succeed, the next `n` fail.
+    pub fn fail_applies_after(&self, ok: u32, n: u32) {
+        let mut state = self.lock();
+        state.applies_before_failing = ok;
+        state.failing_applies = n;
     }
 }
 
@@ -221,7 +230,9 @@ impl OutboxStore for MemoryOutbox {
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError> {
         let mut state = self.lock();
-        if state.failing_applies > 0 {
+        if state.applies_before_failing > 0 {
+            state.applies_before_failing -= 1;
+        } else if state.failing_applies > 0 {
             state.failing_applies -= 1;
             return Err(StoreError::Corrupt("staged storage failure".into()));
         }
