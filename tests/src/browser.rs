@@ -119,6 +119,9 @@ impl Browser {
         // A leftover `alert()` is dismissed instead of failing every later command.
         capabilities.insert("unhandledPromptBehavior".into(), json!("dismiss"));
 
+        // The workspace's test build links two rustls providers (ring for rising's clients, aws-lc-rs
+        // for reqwest's), so rustls cannot pick one by itself: name it (a second call is a no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = ClientBuilder::rustls()
             .expect("the rustls connector for the WebDriver client")
             .capabilities(capabilities)

@@ -193,7 +193,9 @@ async fn with_no_gathering_nearby_the_person_is_asked_to_host_and_sent_the_recor
     reply(&app, &phone, "JOIN").await;
     reply(&app, &phone, "Ana").await;
 
-    let none = reply(&app, &phone, "96813").await;
+    // Calais, Maine: no test puts a gathering within 25 miles of it (Honolulu, used before, is one of
+    // the ZIPs the sending tests pick when it is daytime there, and they create gatherings).
+    let none = reply(&app, &phone, "04619").await;
 
     assert!(
         none.starts_with("No gatherings within 25 miles yet. Host one: https://"),
