@@ -5,6 +5,7 @@
 //! on Earth, and assertions about order look only at the test's own gatherings, so tests run in
 //! parallel with each other and with anything else in the table.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use rand::Rng;
 use rising_core::domain::{
     Address, AddressDraft, CampaignKeyword, EmailAddress, FirstName, Gathering, GatheringCode,
@@ -14,9 +15,9 @@ use rising_core::domain::{
 use rising_core::geo::{EARTH_RADIUS_KM, GeoPoint, SearchRadius};
 use rising_core::privacy::{ContactHash, ContactHasher, Sealer, field_context};
 use rising_core::store::{
-    DynamoGatheringStore, GatheringStore, KeywordStore, NearbyGathering, NewRsvp, PutGathering,
-    PutKeyword, RemovedKeyword, ReviewDecision, Reviewed, RsvpOutcome, RsvpSource, RsvpStatus,
-    RsvpStore, UpdateGathering,
+    CampaignRules, CampaignRulesStore, DynamoGatheringStore, GatheringStore, KeywordStore,
+    NearbyGathering, NewRsvp, PutGathering, PutKeyword, RemovedKeyword, ReviewDecision, Reviewed,
+    RsvpOutcome, RsvpSource, RsvpStatus, RsvpStore, UpdateGathering,
 };
 use rising_tests::{Stack, item_text, s, spawn_app, unique_phone};
 use time::{Duration, OffsetDateTime};
@@ -1372,4 +1373,40 @@ async fn remove_keyword_removes_a_keyword_and_never_a_gathering_code() {
         PutKeyword::Created,
         "a removed keyword can be configured again"
     );
+}
+
+#[tokio::test]
+async fn the_campaign_rules_an_organizer_sets_are_read_back_until_removed() {
+    let stack = spawn_app().await;
+    let store = store(&stack);
+    let organizer = host();
+    // One item for the whole campaign: set, read and removed at once, so that the host function's
+    // tests (in other binaries, run after this one) meet the deployed rules.
+    let rules = CampaignRules {
+        approval_required: false,
+        invite_quota: 7,
+    };
+    store
+        .put_campaign_rules(&rules, &organizer, now())
+        .await
+        .expect("put");
+    let read = store.campaign_rules().await;
+    let item = stack
+        .dynamodb
+        .get_item()
+        .table_name(&stack.table_name)
+        .key("pk", AttributeValue::S("SETTINGS".into()))
+        .key("sk", AttributeValue::S("CAMPAIGN".into()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the item");
+    store.reset_campaign_rules().await.expect("reset");
+    assert_eq!(read.expect("read"), Some(rules));
+    assert_eq!(s(&item, "entity"), Some("campaign_rules"));
+    assert_eq!(s(&item, "updated_by"), Some(organizer.as_str()));
+    assert_eq!(store.campaign_rules().await.expect("read"), None);
+    // Removing rules that are not there is no error (a second click on "go back").
+    store.reset_campaign_rules().await.expect("reset again");
 }

@@ -37,8 +37,8 @@ use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
 use crate::stats::CampaignStats;
 use crate::store::{
-    GatheringStore, HostStore, InviteStore, KeywordStore, RegistrationStore, RsvpStore,
-    StoredTemplate, TemplateStore, TrainingStore,
+    CampaignRulesStore, GatheringStore, HostStore, InviteStore, KeywordStore, RegistrationStore,
+    RsvpStore, StoredTemplate, TemplateStore, TrainingStore,
 };
 use crate::web::{header, html_page, insert, is_self_origin, query_param, see_other, source_ip};
 
@@ -103,7 +103,7 @@ enum KeyError {
 impl<H, G, R, O, Q, A, I, T, S, K> HostApp<H, G, R, O, Q, A, I, T, S, K>
 where
     H: HostStore,
-    G: GatheringStore + RsvpStore + KeywordStore + TemplateStore,
+    G: GatheringStore + RsvpStore + KeywordStore + TemplateStore + CampaignRulesStore,
     R: RegistrationStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -210,9 +210,10 @@ where
         &'a self,
         keys: &'a Keys,
         templates: &'a [StoredTemplate],
+        settings: &'a Settings,
     ) -> Hosting<'a, H, G, R, O, Q, A, I> {
         Hosting {
-            settings: &self.settings,
+            settings,
             hosts: &self.hosts,
             gatherings: &self.gatherings,
             limits: &self.limits,
@@ -290,7 +291,19 @@ where
             },
             _ => Vec::new(),
         };
-        let app = self.hosting(keys, &templates);
+        // The rules organizers set over the deployed ones (approval, the daily quota): read only
+        // where they decide something (creating a gathering, sending invitations).
+        let settings = match (&route, &method) {
+            (Route::Gatherings | Route::Invite(_), &Method::POST) => {
+                match self.gatherings.campaign_rules().await {
+                    Ok(Some(rules)) => std::borrow::Cow::Owned(self.settings.with_rules(&rules)),
+                    Ok(None) => std::borrow::Cow::Borrowed(&self.settings),
+                    Err(error) => return self.failure(request, language, None, error.into()),
+                }
+            }
+            _ => std::borrow::Cow::Borrowed(&self.settings),
+        };
+        let app = self.hosting(keys, &templates, &settings);
         let signed_in = match self.signed_in(&app, request, now).await {
             Ok(s) => s,
             Err(error) => return self.failure(request, language, None, error),
@@ -926,7 +939,7 @@ where
         app.limits
             .remaining(
                 &format!("invites#{}", s.host().as_str()),
-                self.settings.invite_quota,
+                app.settings.invite_quota,
                 time::Duration::days(1),
                 now,
             )

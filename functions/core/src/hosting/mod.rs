@@ -87,6 +87,18 @@ pub struct Settings {
     pub email_price_usd: f64,
 }
 
+impl Settings {
+    /// These settings with the rules organizers set on `/admin/settings` in place of the deployed
+    /// ones.
+    pub fn with_rules(&self, rules: &crate::store::CampaignRules) -> Settings {
+        Settings {
+            approval_required: rules.approval_required,
+            invite_quota: rules.invite_quota,
+            ..self.clone()
+        }
+    }
+}
+
 /// The keys, fetched from SSM on first use.
 #[derive(Clone, Debug)]
 pub struct Keys {

@@ -14,9 +14,9 @@ use crate::privacy::{Sealer, field_context};
 use crate::secrets::StaticSecretStore;
 use crate::stats::MemoryCampaignStats;
 use crate::store::{
-    GatheringStore, KeywordStore, MemoryGatheringStore, MemoryHostStore, MemoryInviteStore,
-    MemoryOutbox, MemoryRegistrationStore, MemoryTrainingStore, NewRsvp, RsvpSource, RsvpStore,
-    TemplateStore, TrainingStore,
+    CampaignRulesStore, GatheringStore, KeywordStore, MemoryGatheringStore, MemoryHostStore,
+    MemoryInviteStore, MemoryOutbox, MemoryRegistrationStore, MemoryTrainingStore, NewRsvp,
+    RsvpSource, RsvpStore, TemplateStore, TrainingStore,
 };
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -1763,4 +1763,127 @@ async fn an_organizers_wording_of_the_invitation_is_what_hosts_send_until_it_is_
         preview.contains("Dana invites you to Porch talk"),
         "{preview}"
     );
+}
+
+#[tokio::test]
+async fn an_organizer_sets_approval_and_the_daily_quota_on_the_page_and_hosts_follow_them_until_reset()
+ {
+    let w = world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    let page = text(&w.get("/admin/settings", &organizer.cookie).await);
+    assert!(
+        page.contains("value=\"auto\" checked") && page.contains("name=\"quota\" value=\"8\""),
+        "the form starts from the deployed rules: {page}"
+    );
+    assert!(!page.contains("value=\"reset\""), "nothing to reset yet");
+
+    let response = publish(
+        &w,
+        "/admin/settings",
+        &organizer,
+        &[("action", "save"), ("approval", "required"), ("quota", "2")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/admin/settings?saved=1");
+    let page = text(&w.get("/admin/settings?saved=1", &organizer.cookie).await);
+    assert!(page.contains("Saved: the next gathering"), "{page}");
+    assert!(
+        page.contains("HostInviteDailyLimit: set on this page; deployed: 8 a day"),
+        "{page}"
+    );
+    assert!(page.contains("<td>2 a day</td>"), "{page}");
+    assert!(page.contains("value=\"reset\""), "{page}");
+
+    // A host's next gathering waits for approval, and their invitations stop at 2 a day.
+    let host = w.sign_in("dana@example.org").await;
+    let id = w.create(&host, "Porch talk").await;
+    let stored = w.app.gatherings().get(&id).await.unwrap().unwrap();
+    assert!(stored.awaiting_review(), "{stored:?}");
+    let before = w.queue.messages().len();
+    let refused = w
+        .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        text(&refused).contains("the daily limit is 2"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(w.queue.messages().len(), before, "nothing sent");
+
+    // Back to the deployed rules: listed at once, 8 a day.
+    let response = publish(&w, "/admin/settings", &organizer, &[("action", "reset")]).await;
+    assert_eq!(location(&response), "/admin/settings?reset=1");
+    assert_eq!(w.app.gatherings().campaign_rules().await.unwrap(), None);
+    let page = text(&w.get("/admin/settings?reset=1", &organizer.cookie).await);
+    assert!(page.contains("The deployed rules apply again."), "{page}");
+    let id = w.create(&host, "Stoop supper").await;
+    assert!(w.app.gatherings().get(&id).await.unwrap().unwrap().listed);
+    let sent = w
+        .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
+        .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER, "{}", text(&sent));
+}
+
+#[tokio::test]
+async fn a_rules_form_with_mistakes_or_from_someone_else_changes_nothing() {
+    let w = world();
+    let organizer = w.sign_in("organizer@rising.example").await;
+    for (approval, quota) in [
+        ("maybe", "5"),
+        ("auto", "0"),
+        ("auto", "10001"),
+        ("required", "ten"),
+    ] {
+        let response = publish(
+            &w,
+            "/admin/settings",
+            &organizer,
+            &[("action", "save"), ("approval", approval), ("quota", quota)],
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{approval} {quota}"
+        );
+        let html = text(&response);
+        assert!(html.contains("role=\"alert\""), "{html}");
+        if approval == "maybe" {
+            assert!(
+                html.contains("Choose whether new gatherings wait for approval."),
+                "{html}"
+            );
+        } else {
+            assert!(
+                html.contains("Enter a whole number of invitations from 1 to 10000.")
+                    && html.contains(&format!("name=\"quota\" value=\"{quota}\"")),
+                "shown again as typed: {html}"
+            );
+        }
+    }
+    assert_eq!(w.app.gatherings().campaign_rules().await.unwrap(), None);
+
+    let forged = w
+        .post(
+            "/admin/settings",
+            &organizer,
+            &[("csrf", "forged"), ("approval", "required"), ("quota", "1")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let host = w.sign_in("dana@example.org").await;
+    let response = publish(
+        &w,
+        "/admin/settings",
+        &host,
+        &[("action", "save"), ("approval", "required"), ("quota", "1")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(w.app.gatherings().campaign_rules().await.unwrap(), None);
+
+    let es = text(&w.get("/admin/settings?lang=es", &organizer.cookie).await);
+    assert!(es.contains("Reglas que puedes cambiar aquí"), "{es}");
 }

@@ -38,6 +38,8 @@ pub struct MemoryGatheringStore {
             super::template::StoredTemplate,
         >,
     >,
+    /// The campaign rules organizers set (`super::campaign`).
+    rules: Mutex<Option<super::campaign::CampaignRules>>,
 }
 
 impl MemoryGatheringStore {
@@ -59,6 +61,14 @@ impl MemoryGatheringStore {
         StoreError,
     > {
         self.templates
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))
+    }
+
+    pub(super) fn rules_state(
+        &self,
+    ) -> Result<MutexGuard<'_, Option<super::campaign::CampaignRules>>, StoreError> {
+        self.rules
             .lock()
             .map_err(|_| StoreError::Corrupt("poisoned".into()))
     }

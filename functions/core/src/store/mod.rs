@@ -16,6 +16,7 @@
 //! | carrier opt-out evidence | `CONTACT#<keyed hash>` | `CONSENT#<RFC 3339 time>#<MessageSid>` | action `opt_out`, source `carrier`, error code |
 //! | daily counter | `METRIC#<name>` (`carrier_filtering`) | `DAY#<yyyy-mm-dd>` | `count`, added atomically |
 //! | message template | `TEMPLATE` | `<message>#<language>` (`invite_sms#en`) | `entity` `template`, `message`, `language`, `text` (an organizer's wording, checked on `/admin/templates`), `updated_at`, `updated_by` (the organizer's keyed hash); replaced by each save, deleted to restore the catalog's wording (see `store::template`) |
+//! | campaign rules | `SETTINGS` | `CAMPAIGN` | `entity` `campaign_rules`, `approval_required`, `invite_quota` (what organizers set on `/admin/settings` over the stack's `GatheringApproval` and `HostInviteDailyLimit`), `updated_at`, `updated_by` (the organizer's keyed hash); replaced by each save, deleted to bring the parameters back (see `store::campaign`) |
 //! | campaign counters | `STATS` | `DAY#<yyyy-mm-dd>` (UTC day of the stream record) | `entity` `stats`, `day`, `updated_at`, `last_batch` (the last batch added: an SDK retry of the same batch adds nothing), and numbers (absent = 0): `people`, `rsvps_<source>`, `registrations`, `opt_ins_<channel>`, `opt_outs_<channel>`, `sent_<kind>_<channel>`, `skipped_`/`failed_`/`unknown_<channel>`, `sms_segments`, `hard_bounces`, `soft_bounces`, `complaints`; added (UpdateItem ADD) only by the events publisher, read by the organizers' overview (see `crate::stats`). Never a contact detail |
 //! | gathering | `GATHERING#<id>` | `GATHERING` | code, title, `starts_at`/`ends_at` (UTC RFC 3339), timezone, town, state, zip, `lat`/`lon`, `geohash`, `address_kind` + `address` (public, clear) or `address_sealed`, `host_first_name_sealed` (removed with `host_hash` when the host is erased), `capacity`?, `going_count`, language, `listed`, `declined_at`? (an organizer declined it: it stays unlisted), `description`? and `accessibility`? (the host's words, public; absent when empty), `host_hash`? (keyed hash of the email of the host who made it on the dashboard; absent for organizers' gatherings), `created_at`, `updated_at`?; while listed `gsi1pk` = `GEO#<geohash/3>`, `gsi1sk` = `<starts_at>#<id>`. An update by its host (condition: `host_hash` is theirs, `listed` as read) rewrites every field but `id`, `code`, `host_hash`, `host_first_name_sealed`, `going_count`, `created_at`, `listed`, `declined_at`, together with its `GEO2` and host pointers; an organizer's approval sets `listed` and the index keys, a decline `declined_at` |
 //! | gathering, wide-search pointer | `GATHERING#<id>` | `GEO2` | `gathering_id`, `lat`/`lon`, `starts_at`; while listed `gsi1pk` = `GEO2#<geohash/2>`, `gsi1sk` = `<starts_at>#<id>` |
@@ -38,6 +39,7 @@
 //! | invitation | `INVITE#<code>` | `INVITE` | a host's invitation of one person on one channel: `code` (10 random base32 characters, the personal link `/i/<code>`), `gathering_id`, `host_hash`, `batch_id`, `channel`, `contact_hash` (the invited person's keyed hash), `message_id` (its outbox message), `created_at`; TTL `expires_at` = `InviteWindowDays` + `InvitePurgeDays` after it was sent; `gsi1pk` = `CONTACT#<keyed hash>`, `gsi1sk` = `INVITE#<code>` so an erasure finds it. Written with `BatchWriteItem` |
 //! | invitation batch | `GATHERING#<id>` | `BATCH#<RFC 3339 time>#<batch id>` | `batch_id`, `host_hash`, `sms`, `email` (messages queued per channel), `created_at`; TTL `expires_at` like its invitations. Its progress is the outbox's batch counters |
 
+mod campaign;
 mod delivery;
 mod delivery_dynamo;
 mod delivery_memory;
@@ -69,6 +71,7 @@ mod training;
 mod training_dynamo;
 mod training_memory;
 
+pub use campaign::{CampaignRules, CampaignRulesStore, INVITE_QUOTA_MAX};
 pub use delivery::{DeliveryEffect, DeliveryStore, Recorded, StatusRecord};
 pub use delivery_dynamo::DynamoDeliveryStore;
 pub use delivery_memory::{MemoryDeliveryContact, MemoryDeliveryStore, MemoryOutcome};

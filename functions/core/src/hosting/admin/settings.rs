@@ -1,9 +1,11 @@
-//! The campaign settings page (`/admin/settings`): the rules the campaign runs by, as deployed, in
-//! the organizer's language: whether new gatherings wait for approval, which countries' mobile
-//! numbers may be texted, how many invitations a host may send a day, the invite window, and the
-//! hours texts may arrive. Each is a parameter of the stack: the page names it, and an organizer
-//! changes it with `sam deploy --guided` (it is not editable here; see the README). The prices are
-//! the host function's environment (list prices by default), not parameters.
+//! The campaign settings page (`/admin/settings`): the rules the campaign runs by, in the
+//! organizer's language. Two of them organizers change here, without a deployment: whether new
+//! gatherings wait for approval and how many invitations a host may send a day (stored by
+//! `store::campaign` over the stack's `GatheringApproval` and `HostInviteDailyLimit`; the host
+//! function reads them where they decide something). The others are shown with the stack parameter
+//! that changes them (`sam deploy --guided`): which countries' mobile numbers may be texted, the
+//! invite window, the hours texts may arrive (read by other functions too), and the prices of the
+//! cost estimate (the host function's environment).
 
 use askama::Template;
 
@@ -11,6 +13,7 @@ use super::super::Settings;
 use super::super::page::{Frame, layout};
 use crate::domain::Language;
 use crate::messages::render;
+use crate::store::{CampaignRules, INVITE_QUOTA_MAX};
 
 /// The settings page's wording in one language.
 #[derive(Debug)]
@@ -34,11 +37,24 @@ pub struct SettingsText {
     pub prices: &'static str,
     pub prices_value: &'static str,
     pub back: &'static str,
+    pub edit_title: &'static str,
+    pub edit_intro: &'static str,
+    pub label_quota: &'static str,
+    pub hint_quota: &'static str,
+    pub as_deployed: &'static str,
+    pub set_here: &'static str,
+    pub save: &'static str,
+    pub reset: &'static str,
+    pub saved: &'static str,
+    pub was_reset: &'static str,
+    pub err_approval: &'static str,
+    pub err_quota: &'static str,
+    pub others_title: &'static str,
 }
 
 const EN: SettingsText = SettingsText {
     title: "Campaign settings",
-    intro: "The rules this campaign runs by. To change one, run sam deploy --guided and give the parameter named here a new value; the change applies within minutes of the deployment.",
+    intro: "The rules this campaign runs by. To change one of those below, run sam deploy --guided and give the parameter named here a new value; the change applies within minutes of the deployment.",
     col_setting: "Setting",
     col_value: "Now",
     col_parameter: "Parameter",
@@ -56,11 +72,24 @@ const EN: SettingsText = SettingsText {
     prices: "Prices for cost estimates",
     prices_value: "{sms} US dollars per text segment, {email} per email",
     back: "Organizer tools",
+    edit_title: "Rules you can change here",
+    edit_intro: "They apply to the next gathering a host creates and the next invitations a host sends.",
+    label_quota: "Invitations a host may send a day",
+    hint_quota: "A whole number from 1 to {max}.",
+    as_deployed: "As deployed: new gatherings {approval}; {quota} invitations a day.",
+    set_here: "set on this page; deployed: {value}",
+    save: "Save the rules",
+    reset: "Go back to the deployed rules",
+    saved: "Saved: the next gathering and the next invitations follow these rules.",
+    was_reset: "The deployed rules apply again.",
+    err_approval: "Choose whether new gatherings wait for approval.",
+    err_quota: "Enter a whole number of invitations from 1 to {max}.",
+    others_title: "Rules set when the campaign is deployed",
 };
 
 const ES: SettingsText = SettingsText {
     title: "Configuración de la campaña",
-    intro: "Las reglas de esta campaña. Para cambiar una, ejecuta sam deploy --guided y da un nuevo valor al parámetro indicado aquí; el cambio se aplica minutos después del despliegue.",
+    intro: "Las reglas de esta campaña. Para cambiar una de las de abajo, ejecuta sam deploy --guided y da un nuevo valor al parámetro indicado aquí; el cambio se aplica minutos después del despliegue.",
     col_setting: "Configuración",
     col_value: "Ahora",
     col_parameter: "Parámetro",
@@ -78,6 +107,19 @@ const ES: SettingsText = SettingsText {
     prices: "Precios para las estimaciones de costo",
     prices_value: "{sms} dólares estadounidenses por segmento de texto, {email} por correo",
     back: "Herramientas de organización",
+    edit_title: "Reglas que puedes cambiar aquí",
+    edit_intro: "Se aplican a la próxima reunión que cree un anfitrión y a las próximas invitaciones que envíe.",
+    label_quota: "Invitaciones que un anfitrión puede enviar al día",
+    hint_quota: "Un número entero de 1 a {max}.",
+    as_deployed: "Según el despliegue: las reuniones nuevas {approval}; {quota} invitaciones al día.",
+    set_here: "fijado en esta página; en el despliegue: {value}",
+    save: "Guardar las reglas",
+    reset: "Volver a las reglas del despliegue",
+    saved: "Guardado: la próxima reunión y las próximas invitaciones siguen estas reglas.",
+    was_reset: "Vuelven a aplicarse las reglas del despliegue.",
+    err_approval: "Elige si las reuniones nuevas esperan aprobación.",
+    err_quota: "Escribe un número entero de invitaciones de 1 a {max}.",
+    others_title: "Reglas fijadas al desplegar la campaña",
 };
 
 pub fn settings_text(language: Language) -> &'static SettingsText {
@@ -90,14 +132,91 @@ pub fn settings_text(language: Language) -> &'static SettingsText {
 struct Row {
     setting: &'static str,
     value: String,
-    parameter: &'static str,
+    parameter: String,
+}
+
+/// What an organizer typed in the rules form (also what is shown again with its problems).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesForm {
+    /// `required` or `auto`.
+    pub approval: String,
+    pub quota: String,
+}
+
+impl RulesForm {
+    pub fn of(rules: &CampaignRules) -> Self {
+        Self {
+            approval: if rules.approval_required {
+                "required"
+            } else {
+                "auto"
+            }
+            .to_owned(),
+            quota: rules.invite_quota.to_string(),
+        }
+    }
+
+    /// The rules, or the fields that are wrong with what to write instead.
+    pub fn check(&self, t: &SettingsText) -> Result<CampaignRules, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let approval_required = match self.approval.as_str() {
+            "required" => Some(true),
+            "auto" => Some(false),
+            _ => {
+                problems.push(("approval-required", t.err_approval.to_owned()));
+                None
+            }
+        };
+        let max = INVITE_QUOTA_MAX.to_string();
+        let quota = match self.quota.trim().parse::<u32>() {
+            Ok(q) if (1..=INVITE_QUOTA_MAX).contains(&q) => Some(q),
+            _ => {
+                problems.push(("quota", render(t.err_quota, &[("max", &max)])));
+                None
+            }
+        };
+        match (approval_required, quota) {
+            (Some(approval_required), Some(invite_quota)) if problems.is_empty() => {
+                Ok(CampaignRules {
+                    approval_required,
+                    invite_quota,
+                })
+            }
+            _ => Err(problems),
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(
     ext = "html",
     source = r##"<h1>{{ t.title }}</h1>
-<p>{{ t.intro }} <a href="/admin">{{ t.back }}</a></p>
+{% if let Some(notice) = notice %}<p class="notice" role="status">{{ notice }}</p>
+{% endif %}{% if !problems.is_empty() %}<div class="summary" role="alert" tabindex="-1" id="summary"><ul>
+{% for (field, message) in problems %}<li><a href="#{{ field }}">{{ message }}</a></li>
+{% endfor %}</ul></div>
+{% endif %}<p><a href="/admin">{{ t.back }}</a></p>
+<h2>{{ t.edit_title }}</h2>
+<p>{{ t.edit_intro }} {{ deployed }}</p>
+<form method="post" action="/admin/settings" novalidate>
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<fieldset class="field">
+<legend>{{ t.approval }}</legend>
+<div class="check"><input type="radio" id="approval-required" name="approval" value="required"{% if form.approval == "required" %} checked{% endif %}{% if approval_error.is_some() %} aria-invalid="true"{% endif %}><label for="approval-required">{{ t.approval_required }}</label></div>
+<div class="check"><input type="radio" id="approval-auto" name="approval" value="auto"{% if form.approval == "auto" %} checked{% endif %}><label for="approval-auto">{{ t.approval_auto }}</label></div>
+{% if let Some(e) = approval_error %}<p class="error" id="approval-error">{{ e }}</p>
+{% endif %}</fieldset>
+<div class="field">
+<label for="quota">{{ t.label_quota }}</label>
+<p class="hint" id="quota-hint">{{ quota_hint }}</p>
+<input class="text" type="number" inputmode="numeric" min="1" max="{{ max }}" id="quota" name="quota" value="{{ form.quota }}" required aria-describedby="quota-hint{% if quota_error.is_some() %} quota-error{% endif %}"{% if quota_error.is_some() %} aria-invalid="true"{% endif %}>
+{% if let Some(e) = quota_error %}<p class="error" id="quota-error">{{ e }}</p>
+{% endif %}</div>
+<button type="submit" name="action" value="save">{{ t.save }}</button>
+{% if set_here %}<button type="submit" name="action" value="reset" class="secondary">{{ t.reset }}</button>
+{% endif %}</form>
+<h2>{{ t.others_title }}</h2>
+<p>{{ t.intro }}</p>
 <div class="table-wrap"><table>
 <thead><tr><th scope="col">{{ t.col_setting }}</th><th scope="col">{{ t.col_value }}</th><th scope="col">{{ t.col_parameter }}</th></tr></thead>
 <tbody>
@@ -106,59 +225,99 @@ struct Row {
 </table></div>
 "##
 )]
-struct SettingsHtml {
+struct SettingsHtml<'a> {
     t: &'static SettingsText,
+    notice: Option<&'a str>,
+    problems: Vec<(&'static str, String)>,
+    approval_error: Option<String>,
+    quota_error: Option<String>,
+    deployed: String,
+    quota_hint: String,
+    max: u32,
+    form: &'a RulesForm,
+    set_here: bool,
+    csrf: &'a str,
     rows: Vec<Row>,
 }
 
-/// The settings as this function runs with them. `window_days` and `keep_days`: the invite window
-/// and how long invitations are kept after it.
-pub fn settings_page(
-    frame: &Frame,
-    settings: &Settings,
-    window_days: u32,
-    keep_days: u32,
-) -> String {
+/// What the settings page shows: the rules as deployed, those organizers set (if any), and the
+/// form as typed (the rules in force, or a refused entry with its `problems`).
+pub struct SettingsPage<'a> {
+    pub deployed: &'a Settings,
+    pub set_here: Option<&'a CampaignRules>,
+    pub form: &'a RulesForm,
+    pub problems: Vec<(&'static str, String)>,
+    pub notice: Option<&'a str>,
+    pub csrf: &'a str,
+    /// The invite window and how long invitations are kept after it, in days.
+    pub window_days: u32,
+    pub keep_days: u32,
+}
+
+pub fn settings_page(frame: &Frame, page: SettingsPage<'_>) -> String {
     let t = settings_text(frame.language);
+    let settings = page.deployed;
+    let approval_value = |required: bool| {
+        if required {
+            t.approval_required
+        } else {
+            t.approval_auto
+        }
+    };
+    let deployed = render(
+        t.as_deployed,
+        &[
+            ("approval", approval_value(settings.approval_required)),
+            ("quota", &settings.invite_quota.to_string()),
+        ],
+    );
+    let quota_text = |quota: u32| render(t.quota_value, &[("count", &quota.to_string())]);
+    // The rules in force, and where each comes from.
+    let (approval_now, quota_now) = match page.set_here {
+        Some(rules) => (rules.approval_required, rules.invite_quota),
+        None => (settings.approval_required, settings.invite_quota),
+    };
+    let origin = |parameter: &'static str, deployed_value: String| match page.set_here {
+        Some(_) => format!(
+            "{parameter}: {}",
+            render(t.set_here, &[("value", &deployed_value)])
+        ),
+        None => parameter.to_owned(),
+    };
     let rows = vec![
         Row {
             setting: t.approval,
-            value: if settings.approval_required {
-                t.approval_required
-            } else {
-                t.approval_auto
-            }
-            .to_owned(),
-            parameter: "GatheringApproval",
+            value: approval_value(approval_now).to_owned(),
+            parameter: origin(
+                "GatheringApproval",
+                approval_value(settings.approval_required).to_owned(),
+            ),
+        },
+        Row {
+            setting: t.quota,
+            value: quota_text(quota_now),
+            parameter: origin("HostInviteDailyLimit", quota_text(settings.invite_quota)),
         },
         Row {
             setting: t.countries,
             value: settings.phone_countries.join(", "),
-            parameter: "AllowedPhoneCountries",
-        },
-        Row {
-            setting: t.quota,
-            value: render(
-                t.quota_value,
-                &[("count", &settings.invite_quota.to_string())],
-            ),
-            parameter: "HostInviteDailyLimit",
+            parameter: "AllowedPhoneCountries".to_owned(),
         },
         Row {
             setting: t.window,
             value: render(
                 t.window_value,
                 &[
-                    ("days", &window_days.to_string()),
-                    ("keep", &keep_days.to_string()),
+                    ("days", &page.window_days.to_string()),
+                    ("keep", &page.keep_days.to_string()),
                 ],
             ),
-            parameter: "InviteWindowDays, InvitePurgeDays",
+            parameter: "InviteWindowDays, InvitePurgeDays".to_owned(),
         },
         Row {
             setting: t.quiet_hours,
             value: t.quiet_hours_value.to_owned(),
-            parameter: t.quiet_hours_parameter,
+            parameter: t.quiet_hours_parameter.to_owned(),
         },
         Row {
             setting: t.prices,
@@ -169,8 +328,29 @@ pub fn settings_page(
                     ("email", &settings.email_price_usd.to_string()),
                 ],
             ),
-            parameter: "SMS_SEGMENT_PRICE_USD, EMAIL_PRICE_USD",
+            parameter: "SMS_SEGMENT_PRICE_USD, EMAIL_PRICE_USD".to_owned(),
         },
     ];
-    layout(frame, SettingsHtml { t, rows }.render())
+    let field_error = |field: &str| {
+        page.problems
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.clone())
+    };
+    let max = INVITE_QUOTA_MAX;
+    let html = SettingsHtml {
+        t,
+        notice: page.notice,
+        approval_error: field_error("approval-required"),
+        quota_error: field_error("quota"),
+        problems: page.problems.clone(),
+        deployed,
+        quota_hint: render(t.hint_quota, &[("max", &max.to_string())]),
+        max,
+        form: page.form,
+        set_here: page.set_here.is_some(),
+        csrf: page.csrf,
+        rows,
+    };
+    layout(frame, html.render())
 }

@@ -25,6 +25,7 @@ use super::super::admin::keywords::{
     self, KeywordField, KeywordForm, KeywordProblem, KeywordRow, KeywordsPage, keyword_text,
 };
 use super::super::admin::overview::{Prices, overview_text};
+use super::super::admin::settings::{RulesForm, SettingsPage};
 use super::super::admin::templates::{self, Editor, template_text};
 use super::super::admin::training_form::{self, TrainingForm, TrainingProblem};
 use super::super::{HostError, Hosting, SignedIn, admin};
@@ -37,9 +38,9 @@ use crate::outbound::{OutboxStore, SendQueue};
 use crate::secrets::SecretStore;
 use crate::stats::CampaignStats;
 use crate::store::{
-    GatheringStore, HostStore, InviteStore, KeywordStore, PutKeyword, PutTraining,
-    RegistrationStore, RemovedKeyword, ReviewDecision, Reviewed, RsvpStore, StoredTemplate,
-    TemplateMessage, TemplateStore, TrainingStore, UpdateTraining,
+    CampaignRules, CampaignRulesStore, GatheringStore, HostStore, InviteStore, KeywordStore,
+    PutKeyword, PutTraining, RegistrationStore, RemovedKeyword, ReviewDecision, Reviewed,
+    RsvpStore, StoredTemplate, TemplateMessage, TemplateStore, TrainingStore, UpdateTraining,
 };
 use crate::web::{query_param, see_other};
 
@@ -103,7 +104,7 @@ pub(super) fn route(segments: &[&str]) -> Option<AdminRoute> {
 impl<H, G, R, O, Q, A, I, T, S, K> HostApp<H, G, R, O, Q, A, I, T, S, K>
 where
     H: HostStore,
-    G: GatheringStore + RsvpStore + KeywordStore + TemplateStore,
+    G: GatheringStore + RsvpStore + KeywordStore + TemplateStore + CampaignRulesStore,
     R: RegistrationStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -199,14 +200,25 @@ where
             }
             (AdminRoute::Settings, true) => {
                 let t = admin::settings::settings_text(language);
-                let href = other_language_href(request, language);
-                let html = admin::settings::settings_page(
-                    &self.frame(language, t.title, Some(&s.csrf), &href),
-                    &self.settings,
-                    self.config.invite_window_days,
-                    self.config.invite_purge_days,
-                );
-                Ok(self.html(request, StatusCode::OK, html))
+                let rules = self.gatherings.campaign_rules().await?;
+                let form = RulesForm::of(&rules.unwrap_or(CampaignRules {
+                    approval_required: self.settings.approval_required,
+                    invite_quota: self.settings.invite_quota,
+                }));
+                let notice = notice_after(request, [("saved", t.saved), ("reset", t.was_reset)]);
+                Ok(self.settings_page(
+                    request,
+                    language,
+                    s,
+                    rules.as_ref(),
+                    &form,
+                    Vec::new(),
+                    notice,
+                    StatusCode::OK,
+                ))
+            }
+            (AdminRoute::Settings, false) => {
+                self.save_settings(app, request, language, s, now).await
             }
             (AdminRoute::Gatherings, true) => {
                 self.review_queue(request, language, s, StatusCode::OK, None)
@@ -737,6 +749,86 @@ where
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await
+            }
+        }
+    }
+
+    /// The settings page: the rules form (`form`, with `problems` when an entry was refused) and
+    /// the rules set at deployment.
+    #[allow(clippy::too_many_arguments)]
+    fn settings_page(
+        &self,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        set_here: Option<&CampaignRules>,
+        form: &RulesForm,
+        problems: Vec<(&'static str, String)>,
+        notice: Option<&str>,
+        status: StatusCode,
+    ) -> Response<Body> {
+        let t = admin::settings::settings_text(language);
+        let href = other_language_href(request, language);
+        let html = admin::settings::settings_page(
+            &self.frame(language, t.title, Some(&s.csrf), &href),
+            SettingsPage {
+                deployed: &self.settings,
+                set_here,
+                form,
+                problems,
+                notice,
+                csrf: &s.csrf,
+                window_days: self.config.invite_window_days,
+                keep_days: self.config.invite_purge_days,
+            },
+        );
+        self.html(request, status, html)
+    }
+
+    /// `POST /admin/settings`: `action` `save` (the rules, checked) or `reset` (the deployed
+    /// rules apply again).
+    async fn save_settings(
+        &self,
+        app: &Hosting<'_, H, G, R, O, Q, A, I>,
+        request: &Request,
+        language: Language,
+        s: &SignedIn,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, HostError> {
+        app.check_csrf(s, &form_value(request, "csrf").unwrap_or_default())?;
+        if form_value(request, "action").as_deref() == Some("reset") {
+            self.gatherings.reset_campaign_rules().await?;
+            tracing::info!("campaign rules reset to the deployed ones");
+            return Ok(see_other("/admin/settings?reset=1"));
+        }
+        let form = RulesForm {
+            approval: form_value(request, "approval").unwrap_or_default(),
+            quota: form_value(request, "quota").unwrap_or_default(),
+        };
+        match form.check(admin::settings::settings_text(language)) {
+            Ok(rules) => {
+                self.gatherings
+                    .put_campaign_rules(&rules, s.host(), now)
+                    .await?;
+                tracing::info!(
+                    approval_required = rules.approval_required,
+                    invite_quota = rules.invite_quota,
+                    "campaign rules saved"
+                );
+                Ok(see_other("/admin/settings?saved=1"))
+            }
+            Err(problems) => {
+                let stored = self.gatherings.campaign_rules().await?;
+                Ok(self.settings_page(
+                    request,
+                    language,
+                    s,
+                    stored.as_ref(),
+                    &form,
+                    problems,
+                    None,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ))
             }
         }
     }
