@@ -659,6 +659,7 @@ class EventSourceShutdownTest(unittest.TestCase):
                           Type: SQS
                           Properties:
                             Queue: !GetAtt Jobs.Arn
+                            BatchSize: 1
                             ScalingConfig:
                               MaximumConcurrency: 3
                 """))
