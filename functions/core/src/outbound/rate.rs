@@ -92,12 +92,7 @@ impl RateLimiter {
         loop {
             let slot = {
                 let mut state = self.lock();
-                let now = Instant::now();
-                let slot = [Some(now), state.next_slot, state.paused_until]
-                    .into_iter()
-                    .flatten()
-                    .max()
-                    .unwrap_or(now);
+                let slot = state.earliest(Instant::now());
                 state.next_slot = Some(slot + self.interval);
                 slot
             };
@@ -113,13 +108,8 @@ impl RateLimiter {
     /// How many send slots begin within `budget` from now, counting the slots already handed out
     /// and any pause: what a worker can send before its batch's time runs out.
     pub fn slots_within(&self, budget: Duration) -> usize {
-        let state = self.lock();
         let now = Instant::now();
-        let first = [Some(now), state.next_slot, state.paused_until]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(now);
+        let first = self.lock().earliest(now);
         let end = now + budget;
         if first > end {
             return 0;
@@ -148,6 +138,18 @@ impl RateLimiter {
     /// The state is two instants, valid after any panic: a poisoned lock is used as is.
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// The earliest instant the next send may take: now, unless a slot handed out or a pause
+    /// holds it later.
+    fn earliest(&self, now: Instant) -> Instant {
+        [Some(now), self.next_slot, self.paused_until]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now)
     }
 }
 

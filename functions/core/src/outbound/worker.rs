@@ -307,10 +307,8 @@ where
         // past that is put back on the queue unclaimed: claiming it only to release it later would
         // cost two writes and hold it from other workers meanwhile.
         let budget = SEND_BUDGET.saturating_sub(started.elapsed());
-        let mut room = [
-            (Channel::Sms, self.sms_rate.slots_within(budget)),
-            (Channel::Email, self.email_rate.slots_within(budget)),
-        ];
+        let mut room = [Channel::Sms, Channel::Email]
+            .map(|channel| (channel, self.limiter(channel).slots_within(budget)));
         let mut overflow = Vec::new();
         for job in jobs {
             let window = self.window(job, now).await;
@@ -344,10 +342,7 @@ where
                 Decision::Send if !take_room(&mut room, job.queued.channel) => {
                     info!(outbound = %job.queued.id, "no send slot left in this batch; back on the queue");
                     // After a 429 the limiter may be paused past the budget: come back then.
-                    let pause = match job.queued.channel {
-                        Channel::Sms => self.sms_rate.pause_remaining(),
-                        Channel::Email => self.email_rate.pause_remaining(),
-                    };
+                    let pause = self.limiter(job.queued.channel).pause_remaining();
                     overflow.push((job, now + pause));
                     None
                 }
@@ -556,10 +551,7 @@ where
                 return (corrupt, Duration::ZERO);
             }
         };
-        let limiter = match message.channel {
-            Channel::Sms => &self.sms_rate,
-            Channel::Email => &self.email_rate,
-        };
+        let limiter = self.limiter(message.channel);
         // Wait for this worker's send slot, but not past the batch's budget.
         if tokio::time::timeout_at(started + SEND_BUDGET, limiter.acquire())
             .await
@@ -610,6 +602,14 @@ where
             "sent"
         );
         (change, retry_in)
+    }
+
+    /// This worker's rate limiter for `channel`.
+    fn limiter(&self, channel: Channel) -> &RateLimiter {
+        match channel {
+            Channel::Sms => &self.sms_rate,
+            Channel::Email => &self.email_rate,
+        }
     }
 
     /// Records outcomes, trying again on storage errors; false if they could not be recorded.
