@@ -386,3 +386,182 @@ async fn preview(host: &Host, invite: &str) -> String {
     .await
     .2
 }
+
+/// The value of a form field on a page (`name="quota" value="200"`), and which radio is checked.
+fn field_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the field") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Sending hours, as the page's menus send them, in which a text to `phone` at `zip` may not arrive
+/// now or in the next 15 minutes (though the law's hours may allow it).
+fn hours_closed_now(phone: &str, zip: &str) -> (u8, u8) {
+    use rising_core::outbound::SendingHours;
+    use rising_core::outbound::quiet_hours::{QuietHoursPolicy, SendWindow};
+    let phone = rising_core::domain::PhoneNumber::parse(phone).expect("a phone");
+    let zip = Zip::parse(zip).expect("a ZIP");
+    let now = OffsetDateTime::now_utc();
+    (8..=19)
+        .flat_map(|start| (start + 1..=21).map(move |end| (start, end)))
+        .find(|&(start, end)| {
+            let hours = SendingHours::new(start, end).expect("in the law's hours");
+            let clock = QuietHoursPolicy::of(hours).clock(&phone, Some(&zip));
+            [now, now + time::Duration::minutes(15)]
+                .iter()
+                .all(|t| matches!(clock.window_at(*t), Ok(SendWindow::Closed { .. })))
+        })
+        .expect("some hours are closed now")
+}
+
+/// Registers through the form's JSON API with a phone number; the status.
+async fn register_with_phone(app: &Stack, phone: &str) -> StatusCode {
+    let body = serde_json::json!({
+        "submission_id": rising_core::ids::random_id(),
+        "first_name": "Marisol",
+        "email": unique_email("marisol"),
+        "phone": phone,
+        "sms_consent": true,
+        "zip": "00901",
+        "language": "es",
+        "commitment": true,
+    });
+    app.http
+        .post(format!("{}/register", app.gateway_url))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("gateway reachable")
+        .status()
+}
+
+/// A Puerto Rico mobile number of this test's own.
+fn puerto_rico_phone() -> String {
+    let digits: String = unique_phone().chars().rev().take(6).collect();
+    format!("+17872{digits}")
+}
+
+#[tokio::test]
+async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_the_send_worker_until_reset()
+ {
+    let app = spawn_app().await;
+    let organizer = organizer(&app).await;
+    // As deployed (AllowedPhoneCountries=US), a Puerto Rico number is refused.
+    let refused_before = register_with_phone(&app, &puerto_rico_phone()).await;
+
+    let (status, page) = organizer.get("/admin/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    // The rules this test does not change stay as deployed (other tests here create gatherings).
+    let approval = if page.contains("value=\"required\" checked") {
+        "required"
+    } else {
+        "auto"
+    };
+    let quota = field_value(&page, "quota");
+    let window = field_value(&page, "window");
+    let phone = unique_phone();
+    let sending_now = !rising_tests::sending::no_zone_is_open(
+        "the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_the_send_worker_until_reset (hours part)",
+    );
+    let zip = if sending_now {
+        rising_tests::sending::zip_where_sending_is(&phone, true)
+    } else {
+        "20001".to_owned()
+    };
+    let (from, until) = if sending_now {
+        hours_closed_now(&phone, &zip)
+    } else {
+        (8, 21)
+    };
+    let (from, until) = (from.to_string(), until.to_string());
+    let (saved, location, _) = organizer
+        .post(
+            "/admin/settings",
+            &[
+                ("csrf", organizer.csrf.as_str()),
+                ("action", "save"),
+                ("approval", approval),
+                ("quota", &quota),
+                ("window", &window),
+                ("countries", "us, pr"),
+                ("send_from", &from),
+                ("send_until", &until),
+            ],
+        )
+        .await;
+
+    // Whatever fails below, the deployed rules come back before the test ends: later tests (and the
+    // other binaries) expect them.
+    let checks = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        assert_eq!(
+            (saved, location.as_str()),
+            (StatusCode::SEE_OTHER, "/admin/settings?saved=1")
+        );
+        let (_, page) = organizer.get("/admin/settings").await;
+        assert!(
+            page.contains("US, PR"),
+            "the page shows the countries in force"
+        );
+        assert!(
+            page.contains(&format!("<option value=\"{from}\" selected>")),
+            "the page shows the hours saved"
+        );
+        // The form reads them: a Puerto Rico number is taken.
+        assert_eq!(
+            register_with_phone(&app, &puerto_rico_phone()).await,
+            StatusCode::OK
+        );
+        if sending_now {
+            // The send worker reads them with its batch: an invitation the law would let through now
+            // waits for the organizers' hours.
+            let producer = rising_tests::sending::Producer::new(&app);
+            let queued = producer
+                .invite_at(&phone, &zip, "Late for our hours.")
+                .await;
+            let mut deferred = false;
+            for _ in 0..300 {
+                let item = app
+                    .query_pk(&format!("OUTBOX#{}", queued.id.as_str()))
+                    .await;
+                if item[0].get("deferred").and_then(|v| v.as_bool().ok()) == Some(&true) {
+                    deferred = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert!(deferred, "the worker deferred it to the organizers' hours");
+            assert_eq!(producer.status(&queued).await.as_deref(), Some("pending"));
+            assert!(
+                rising_tests::sending::sent_to(&app, &phone)
+                    .await
+                    .is_empty()
+            );
+        }
+    }))
+    .await;
+
+    let (reset, location, _) = organizer
+        .post(
+            "/admin/settings",
+            &[("csrf", organizer.csrf.as_str()), ("action", "reset")],
+        )
+        .await;
+    if let Err(panic) = checks {
+        std::panic::resume_unwind(panic);
+    }
+    assert_eq!(
+        (reset, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/settings?reset=1")
+    );
+    assert_eq!(refused_before, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        register_with_phone(&app, &puerto_rico_phone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "after the reset, the deployed countries apply again"
+    );
+}

@@ -13,6 +13,7 @@ use rising_core::domain::{
     Zip,
 };
 use rising_core::geo::{EARTH_RADIUS_KM, GeoPoint, SearchRadius};
+use rising_core::outbound::{OutboxStore, SendingHours};
 use rising_core::privacy::{ContactHash, ContactHasher, Sealer, field_context};
 use rising_core::store::{
     CampaignRules, CampaignRulesStore, DynamoGatheringStore, GatheringStore, KeywordStore,
@@ -1385,12 +1386,21 @@ async fn the_campaign_rules_an_organizer_sets_are_read_back_until_removed() {
     let rules = CampaignRules {
         approval_required: false,
         invite_quota: 7,
+        invite_window_days: 45,
+        phone_countries: vec!["US".into(), "PR".into()],
+        sending_hours: SendingHours::new(9, 20).expect("hours"),
     };
     store
         .put_campaign_rules(&rules, &organizer, now())
         .await
         .expect("put");
     let read = store.campaign_rules().await;
+    // The send worker reads them with its batch's gate lookups (an empty batch: the rules alone).
+    let outbox = stack.outbox();
+    let (loaded, with_batch) = outbox
+        .load_for_sending(&[], now())
+        .await
+        .expect("load for sending");
     let item = stack
         .dynamodb
         .get_item()
@@ -1403,7 +1413,9 @@ async fn the_campaign_rules_an_organizer_sets_are_read_back_until_removed() {
         .item
         .expect("the item");
     store.reset_campaign_rules().await.expect("reset");
-    assert_eq!(read.expect("read"), Some(rules));
+    assert_eq!(read.expect("read"), Some(rules.clone()));
+    assert!(loaded.is_empty());
+    assert_eq!(with_batch, Some(rules));
     assert_eq!(s(&item, "entity"), Some("campaign_rules"));
     assert_eq!(s(&item, "updated_by"), Some(organizer.as_str()));
     assert_eq!(store.campaign_rules().await.expect("read"), None);

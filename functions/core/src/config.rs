@@ -739,9 +739,8 @@ impl HostConfig {
             text_number: self.text_number.clone(),
             phone_countries: self.phone_countries.clone(),
             invite_quota: self.invite_quota,
-            invite_retention: time::Duration::days(i64::from(
-                self.invite_window_days + self.invite_purge_days,
-            )),
+            invite_window_days: self.invite_window_days,
+            invite_purge_days: self.invite_purge_days,
             sms_segment_price_usd: self.sms_segment_price_usd,
             email_price_usd: self.email_price_usd,
         }

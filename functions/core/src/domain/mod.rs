@@ -23,7 +23,7 @@ pub use gathering::{
 pub use keyword::{Keyword, whole_word};
 pub use language::Language;
 pub use message_sid::{MessageSid, MessageSidError};
-pub use phone::{PhoneNumber, PhoneNumberError};
+pub use phone::{PhoneNumber, PhoneNumberError, on_plus_one_plan};
 pub use training::{
     Training, TrainingDraft, TrainingError, TrainingId, TrainingIdError, TrainingTitle,
     TrainingTitleError, TrainingUrl, TrainingUrlError,

@@ -55,6 +55,16 @@ impl PhoneNumber {
     }
 }
 
+/// Whether `iso_code` (`PR`) names a country on the +1 plan (the North American Numbering Plan):
+/// the numbers whose local time quiet hours can place by area code.
+pub fn on_plus_one_plan(iso_code: &str) -> bool {
+    iso_code.len() == 2
+        && iso_code.bytes().all(|b| b.is_ascii_uppercase())
+        && phonenumber::metadata::DATABASE
+            .by_id(iso_code)
+            .is_some_and(|m| m.country_code() == 1)
+}
+
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PhoneNumber(<redacted>)")
@@ -63,6 +73,16 @@ impl fmt::Debug for PhoneNumber {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_plus_one_plan_holds_the_us_its_territories_and_canada_but_not_mexico() {
+        for code in ["US", "PR", "VI", "GU", "MP", "AS", "CA"] {
+            assert!(super::on_plus_one_plan(code), "{code}");
+        }
+        for code in ["MX", "GB", "us", "USA", "", "ZZ"] {
+            assert!(!super::on_plus_one_plan(code), "{code}");
+        }
+    }
+
     use super::*;
 
     #[test]

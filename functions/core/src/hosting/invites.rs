@@ -272,7 +272,7 @@ where
             .await?
             .ok_or(HostError::NotFound)?;
         let batch = BatchId::random();
-        let expires_at = now + self.settings.invite_retention;
+        let expires_at = now + self.settings.invite_retention();
         let hasher = &self.keys.hasher;
         let mut invites = Vec::new();
         let mut messages = Vec::new();

@@ -80,8 +80,10 @@ pub struct Settings {
     pub phone_countries: Vec<String>,
     /// Invitations a host may send per day.
     pub invite_quota: u32,
-    /// How long invitations (their personal links) are kept: the invite window, then the purge delay.
-    pub invite_retention: time::Duration,
+    /// A person is invited at most once per channel within this many days.
+    pub invite_window_days: u32,
+    /// How long invitations (their personal links) are kept after the invite window, in days.
+    pub invite_purge_days: u32,
     /// For the cost estimate: US dollars per SMS segment and per email.
     pub sms_segment_price_usd: f64,
     pub email_price_usd: f64,
@@ -94,8 +96,27 @@ impl Settings {
         Settings {
             approval_required: rules.approval_required,
             invite_quota: rules.invite_quota,
+            invite_window_days: rules.invite_window_days,
+            phone_countries: rules.phone_countries.clone(),
             ..self.clone()
         }
+    }
+
+    /// The rules as deployed (the law's hours: no parameter sets them).
+    pub fn deployed_rules(&self) -> crate::store::CampaignRules {
+        crate::store::CampaignRules {
+            approval_required: self.approval_required,
+            invite_quota: self.invite_quota,
+            invite_window_days: self.invite_window_days,
+            phone_countries: self.phone_countries.clone(),
+            sending_hours: crate::outbound::SendingHours::LAW,
+        }
+    }
+
+    /// How long invitations (their personal links) are kept: the invite window, then the purge
+    /// delay.
+    pub fn invite_retention(&self) -> time::Duration {
+        time::Duration::days(i64::from(self.invite_window_days + self.invite_purge_days))
     }
 }
 

@@ -1670,9 +1670,15 @@ async fn the_settings_page_shows_the_campaigns_rules_and_the_parameter_behind_ea
         "wait for an organizer&#39;s approval",
         "<td>8 a day</td>",
         "at most once per channel in 30 days",
-        "<code>HostInviteDailyLimit</code>",
-        "<code>GatheringApproval</code>",
-        "08:00 to 20:00 for Florida",
+        "<td>HostInviteDailyLimit</td>",
+        "<td>GatheringApproval</td>",
+        "<td>AllowedPhoneCountries</td>",
+        "08:00 to 21:00 in the recipient&#39;s time zone (20:00 at the latest for Florida",
+        "<td>the law (TCPA, Florida FTSA)</td>",
+        "name=\"window\" value=\"30\"",
+        "name=\"countries\" value=\"US\"",
+        "<option value=\"8\" selected>08:00</option>",
+        "<option value=\"21\" selected>21:00</option>",
     ] {
         assert!(html.contains(needle), "missing {needle} in {html}");
     }
@@ -1781,19 +1787,43 @@ async fn an_organizer_sets_approval_and_the_daily_quota_on_the_page_and_hosts_fo
         &w,
         "/admin/settings",
         &organizer,
-        &[("action", "save"), ("approval", "required"), ("quota", "2")],
+        &[
+            ("action", "save"),
+            ("approval", "required"),
+            ("quota", "2"),
+            ("window", "60"),
+            ("countries", "us pr"),
+            ("send_from", "9"),
+            ("send_until", "20"),
+        ],
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/admin/settings?saved=1");
     let page = text(&w.get("/admin/settings?saved=1", &organizer.cookie).await);
-    assert!(page.contains("Saved: the next gathering"), "{page}");
+    assert!(page.contains("Saved: the next gatherings"), "{page}");
     assert!(
-        page.contains("HostInviteDailyLimit: set on this page; deployed: 8 a day"),
+        page.contains("<td>this page; deployed: 8 a day</td>"),
         "{page}"
     );
     assert!(page.contains("<td>2 a day</td>"), "{page}");
+    assert!(page.contains("<td>US, PR</td>"), "{page}");
+    assert!(page.contains("once per channel in 60 days"), "{page}");
+    assert!(
+        page.contains("09:00 to 20:00 in the recipient&#39;s time zone"),
+        "{page}"
+    );
     assert!(page.contains("value=\"reset\""), "{page}");
+    assert_eq!(
+        w.app.gatherings().campaign_rules().await.unwrap(),
+        Some(crate::store::CampaignRules {
+            approval_required: true,
+            invite_quota: 2,
+            invite_window_days: 60,
+            phone_countries: vec!["US".into(), "PR".into()],
+            sending_hours: crate::outbound::SendingHours::new(9, 20).unwrap(),
+        })
+    );
 
     // A host's next gathering waits for approval, and their invitations stop at 2 a day.
     let host = w.sign_in("dana@example.org").await;
@@ -1811,8 +1841,25 @@ async fn an_organizer_sets_approval_and_the_daily_quota_on_the_page_and_hosts_fo
         text(&refused)
     );
     assert_eq!(w.queue.messages().len(), before, "nothing sent");
+    // A Puerto Rico number may be invited by text now.
+    let preview = text(
+        &w.post(
+            &format!("/host/gatherings/{}/invite", id.as_str()),
+            &host,
+            &[
+                ("csrf", host.csrf.as_str()),
+                ("contacts", "Marisol, +1 787 234 5678"),
+                ("action", "preview"),
+            ],
+        )
+        .await,
+    );
+    assert!(
+        !preview.contains("We can&#39;t send texts to phone numbers in that country"),
+        "{preview}"
+    );
 
-    // Back to the deployed rules: listed at once, 8 a day.
+    // Back to the deployed rules: listed at once, 8 a day, no texts to Puerto Rico.
     let response = publish(&w, "/admin/settings", &organizer, &[("action", "reset")]).await;
     assert_eq!(location(&response), "/admin/settings?reset=1");
     assert_eq!(w.app.gatherings().campaign_rules().await.unwrap(), None);
@@ -1824,41 +1871,93 @@ async fn an_organizer_sets_approval_and_the_daily_quota_on_the_page_and_hosts_fo
         .invite(&host, &id, &[("action", "send"), ("attest", "yes")])
         .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER, "{}", text(&sent));
+    let preview = text(
+        &w.post(
+            &format!("/host/gatherings/{}/invite", id.as_str()),
+            &host,
+            &[
+                ("csrf", host.csrf.as_str()),
+                ("contacts", "Marisol, +1 787 234 5678"),
+                ("action", "preview"),
+            ],
+        )
+        .await,
+    );
+    assert!(
+        preview.contains("We can&#39;t send texts to phone numbers in that country"),
+        "{preview}"
+    );
 }
 
 #[tokio::test]
 async fn a_rules_form_with_mistakes_or_from_someone_else_changes_nothing() {
     let w = world();
     let organizer = w.sign_in("organizer@rising.example").await;
-    for (approval, quota) in [
-        ("maybe", "5"),
-        ("auto", "0"),
-        ("auto", "10001"),
-        ("required", "ten"),
-    ] {
-        let response = publish(
-            &w,
-            "/admin/settings",
-            &organizer,
-            &[("action", "save"), ("approval", approval), ("quota", quota)],
-        )
-        .await;
+    let valid = [
+        ("action", "save"),
+        ("approval", "auto"),
+        ("quota", "5"),
+        ("window", "30"),
+        ("countries", "US"),
+        ("send_from", "8"),
+        ("send_until", "21"),
+    ];
+    let cases: [(&str, &str, &str); 13] = [
+        (
+            "approval",
+            "maybe",
+            "Choose whether new gatherings wait for approval.",
+        ),
+        (
+            "quota",
+            "0",
+            "Enter a whole number of invitations from 1 to 10000.",
+        ),
+        (
+            "quota",
+            "10001",
+            "Enter a whole number of invitations from 1 to 10000.",
+        ),
+        (
+            "quota",
+            "ten",
+            "Enter a whole number of invitations from 1 to 10000.",
+        ),
+        ("window", "0", "Enter a whole number of days from 1 to 365."),
+        (
+            "window",
+            "366",
+            "Enter a whole number of days from 1 to 365.",
+        ),
+        ("countries", "", "countries whose numbers start with +1"),
+        (
+            "countries",
+            "US MX",
+            "countries whose numbers start with +1",
+        ),
+        ("countries", "USA", "countries whose numbers start with +1"),
+        ("send_from", "7", "Choose a start from 08:00 to 19:00"),
+        ("send_until", "22", "Choose a start from 08:00 to 19:00"),
+        ("send_until", "8", "Choose a start from 08:00 to 19:00"),
+        ("send_from", "20", "Choose a start from 08:00 to 19:00"),
+    ];
+    for (field, value, message) in cases {
+        let pairs: Vec<(&str, &str)> = valid
+            .iter()
+            .map(|&(name, v)| (name, if name == field { value } else { v }))
+            .collect();
+        let response = publish(&w, "/admin/settings", &organizer, &pairs).await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "{approval} {quota}"
+            "{field} {value}"
         );
         let html = text(&response);
         assert!(html.contains("role=\"alert\""), "{html}");
-        if approval == "maybe" {
+        assert!(html.contains(message), "{field} {value}: {html}");
+        if ["quota", "window", "countries"].contains(&field) {
             assert!(
-                html.contains("Choose whether new gatherings wait for approval."),
-                "{html}"
-            );
-        } else {
-            assert!(
-                html.contains("Enter a whole number of invitations from 1 to 10000.")
-                    && html.contains(&format!("name=\"quota\" value=\"{quota}\"")),
+                html.contains(&format!("name=\"{field}\" value=\"{value}\"")),
                 "shown again as typed: {html}"
             );
         }

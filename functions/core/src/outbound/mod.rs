@@ -32,6 +32,7 @@ pub(crate) mod recording_queue;
 mod worker;
 
 pub use adapters::{SesEmailGateway, SqsSendQueue, TwilioSmsGateway, email_failure, sms_failure};
+pub use quiet_hours::SendingHours;
 pub use worker::{ProductionWorker, SendWorker, WorkerSettings};
 
 use std::fmt;
@@ -510,6 +511,15 @@ pub trait OutboxStore: Send + Sync {
         queued: &[QueuedMessage],
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<Loaded>, StoreError>> + Send;
+
+    /// [`OutboxStore::load`], and the campaign rules organizers set on `/admin/settings` (if any),
+    /// read with the same lookups: the send worker applies them to the batch.
+    fn load_for_sending(
+        &self,
+        queued: &[QueuedMessage],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(Vec<Loaded>, Option<crate::store::CampaignRules>), StoreError>>
+    + Send;
 
     /// Applies the transitions, each only if its message is still in its `from` state; returns
     /// whether each applied, in order.

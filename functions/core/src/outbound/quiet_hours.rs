@@ -43,6 +43,48 @@ pub enum QuietHoursError {
     NoCommonWindow,
 }
 
+/// The last hour of the law's window (TCPA) and of Florida's (FTSA), exclusive.
+const FEDERAL_END: u8 = 21;
+const FLORIDA_END: u8 = 20;
+/// The law's first hour.
+const LAW_START: u8 = 8;
+
+/// Whole hours in which texts may arrive, as organizers set them on `/admin/settings`: never wider
+/// than the law's 08:00 to 21:00, and ending by 20:00 in Florida whatever they say
+/// ([`QuietHoursPolicy::of`]). The start is 19:00 at the latest, so Florida keeps at least an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendingHours {
+    start: u8,
+    end: u8,
+}
+
+impl SendingHours {
+    /// The law's hours: 08:00 to 21:00.
+    pub const LAW: SendingHours = SendingHours {
+        start: LAW_START,
+        end: FEDERAL_END,
+    };
+
+    /// From `start` (08 to 19) to `end` (after the start, 21 at the latest), or `None`.
+    pub fn new(start: u8, end: u8) -> Option<Self> {
+        ((LAW_START..FLORIDA_END).contains(&start) && start < end && end <= FEDERAL_END)
+            .then_some(Self { start, end })
+    }
+
+    pub fn start(self) -> u8 {
+        self.start
+    }
+
+    pub fn end(self) -> u8 {
+        self.end
+    }
+
+    /// The end for Florida numbers and ZIP codes: 20:00 at the latest.
+    pub fn florida_end(self) -> u8 {
+        self.end.min(FLORIDA_END)
+    }
+}
+
 /// The hours in which an invite may reach a phone, in the recipient's local time. Configurable so an
 /// organizer can be stricter than the law; [`Default`] is the law.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,11 +97,7 @@ pub struct QuietHoursPolicy {
 impl Default for QuietHoursPolicy {
     /// 08:00 to 21:00 (TCPA), 08:00 to 20:00 in Florida (FTSA).
     fn default() -> Self {
-        Self {
-            start: civil::time(8, 0, 0, 0),
-            end_federal: civil::time(21, 0, 0, 0),
-            end_florida: civil::time(20, 0, 0, 0),
-        }
+        Self::of(SendingHours::LAW)
     }
 }
 
@@ -82,6 +120,16 @@ impl QuietHoursPolicy {
             end_federal: to_civil(end_federal),
             end_florida: to_civil(end_florida),
         })
+    }
+
+    /// The policy of `hours`: from their start to their end, and to 20:00 at the latest in Florida.
+    pub fn of(hours: SendingHours) -> Self {
+        let at = |hour: u8| civil::time(hour as i8, 0, 0, 0);
+        Self {
+            start: at(hours.start),
+            end_federal: at(hours.end),
+            end_florida: at(hours.florida_end()),
+        }
     }
 
     /// The recipient's clock under this policy: where they probably are and which window applies.
@@ -401,6 +449,48 @@ mod tests {
             window("+13055550143", Some("33130"), now),
             closed_until(datetime!(2026-07-16 08:00 -4))
         );
+    }
+
+    #[test]
+    fn hours_stricter_than_the_law_close_earlier_and_never_open_florida_past_eight() {
+        let hours = SendingHours::new(9, 21).unwrap();
+        let policy = QuietHoursPolicy::of(hours);
+        // Virginia: 08:30 is closed until nine; 20:30 is open.
+        let clock = policy.clock(&phone("+17035550100"), Some(&zip("22201")));
+        assert_eq!(
+            clock.window_at(datetime!(2026-07-15 08:30 -4)).unwrap(),
+            closed_until(datetime!(2026-07-15 09:00 -4))
+        );
+        assert_eq!(
+            clock.window_at(datetime!(2026-07-15 20:30 -4)).unwrap(),
+            SendWindow::Open
+        );
+        // Florida still ends at 20:00.
+        let clock = policy.clock(&phone("+13055550100"), Some(&zip("33101")));
+        assert_eq!(
+            clock.window_at(datetime!(2026-07-15 20:30 -4)).unwrap(),
+            closed_until(datetime!(2026-07-16 09:00 -4))
+        );
+        // An evening end: 19:00 everywhere.
+        let policy = QuietHoursPolicy::of(SendingHours::new(8, 19).unwrap());
+        let clock = policy.clock(&phone("+17035550100"), Some(&zip("22201")));
+        assert_eq!(
+            clock.window_at(datetime!(2026-07-15 19:00 -4)).unwrap(),
+            closed_until(datetime!(2026-07-16 08:00 -4))
+        );
+    }
+
+    #[test]
+    fn sending_hours_outside_the_law_or_empty_are_refused() {
+        assert_eq!(
+            QuietHoursPolicy::of(SendingHours::LAW),
+            QuietHoursPolicy::default()
+        );
+        for (start, end) in [(7, 20), (8, 22), (12, 12), (15, 10), (20, 21), (0, 24)] {
+            assert_eq!(SendingHours::new(start, end), None, "{start}-{end}");
+        }
+        assert!(SendingHours::new(19, 20).is_some());
+        assert!(SendingHours::new(8, 21).is_some());
     }
 
     #[test]

@@ -597,6 +597,15 @@ impl OutboxStore for SimStore {
         self.sim.outbox.load(queued, now).await
     }
 
+    async fn load_for_sending(
+        &self,
+        queued: &[QueuedMessage],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Loaded>, Option<crate::store::CampaignRules>), StoreError> {
+        let loaded = self.load(queued, now).await?;
+        Ok((loaded, self.sim.outbox.campaign_rules()))
+    }
+
     async fn apply(
         &self,
         transitions: &[Transition],

@@ -82,6 +82,18 @@ impl ProductionWorker {
 /// timeout (template.yaml).
 const LEASE_SECONDS: i64 = 60;
 
+impl WorkerSettings {
+    /// These settings with the invite window and sending hours organizers set on
+    /// `/admin/settings`.
+    pub fn with_rules(&self, rules: &crate::store::CampaignRules) -> WorkerSettings {
+        WorkerSettings {
+            invite_window: time::Duration::days(i64::from(rules.invite_window_days)),
+            quiet_hours: QuietHoursPolicy::of(rules.sending_hours),
+            ..self.clone()
+        }
+    }
+}
+
 /// Tunables of the worker, from its configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerSettings {
@@ -181,7 +193,7 @@ where
             first
         });
         let queued: Vec<QueuedMessage> = parsed.iter().map(|(_, q)| q.clone()).collect();
-        let loaded = match self.store.load(&queued, now).await {
+        let (loaded, rules) = match self.store.load_for_sending(&queued, now).await {
             Ok(loaded) => loaded,
             Err(error) => {
                 warn!(%error, "could not read the batch's messages; all will come back");
@@ -198,8 +210,13 @@ where
                 loaded,
             })
             .collect();
+        // The invite window and sending hours organizers set, for this whole batch.
+        let settings = match &rules {
+            Some(rules) => std::borrow::Cow::Owned(self.settings.with_rules(rules)),
+            None => std::borrow::Cow::Borrowed(&self.settings),
+        };
         let started = tokio::time::Instant::now();
-        let (retry, conflicts) = self.run(&jobs, now, started).await;
+        let (retry, conflicts) = self.run(&jobs, &settings, now, started).await;
         failed.extend(retry);
         if !conflicts.is_empty() {
             // Another decision in this batch (or another worker) changed these since they were
@@ -221,7 +238,7 @@ where
                             loaded,
                         })
                         .collect();
-                    let (retry, conflicts) = self.run(&second, now, started).await;
+                    let (retry, conflicts) = self.run(&second, &settings, now, started).await;
                     failed.extend(retry);
                     failed.extend(conflicts);
                 }
@@ -294,6 +311,7 @@ where
     async fn run(
         &self,
         jobs: &[Job],
+        settings: &WorkerSettings,
         now: OffsetDateTime,
         started: tokio::time::Instant,
     ) -> (Vec<String>, Vec<String>) {
@@ -311,7 +329,7 @@ where
             .map(|channel| (channel, self.limiter(channel).slots_within(budget)));
         let mut overflow = Vec::new();
         for job in jobs {
-            let window = self.window(job, now).await;
+            let window = self.window(job, settings, now).await;
             let decision = gates::decide(&job.queued, &job.loaded, &window, now);
             let message = job.loaded.message.as_ref();
             info!(
@@ -349,10 +367,10 @@ where
                 Decision::Send => {
                     to_send.push(job);
                     transition(Change::Claim {
-                        lease_until: now + self.settings.lease,
+                        lease_until: now + settings.lease,
                         window_until: message
                             .filter(|m| m.kind.once_per_window())
-                            .map(|_| now + self.settings.invite_window),
+                            .map(|_| now + settings.invite_window),
                         was_deferred: message.is_some_and(|m| m.deferred),
                     })
                 }
@@ -407,7 +425,8 @@ where
         retry.extend(self.requeue(&deferrals, now).await);
 
         let outcomes =
-            futures::future::join_all(claimed.iter().map(|c| self.send(c, now, started))).await;
+            futures::future::join_all(claimed.iter().map(|c| self.send(c, settings, now, started)))
+                .await;
         let mut second = Vec::new();
         let mut later = Vec::new();
         for (c, (change, retry_in)) in claimed.iter().zip(outcomes) {
@@ -439,7 +458,12 @@ where
     }
 
     /// The recipient's sending window, when quiet hours apply to the message.
-    async fn window(&self, job: &Job, now: OffsetDateTime) -> SendWindow {
+    async fn window(
+        &self,
+        job: &Job,
+        settings: &WorkerSettings,
+        now: OffsetDateTime,
+    ) -> SendWindow {
         let Some(message) = job.loaded.message.as_ref() else {
             return SendWindow::Open;
         };
@@ -455,29 +479,7 @@ where
             // Unreadable: the send fails as corrupt rather than guessing a time zone.
             return SendWindow::Open;
         };
-        self.window_for(message, &to, now)
-    }
-
-    /// The sending window of a text to `to` (E.164) at `at`. A number the phone metadata does not
-    /// know yet (a new area code) is placed by its ZIP, area code or every US time zone: never "any
-    /// time".
-    fn window_for(&self, message: &StoredMessage, to: &str, at: OffsetDateTime) -> SendWindow {
-        let zip = message.zip.as_deref().and_then(|z| Zip::parse(z).ok());
-        let clock = match PhoneNumber::parse(to) {
-            Ok(phone) => self.settings.quiet_hours.clock(&phone, zip.as_ref()),
-            Err(_) => self.settings.quiet_hours.clock_for_e164(to, zip.as_ref()),
-        };
-        let now = at;
-        match clock.window_at(now) {
-            Ok(window) => window,
-            Err(error) => {
-                // Never send when the hour cannot be known; look again in an hour.
-                warn!(%error, "sending window unknown; deferring");
-                SendWindow::Closed {
-                    opens_at: now + time::Duration::hours(1),
-                }
-            }
-        }
+        window_for(&settings.quiet_hours, message, &to, now)
     }
 
     async fn open_address(
@@ -526,6 +528,7 @@ where
     async fn send(
         &self,
         claimed: &Claimed<'_>,
+        settings: &WorkerSettings,
         now: OffsetDateTime,
         started: tokio::time::Instant,
     ) -> (Change, Duration) {
@@ -567,7 +570,8 @@ where
         let at = now + started.elapsed();
         if message.channel == Channel::Sms
             && message.kind.respects_quiet_hours()
-            && let SendWindow::Closed { opens_at } = self.window_for(message, &to, at)
+            && let SendWindow::Closed { opens_at } =
+                window_for(&settings.quiet_hours, message, &to, at)
         {
             info!(outbound = %message.id, "quiet hours began before its turn; back on the queue");
             let wait = Duration::try_from(opens_at - now).unwrap_or(THROTTLE_PAUSE);
@@ -631,6 +635,33 @@ where
             }
         }
         false
+    }
+}
+
+/// The sending window of a text to `to` (E.164) at `at`. A number the phone metadata does not
+/// know yet (a new area code) is placed by its ZIP, area code or every US time zone: never "any
+/// time".
+fn window_for(
+    policy: &QuietHoursPolicy,
+    message: &StoredMessage,
+    to: &str,
+    at: OffsetDateTime,
+) -> SendWindow {
+    let zip = message.zip.as_deref().and_then(|z| Zip::parse(z).ok());
+    let clock = match PhoneNumber::parse(to) {
+        Ok(phone) => policy.clock(&phone, zip.as_ref()),
+        Err(_) => policy.clock_for_e164(to, zip.as_ref()),
+    };
+    let now = at;
+    match clock.window_at(now) {
+        Ok(window) => window,
+        Err(error) => {
+            // Never send when the hour cannot be known; look again in an hour.
+            warn!(%error, "sending window unknown; deferring");
+            SendWindow::Closed {
+                opens_at: now + time::Duration::hours(1),
+            }
+        }
     }
 }
 

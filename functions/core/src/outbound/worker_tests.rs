@@ -696,3 +696,59 @@ async fn a_failed_write_of_part_of_a_batchs_claims_sends_the_rest_and_leaves_not
     assert!(batch.iter().all(|q| w.status(q) == Status::Sent));
     assert_eq!(w.provider.total(), 40, "each once");
 }
+
+/// Rules an organizer saved on `/admin/settings`: texts from 13:00 to 20:00, an invite window of
+/// 3 days.
+fn organizers_rules() -> crate::store::CampaignRules {
+    crate::store::CampaignRules {
+        approval_required: false,
+        invite_quota: 200,
+        invite_window_days: 3,
+        phone_countries: vec!["US".into()],
+        sending_hours: crate::outbound::SendingHours::new(13, 20).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn the_sending_hours_organizers_set_hold_an_invite_the_law_would_let_through() {
+    let mut w = World::new();
+    w.outbox.set_campaign_rules(Some(organizers_rules()));
+    let q = w.invite(PHONE).await;
+    // Noon in Washington: inside the law's hours, before the organizers' 13:00.
+    assert_eq!(failures(&w.deliver(&[q.clone()], NOON_ET).await), 0);
+    assert_eq!(w.provider.total(), 0);
+    assert_eq!(w.status(&q), Status::Pending);
+    assert_eq!(w.progress().await.deferred, 1);
+    assert_eq!(w.queue.sent.lock().unwrap().len(), 1, "back on the queue");
+    // 13:00 in Washington.
+    w.deliver(&[q.clone()], NOON_ET + time::Duration::hours(1))
+        .await;
+    assert_eq!(w.provider.sends_to(PHONE), 1);
+
+    // Without the organizers' rules, noon is inside the hours again.
+    w.outbox.set_campaign_rules(None);
+    let other = "+12025550111";
+    let q = w.invite(other).await;
+    w.deliver(&[q.clone()], NOON_ET).await;
+    assert_eq!(w.provider.sends_to(other), 1);
+}
+
+#[tokio::test]
+async fn the_invite_window_organizers_set_decides_when_a_person_may_be_invited_again() {
+    let mut w = World::new();
+    w.outbox.set_campaign_rules(Some(organizers_rules()));
+    let at = NOON_ET + time::Duration::hours(2);
+    let first = w.invite(PHONE).await;
+    w.deliver(&[first], at).await;
+    // Two days later: inside the 3-day window, skipped.
+    let second = w.invite(PHONE).await;
+    w.deliver(&[second.clone()], at + time::Duration::days(2))
+        .await;
+    assert_eq!(w.status(&second), Status::Skipped);
+    // Four days later: outside it (the deployed 30 days would still skip it).
+    let third = w.invite(PHONE).await;
+    w.deliver(&[third.clone()], at + time::Duration::days(4))
+        .await;
+    assert_eq!(w.status(&third), Status::Sent);
+    assert_eq!(w.provider.sends_to(PHONE), 2);
+}

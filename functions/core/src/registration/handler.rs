@@ -4,6 +4,8 @@
 //! ([`RegisterError::status`]); every refusal says what to fix, in the person's language, and
 //! stores and sends nothing.
 
+use std::borrow::Cow;
+
 use http::header::{HeaderValue, ORIGIN};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -25,7 +27,9 @@ use crate::links::language as page_language;
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
-use crate::store::{GatheringStore, RegistrationStore, RsvpStore, TrainingStore};
+use crate::store::{
+    CampaignRulesStore, GatheringStore, RegistrationStore, RsvpStore, TrainingStore,
+};
 use crate::web::{content_type, header, insert, is_self_origin, query_param, see_other, source_ip};
 
 /// Bodies larger than this are refused with 413 (a full form is well under 2 KB).
@@ -71,7 +75,7 @@ enum KeyError {
 impl<S, G, T, O, Q, K> Register<S, G, T, O, Q, K>
 where
     S: RegistrationStore,
-    G: GatheringStore + RsvpStore,
+    G: GatheringStore + RsvpStore + CampaignRulesStore,
     T: TrainingStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -106,6 +110,10 @@ where
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    pub fn gatherings(&self) -> &G {
+        &self.gatherings
     }
 
     async fn keys(&self) -> Result<&Keys, KeyError> {
@@ -169,9 +177,13 @@ where
         }
     }
 
-    fn registrar<'a>(&'a self, keys: &'a Keys) -> Registrar<'a, S, G, T, O, Q> {
+    fn registrar<'a>(
+        &'a self,
+        keys: &'a Keys,
+        settings: &'a Settings,
+    ) -> Registrar<'a, S, G, T, O, Q> {
         Registrar {
-            settings: &self.settings,
+            settings,
             store: &self.store,
             gatherings: &self.gatherings,
             trainings: &self.trainings,
@@ -243,13 +255,33 @@ where
                 self.thanks_response(request, language, &lines, None)
             };
         }
+        // The countries whose numbers may be texted, as organizers set them: read only for a form
+        // that gives a phone number.
+        let gives_phone = raw.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
+        let settings = match gives_phone {
+            true => match self.gatherings.campaign_rules().await {
+                Ok(Some(rules)) => Cow::Owned(self.settings.with_rules(&rules)),
+                Ok(None) => Cow::Borrowed(&self.settings),
+                Err(error) => {
+                    tracing::error!(error = %error, "campaign rules unreadable");
+                    return self.failure(
+                        request,
+                        is_json,
+                        language,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        cors,
+                    );
+                }
+            },
+            false => Cow::Borrowed(&self.settings),
+        };
         let result = match self.keys().await {
             Ok(keys) => {
                 let client = Client {
                     ip: source_ip(request),
                     origin: origin.clone(),
                 };
-                self.registrar(keys)
+                self.registrar(keys, &settings)
                     .register(&raw, None, &client, now)
                     .await
             }
@@ -292,7 +324,7 @@ where
                 let text = form_text(language);
                 match error {
                     RegisterError::Invalid(errors) => {
-                        let messages = form::messages(&errors, language, &self.settings.rules);
+                        let messages = form::messages(&errors, language, &settings.rules);
                         if is_json {
                             let list: Vec<_> = messages
                                 .iter()

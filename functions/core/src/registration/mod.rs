@@ -50,6 +50,19 @@ pub struct Settings {
     pub from: Mailbox,
 }
 
+impl Settings {
+    /// These settings with the countries organizers set on `/admin/settings` in place of the
+    /// deployed ones.
+    pub fn with_rules(&self, rules: &crate::store::CampaignRules) -> Settings {
+        Settings {
+            rules: Rules {
+                phone_countries: rules.phone_countries.clone(),
+            },
+            ..self.clone()
+        }
+    }
+}
+
 /// The keys a registration needs, fetched once per cold start.
 #[derive(Debug, Clone)]
 pub struct Keys {

@@ -642,6 +642,51 @@ async fn invalid_json_fields_get_422_with_a_message_per_field() {
 }
 
 #[tokio::test]
+async fn the_countries_organizers_allow_decide_which_numbers_the_form_takes() {
+    use crate::store::CampaignRulesStore;
+    let (app, queue) = app();
+    let post = |phone: &'static str| {
+        let body = serde_json::json!({
+            "submission_id": crate::ids::random_id(), "first_name": "Marisol",
+            "phone": phone, "sms_consent": true, "zip": "00901", "commitment": true,
+        })
+        .to_string();
+        request(
+            "POST",
+            "/register",
+            &[("content-type", "application/json")],
+            &body,
+        )
+    };
+    // As deployed (US only), a Puerto Rico number is refused, and the message names the countries.
+    let response = app.handle_at(&post("+17872345678"), now()).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&response).contains("US"), "{}", text(&response));
+    assert_eq!(app.store().contacts(), 0);
+
+    let rules = crate::store::CampaignRules {
+        approval_required: false,
+        invite_quota: 200,
+        invite_window_days: 30,
+        phone_countries: vec!["US".into(), "PR".into()],
+        sending_hours: crate::outbound::SendingHours::LAW,
+    };
+    let organizer = crate::privacy::ContactHash::parse("e.organizer").unwrap();
+    app.gatherings()
+        .put_campaign_rules(&rules, &organizer, now())
+        .await
+        .unwrap();
+    let response = app.handle_at(&post("+17872345678"), now()).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    assert_eq!(app.store().contacts(), 1);
+    assert_eq!(queue.messages().len(), 1, "the confirmation text");
+    // A Mexican number is still refused, and the message names the countries organizers set.
+    let response = app.handle_at(&post("+525512345678"), now()).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(&response).contains("US, PR"), "{}", text(&response));
+}
+
+#[tokio::test]
 async fn the_page_without_javascript_posts_a_form_and_is_redirected_to_its_thank_you_page() {
     let (app, _) = app();
     let page = app

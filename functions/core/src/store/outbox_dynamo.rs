@@ -564,51 +564,15 @@ impl OutboxStore for DynamoOutbox {
         queued: &[QueuedMessage],
         now: OffsetDateTime,
     ) -> Result<Vec<Loaded>, StoreError> {
-        let mut keys = Vec::new();
-        let mut seen = HashSet::new();
-        for q in queued {
-            for (pk, sk) in [
-                (outbox_pk(&q.id), "OUTBOX".to_owned()),
-                (contact_key(&q.contact), "CONTACT".to_owned()),
-                (contact_key(&q.contact), invited_sk(q.channel)),
-            ] {
-                if seen.insert((pk.clone(), sk.clone())) {
-                    keys.push(key(pk, sk));
-                }
-            }
-        }
-        let mut found: HashMap<(String, String), Item> = HashMap::new();
-        for item in super::dynamo_util::batch_get(&self.client, &self.table, keys).await? {
-            if let (Some(pk), Some(sk)) = (text(&item, "pk"), text(&item, "sk")) {
-                found.insert((pk.to_owned(), sk.to_owned()), item);
-            }
-        }
-        let get = |pk: String, sk: String| found.get(&(pk, sk)).filter(|item| live(item, now));
-        queued
-            .iter()
-            .map(|q| {
-                let message = get(outbox_pk(&q.id), "OUTBOX".to_owned())
-                    .map(|item| {
-                        serde_dynamo::from_item::<_, MessageItem>(item.clone())
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))
-                            .and_then(MessageItem::into_message)
-                    })
-                    .transpose()?;
-                let recipient = get(contact_key(&q.contact), "CONTACT".to_owned()).map(recipient);
-                let claim = get(contact_key(&q.contact), invited_sk(q.channel)).and_then(|item| {
-                    Some(InviteClaim {
-                        message: OutboundId::parse(text(item, "message_id")?)?,
-                        until: OffsetDateTime::from_unix_timestamp(number(item, "expires_at")?)
-                            .ok()?,
-                    })
-                });
-                Ok(Loaded {
-                    message,
-                    recipient,
-                    claim,
-                })
-            })
-            .collect()
+        Ok(self.load_items(queued, now, false).await?.0)
+    }
+
+    async fn load_for_sending(
+        &self,
+        queued: &[QueuedMessage],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Loaded>, Option<crate::store::CampaignRules>), StoreError> {
+        self.load_items(queued, now, true).await
     }
 
     async fn apply(
@@ -775,4 +739,68 @@ pub(crate) fn progress_from(totals: &HashMap<String, i64>) -> Progress {
 /// The counter deltas of a transition (shared with the in-memory adapter).
 pub(crate) fn counter_deltas(change: &Change) -> Vec<(String, i64)> {
     deltas(change)
+}
+
+impl DynamoOutbox {
+    /// The messages of `queued` with their gates, and (`with_rules`) the campaign rules as one more
+    /// key of the same BatchGetItem requests.
+    async fn load_items(
+        &self,
+        queued: &[QueuedMessage],
+        now: OffsetDateTime,
+        with_rules: bool,
+    ) -> Result<(Vec<Loaded>, Option<crate::store::CampaignRules>), StoreError> {
+        let mut keys = Vec::new();
+        let mut seen = HashSet::new();
+        for q in queued {
+            for (pk, sk) in [
+                (outbox_pk(&q.id), "OUTBOX".to_owned()),
+                (contact_key(&q.contact), "CONTACT".to_owned()),
+                (contact_key(&q.contact), invited_sk(q.channel)),
+            ] {
+                if seen.insert((pk.clone(), sk.clone())) {
+                    keys.push(key(pk, sk));
+                }
+            }
+        }
+        if with_rules {
+            keys.push(super::campaign::rules_key());
+        }
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        let mut rules = None;
+        for item in super::dynamo_util::batch_get(&self.client, &self.table, keys).await? {
+            if super::campaign::is_rules_item(&item) {
+                rules = Some(super::campaign::read_rules(item)?);
+            } else if let (Some(pk), Some(sk)) = (text(&item, "pk"), text(&item, "sk")) {
+                found.insert((pk.to_owned(), sk.to_owned()), item);
+            }
+        }
+        let get = |pk: String, sk: String| found.get(&(pk, sk)).filter(|item| live(item, now));
+        let loaded = queued
+            .iter()
+            .map(|q| {
+                let message = get(outbox_pk(&q.id), "OUTBOX".to_owned())
+                    .map(|item| {
+                        serde_dynamo::from_item::<_, MessageItem>(item.clone())
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))
+                            .and_then(MessageItem::into_message)
+                    })
+                    .transpose()?;
+                let recipient = get(contact_key(&q.contact), "CONTACT".to_owned()).map(recipient);
+                let claim = get(contact_key(&q.contact), invited_sk(q.channel)).and_then(|item| {
+                    Some(InviteClaim {
+                        message: OutboundId::parse(text(item, "message_id")?)?,
+                        until: OffsetDateTime::from_unix_timestamp(number(item, "expires_at")?)
+                            .ok()?,
+                    })
+                });
+                Ok(Loaded {
+                    message,
+                    recipient,
+                    claim,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((loaded, rules))
+    }
 }

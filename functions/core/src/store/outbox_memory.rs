@@ -26,6 +26,8 @@ struct State {
     failing_applies: u32,
     /// Calls to `apply` that succeed before `failing_applies` start failing.
     applies_before_failing: u32,
+    /// The campaign rules organizers set.
+    rules: Option<crate::store::CampaignRules>,
 }
 
 /// Cheap to clone; clones share state.
@@ -37,6 +39,15 @@ pub struct MemoryOutbox {
 impl MemoryOutbox {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the campaign rules the send worker reads with its batches (as organizers set them).
+    pub fn set_campaign_rules(&self, rules: Option<crate::store::CampaignRules>) {
+        self.lock().rules = rules;
+    }
+
+    pub fn campaign_rules(&self) -> Option<crate::store::CampaignRules> {
+        self.lock().rules.clone()
     }
 
     /// Sets what the gates read about a contact.
@@ -222,6 +233,15 @@ impl OutboxStore for MemoryOutbox {
                     .cloned(),
             })
             .collect())
+    }
+
+    async fn load_for_sending(
+        &self,
+        queued: &[QueuedMessage],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Loaded>, Option<crate::store::CampaignRules>), StoreError> {
+        let loaded = self.load(queued, now).await?;
+        Ok((loaded, self.campaign_rules()))
     }
 
     async fn apply(

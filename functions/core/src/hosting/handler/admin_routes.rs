@@ -201,10 +201,7 @@ where
             (AdminRoute::Settings, true) => {
                 let t = admin::settings::settings_text(language);
                 let rules = self.gatherings.campaign_rules().await?;
-                let form = RulesForm::of(&rules.unwrap_or(CampaignRules {
-                    approval_required: self.settings.approval_required,
-                    invite_quota: self.settings.invite_quota,
-                }));
+                let form = RulesForm::of(&rules.clone().unwrap_or(self.settings.deployed_rules()));
                 let notice = notice_after(request, [("saved", t.saved), ("reset", t.was_reset)]);
                 Ok(self.settings_page(
                     request,
@@ -778,8 +775,6 @@ where
                 problems,
                 notice,
                 csrf: &s.csrf,
-                window_days: self.config.invite_window_days,
-                keep_days: self.config.invite_purge_days,
             },
         );
         self.html(request, status, html)
@@ -801,9 +796,14 @@ where
             tracing::info!("campaign rules reset to the deployed ones");
             return Ok(see_other("/admin/settings?reset=1"));
         }
+        let field = |name| form_value(request, name).unwrap_or_default();
         let form = RulesForm {
-            approval: form_value(request, "approval").unwrap_or_default(),
-            quota: form_value(request, "quota").unwrap_or_default(),
+            approval: field("approval"),
+            quota: field("quota"),
+            window: field("window"),
+            countries: field("countries"),
+            send_from: field("send_from"),
+            send_until: field("send_until"),
         };
         match form.check(admin::settings::settings_text(language)) {
             Ok(rules) => {
@@ -813,6 +813,10 @@ where
                 tracing::info!(
                     approval_required = rules.approval_required,
                     invite_quota = rules.invite_quota,
+                    invite_window_days = rules.invite_window_days,
+                    countries = rules.phone_countries.len(),
+                    send_from = rules.sending_hours.start(),
+                    send_until = rules.sending_hours.end(),
                     "campaign rules saved"
                 );
                 Ok(see_other("/admin/settings?saved=1"))
