@@ -235,6 +235,19 @@ impl Producer {
     }
 }
 
+/// The texts sent to `phone` once there are `count` of them (or what there is after 30 s).
+pub async fn wait_for_texts(app: &Stack, phone: &str, count: usize) -> Vec<String> {
+    let mut texts = Vec::new();
+    for _ in 0..300 {
+        texts = sent_to(app, phone).await;
+        if texts.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    texts
+}
+
 /// Texts the Twilio emulator created to `phone` through the REST API.
 pub async fn sent_to(app: &Stack, phone: &str) -> Vec<String> {
     app.conversation(phone)

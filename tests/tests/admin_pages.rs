@@ -447,7 +447,7 @@ fn puerto_rico_phone() -> String {
 }
 
 #[tokio::test]
-async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_the_send_worker_until_reset()
+async fn the_countries_hours_and_wording_organizers_save_reach_the_form_and_the_send_worker_until_reset()
  {
     let app = spawn_app().await;
     let organizer = organizer(&app).await;
@@ -466,7 +466,7 @@ async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_t
     let window = field_value(&page, "window");
     let phone = unique_phone();
     let sending_now = !rising_tests::sending::no_zone_is_open(
-        "the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_the_send_worker_until_reset (hours part)",
+        "the_countries_hours_and_wording_organizers_save_reach_the_form_and_the_send_worker_until_reset (hours part)",
     );
     let zip = if sending_now {
         rising_tests::sending::zip_where_sending_is(&phone, true)
@@ -495,12 +495,30 @@ async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_t
         )
         .await;
 
-    // Whatever fails below, the deployed rules come back before the test ends: later tests (and the
-    // other binaries) expect them.
+    // And the Spanish confirmation of a sign-up, in the organizers' words.
+    let wording = "{program}: te damos la bienvenida. Grabaciones: {recordings_url} Responde PARAR para cancelar";
+    let template = "/admin/templates/confirm_joined_sms/es";
+    let (reworded, template_location, _) = organizer
+        .post(
+            template,
+            &[
+                ("csrf", organizer.csrf.as_str()),
+                ("action", "save"),
+                ("text", wording),
+            ],
+        )
+        .await;
+
+    // Whatever fails below, the deployed rules and the standard wording come back before the test
+    // ends: later tests (and the other binaries) expect them.
     let checks = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
         assert_eq!(
             (saved, location.as_str()),
             (StatusCode::SEE_OTHER, "/admin/settings?saved=1")
+        );
+        assert_eq!(
+            (reworded, template_location.as_str()),
+            (StatusCode::SEE_OTHER, "/admin/templates?saved=1")
         );
         let (_, page) = organizer.get("/admin/settings").await;
         assert!(
@@ -511,10 +529,15 @@ async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_t
             page.contains(&format!("<option value=\"{from}\" selected>")),
             "the page shows the hours saved"
         );
-        // The form reads them: a Puerto Rico number is taken.
-        assert_eq!(
-            register_with_phone(&app, &puerto_rico_phone()).await,
-            StatusCode::OK
+        // The form reads them: a Puerto Rico number is taken, and its confirmation is worded so.
+        let marisol = puerto_rico_phone();
+        assert_eq!(register_with_phone(&app, &marisol).await, StatusCode::OK);
+        let texts = rising_tests::sending::wait_for_texts(&app, &marisol, 1).await;
+        assert!(
+            texts
+                .first()
+                .is_some_and(|t| t.contains(": te damos la bienvenida. Grabaciones: https://")),
+            "{texts:?}"
         );
         if sending_now {
             // The send worker reads them with its batch: an invitation the law would let through now
@@ -551,6 +574,12 @@ async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_t
             &[("csrf", organizer.csrf.as_str()), ("action", "reset")],
         )
         .await;
+    let (restored, _, _) = organizer
+        .post(
+            template,
+            &[("csrf", organizer.csrf.as_str()), ("action", "reset")],
+        )
+        .await;
     if let Err(panic) = checks {
         std::panic::resume_unwind(panic);
     }
@@ -558,6 +587,7 @@ async fn the_countries_and_sending_hours_an_organizer_saves_reach_the_form_and_t
         (reset, location.as_str()),
         (StatusCode::SEE_OTHER, "/admin/settings?reset=1")
     );
+    assert_eq!(restored, StatusCode::SEE_OTHER);
     assert_eq!(refused_before, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         register_with_phone(&app, &puerto_rico_phone()).await,

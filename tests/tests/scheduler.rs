@@ -21,7 +21,8 @@ use rising_tests::mail::{
     emails_to, feedback_id, hard_bounce, publish_email_event, unique_email, wait_for_emails,
 };
 use rising_tests::sending::{
-    no_zone_is_closed, no_zone_is_open, open_by_area_code, sent_to, zip_where_sending_is,
+    no_zone_is_closed, no_zone_is_open, open_by_area_code, sent_to, wait_for_texts,
+    zip_where_sending_is,
 };
 use rising_tests::{Stack, gatherings, s, spawn_app, unique_phone};
 use serde_json::{Value, json};
@@ -60,18 +61,6 @@ async fn sign_up(app: &Stack, email: &str, phone: &str, zip: &str, event: (&str,
 }
 
 /// Waits (up to 30 s) until `phone` received at least `count` texts; all of them.
-async fn wait_for_texts(app: &Stack, phone: &str, count: usize) -> Vec<String> {
-    let mut texts = Vec::new();
-    for _ in 0..300 {
-        texts = sent_to(app, phone).await;
-        if texts.len() >= count {
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    texts
-}
-
 /// Signs a person up and waits for their confirmations (one email, one text).
 async fn confirmed(app: &Stack, email: &str, phone: &str, zip: &str, event: (&str, &str)) {
     sign_up(app, email, phone, zip, event).await;
@@ -467,6 +456,24 @@ async fn a_recording_an_organizer_publishes_on_the_admin_page_reaches_every_regi
     let path = format!("/admin/trainings/{}/recording", id.as_str());
     let url = "https://rising.example/r/published-on-the-admin-page";
 
+    // The organizers' own wording of the recording's text, saved on the templates page.
+    let wording = "{program}: watch {title} again, whenever suits you: {url} Reply STOP to opt out";
+    let template = "/admin/templates/recording_sms/en";
+    let (status, location, _) = organizer
+        .post(
+            template,
+            &[
+                ("csrf", &organizer.csrf),
+                ("action", "save"),
+                ("text", wording),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/templates?saved=1")
+    );
+
     // Review, then publish; a second click is refused.
     let (status, _, review) = organizer
         .post(&path, &[("csrf", &organizer.csrf), ("url", url)])
@@ -491,7 +498,26 @@ async fn a_recording_an_organizer_publishes_on_the_admin_page_reaches_every_regi
     let host = Host::sign_in(&app, &unique_email("not-an-organizer"), 1).await;
     assert_eq!(host.get("/admin").await.0, StatusCode::FORBIDDEN);
 
-    recording_reaches_each_once(&app, &people, url).await;
+    // Whatever happens, the standard wording comes back (the other tests' texts use it).
+    let delivered = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        recording_reaches_each_once(&app, &people, url).await;
+        for (_, phone) in &people {
+            let texts = sent_to(&app, phone).await;
+            assert!(
+                texts[1].contains("watch Published on the admin page again, whenever suits you"),
+                "the organizers' wording: {}",
+                texts[1]
+            );
+        }
+    }))
+    .await;
+    let (status, _, _) = organizer
+        .post(template, &[("csrf", &organizer.csrf), ("action", "reset")])
+        .await;
+    if let Err(panic) = delivered {
+        std::panic::resume_unwind(panic);
+    }
+    assert_eq!(status, StatusCode::SEE_OTHER);
 }
 
 /// A training starting in 2 hours (no reminder is due for people who register now) and two people

@@ -608,6 +608,7 @@ impl RegisterConfig {
             program: self.program.clone(),
             campaign: self.campaign.clone(),
             from: crate::email::Mailbox::new(&self.program.name, self.email_from.clone()),
+            wordings: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! UCS-2 and cost two or three times as much.
 
 use crate::domain::Language;
+use crate::store::{StoredTemplate, TemplateMessage};
 
 /// The texts of one language.
 #[derive(Debug, Clone, Copy)]
@@ -397,6 +398,30 @@ pub fn catalog(language: Language) -> &'static Catalog {
         Language::En => &EN,
         Language::Es => &ES,
     }
+}
+
+/// The standard wording of a message organizers may reword (`/admin/templates`).
+pub fn standard_wording(message: TemplateMessage, language: Language) -> &'static str {
+    let texts = catalog(language);
+    match message {
+        TemplateMessage::InviteSms => crate::hosting::text::invite_text(language).sms_body,
+        TemplateMessage::ReminderSms => texts.reminder_sms,
+        TemplateMessage::FollowUpSms => texts.follow_up_sms,
+        TemplateMessage::TrainingReminderSms => texts.training_reminder_sms,
+        TemplateMessage::RecordingSms => texts.recording_sms,
+        TemplateMessage::ConfirmGoingSms => texts.form_going_sms,
+        TemplateMessage::ConfirmWaitlistSms => texts.form_waitlist_sms,
+        TemplateMessage::ConfirmTrainingSms => texts.form_training_sms,
+        TemplateMessage::ConfirmJoinedSms => texts.form_joined_sms,
+    }
+}
+
+/// The wording in use: the one organizers stored, else the standard one.
+pub fn wording(stored: &[StoredTemplate], message: TemplateMessage, language: Language) -> &str {
+    stored
+        .iter()
+        .find(|t| t.message == message && t.language == language)
+        .map_or_else(|| standard_wording(message, language), |t| t.text.as_str())
 }
 
 /// Fills `{key}` placeholders. Unknown placeholders are left as they are (a test catches them).

@@ -80,6 +80,13 @@ const FILLER: [&str; 12] = [
 
 /// Every compliance word (opt-out, opt-in, help and erasure; English and Spanish), upper case. None of
 /// them can be a configured keyword or a gathering code.
+/// Whether `text` tells people how to stop: it names an opt-out word, in capitals, as a word of its
+/// own ("Reply STOP to opt out", "Responde PARAR para cancelar").
+pub fn names_an_opt_out_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| STOP_WORDS.contains(&word) || STOP_WORDS_ES.contains(&word))
+}
+
 pub fn compliance_words() -> impl Iterator<Item = &'static str> {
     STOP_WORDS
         .iter()
@@ -217,6 +224,20 @@ fn is_revocation(body: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_opt_out_instruction_names_a_stop_word_in_capitals_as_a_word() {
+        for text in [
+            "Reply STOP to opt out",
+            "Responde PARAR para cancelar.",
+            "(STOP=end)",
+        ] {
+            assert!(names_an_opt_out_word(text), "{text}");
+        }
+        for text in ["Reply stop to opt out", "STOPPING by?", "Nonstop fun", ""] {
+            assert!(!names_an_opt_out_word(text), "{text}");
+        }
+    }
 
     fn stop(body: &str) -> bool {
         matches!(Keyword::recognise(body), Some(Keyword::Stop { .. }))

@@ -20,7 +20,7 @@ pub use gathering::{
     GatheringIdError, GatheringTitle, GatheringTitleError, PRIVATE_ADDRESS_NOTICE,
     is_reserved_word, reserved_words,
 };
-pub use keyword::{Keyword, whole_word};
+pub use keyword::{Keyword, names_an_opt_out_word, whole_word};
 pub use language::Language;
 pub use message_sid::{MessageSid, MessageSidError};
 pub use phone::{PhoneNumber, PhoneNumberError, on_plus_one_plan};

@@ -12,7 +12,7 @@ use crate::email::{TokenKey, TokenKeyError};
 use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::Sealer;
 use crate::secrets::{SecretError, SecretStore};
-use crate::store::{FollowUpStore, GatheringStore, RsvpStore, TrainingStore};
+use crate::store::{FollowUpStore, GatheringStore, RsvpStore, TemplateStore, TrainingStore};
 
 /// The parts of an EventBridge scheduled event the scheduler reads.
 #[derive(Debug, Deserialize)]
@@ -66,7 +66,7 @@ pub struct ScheduledRuns<G, T, F, O, Q, K> {
 
 impl<G, T, F, O, Q, K> ScheduledRuns<G, T, F, O, Q, K>
 where
-    G: GatheringStore + RsvpStore,
+    G: GatheringStore + RsvpStore + TemplateStore,
     T: TrainingStore,
     F: FollowUpStore,
     O: OutboxStore,
@@ -116,6 +116,7 @@ where
             queue: &self.queue,
             sealer: &self.sealer,
             link_key,
+            templates: tokio::sync::OnceCell::new(),
         };
         match scheduler.run(now).await {
             Ok(report) => Ok(report),

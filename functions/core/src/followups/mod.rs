@@ -54,7 +54,8 @@ use crate::outbound::{
 };
 use crate::privacy::{ContactHash, CryptoError, Sealed, Sealer, field_context};
 use crate::store::{
-    FollowUpStore, GatheringStore, RsvpStatus, RsvpStore, StoreError, TrainingStore,
+    FollowUpStore, GatheringStore, RsvpStatus, RsvpStore, StoreError, StoredTemplate,
+    TemplateMessage, TemplateStore, TrainingStore,
 };
 
 /// A message the scheduler sends.
@@ -344,11 +345,14 @@ pub struct Scheduler<'a, G, T, F, O, Q> {
     pub queue: &'a Q,
     pub sealer: &'a Sealer,
     pub link_key: &'a TokenKey,
+    /// The texts organizers reworded (`/admin/templates`), read once per run, when the first text
+    /// is written.
+    pub templates: tokio::sync::OnceCell<Vec<StoredTemplate>>,
 }
 
 impl<G, T, F, O, Q> Scheduler<'_, G, T, F, O, Q>
 where
-    G: GatheringStore + RsvpStore,
+    G: GatheringStore + RsvpStore + TemplateStore,
     T: TrainingStore,
     F: FollowUpStore,
     O: OutboxStore,
@@ -557,7 +561,14 @@ where
         let content = self.content(job, trainings, language, now).await?;
         let values = content.values();
         match queued.channel {
-            Channel::Sms => Ok(render(content.sms, &values)),
+            Channel::Sms => {
+                let templates = self
+                    .templates
+                    .get_or_try_init(|| self.gatherings.templates())
+                    .await?;
+                let wording = crate::messages::wording(templates, content.sms, language);
+                Ok(render(wording, &values))
+            }
             Channel::Email => {
                 let name = self
                     .sealer
@@ -594,7 +605,7 @@ where
         let mut content = Content {
             subject: "",
             body: "",
-            sms: "",
+            sms: TemplateMessage::ReminderSms,
             values: vec![
                 ("program", settings.program.name.clone()),
                 ("safety_url", settings.campaign.safety_url.clone()),
@@ -638,7 +649,7 @@ where
                     FollowUp::After => {
                         content.subject = catalog.follow_up_subject;
                         content.body = catalog.follow_up_body;
-                        content.sms = catalog.follow_up_sms;
+                        content.sms = TemplateMessage::FollowUpSms;
                     }
                     follow_up => {
                         content.subject = if follow_up == FollowUp::SameDay {
@@ -647,7 +658,7 @@ where
                             catalog.reminder_tomorrow_subject
                         };
                         content.body = catalog.reminder_body;
-                        content.sms = catalog.reminder_sms;
+                        content.sms = TemplateMessage::ReminderSms;
                         content.calendar = Some(Calendar {
                             uid: g.id.as_str().to_owned(),
                             title: g.title.as_str().to_owned(),
@@ -680,11 +691,11 @@ where
                 if job.follow_up == FollowUp::Recording {
                     content.subject = catalog.recording_subject;
                     content.body = catalog.recording_body;
-                    content.sms = catalog.recording_sms;
+                    content.sms = TemplateMessage::RecordingSms;
                 } else {
                     content.subject = catalog.reminder_tomorrow_subject;
                     content.body = catalog.training_reminder_body;
-                    content.sms = catalog.training_reminder_sms;
+                    content.sms = TemplateMessage::TrainingReminderSms;
                 }
             }
         }
@@ -802,7 +813,8 @@ struct Calendar {
 struct Content {
     subject: &'static str,
     body: &'static str,
-    sms: &'static str,
+    /// The text's wording: the catalog's, or the organizers' (`/admin/templates`).
+    sms: TemplateMessage,
     values: Vec<(&'static str, String)>,
     calendar: Option<Calendar>,
 }

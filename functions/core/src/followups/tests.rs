@@ -89,6 +89,7 @@ impl World {
             queue: &self.queue,
             sealer: &self.sealer,
             link_key: &self.link_key,
+            templates: tokio::sync::OnceCell::new(),
         }
         .run(now)
         .await
@@ -485,6 +486,55 @@ async fn a_published_recording_reaches_every_registrant_once_and_a_training_is_r
     assert_eq!(report.enqueued, 2, "{report:?}");
     let (_, body) = world.queued().await.pop().unwrap();
     assert!(body.contains("https://meet.example/join"), "{body}");
+}
+
+#[tokio::test]
+async fn the_reminder_text_an_organizer_reworded_is_what_the_scheduler_sends_in_that_language_only()
+{
+    use crate::store::{StoredTemplate, TemplateMessage, TemplateStore};
+    let world = World::new();
+    let organizer = crate::privacy::ContactHash::parse("e.organizer").unwrap();
+    let wording = "{program}: see you {when} at {place} for {title}! STOP to opt out";
+    world
+        .gatherings
+        .put_template(
+            &StoredTemplate {
+                message: TemplateMessage::ReminderSms,
+                language: Language::En,
+                text: wording.to_owned(),
+            },
+            &organizer,
+            start(),
+        )
+        .await
+        .unwrap();
+    let g = world.gathering(None).await;
+    let (ana, bea) = (world.person(1).await, world.person(2).await);
+    world
+        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
+        .await;
+    world
+        .rsvp(&g, &bea, Language::Es, start() - Duration::days(2))
+        .await;
+    world.run(start() - Duration::hours(20)).await;
+    let texts: Vec<String> = world
+        .queued()
+        .await
+        .into_iter()
+        .filter(|(m, _)| m.channel == Channel::Sms)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(texts.len(), 2);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("rising: see you ") && t.contains("12 Maple Street")),
+        "Ana's text in the organizers' words, the address filled in: {texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("recordatorio")),
+        "Bea's Spanish text keeps the standard wording: {texts:?}"
+    );
 }
 
 #[tokio::test]

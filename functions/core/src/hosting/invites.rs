@@ -430,7 +430,7 @@ where
     }
 
     fn render_raw_sms(&self, gathering: &Gathering, host_name: &str, code: &str) -> String {
-        let wording = super::admin::templates::in_use(
+        let wording = crate::messages::wording(
             self.templates,
             crate::store::TemplateMessage::InviteSms,
             gathering.language,

@@ -1696,7 +1696,25 @@ async fn an_organizers_wording_of_the_invitation_is_what_hosts_send_until_it_is_
     let page = text(&w.get("/admin/templates", &organizer.cookie).await);
     assert!(page.contains("{host} invites you to {title}"), "{page}");
     assert!(
-        page.contains("Segments in a typical invitation: 1 (at most 2). GSM-7"),
+        page.contains("Segments in a typical text: 1 (at most 2). GSM-7"),
+        "{page}"
+    );
+    // Every text sent to many at once has its two editors, each counted with its own values.
+    for id in [
+        "invite_sms-es",
+        "reminder_sms-en",
+        "follow_up_sms-es",
+        "training_reminder_sms-en",
+        "recording_sms-es",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}: {page}");
+    }
+    assert!(
+        page.contains("Placeholders: {program} {title} {url}. Keep {url}"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-sample=\"program=rising\ntitle="),
         "{page}"
     );
     assert!(

@@ -17,6 +17,7 @@ use crate::email::{
 use crate::messages::{self, render};
 use crate::outbound::OutboundId;
 use crate::privacy::ContactHash;
+use crate::store::{StoredTemplate, TemplateMessage};
 
 /// A published training recording, for the list every confirmation carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,22 +201,22 @@ pub fn confirmation_email(
     String::from_utf8(mime).map_err(|_| EmailError::Serialise)
 }
 
-/// The confirmation text.
+/// The confirmation text, in the organizers' wording when they reworded it (`wordings`).
 pub fn confirmation_text(
     program: &ProgramConfig,
     campaign: &CampaignConfig,
     confirmed: &Confirmed,
     language: Language,
+    wordings: &[StoredTemplate],
 ) -> String {
-    let catalog = messages::catalog(language);
-    let (template, event) = match confirmed {
-        Confirmed::Going(e) => (catalog.form_going_sms, Some(e)),
-        Confirmed::Waitlisted(e) => (catalog.form_waitlist_sms, Some(e)),
-        Confirmed::Training(e) => (catalog.form_training_sms, Some(e)),
-        Confirmed::Joined { .. } => (catalog.form_joined_sms, None),
+    let (message, event) = match confirmed {
+        Confirmed::Going(e) => (TemplateMessage::ConfirmGoingSms, Some(e)),
+        Confirmed::Waitlisted(e) => (TemplateMessage::ConfirmWaitlistSms, Some(e)),
+        Confirmed::Training(e) => (TemplateMessage::ConfirmTrainingSms, Some(e)),
+        Confirmed::Joined { .. } => (TemplateMessage::ConfirmJoinedSms, None),
     };
     render(
-        template,
+        messages::wording(wordings, message, language),
         &[
             ("program", program.name.as_str()),
             ("title", event.map_or("", |e| e.title.as_str())),

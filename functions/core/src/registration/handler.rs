@@ -28,7 +28,7 @@ use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
 use crate::store::{
-    CampaignRulesStore, GatheringStore, RegistrationStore, RsvpStore, TrainingStore,
+    CampaignRulesStore, GatheringStore, RegistrationStore, RsvpStore, TemplateStore, TrainingStore,
 };
 use crate::web::{content_type, header, insert, is_self_origin, query_param, see_other, source_ip};
 
@@ -75,7 +75,7 @@ enum KeyError {
 impl<S, G, T, O, Q, K> Register<S, G, T, O, Q, K>
 where
     S: RegistrationStore,
-    G: GatheringStore + RsvpStore + CampaignRulesStore,
+    G: GatheringStore + RsvpStore + CampaignRulesStore + TemplateStore,
     T: TrainingStore,
     O: OutboxStore,
     Q: SendQueue,
@@ -255,24 +255,34 @@ where
                 self.thanks_response(request, language, &lines, None)
             };
         }
-        // The countries whose numbers may be texted, as organizers set them: read only for a form
-        // that gives a phone number.
+        // What organizers set that a text depends on (the countries whose numbers may be texted, the
+        // confirmation's wording): read only for a form that gives a phone number.
         let gives_phone = raw.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
         let settings = match gives_phone {
-            true => match self.gatherings.campaign_rules().await {
-                Ok(Some(rules)) => Cow::Owned(self.settings.with_rules(&rules)),
-                Ok(None) => Cow::Borrowed(&self.settings),
-                Err(error) => {
-                    tracing::error!(error = %error, "campaign rules unreadable");
-                    return self.failure(
-                        request,
-                        is_json,
-                        language,
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        cors,
-                    );
+            true => {
+                let (rules, wordings) = tokio::join!(
+                    self.gatherings.campaign_rules(),
+                    self.gatherings.templates()
+                );
+                match (rules, wordings) {
+                    (Ok(None), Ok(wordings)) if wordings.is_empty() => {
+                        Cow::Borrowed(&self.settings)
+                    }
+                    (Ok(rules), Ok(wordings)) => {
+                        Cow::Owned(self.settings.with_organizers(rules.as_ref(), wordings))
+                    }
+                    (Err(error), _) | (_, Err(error)) => {
+                        tracing::error!(error = %error, "campaign rules or wordings unreadable");
+                        return self.failure(
+                            request,
+                            is_json,
+                            language,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            cors,
+                        );
+                    }
                 }
-            },
+            }
             false => Cow::Borrowed(&self.settings),
         };
         let result = match self.keys().await {

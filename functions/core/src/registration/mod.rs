@@ -48,16 +48,27 @@ pub struct Settings {
     pub program: ProgramConfig,
     pub campaign: CampaignConfig,
     pub from: Mailbox,
+    /// The texts organizers reworded (`/admin/templates`): read for a form that gives a phone.
+    pub wordings: Vec<crate::store::StoredTemplate>,
 }
 
 impl Settings {
-    /// These settings with the countries organizers set on `/admin/settings` in place of the
-    /// deployed ones.
-    pub fn with_rules(&self, rules: &crate::store::CampaignRules) -> Settings {
-        Settings {
-            rules: Rules {
+    /// These settings with what organizers set: the countries on `/admin/settings` (if they set
+    /// any) in place of the deployed ones, and the texts they reworded.
+    pub fn with_organizers(
+        &self,
+        rules: Option<&crate::store::CampaignRules>,
+        wordings: Vec<crate::store::StoredTemplate>,
+    ) -> Settings {
+        let rules = match rules {
+            Some(rules) => Rules {
                 phone_countries: rules.phone_countries.clone(),
             },
+            None => self.rules.clone(),
+        };
+        Settings {
+            rules,
+            wordings,
             ..self.clone()
         }
     }
@@ -682,6 +693,7 @@ where
                 &settings.campaign,
                 confirmed,
                 registration.language,
+                &settings.wordings,
             );
             let id = confirm::confirmation_id(person, confirmed, "sms");
             messages.push(NewMessage {

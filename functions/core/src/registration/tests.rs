@@ -298,6 +298,49 @@ async fn ticking_the_sms_box_queues_a_text_and_records_the_consent_wording_shown
 }
 
 #[tokio::test]
+async fn the_confirmation_text_says_what_organizers_wrote_in_the_persons_language() {
+    let mut world = World::new();
+    world.settings.wordings = vec![crate::store::StoredTemplate {
+        message: crate::store::TemplateMessage::ConfirmJoinedSms,
+        language: crate::domain::Language::Es,
+        text: "{program}: bienvenida al movimiento. Grabaciones: {recordings_url} STOP para salir"
+            .to_owned(),
+    }];
+    let mut text_of = async |email: &str, phone: &str, language: &str| {
+        let mut raw = form(email);
+        raw.phone = Some(phone.into());
+        raw.sms_consent = Flag(true);
+        raw.language = Some(language.into());
+        world.register(&raw, "203.0.113.7").await.unwrap();
+        let mut texts = Vec::new();
+        for id in world.queue.ids() {
+            let (channel, _, body) = world.body_of(&id).await;
+            if channel == Channel::Sms {
+                texts.push(body);
+            }
+        }
+        texts.pop().expect("a text")
+    };
+    let es = text_of("bea@example.org", "(202) 555-0144", "es").await;
+    assert!(
+        es.starts_with("rising: bienvenida al movimiento. Grabaciones: https://"),
+        "{es}"
+    );
+    let en = text_of("ana@example.org", "(202) 555-0143", "en").await;
+    assert_eq!(
+        en,
+        crate::messages::render(
+            crate::messages::catalog(crate::domain::Language::En).form_joined_sms,
+            &[
+                ("program", "rising"),
+                ("recordings_url", &world.settings.campaign.recordings_url),
+            ],
+        ),
+        "English keeps the standard wording"
+    );
+}
+
+#[tokio::test]
 async fn a_stop_by_text_outranks_a_later_form_consent() {
     let world = World::new();
     let phone = world

@@ -1,7 +1,9 @@
 //! Port for the message templates organizers reword on `/admin/templates`, implemented by the
 //! gathering adapters (the campaign's configuration lives beside its keywords). A stored template
 //! replaces the catalog's wording for one message and language; removing it brings the catalog's
-//! back. Only the wording is stored: never a name, a number or an address.
+//! back. Only the wording is stored: never a name, a number or an address. Read by the host function
+//! (invitations), `register` (confirmations by text) and the scheduler (reminders, thank-yous,
+//! training links and recordings), once per request or run that writes such a text.
 //!
 //! DynamoDB: one small partition, `TEMPLATE` / `<message>#<language>` (`entity` `template`,
 //! `message`, `language`, `text`, `updated_at`, `updated_by`: the organizer's keyed hash), read whole
@@ -18,20 +20,55 @@ use super::{DynamoGatheringStore, MemoryGatheringStore, StoreError, timestamp};
 use crate::domain::Language;
 use crate::privacy::ContactHash;
 
-/// The messages organizers may reword.
+/// The messages organizers may reword: the texts sent to many people (invitations, confirmations of
+/// the form, the scheduler's reminders and follow-ups).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateMessage {
     /// The text a host's invitation sends.
     InviteSms,
+    /// A gathering's reminder by text, the day before and on the day (the scheduler).
+    ReminderSms,
+    /// The thank-you text after a gathering (the scheduler).
+    FollowUpSms,
+    /// A training's reminder by text, with its join link (the scheduler).
+    TrainingReminderSms,
+    /// A training's recording by text, once published (the scheduler).
+    RecordingSms,
+    /// The text confirming a form's RSVP to a gathering (`register`): the first text to the number.
+    ConfirmGoingSms,
+    /// The text of a form's RSVP that landed on the waitlist.
+    ConfirmWaitlistSms,
+    /// The text confirming a form's registration for a training.
+    ConfirmTrainingSms,
+    /// The text confirming a form's sign-up without an event.
+    ConfirmJoinedSms,
 }
 
 impl TemplateMessage {
-    pub const ALL: [TemplateMessage; 1] = [TemplateMessage::InviteSms];
+    pub const ALL: [TemplateMessage; 9] = [
+        TemplateMessage::InviteSms,
+        TemplateMessage::ConfirmGoingSms,
+        TemplateMessage::ConfirmWaitlistSms,
+        TemplateMessage::ConfirmTrainingSms,
+        TemplateMessage::ConfirmJoinedSms,
+        TemplateMessage::ReminderSms,
+        TemplateMessage::FollowUpSms,
+        TemplateMessage::TrainingReminderSms,
+        TemplateMessage::RecordingSms,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InviteSms => "invite_sms",
+            Self::ReminderSms => "reminder_sms",
+            Self::FollowUpSms => "follow_up_sms",
+            Self::TrainingReminderSms => "training_reminder_sms",
+            Self::RecordingSms => "recording_sms",
+            Self::ConfirmGoingSms => "confirm_going_sms",
+            Self::ConfirmWaitlistSms => "confirm_waitlist_sms",
+            Self::ConfirmTrainingSms => "confirm_training_sms",
+            Self::ConfirmJoinedSms => "confirm_joined_sms",
         }
     }
 

@@ -664,7 +664,7 @@ where
                     None => Editor {
                         message,
                         language: of,
-                        text: templates::in_use(&stored, message, of).to_owned(),
+                        text: crate::messages::wording(&stored, message, of).to_owned(),
                         reworded: stored
                             .iter()
                             .any(|t| t.message == message && t.language == of),
@@ -709,7 +709,7 @@ where
         }
         let text = form_value(request, "text").unwrap_or_default();
         let t = template_text(language);
-        match templates::check_invite_sms(&text, &self.settings.program.name, t) {
+        match templates::check(message, &text, &self.settings.program.name, t) {
             Ok(text) => {
                 let template = StoredTemplate {
                     message,
