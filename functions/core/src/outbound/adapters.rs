@@ -220,42 +220,72 @@ const SQS_BATCH_MAX: usize = 10;
 /// SQS's longest delivery delay.
 const SQS_MAX_DELAY_SECONDS: u64 = 900;
 
+/// `SendMessageBatch` requests of one `send` in flight at once: a host's 200 invitations are 20
+/// requests, and SQS answers each in milliseconds whatever the others do.
+const SQS_BATCHES_IN_FLIGHT: usize = 4;
+
+impl SqsSendQueue {
+    /// Sends one `SendMessageBatch` of at most [`SQS_BATCH_MAX`] messages; the positions (in `chunk`)
+    /// SQS accepted.
+    async fn send_batch(
+        &self,
+        chunk: &[(QueuedMessage, Duration)],
+    ) -> Result<Vec<usize>, QueueError> {
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (i, (message, delay)) in chunk.iter().enumerate() {
+            let body = serde_json::to_string(message).map_err(|e| QueueError {
+                operation: "serialize",
+                source: Box::new(e),
+            })?;
+            let delay = i32::try_from(delay.as_secs().min(SQS_MAX_DELAY_SECONDS)).unwrap_or(0);
+            let entry = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .delay_seconds(delay)
+                .build()
+                .map_err(|e| QueueError {
+                    operation: "build SendMessageBatch",
+                    source: Box::new(e),
+                })?;
+            entries.push(entry);
+        }
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| QueueError {
+                operation: "SendMessageBatch",
+                source: Box::new(e),
+            })?;
+        Ok(output
+            .successful
+            .iter()
+            .filter_map(|ok| ok.id.parse::<usize>().ok())
+            .collect())
+    }
+}
+
 impl SendQueue for SqsSendQueue {
     async fn send(&self, messages: &[(QueuedMessage, Duration)]) -> Result<Vec<bool>, QueueError> {
+        use futures::StreamExt;
         let mut accepted = vec![false; messages.len()];
-        for (chunk_index, chunk) in messages.chunks(SQS_BATCH_MAX).enumerate() {
-            let mut entries = Vec::with_capacity(chunk.len());
-            for (i, (message, delay)) in chunk.iter().enumerate() {
-                let body = serde_json::to_string(message).map_err(|e| QueueError {
-                    operation: "serialize",
-                    source: Box::new(e),
-                })?;
-                let delay = i32::try_from(delay.as_secs().min(SQS_MAX_DELAY_SECONDS)).unwrap_or(0);
-                let entry = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .delay_seconds(delay)
-                    .build()
-                    .map_err(|e| QueueError {
-                        operation: "build SendMessageBatch",
-                        source: Box::new(e),
-                    })?;
-                entries.push(entry);
-            }
-            let output = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| QueueError {
-                    operation: "SendMessageBatch",
-                    source: Box::new(e),
-                })?;
-            for ok in output.successful {
-                if let Ok(i) = ok.id.parse::<usize>() {
-                    accepted[chunk_index * SQS_BATCH_MAX + i] = true;
+        let requests: Vec<_> = messages
+            .chunks(SQS_BATCH_MAX)
+            .enumerate()
+            .map(|(chunk_index, chunk)| {
+                let request = self.send_batch(chunk);
+                async move { request.await.map(|ok| (chunk_index, ok)) }
+            })
+            .collect();
+        let mut batches = futures::stream::iter(requests).buffer_unordered(SQS_BATCHES_IN_FLIGHT);
+        while let Some(batch) = batches.next().await {
+            let (chunk_index, ok) = batch?;
+            for i in ok {
+                if let Some(slot) = accepted.get_mut(chunk_index * SQS_BATCH_MAX + i) {
+                    *slot = true;
                 }
             }
         }
