@@ -209,6 +209,20 @@ impl Producer {
             .next()
     }
 
+    /// Whether the worker deferred the message to the recipient's sending hours, within 30 s.
+    pub async fn deferred(&self, queued: &QueuedMessage) -> bool {
+        for _ in 0..300 {
+            let item = self.item(queued).await;
+            if item.and_then(|i| i.get("deferred").and_then(|v| v.as_bool().ok()).copied())
+                == Some(true)
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     pub async fn status(&self, queued: &QueuedMessage) -> Option<String> {
         self.item(queued)
             .await

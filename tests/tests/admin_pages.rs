@@ -546,18 +546,10 @@ async fn the_countries_hours_and_wording_organizers_save_reach_the_form_and_the_
             let queued = producer
                 .invite_at(&phone, &zip, "Late for our hours.")
                 .await;
-            let mut deferred = false;
-            for _ in 0..300 {
-                let item = app
-                    .query_pk(&format!("OUTBOX#{}", queued.id.as_str()))
-                    .await;
-                if item[0].get("deferred").and_then(|v| v.as_bool().ok()) == Some(&true) {
-                    deferred = true;
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            assert!(deferred, "the worker deferred it to the organizers' hours");
+            assert!(
+                producer.deferred(&queued).await,
+                "the worker deferred it to the organizers' hours"
+            );
             assert_eq!(producer.status(&queued).await.as_deref(), Some("pending"));
             assert!(
                 rising_tests::sending::sent_to(&app, &phone)

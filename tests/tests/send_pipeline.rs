@@ -92,18 +92,7 @@ async fn an_invite_at_night_waits_on_the_queue_instead_of_waking_anyone() {
     let phone = unique_phone();
     let zip = zip_where_sending_is(&phone, false);
     let queued = producer.invite_at(&phone, &zip, "Late invitation.").await;
-    let mut deferred = false;
-    for _ in 0..300 {
-        let item = app
-            .query_pk(&format!("OUTBOX#{}", queued.id.as_str()))
-            .await;
-        if item[0].get("deferred").and_then(|v| v.as_bool().ok()) == Some(&true) {
-            deferred = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(deferred, "the worker deferred it");
+    assert!(producer.deferred(&queued).await, "the worker deferred it");
     assert_eq!(producer.status(&queued).await.as_deref(), Some("pending"));
     assert!(sent_to(&app, &phone).await.is_empty());
     let progress = app.outbox().progress(&producer.batch).await.unwrap();

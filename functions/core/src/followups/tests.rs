@@ -95,6 +95,18 @@ impl World {
         .await
     }
 
+    /// A gathering with two people going: Ana, who reads English, and Bea, who reads Spanish (both by
+    /// email and text).
+    async fn ana_and_bea_going(&self) -> Gathering {
+        let g = self.gathering(None).await;
+        let (ana, bea) = (self.person(1).await, self.person(2).await);
+        self.rsvp(&g, &ana, Language::En, start() - Duration::days(3))
+            .await;
+        self.rsvp(&g, &bea, Language::Es, start() - Duration::days(2))
+            .await;
+        g
+    }
+
     /// A gathering at a private home, starting at [`start`], for two hours, with room for `capacity`.
     async fn gathering(&self, capacity: Option<u32>) -> Gathering {
         let id = GatheringId::random();
@@ -299,14 +311,7 @@ fn the_scheduled_events_time_is_the_runs_now_and_anything_else_is_refused() {
 async fn the_day_before_everyone_going_gets_one_reminder_by_email_and_text_with_the_private_address()
  {
     let world = World::new();
-    let g = world.gathering(None).await;
-    let (ana, bea) = (world.person(1).await, world.person(2).await);
-    world
-        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
-        .await;
-    world
-        .rsvp(&g, &bea, Language::Es, start() - Duration::days(2))
-        .await;
+    world.ana_and_bea_going().await;
 
     // Too early: nothing is due.
     let early = world.run(start() - Duration::hours(30)).await;
@@ -508,14 +513,7 @@ async fn the_reminder_text_an_organizer_reworded_is_what_the_scheduler_sends_in_
         )
         .await
         .unwrap();
-    let g = world.gathering(None).await;
-    let (ana, bea) = (world.person(1).await, world.person(2).await);
-    world
-        .rsvp(&g, &ana, Language::En, start() - Duration::days(3))
-        .await;
-    world
-        .rsvp(&g, &bea, Language::Es, start() - Duration::days(2))
-        .await;
+    world.ana_and_bea_going().await;
     world.run(start() - Duration::hours(20)).await;
     let texts: Vec<String> = world
         .queued()

@@ -28,7 +28,8 @@ use crate::outbound::{OutboxStore, SendQueue};
 use crate::privacy::{ContactHasher, Sealer};
 use crate::secrets::SecretStore;
 use crate::store::{
-    CampaignRulesStore, GatheringStore, RegistrationStore, RsvpStore, TemplateStore, TrainingStore,
+    CampaignRulesStore, GatheringStore, RegistrationStore, RsvpStore, StoreError, TemplateStore,
+    TrainingStore,
 };
 use crate::web::{content_type, header, insert, is_self_origin, query_param, see_other, source_ip};
 
@@ -255,48 +256,15 @@ where
                 self.thanks_response(request, language, &lines, None)
             };
         }
-        // What organizers set that a text depends on (the countries whose numbers may be texted, the
-        // confirmation's wording): read only for a form that gives a phone number.
-        let gives_phone = raw.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
-        let settings = match gives_phone {
-            true => {
-                let (rules, wordings) = tokio::join!(
-                    self.gatherings.campaign_rules(),
-                    self.gatherings.templates()
-                );
-                match (rules, wordings) {
-                    (Ok(None), Ok(wordings)) if wordings.is_empty() => {
-                        Cow::Borrowed(&self.settings)
-                    }
-                    (Ok(rules), Ok(wordings)) => {
-                        Cow::Owned(self.settings.with_organizers(rules.as_ref(), wordings))
-                    }
-                    (Err(error), _) | (_, Err(error)) => {
-                        tracing::error!(error = %error, "campaign rules or wordings unreadable");
-                        return self.failure(
-                            request,
-                            is_json,
-                            language,
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            cors,
-                        );
-                    }
+        let (settings, keys) = match (self.settings_for(&raw).await, self.keys().await) {
+            (Ok(settings), Ok(keys)) => (settings, keys),
+            (settings, keys) => {
+                if let Err(error) = settings {
+                    tracing::error!(error = %error, "campaign rules or wordings unreadable");
                 }
-            }
-            false => Cow::Borrowed(&self.settings),
-        };
-        let result = match self.keys().await {
-            Ok(keys) => {
-                let client = Client {
-                    ip: source_ip(request),
-                    origin: origin.clone(),
-                };
-                self.registrar(keys, &settings)
-                    .register(&raw, None, &client, now)
-                    .await
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "registration keys unavailable");
+                if let Err(error) = keys {
+                    tracing::error!(error = %error, "registration keys unavailable");
+                }
                 return self.failure(
                     request,
                     is_json,
@@ -306,6 +274,14 @@ where
                 );
             }
         };
+        let client = Client {
+            ip: source_ip(request),
+            origin: origin.clone(),
+        };
+        let result = self
+            .registrar(keys, &settings)
+            .register(&raw, None, &client, now)
+            .await;
         match result {
             Ok(answer) => {
                 if is_json {
@@ -382,6 +358,25 @@ where
         } else {
             self.error_page(request, status, message)
         }
+    }
+
+    /// The settings a form is registered with: for a form that gives a phone number, with what
+    /// organizers set that its text depends on (the countries whose numbers may be texted, the
+    /// confirmation's wording), read concurrently.
+    async fn settings_for(&self, raw: &RawForm) -> Result<Cow<'_, Settings>, StoreError> {
+        if raw.phone.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            return Ok(Cow::Borrowed(&self.settings));
+        }
+        let (rules, wordings) = tokio::join!(
+            self.gatherings.campaign_rules(),
+            self.gatherings.templates()
+        );
+        let (rules, wordings) = (rules?, wordings?);
+        Ok(if rules.is_none() && wordings.is_empty() {
+            Cow::Borrowed(&self.settings)
+        } else {
+            Cow::Owned(self.settings.with_organizers(rules.as_ref(), wordings))
+        })
     }
 
     fn failure(
