@@ -10,11 +10,36 @@
 use std::sync::{Arc, LazyLock};
 
 pub use aws_config::SdkConfig;
-use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use base64::Engine as _;
 
-pub async fn load() -> SdkConfig {
+/// The shared config of a Lambda function, from its environment only: the region (`AWS_REGION`),
+/// the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`: Lambda sets them) and, for the local emulators, `AWS_ENDPOINT_URL`. Retries,
+/// timeouts and the rest are the SDK clients' defaults. aws-config's default chains (profile files,
+/// SSO, web identity through STS, the instance metadata service) are never needed in Lambda; leaving
+/// them out keeps their code out of every function and their work out of every cold start.
+pub fn load() -> SdkConfig {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut builder = SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ));
+    builder.set_region(
+        var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .map(Region::new),
+    );
+    builder.set_endpoint_url(var("AWS_ENDPOINT_URL"));
+    builder.build()
+}
+
+/// The shared config of a program that runs on a person's machine (the organizers' command line, the
+/// seeding tool): aws-config's default chains, so profiles, SSO and assumed roles work.
+pub async fn load_with_profiles() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(http_client())
         .load()

@@ -15,7 +15,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = EmailEventsConfig::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let store = DynamoEmailEventStore::new(aws::dynamodb(&sdk), config.table_name.clone());
     let app = EmailEvents::new(config, store, SsmSecretStore::new(aws::ssm(&sdk)));
     lambda_runtime::run(service_fn(|event: LambdaEvent<SnsEvent>| async {

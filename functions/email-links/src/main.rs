@@ -13,7 +13,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = EmailLinksConfig::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoLinkStore::new(dynamodb.clone(), config.table_name.clone());
     let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());

@@ -13,7 +13,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = EventsPublisherConfig::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let dynamodb = aws::dynamodb(&sdk);
     let app = Publisher::new(
         EventBridgeBus::new(aws::eventbridge(&sdk), config.event_bus_name),

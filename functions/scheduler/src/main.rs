@@ -18,7 +18,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SchedulerConfig::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let dynamodb = aws::dynamodb(&sdk);
     let table = config.table_name.clone();
     let app = ScheduledRuns::new(

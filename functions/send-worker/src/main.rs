@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let config = SendWorkerConfig::from_env()?;
     // The area-code map behind quiet hours is built on first use (about a millisecond); do it beside init.
     std::thread::spawn(quiet_hours::preload);
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let worker = ProductionWorker::from_config(&config, &sdk)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
         Ok::<_, Error>(

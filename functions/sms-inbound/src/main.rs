@@ -14,7 +14,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SmsInboundConfig::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoInboundStore::new(dynamodb.clone(), config.table_name.clone());
     let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());

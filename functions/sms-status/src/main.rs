@@ -12,7 +12,7 @@ use rising_core::{aws, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SmsStatusConfig::from_env()?;
-    let sdk = aws::load().await;
+    let sdk = aws::load();
     let store = DynamoDeliveryStore::new(aws::dynamodb(&sdk), config.table_name.clone());
     let app = SmsStatus::new(config, store, SsmSecretStore::new(aws::ssm(&sdk)));
     lambda_http::run(service_fn(|request| async {

@@ -358,7 +358,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         .table
         .or_else(|| env("TABLE_NAME"))
         .ok_or(CliError::MissingEnv("TABLE_NAME"))?;
-    let sdk = rising_core::aws::load().await;
+    let sdk = rising_core::aws::load_with_profiles().await;
     let dynamodb = rising_core::aws::dynamodb(&sdk);
     let admin = DynamoAdminStore::new(dynamodb.clone(), table.clone());
     let now = OffsetDateTime::now_utc();

@@ -465,7 +465,7 @@ async fn run() -> Result<(), SeedError> {
         source,
     })?;
 
-    let sdk = rising_core::aws::load().await;
+    let sdk = rising_core::aws::load_with_profiles().await;
     let dynamodb = rising_core::aws::dynamodb(&sdk);
     let trainings = DynamoTrainingStore::new(dynamodb.clone(), args.table.clone());
     let store = DynamoGatheringStore::new(dynamodb, args.table);
