@@ -306,7 +306,7 @@ async fn the_confirmation_text_says_what_organizers_wrote_in_the_persons_languag
         text: "{program}: bienvenida al movimiento. Grabaciones: {recordings_url} STOP para salir"
             .to_owned(),
     }];
-    let mut text_of = async |email: &str, phone: &str, language: &str| {
+    let text_of = async |email: &str, phone: &str, language: &str| {
         let mut raw = form(email);
         raw.phone = Some(phone.into());
         raw.sms_consent = Flag(true);
