@@ -65,9 +65,15 @@ impl SendingHours {
         end: FEDERAL_END,
     };
 
-    /// From `start` (08 to 19) to `end` (after the start, 21 at the latest), or `None`.
+    /// The hours a start may be: 08 to 19.
+    pub const STARTS: std::ops::RangeInclusive<u8> = LAW_START..=FLORIDA_END - 1;
+    /// The hours an end may be: 09 to 21 (and after its start).
+    pub const ENDS: std::ops::RangeInclusive<u8> = LAW_START + 1..=FEDERAL_END;
+
+    /// From `start` (one of [`Self::STARTS`]) to `end` (one of [`Self::ENDS`], after the start), or
+    /// `None`.
     pub fn new(start: u8, end: u8) -> Option<Self> {
-        ((LAW_START..FLORIDA_END).contains(&start) && start < end && end <= FEDERAL_END)
+        (Self::STARTS.contains(&start) && Self::ENDS.contains(&end) && start < end)
             .then_some(Self { start, end })
     }
 

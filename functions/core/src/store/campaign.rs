@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dynamo_util::{dynamo_err, to_item};
+use super::dynamo_util::{dynamo_err, put_item};
 use super::{DynamoGatheringStore, MemoryGatheringStore, StoreError, timestamp};
 use crate::outbound::SendingHours;
 use crate::privacy::ContactHash;
@@ -182,14 +182,7 @@ impl CampaignRulesStore for DynamoGatheringStore {
             updated_at: timestamp(now),
             updated_by: by.as_str().to_owned(),
         };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(dynamo_err("PutItem"))?;
-        Ok(())
+        put_item(self.client(), self.table(), &item).await
     }
 
     #[tracing::instrument(name = "store.reset_campaign_rules", skip_all)]

@@ -38,6 +38,22 @@ pub(crate) fn to_item<T: Serialize>(
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Writes a record, replacing any item with its key (an unconditional PutItem).
+pub(crate) async fn put_item<T: Serialize>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(to_item(value)?))
+        .send()
+        .await
+        .map_err(dynamo_err("PutItem"))?;
+    Ok(())
+}
+
 /// The partition of everything about one contact detail: `CONTACT#<keyed hash>`.
 pub(crate) fn contact_key(hash: &ContactHash) -> String {
     format!("CONTACT#{}", hash.as_str())

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::dynamo_util::{dynamo_err, to_item};
+use super::dynamo_util::{dynamo_err, put_item, to_item};
 use super::host::{
     HostProfile, HostSession, HostStore, LoginLink, live, login_collision, no_profile,
 };
@@ -266,14 +266,12 @@ impl HostStore for DynamoHostStore {
 
     #[tracing::instrument(name = "store.put_session", skip_all)]
     async fn put_session(&self, session: &HostSession) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&SessionItem::from_session(session))?))
-            .send()
-            .await
-            .map_err(dynamo_err("PutItem"))?;
-        Ok(())
+        put_item(
+            &self.client,
+            &self.table,
+            &SessionItem::from_session(session),
+        )
+        .await
     }
 
     #[tracing::instrument(name = "store.session", skip_all)]

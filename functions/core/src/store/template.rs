@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dynamo_util::{dynamo_err, query_all, to_item};
+use super::dynamo_util::{dynamo_err, put_item, query_all};
 use super::{DynamoGatheringStore, MemoryGatheringStore, StoreError, timestamp};
 use crate::domain::Language;
 use crate::privacy::ContactHash;
@@ -158,14 +158,7 @@ impl TemplateStore for DynamoGatheringStore {
             updated_at: timestamp(now),
             updated_by: by.as_str().to_owned(),
         };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(to_item(&item)?))
-            .send()
-            .await
-            .map_err(dynamo_err("PutItem"))?;
-        Ok(())
+        put_item(self.client(), self.table(), &item).await
     }
 
     #[tracing::instrument(name = "store.reset_template", skip_all, fields(message = message.as_str(), language = language.code()))]
