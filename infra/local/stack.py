@@ -11,22 +11,24 @@ local implementation of the Lambda Runtime API. When everything answers it write
 (KEY=VALUE lines) and prints `rising local stack ready: GATEWAY_URL=...`. Every created resource is in it as
 <LOGICAL_ID>_<ATTR> (a queue: SEND_QUEUE_URL, SEND_QUEUE_ARN, SEND_QUEUE_NAME, SEND_DEAD_LETTER_QUEUE_URL ...).
 
-It also plays Lambda's SQS event source (moto's own ignores ReportBatchItemFailures): for every `Type: SQS` event
-of a function, with its settings from the template (BatchSize, default 10; MaximumBatchingWindowInSeconds;
-FunctionResponseTypes; ScalingConfig.MaximumConcurrency, default 2 locally; Enabled), that many pollers each
-long-poll the queue (ReceiveMessage of up to 10, WaitTimeSeconds 2, all system and message attributes), fill the
-batch until it is full or the batching window closes, and invoke the function with the records Lambda delivers
-(messageId, receiptHandle, body, attributes, messageAttributes in camelCase, md5OfBody, md5OfMessageAttributes,
-eventSource, eventSourceARN, awsRegion). Then, as Lambda: a failed invocation (error, timeout, crash) deletes
-nothing; a successful one deletes the whole batch, or with ReportBatchItemFailures all but the messages its
-`batchItemFailures` names (an itemIdentifier that is empty or not in the batch, or a response that is not JSON,
-fails the whole batch). What is not deleted comes back after the queue's VisibilityTimeout, with a higher
-ApproximateReceiveCount, and moto moves it to the dead-letter queue once it was received the RedrivePolicy's
-maxReceiveCount times. The function runs up to MaximumConcurrency instances for its queue (plus --concurrency
-for HTTP routes). The log says counts, message ids and outcomes, never a body. The queue's visibility timeout is
-the template's; a test that wants quick redeliveries on the real template can lower it on the running stack
-(SetQueueAttributes VisibilityTimeout), which the pollers honour from their next receive. Ctrl-C/SIGTERM stops
-the pollers (no new batch), then the functions; a batch in flight is not deleted and comes back later.
+It also plays Lambda's SQS event source (moto's own ignores ReportBatchItemFailures): for every `Type: SQS` event of
+a function, with its settings from the template (BatchSize, default 10; MaximumBatchingWindowInSeconds;
+FunctionResponseTypes; ScalingConfig.MaximumConcurrency, default 2 locally; Enabled), a receiver long-polls the
+queue (ReceiveMessage of up to 10, WaitTimeSeconds 2, all system and message attributes), fills a batch until it is
+full or the batching window closes and keeps up to two batches ready, and that many invokers each take the next
+ready batch and invoke the function with the records Lambda delivers (messageId, receiptHandle, body, attributes,
+messageAttributes in camelCase, md5OfBody, md5OfMessageAttributes, eventSource, eventSourceARN, awsRegion). Then, as
+Lambda: a failed invocation (error, timeout, crash) deletes nothing; a successful one deletes the whole batch, or
+with ReportBatchItemFailures all but the messages its `batchItemFailures` names (an itemIdentifier that is empty or
+not in the batch, or a response that is not JSON, fails the whole batch). What is not deleted comes back after the
+queue's VisibilityTimeout, with a higher ApproximateReceiveCount, and moto moves it to the dead-letter queue once it
+was received the RedrivePolicy's maxReceiveCount times. Deletes run apart from the invokers, as receives do, so an
+instance goes from one batch to the next without waiting for SQS. The function runs up to MaximumConcurrency
+instances for its queue (plus --concurrency for HTTP routes). The log says counts, message ids and outcomes, never a
+body. The queue's visibility timeout is the template's; a test that wants quick redeliveries on the real template
+can lower it on the running stack (SetQueueAttributes VisibilityTimeout), which the pollers honour from their next
+receive. Ctrl-C/SIGTERM stops the pollers (no new batch), then the functions; a batch in flight is not deleted and
+comes back later.
 
 It plays Lambda's SNS event source too: for every `Type: SNS` event (Topic, FilterPolicy, FilterPolicyScope) it
 subscribes an internal listener (127.0.0.1, a free port; not the gateway) to the topic in moto with protocol
@@ -91,6 +93,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -2025,6 +2028,8 @@ SQS_GATHER_INTERVAL_S = 0.1  # how often a poller asks for more messages while a
 SQS_DEFAULT_BATCH_SIZE = 10
 SQS_DEFAULT_MAX_CONCURRENCY = 2  # AWS scales pollers up when ScalingConfig is absent; locally two
 SQS_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long a batch waits for a free instance of its function
+SQS_READY_BATCHES = 2  # batches a mapping's receiver keeps received ahead of a free invoker
+SQS_STOP_CHECK_S = 0.2  # how often a waiting receiver or invoker looks whether the stack is stopping
 # Message system attributes of a record, in the order Lambda writes them; any other one SQS returns follows.
 SQS_RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber", "MessageGroupId", "SenderId",
                          "MessageDeduplicationId", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader")
@@ -2236,11 +2241,17 @@ def sqs_batch_failures(outcome: str | None, payload: bytes, message_ids: list[st
 
 
 class SqsPoller:
-    """Plays one SQS event source mapping: `max_concurrency` loops, each receiving a batch (a long poll, then more
-    until the batch is full or the batching window closes), invoking the function with it through the function's
-    pool and deleting the messages that succeeded. Failed messages are left alone: SQS makes them visible again
-    after the queue's visibility timeout and moves them to the dead-letter queue after the RedrivePolicy's
-    maxReceiveCount (moto does both). One receive at a time per mapping, so two loops never share a message."""
+    """Plays one SQS event source mapping: `max_concurrency` invokers, each taking the next batch, invoking the
+    function with it through the function's pool and handing the messages that succeeded to a deleter. Failed
+    messages are left alone: SQS makes them visible again after the queue's visibility timeout and moves them to the
+    dead-letter queue after the RedrivePolicy's maxReceiveCount (moto does both).
+
+    Like Lambda's pollers, receiving runs apart from the function: one receiver gathers batches (a long poll, then
+    more until the batch is full or the batching window closes) and keeps up to SQS_READY_BATCHES of them ready, so
+    that an instance that finishes a batch starts the next one without waiting for SQS, and deletes happen while the
+    next batch runs. One receive at a time per mapping, so two batches never share a message. A batch waiting ready
+    is in flight: its visibility timeout runs, which is why AWS asks for a visibility timeout of six times the
+    function's timeout."""
 
     def __init__(self, source: SqsEventSource, pool: FunctionPool, sqs: Any, region: str, timeout_s: float,
                  quiet: bool = False, receiver: Any = None):
@@ -2253,22 +2264,32 @@ class SqsPoller:
         self.quiet = quiet
         self.prefix = f"sqs {source.queue}"
         self.stopping = threading.Event()
-        self._receive_lock = threading.Lock()
+        self._ready: queue.Queue[list[dict]] = queue.Queue(maxsize=SQS_READY_BATCHES)
+        self._done: queue.Queue[tuple[list[dict], Any] | None] = queue.Queue()
         self.threads: list[threading.Thread] = []
+        self._deleter: threading.Thread | None = None
 
     def start(self) -> None:
+        name = f"sqs-{self.source.queue}"
+        self.threads.append(threading.Thread(target=self._receive_loop, daemon=True, name=f"{name}-receiver"))
         for i in range(self.source.max_concurrency):
-            t = threading.Thread(target=self._loop, daemon=True, name=f"sqs-{self.source.queue}-{i + 1}")
-            self.threads.append(t)
+            self.threads.append(threading.Thread(target=self._invoke_loop, daemon=True, name=f"{name}-{i + 1}"))
+        self._deleter = threading.Thread(target=self._delete_loop, daemon=True, name=f"{name}-deleter")
+        for t in [*self.threads, self._deleter]:
             t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stops receiving and invoking, then deletes what finished (within `timeout`); batches received and not
+        yet invoked come back after their visibility timeout."""
         self.stopping.set()
         deadline = time.monotonic() + timeout
         for t in self.threads:
             t.join(max(deadline - time.monotonic(), 0))
+        if self._deleter is not None:
+            self._done.put(None)
+            self._deleter.join(max(deadline - time.monotonic(), 0))
 
-    def _loop(self) -> None:
+    def _receive_loop(self) -> None:
         failures = 0
         while not self.stopping.is_set():
             try:
@@ -2282,12 +2303,34 @@ class SqsPoller:
                     log(self.prefix, f"receiving failed: {type(e).__name__}; retrying")
                 self.stopping.wait(min(failures, 5))
                 continue
-            if batch:
+            while batch and not self.stopping.is_set():
                 try:
-                    self._process(batch)
-                except Exception as e:  # a bug here must not end the poller; the batch comes back later
-                    log(self.prefix, f"handling a batch of {len(batch)} failed: {type(e).__name__}")
-                    self.stopping.wait(1)
+                    self._ready.put(batch, timeout=SQS_STOP_CHECK_S)
+                    break
+                except queue.Full:
+                    continue
+
+    def _invoke_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                batch = self._ready.get(timeout=SQS_STOP_CHECK_S)
+            except queue.Empty:
+                continue
+            try:
+                self._done.put((batch, self._invoke(batch)))
+            except Exception as e:  # a bug here must not end the poller; the batch comes back later
+                log(self.prefix, f"handling a batch of {len(batch)} failed: {type(e).__name__}")
+                self.stopping.wait(1)
+
+    def _delete_loop(self) -> None:
+        while True:
+            item = self._done.get()
+            if item is None:
+                return
+            try:
+                self._settle(*item)
+            except Exception as e:  # never a message's contents
+                log(self.prefix, f"settling a batch of {len(item[0])} failed: {type(e).__name__}")
 
     def _receive_some(self, count: int, wait_s: int) -> list[dict]:
         return self.receiver.receive_message(
@@ -2296,28 +2339,28 @@ class SqsPoller:
 
     def _receive(self) -> list[dict]:
         src = self.source
-        with self._receive_lock:
-            if self.stopping.is_set():
-                return []
-            batch = self._receive_some(min(10, src.batch_size), SQS_POLL_WAIT_S)
-            if batch and src.batching_window_s:
-                deadline = time.monotonic() + src.batching_window_s
-                while len(batch) < src.batch_size and not self.stopping.is_set():
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    more = self._receive_some(min(10, src.batch_size - len(batch)), 0)
-                    if more:
-                        batch.extend(more)
-                    else:
-                        self.stopping.wait(min(SQS_GATHER_INTERVAL_S, remaining))
-            return batch
+        batch = self._receive_some(min(10, src.batch_size), SQS_POLL_WAIT_S)
+        if batch and src.batching_window_s:
+            deadline = time.monotonic() + src.batching_window_s
+            while len(batch) < src.batch_size and not self.stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                more = self._receive_some(min(10, src.batch_size - len(batch)), 0)
+                if more:
+                    batch.extend(more)
+                else:
+                    self.stopping.wait(min(SQS_GATHER_INTERVAL_S, remaining))
+        return batch
 
-    def _process(self, batch: list[dict]) -> None:
+    def _invoke(self, batch: list[dict]) -> Any:
+        event = json.dumps(sqs_event(batch, self.source.queue_arn, self.region)).encode()
+        return self.pool.invoke(event, self.timeout_s, max(SQS_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
+
+    def _settle(self, batch: list[dict], inv: Any) -> None:
+        """Deletes the messages of an invoked batch that succeeded and logs what became of the batch."""
         src = self.source
         ids = [m["MessageId"] for m in batch]
-        event = json.dumps(sqs_event(batch, src.queue_arn, self.region)).encode()
-        inv = self.pool.invoke(event, self.timeout_s, max(SQS_INVOKE_QUEUE_TIMEOUT_S, self.timeout_s))
         failed, reason = sqs_batch_failures(inv.outcome, inv.payload, ids, src.report_batch_item_failures)
         done = [m for m in batch if m["MessageId"] not in failed]
         try:

@@ -14,10 +14,12 @@ import signal
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -205,6 +207,78 @@ def sources_of(template: dict, params: dict | None = None):
     attrs = {"Jobs": {"Ref": URL, "Arn": ARN, "QueueUrl": URL}}
     resolver = Resolver(template, params or {"Concurrency": "4"}, "us-east-1", lambda lid: attrs[lid])
     return sqs_event_sources(template, resolver, QUEUES)
+
+
+class _SlowSqs:
+    """A queue of 10-message batches whose receives and deletes take a while, as moto's do under load."""
+
+    def __init__(self, messages: int, receive_s: float, delete_s: float):
+        self.waiting = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": "{}"} for i in range(messages)]
+        self.receive_s, self.delete_s = receive_s, delete_s
+        self.deleted: list[tuple[str, float]] = []
+        self.lock = threading.Lock()
+
+    def receive_message(self, MaxNumberOfMessages: int, WaitTimeSeconds: int, **_):
+        time.sleep(self.receive_s)
+        with self.lock:
+            got, self.waiting = self.waiting[:MaxNumberOfMessages], self.waiting[MaxNumberOfMessages:]
+        if not got:
+            time.sleep(min(WaitTimeSeconds, 0.05))
+        return {"Messages": got}
+
+    def delete_message_batch(self, Entries: list[dict], **_):
+        time.sleep(self.delete_s)
+        with self.lock:
+            self.deleted.extend((e["ReceiptHandle"], time.monotonic()) for e in Entries)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+
+class _TimedPool:
+    """A function that takes `run_s` per batch and reports the ids in `fail` as failed."""
+
+    def __init__(self, run_s: float, fail: set[str] = frozenset()):
+        self.run_s, self.fail = run_s, fail
+        self.spec = SimpleNamespace(binary="fake-function")
+        self.runs: list[tuple[float, float, list[str]]] = []
+
+    def invoke(self, event: bytes, timeout_s: float, queue_timeout_s: float):
+        started = time.monotonic()
+        ids = [r["messageId"] for r in json.loads(event)["Records"]]
+        time.sleep(self.run_s)
+        self.runs.append((started, time.monotonic(), ids))
+        failures = [{"itemIdentifier": i} for i in ids if i in self.fail]
+        return SimpleNamespace(outcome="ok", payload=json.dumps({"batchItemFailures": failures}).encode())
+
+
+class PollerPipelineTest(unittest.TestCase):
+    def poll(self, sqs: _SlowSqs, pool: _TimedPool, until) -> None:
+        source = stack.SqsEventSource(function="Worker", event="Jobs", queue="Jobs", queue_arn=ARN, queue_url=URL,
+                                      batch_size=10, report_batch_item_failures=True, max_concurrency=1)
+        poller = stack.SqsPoller(source, pool, sqs, "us-east-1", 30, quiet=True)
+        poller.start()
+        try:
+            wait_until(until, 20, "the batches handled")
+        finally:
+            poller.stop()
+
+    def test_the_next_batch_is_received_and_deleting_the_last_one_waits_for_nobody(self):
+        # One instance, receives of 0.2 s and deletes of 0.4 s around batches of 0.3 s: played one after the
+        # other, each batch would wait 0.6 s for SQS after the one before.
+        sqs, pool = _SlowSqs(40, receive_s=0.2, delete_s=0.4), _TimedPool(run_s=0.3)
+        self.poll(sqs, pool, lambda: len(sqs.deleted) == 40)
+        self.assertEqual([len(ids) for _, _, ids in pool.runs], [10, 10, 10, 10])
+        gaps = [b[0] - a[1] for a, b in zip(pool.runs, pool.runs[1:])]
+        self.assertLess(max(gaps), 0.15, f"the instance waited between batches: {gaps}")
+        self.assertEqual(sorted(h for h, _ in sqs.deleted), sorted(f"r{i}" for i in range(40)))
+        ended = {i: end for _, end, ids in pool.runs for i in ids}
+        for handle, at in sqs.deleted:
+            self.assertGreaterEqual(at, ended["m" + handle[1:]], "deleted only after its batch returned")
+
+    def test_messages_a_batch_reports_failed_are_never_deleted(self):
+        sqs, pool = _SlowSqs(20, receive_s=0.01, delete_s=0.01), _TimedPool(run_s=0.05, fail={"m3", "m14"})
+        self.poll(sqs, pool, lambda: len(sqs.deleted) == 18)
+        time.sleep(0.2)
+        self.assertEqual(sorted(h for h, _ in sqs.deleted), sorted(f"r{i}" for i in range(20) if i not in (3, 14)))
 
 
 class EventSourcesTest(unittest.TestCase):
