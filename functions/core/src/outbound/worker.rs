@@ -4,6 +4,7 @@ use crate::sms::segments::normalise;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
@@ -316,11 +317,9 @@ where
         started: tokio::time::Instant,
     ) -> (Vec<String>, Vec<String>) {
         let mut retry = Vec::new();
-        let mut conflicts = Vec::new();
         let mut first = Vec::new();
         let mut first_jobs = Vec::new();
         let mut deferrals = Vec::new();
-        let mut to_send = Vec::new();
         // What this worker can still send before the batch's time runs out, per channel. A message
         // past that is put back on the queue unclaimed: claiming it only to release it later would
         // cost two writes and hold it from other workers meanwhile.
@@ -364,16 +363,13 @@ where
                     overflow.push((job, now + pause));
                     None
                 }
-                Decision::Send => {
-                    to_send.push(job);
-                    transition(Change::Claim {
-                        lease_until: now + settings.lease,
-                        window_until: message
-                            .filter(|m| m.kind.once_per_window())
-                            .map(|_| now + settings.invite_window),
-                        was_deferred: message.is_some_and(|m| m.deferred),
-                    })
-                }
+                Decision::Send => transition(Change::Claim {
+                    lease_until: now + settings.lease,
+                    window_until: message
+                        .filter(|m| m.kind.once_per_window())
+                        .map(|_| now + settings.invite_window),
+                    was_deferred: message.is_some_and(|m| m.deferred),
+                }),
             };
             if let Some(t) = t {
                 first.push(t);
@@ -381,76 +377,115 @@ where
             }
         }
 
-        let mut applied = Vec::with_capacity(first.len());
-        for chunk in first.chunks(super::TRANSITIONS_PER_WRITE) {
-            match self.store.apply(chunk, now).await {
-                Ok(a) => applied.extend(a),
-                Err(error) if applied.is_empty() => {
-                    warn!(%error, "could not record the batch's decisions; all will come back");
-                    return (jobs.iter().map(|j| j.record.clone()).collect(), Vec::new());
+        // Claims are written a transaction at a time, and each one's messages set off as soon as it
+        // is written; outcomes are recorded a transaction at a time while later messages are still
+        // being sent. The limiter gives no credit for time a worker spends outside sending, so
+        // writes that precede or follow the sends would be send rate the fleet never gets back.
+        let (claims, claimed) = futures::channel::mpsc::unbounded::<Claimed<'_>>();
+        let claiming = async {
+            let claims = claims;
+            let mut retry = Vec::new();
+            let mut conflicts = Vec::new();
+            let mut written = 0;
+            for chunk in first.chunks(super::TRANSITIONS_PER_WRITE) {
+                let applied = match self.store.apply(chunk, now).await {
+                    Ok(applied) => applied,
+                    Err(error) if written == 0 => {
+                        warn!(%error, "could not record the batch's decisions; all will come back");
+                        return None;
+                    }
+                    Err(error) => {
+                        // The decisions written so far stand (their messages are claimed: they are
+                        // being sent); the others were not written and come back, nothing of them sent.
+                        warn!(%error, "could not record part of the batch's decisions; that part will come back");
+                        break;
+                    }
+                };
+                let jobs = &first_jobs[written..written + chunk.len()];
+                for ((t, job), ok) in chunk.iter().zip(jobs).zip(applied) {
+                    if !ok {
+                        // Someone changed it since we read it: look again.
+                        conflicts.push(job.record.clone());
+                        deferrals.retain(|(j, _)| !std::ptr::eq(*j, *job));
+                    } else if matches!(t.change, Change::Claim { .. })
+                        && let Some(message) = job.loaded.message.as_ref()
+                    {
+                        // The receiver goes away only with the batch.
+                        let _ = claims.unbounded_send(Claimed {
+                            job,
+                            message,
+                            attempts: t.from.1 + 1,
+                        });
+                    }
                 }
-                Err(error) => {
-                    // The decisions written so far stand (their messages are claimed: send them);
-                    // the others were not written and come back, nothing of them sent.
-                    warn!(%error, "could not record part of the batch's decisions; that part will come back");
-                    break;
-                }
+                written += chunk.len();
             }
-        }
-        for job in &first_jobs[applied.len()..] {
-            retry.push(job.record.clone());
-            to_send.retain(|j| !std::ptr::eq(*j, *job));
-            deferrals.retain(|(j, _)| !std::ptr::eq(*j, *job));
-        }
-        let mut claimed = Vec::new();
-        for ((t, job), ok) in first.iter().zip(&first_jobs).zip(applied) {
-            if !ok {
-                // Someone changed it since we read it: look again.
-                conflicts.push(job.record.clone());
-                to_send.retain(|j| !std::ptr::eq(*j, *job));
+            drop(claims);
+            for job in &first_jobs[written..] {
+                retry.push(job.record.clone());
                 deferrals.retain(|(j, _)| !std::ptr::eq(*j, *job));
-                continue;
             }
-            if matches!(t.change, Change::Claim { .. })
-                && let Some(message) = job.loaded.message.as_ref()
-            {
-                claimed.push(Claimed {
-                    job,
-                    message,
-                    attempts: t.from.1 + 1,
-                });
-            }
-        }
-        deferrals.extend(overflow);
-        retry.extend(self.requeue(&deferrals, now).await);
+            deferrals.extend(overflow);
+            retry.extend(self.requeue(&deferrals, now).await);
+            Some((retry, conflicts))
+        };
 
-        let outcomes =
-            futures::future::join_all(claimed.iter().map(|c| self.send(c, settings, now, started)))
-                .await;
-        let mut second = Vec::new();
-        let mut later = Vec::new();
-        for (c, (change, retry_in)) in claimed.iter().zip(outcomes) {
-            if matches!(change, Change::Release) {
-                // Back on the queue after the pause, as a new queue message: throttling is not a
-                // failed delivery and must not walk the message towards the dead-letter queue.
-                later.push((c.job, now + retry_in));
+        let (outcomes, sent) = futures::channel::mpsc::unbounded();
+        let sending = async {
+            let outcomes = outcomes;
+            let mut sends = claimed
+                .map(|c| async move {
+                    let outcome = self.send(&c, settings, now, started).await;
+                    (c, outcome)
+                })
+                .buffer_unordered(usize::MAX);
+            while let Some(done) = sends.next().await {
+                // The receiver goes away only with the batch.
+                let _ = outcomes.unbounded_send(done);
             }
-            second.push(Transition {
-                id: c.message.id.clone(),
-                contact: c.message.contact.clone(),
-                channel: c.message.channel,
-                batch: c.message.batch.clone(),
-                from: (Status::Sending, c.attempts),
-                change,
-            });
-        }
-        if !second.is_empty() && !self.record(&second, now).await {
-            // The sends are done; their messages stay `sending` until the lease runs out and then
-            // become `unknown`. Never sent twice.
-            retry.extend(claimed.iter().map(|c| c.job.record.clone()));
-        } else {
-            retry.extend(self.requeue(&later, now).await);
-        }
+        };
+
+        let recording = async {
+            let mut retry = Vec::new();
+            let mut sent = sent.chunks(super::TRANSITIONS_PER_WRITE);
+            while let Some(done) = sent.next().await {
+                let mut later = Vec::new();
+                let mut records = Vec::with_capacity(done.len());
+                let mut second = Vec::with_capacity(done.len());
+                for (c, (change, retry_in)) in done {
+                    if matches!(change, Change::Release) {
+                        // Back on the queue after the pause, as a new queue message: throttling is
+                        // not a failed delivery and must not walk the message towards the
+                        // dead-letter queue.
+                        later.push((c.job, now + retry_in));
+                    }
+                    records.push(c.job.record.clone());
+                    second.push(Transition {
+                        id: c.message.id.clone(),
+                        contact: c.message.contact.clone(),
+                        channel: c.message.channel,
+                        batch: c.message.batch.clone(),
+                        from: (Status::Sending, c.attempts),
+                        change,
+                    });
+                }
+                if self.record(&second, now).await {
+                    retry.extend(self.requeue(&later, now).await);
+                } else {
+                    // The sends are done; their messages stay `sending` until the lease runs out
+                    // and then become `unknown`. Never sent twice.
+                    retry.extend(records);
+                }
+            }
+            retry
+        };
+
+        let (claimed, (), unrecorded) = futures::join!(claiming, sending, recording);
+        let Some((not_claimed, mut conflicts)) = claimed else {
+            return (jobs.iter().map(|j| j.record.clone()).collect(), Vec::new());
+        };
+        retry.extend(not_claimed);
+        retry.extend(unrecorded);
         retry.sort();
         retry.dedup();
         conflicts.retain(|c| !retry.contains(c));

@@ -36,6 +36,8 @@ struct Provider {
     after_send: Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>,
     /// Each text asked for, with the batch its status callbacks name.
     batches: Arc<Mutex<Vec<(String, Option<BatchId>)>>>,
+    /// When each accepted message was sent.
+    sent_at: Arc<Mutex<Vec<tokio::time::Instant>>>,
 }
 
 impl Provider {
@@ -67,6 +69,10 @@ impl Provider {
             sent.push((to.to_owned(), body.to_owned()));
             sent.len()
         };
+        self.sent_at
+            .lock()
+            .unwrap()
+            .push(tokio::time::Instant::now());
         if let Some(hook) = self.after_send.lock().unwrap().take() {
             hook();
         }
@@ -361,6 +367,48 @@ async fn a_second_host_inviting_the_same_person_in_the_window_is_skipped() {
     w.deliver(&[third.clone()], NOON_ET + time::Duration::days(31))
         .await;
     assert_eq!(w.provider.sends_to(PHONE), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_sends_while_it_writes_claims_and_outcomes_not_before_and_after() {
+    // Writes that take 300 ms, and 5 texts a second: 60 invites are two claim writes and two
+    // outcome writes of 30. Written before and after the sends, they would add 1.2 s to the 11.8 s
+    // between the first and the last text, time the limiter never gives back.
+    let mut w = World::new();
+    w.worker.sms_rate = RateLimiter::new(5.0, 1).unwrap();
+    let mut batch = Vec::new();
+    for i in 0..60 {
+        batch.push(w.invite(&format!("+1202555{:04}", 100 + i)).await);
+    }
+    let write = Duration::from_millis(300);
+    w.outbox.slow_applies(write);
+    let started = tokio::time::Instant::now();
+    let response = w.deliver(&batch, NOON_ET).await;
+    let finished = tokio::time::Instant::now();
+
+    assert_eq!(failures(&response), 0);
+    assert_eq!(w.provider.total(), 60);
+    assert!(batch.iter().all(|q| w.status(q) == Status::Sent));
+    let sent_at = w.provider.sent_at.lock().unwrap().clone();
+    let writes = w.outbox.applied_writes();
+    let claims: Vec<_> = writes.iter().filter(|a| a.claims > 0).collect();
+    let outcomes: Vec<_> = writes.iter().filter(|a| a.outcomes > 0).collect();
+    assert_eq!(
+        (claims.len(), outcomes.len()),
+        (2, 2),
+        "two writes of each: {writes:?}"
+    );
+    // The first text leaves once the first 30 are claimed, while the other 30 are being claimed…
+    assert_eq!(sent_at[0] - started, write);
+    assert!(sent_at[0] < claims[1].at);
+    // … the first 30 outcomes are written while the last texts are on their way…
+    assert!(outcomes[0].at < sent_at[59]);
+    // … and only the last write is left once the last text is sent.
+    assert_eq!(finished - sent_at[59], write);
+    assert_eq!(
+        finished - started,
+        write + Duration::from_millis(59 * 200) + write
+    );
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ pub use invite_dynamo::DynamoInviteStore;
 pub use invite_memory::MemoryInviteStore;
 pub use memory::{MemoryContact, MemoryInboundStore};
 pub use outbox_dynamo::{COUNTER_SHARDS, DEFAULT_MESSAGE_RETENTION, DynamoOutbox};
-pub use outbox_memory::MemoryOutbox;
+pub use outbox_memory::{AppliedWrite, MemoryOutbox};
 pub use registration::{
     ConsentedContact, PersonRecord, Recorded as RegistrationRecorded, RegistrationStore,
     SUBMISSION_TTL,

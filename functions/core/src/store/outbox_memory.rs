@@ -28,6 +28,18 @@ struct State {
     applies_before_failing: u32,
     /// The campaign rules organizers set.
     rules: Option<crate::store::CampaignRules>,
+    /// How long each `apply` takes (a network round trip), when set.
+    apply_latency: Option<std::time::Duration>,
+    /// When each `apply` was written, with how many claims and outcomes it held.
+    applied: Vec<AppliedWrite>,
+}
+
+/// One `apply` call as written (for tests of when a worker writes what).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedWrite {
+    pub at: tokio::time::Instant,
+    pub claims: usize,
+    pub outcomes: usize,
 }
 
 /// Cheap to clone; clones share state.
@@ -77,6 +89,16 @@ impl MemoryOutbox {
             .or_default()
             .entry(name.to_owned())
             .or_default() += delta;
+    }
+
+    /// Each later `apply` takes `latency` before it writes, as a round trip to DynamoDB would.
+    pub fn slow_applies(&self, latency: std::time::Duration) {
+        self.lock().apply_latency = Some(latency);
+    }
+
+    /// Every `apply` written so far, in order.
+    pub fn applied_writes(&self) -> Vec<AppliedWrite> {
+        self.lock().applied.clone()
     }
 
     /// The next `n` calls to `apply` fail.
@@ -249,6 +271,10 @@ impl OutboxStore for MemoryOutbox {
         transitions: &[Transition],
         now: OffsetDateTime,
     ) -> Result<Vec<bool>, StoreError> {
+        let latency = self.lock().apply_latency;
+        if let Some(latency) = latency {
+            tokio::time::sleep(latency).await;
+        }
         let mut state = self.lock();
         if state.applies_before_failing > 0 {
             state.applies_before_failing -= 1;
@@ -256,6 +282,13 @@ impl OutboxStore for MemoryOutbox {
             state.failing_applies -= 1;
             return Err(StoreError::Corrupt("staged storage failure".into()));
         }
+        let count = |is: fn(&Change) -> bool| transitions.iter().filter(|t| is(&t.change)).count();
+        let write = AppliedWrite {
+            at: tokio::time::Instant::now(),
+            claims: count(|c| matches!(c, Change::Claim { .. })),
+            outcomes: count(|c| matches!(c, Change::Sent { .. } | Change::Failed { .. })),
+        };
+        state.applied.push(write);
         Ok(transitions
             .iter()
             .map(|t| apply_one(&mut state, t, now))
