@@ -7,11 +7,16 @@
 //! The SDK's own default client would bring a second crypto library (aws-lc-rs, about 1.5 MB in
 //! every binary) and read the system's certificate store at each cold start.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 pub use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine as _;
 
 /// The shared config of a Lambda function, from its environment only: the region (`AWS_REGION`),
@@ -49,21 +54,51 @@ pub async fn load_with_profiles() -> SdkConfig {
 /// The HTTP client every AWS SDK client of this process uses (the connectors it builds are cached
 /// and shared). rustls with ring, trusting the compiled-in roots only.
 pub fn http_client() -> SharedHttpClient {
-    static CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
-        let mut trust = TrustStore::empty().with_native_roots(false);
-        for pem in root_pems() {
-            trust = trust.with_pem_certificate(pem.into_bytes());
-        }
-        let context = TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .unwrap_or_else(|_| TlsContext::default());
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .tls_context(context)
-            .build_https()
-    });
+    static CLIENT: LazyLock<SharedHttpClient> =
+        LazyLock::new(|| SharedHttpClient::new(ConnectorOnFirstRequest::default()));
     CLIENT.clone()
+}
+
+/// The SDK's hyper client, made and asked for a connector on the first request, not at init. The
+/// SDK's client builds a throwaway connector in every `Client::from_conf`
+/// (`validate_base_client_config`), so that a broken system certificate store shows at
+/// construction: it parsed all the compiled-in roots again for each SDK client, about 0.3 ms each,
+/// 1.5 ms of a cold start with five clients (`make bench`). Compiled-in roots cannot be broken, so
+/// that check is left out. The connector is the SDK's, cached per timeout settings as before.
+#[derive(Debug, Default, Clone)]
+struct ConnectorOnFirstRequest(Arc<OnceLock<SharedHttpClient>>);
+
+impl ConnectorOnFirstRequest {
+    fn client(&self) -> &SharedHttpClient {
+        self.0.get_or_init(|| {
+            let mut trust = TrustStore::empty().with_native_roots(false);
+            for pem in root_pems() {
+                trust = trust.with_pem_certificate(pem.into_bytes());
+            }
+            let context = TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .unwrap_or_else(|_| TlsContext::default());
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(context)
+                .build_https()
+        })
+    }
+}
+
+impl HttpClient for ConnectorOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.client().http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.client().connector_metadata()
+    }
 }
 
 /// The TLS configuration of the Twilio client: the same provider and roots as the AWS clients.
@@ -125,6 +160,33 @@ pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constructing_the_sdk_clients_builds_no_connector_and_parses_no_certificate() {
+        let http = ConnectorOnFirstRequest::default();
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(SharedHttpClient::new(http.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::for_tests(),
+            ))
+            .build();
+        let _clients = (
+            dynamodb(&sdk),
+            ssm(&sdk),
+            kms(&sdk),
+            ses(&sdk),
+            sqs(&sdk),
+            eventbridge(&sdk),
+        );
+        assert!(
+            http.0.get().is_none(),
+            "the SDK's hyper client is made on the first request"
+        );
+        assert!(http.connector_metadata().is_some());
+        assert!(http.0.get().is_some());
+    }
 
     #[test]
     fn every_compiled_in_root_is_trusted_by_both_clients() {
