@@ -62,53 +62,73 @@ pub(crate) fn contact_key(hash: &ContactHash) -> String {
 /// Keys per `BatchGetItem` (DynamoDB's limit).
 const BATCH_GET_MAX: usize = 100;
 
+/// `BatchGetItem` requests a caller has in flight at once.
+const BATCH_GETS_IN_FLIGHT: usize = 4;
+
 /// `BatchGetItem` (consistent reads) over any number of distinct keys of `table`, in requests of 100,
-/// retrying unprocessed keys with a growing pause; the items found, in no particular order.
+/// up to 4 at a time, each retrying its unprocessed keys with a growing pause; the items found, in
+/// no particular order.
 pub(crate) async fn batch_get(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     keys: Vec<HashMap<String, AttributeValue>>,
 ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    let requests = keys
+        .chunks(BATCH_GET_MAX)
+        .map(|chunk| batch_get_some(client, table, chunk.to_vec()))
+        .collect::<Vec<_>>();
+    let found: Vec<Vec<_>> = futures::stream::iter(requests)
+        .buffer_unordered(BATCH_GETS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// One `BatchGetItem` of at most 100 keys, then its unprocessed keys again until none is left.
+async fn batch_get_some(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut pending: Vec<HashMap<String, AttributeValue>>,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
     let mut found = Vec::new();
-    for chunk in keys.chunks(BATCH_GET_MAX) {
-        let mut pending = chunk.to_vec();
-        for attempt in 0..8u32 {
-            if pending.is_empty() {
-                break;
-            }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .build()
-                .map_err(dynamo_err("build BatchGetItem"))?;
-            let output = client
-                .batch_get_item()
-                .request_items(table, request)
-                .send()
-                .await
-                .map_err(dynamo_err("BatchGetItem"))?;
-            found.extend(
-                output
-                    .responses
-                    .and_then(|mut r| r.remove(table))
-                    .unwrap_or_default(),
-            );
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
+    for attempt in 0..8u32 {
+        if pending.is_empty() {
+            return Ok(found);
         }
-        if !pending.is_empty() {
-            return Err(StoreError::Corrupt(
-                "BatchGetItem left keys unprocessed after retries".into(),
-            ));
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
         }
+        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut pending)))
+            .consistent_read(true)
+            .build()
+            .map_err(dynamo_err("build BatchGetItem"))?;
+        let output = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(dynamo_err("BatchGetItem"))?;
+        found.extend(
+            output
+                .responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = output
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
     }
-    Ok(found)
+    if pending.is_empty() {
+        Ok(found)
+    } else {
+        Err(StoreError::Corrupt(
+            "BatchGetItem left keys unprocessed after retries".into(),
+        ))
+    }
 }
 
 /// Items per `BatchWriteItem` (DynamoDB's limit).
