@@ -44,8 +44,9 @@ const SMS_TEXTS: [&str; 6] = [
 ];
 const HOSTS: [&str; 6] = ["Dana", "Ana", "Marcus", "Li", "Priya", "José"];
 /// ZIP codes in time zones around the clock; the ones inside sending hours for the whole run are used.
-const ZIPS: [&str; 7] = [
-    "20001", "60601", "80202", "90012", "99501", "96813", "96910",
+/// From 11:00 to 12:00 UTC none is (Guam's 21:00, Puerto Rico's 07:00).
+const ZIPS: [&str; 8] = [
+    "00901", "20001", "60601", "80202", "90012", "99501", "96813", "96910",
 ];
 /// Invites stored (one transaction per 50) and enqueued (one `SendMessageBatch` per 10) per step.
 const CHUNK: usize = 250;
