@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The local stack's moto (infra/local/moto_server.py: moto's server with DynamoDB calls run one at a time) with
-two more fixes, for costs that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (small
+three more fixes, for costs that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (small
 tables, short queues) do not (moto 5.2):
 
 1. `TransactWriteItems` backs up the whole table with `copy.deepcopy` once per action, for its rollback: a cost in
@@ -12,6 +12,10 @@ tables, short queues) do not (moto 5.2):
    messages the same way. With 5,000 messages on the queue a `SendMessageBatch` took about a second. Here the
    counts read the clock once per pass (same results: a message is visible when now > visible_at, delayed when
    now < delayed_until, in milliseconds since the epoch, as moto computes them).
+3. SQS: every message a ReceiveMessage returns checks its retention period by computing all the queue's
+   attributes, which counts the messages three times (about 3 ms per message at 5,000); every DeleteMessage scans
+   the queue twice, building a list of each message's receipt handles. Here the retention period is read from the
+   queue and a delete scans once for the one message with that handle (same results, same errors).
 
 Everything else is moto as installed. Usage: the same arguments as `moto_server` (`-H HOST -p PORT`).
 """
@@ -120,6 +124,27 @@ sqs_models.Queue.messages = property(_messages)
 sqs_models.Queue.approximate_number_of_messages = property(lambda self: len(self.messages))
 sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)
 sqs_models.Queue.approximate_number_of_messages_not_visible = property(_not_visible_count)
+
+
+def _within_retention(self, queue_name: str, message) -> bool:
+    retention_s = self.get_queue(queue_name).message_retention_period
+    return retention_s + message.sent_timestamp / 1000 > time.time()
+
+
+def _delete_message(self, receipt_handle: str) -> None:
+    if receipt_handle in self.deleted_messages:
+        return  # already deleted: SQS accepts it again
+    for i, message in enumerate(self._messages):
+        if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles:
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
+            del self._messages[i]
+            return
+    raise sqs_models.ReceiptHandleIsInvalid()
+
+
+sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+sqs_models.Queue.delete_message = _delete_message
 
 if __name__ == "__main__":
     sys.argv[0] = "moto_server"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""moto's server, as `moto_server` starts it, with DynamoDB calls run one at a time.
+"""moto's server, as `moto_server` starts it, with DynamoDB calls and SQS receives run one at a time.
 
 moto's server is threaded and its DynamoDB model is not thread-safe: two transactions at once can fail
 with a 500 ("dictionary changed size during iteration" while `TransactWriteItems` copies the tables for
@@ -27,11 +27,13 @@ from __future__ import annotations
 import copy
 import sys
 import threading
+import time
 
 from moto.core.common_models import BaseModel
 from moto.dynamodb.models.table import StreamShard
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
+from moto.sqs.models import SQSBackend
 
 _lock = threading.RLock()
 _call_action = DynamoHandler.call_action
@@ -55,6 +57,27 @@ def _copy_shard(self, memo):
 
 
 StreamShard.__deepcopy__ = _copy_shard
+
+# SQS receives one at a time: moto's ReceiveMessage checks that a message is visible and then marks it received,
+# and two receives at once (the event source's receivers, a test) could both take one message. SQS never hands
+# out a message another receive holds. A long poll waits outside the lock, so that sends and other receives go on.
+_sqs_receive_lock = threading.Lock()
+_receive_message = SQSBackend.receive_message
+
+
+def receive_message(self, queue_name, count, wait_seconds_timeout, visibility_timeout,
+                    message_attribute_names=None):
+    deadline = time.monotonic() + (wait_seconds_timeout or 0)
+    while True:
+        with _sqs_receive_lock:
+            got = _receive_message(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        remaining = deadline - time.monotonic()
+        if got or remaining <= 0:
+            return got
+        self.get_queue(queue_name).wait_for_messages(min(remaining, 1.0))
+
+
+SQSBackend.receive_message = receive_message
 
 # The services whose instances `/moto-api/data.json` lists: the tests read sent email there.
 _TRACKED = {"ses"}

@@ -13,22 +13,22 @@ local implementation of the Lambda Runtime API. When everything answers it write
 
 It also plays Lambda's SQS event source (moto's own ignores ReportBatchItemFailures): for every `Type: SQS` event of
 a function, with its settings from the template (BatchSize, default 10; MaximumBatchingWindowInSeconds;
-FunctionResponseTypes; ScalingConfig.MaximumConcurrency, default 2 locally; Enabled), a receiver long-polls the
-queue (ReceiveMessage of up to 10, WaitTimeSeconds 2, all system and message attributes), fills a batch until it is
-full or the batching window closes and keeps up to two batches ready, and that many invokers each take the next
-ready batch and invoke the function with the records Lambda delivers (messageId, receiptHandle, body, attributes,
-messageAttributes in camelCase, md5OfBody, md5OfMessageAttributes, eventSource, eventSourceARN, awsRegion). Then, as
-Lambda: a failed invocation (error, timeout, crash) deletes nothing; a successful one deletes the whole batch, or
-with ReportBatchItemFailures all but the messages its `batchItemFailures` names (an itemIdentifier that is empty or
-not in the batch, or a response that is not JSON, fails the whole batch). What is not deleted comes back after the
-queue's VisibilityTimeout, with a higher ApproximateReceiveCount, and moto moves it to the dead-letter queue once it
-was received the RedrivePolicy's maxReceiveCount times. Deletes run apart from the invokers, as receives do, so an
-instance goes from one batch to the next without waiting for SQS. The function runs up to MaximumConcurrency
-instances for its queue (plus --concurrency for HTTP routes). The log says counts, message ids and outcomes, never a
-body. The queue's visibility timeout is the template's; a test that wants quick redeliveries on the real template
-can lower it on the running stack (SetQueueAttributes VisibilityTimeout), which the pollers honour from their next
-receive. Ctrl-C/SIGTERM stops the pollers (no new batch), then the functions; a batch in flight is not deleted and
-comes back later.
+FunctionResponseTypes; ScalingConfig.MaximumConcurrency, default 2 locally; Enabled), up to five receivers long-poll
+the queue (ReceiveMessage of up to 10, WaitTimeSeconds 2, all system and message attributes), each filling a batch
+until it is full or the batching window closes, with up to two batches kept ready; that many invokers each take
+the next ready batch and invoke the function with the records Lambda delivers (messageId, receiptHandle, body,
+attributes, messageAttributes in camelCase, md5OfBody, md5OfMessageAttributes, eventSource, eventSourceARN,
+awsRegion). Then, as Lambda: a failed invocation (error, timeout, crash) deletes nothing; a successful one deletes
+the whole batch, or with ReportBatchItemFailures all but the messages its `batchItemFailures` names (an
+itemIdentifier that is empty or not in the batch, or a response that is not JSON, fails the whole batch). What is
+not deleted comes back after the queue's VisibilityTimeout, with a higher ApproximateReceiveCount, and moto moves it
+to the dead-letter queue once it was received the RedrivePolicy's maxReceiveCount times. Deletes run apart from the
+invokers, as receives do, so an instance goes from one batch to the next without waiting for SQS. The function runs
+up to MaximumConcurrency instances for its queue (plus --concurrency for HTTP routes). The log says counts, message
+ids and outcomes, never a body. The queue's visibility timeout is the template's; a test that wants quick
+redeliveries on the real template can lower it on the running stack (SetQueueAttributes VisibilityTimeout), which
+the pollers honour from their next receive. Ctrl-C/SIGTERM stops the pollers (no new batch), then the functions; a
+batch in flight is not deleted and comes back later.
 
 It plays Lambda's SNS event source too: for every `Type: SNS` event (Topic, FilterPolicy, FilterPolicyScope) it
 subscribes an internal listener (127.0.0.1, a free port; not the gateway) to the topic in moto with protocol
@@ -2028,7 +2028,8 @@ SQS_GATHER_INTERVAL_S = 0.1  # how often a poller asks for more messages while a
 SQS_DEFAULT_BATCH_SIZE = 10
 SQS_DEFAULT_MAX_CONCURRENCY = 2  # AWS scales pollers up when ScalingConfig is absent; locally two
 SQS_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long a batch waits for a free instance of its function
-SQS_READY_BATCHES = 2  # batches a mapping's receiver keeps received ahead of a free invoker
+SQS_READY_BATCHES = 2  # batches a mapping's receivers keep received ahead of a free invoker
+SQS_RECEIVERS = 5  # receivers per mapping (at most its MaximumConcurrency): Lambda starts five pollers for a queue
 SQS_STOP_CHECK_S = 0.2  # how often a waiting receiver or invoker looks whether the stack is stopping
 # Message system attributes of a record, in the order Lambda writes them; any other one SQS returns follows.
 SQS_RECORD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber", "MessageGroupId", "SenderId",
@@ -2246,12 +2247,13 @@ class SqsPoller:
     messages are left alone: SQS makes them visible again after the queue's visibility timeout and moves them to the
     dead-letter queue after the RedrivePolicy's maxReceiveCount (moto does both).
 
-    Like Lambda's pollers, receiving runs apart from the function: one receiver gathers batches (a long poll, then
-    more until the batch is full or the batching window closes) and keeps up to SQS_READY_BATCHES of them ready, so
-    that an instance that finishes a batch starts the next one without waiting for SQS, and deletes happen while the
-    next batch runs. One receive at a time per mapping, so two batches never share a message. A batch waiting ready
-    is in flight: its visibility timeout runs, which is why AWS asks for a visibility timeout of six times the
-    function's timeout."""
+    Like Lambda's pollers, receiving runs apart from the function: up to SQS_RECEIVERS receivers each gather a
+    batch (a long poll, then more until the batch is full or the batching window closes), keeping up to
+    SQS_READY_BATCHES of them ready, so that an instance that finishes a batch starts the next one without waiting
+    for SQS, and deletes happen while the next batch runs. moto hands a message to one receive at a time
+    (infra/local/moto_server.py), as SQS does, so two batches never share one. A batch waiting ready is in flight:
+    its visibility timeout runs, which is why AWS asks for a visibility timeout of six times the function's
+    timeout."""
 
     def __init__(self, source: SqsEventSource, pool: FunctionPool, sqs: Any, region: str, timeout_s: float,
                  quiet: bool = False, receiver: Any = None):
@@ -2271,7 +2273,9 @@ class SqsPoller:
 
     def start(self) -> None:
         name = f"sqs-{self.source.queue}"
-        self.threads.append(threading.Thread(target=self._receive_loop, daemon=True, name=f"{name}-receiver"))
+        for i in range(min(SQS_RECEIVERS, self.source.max_concurrency)):
+            self.threads.append(threading.Thread(target=self._receive_loop, daemon=True,
+                                                 name=f"{name}-receiver-{i + 1}"))
         for i in range(self.source.max_concurrency):
             self.threads.append(threading.Thread(target=self._invoke_loop, daemon=True, name=f"{name}-{i + 1}"))
         self._deleter = threading.Thread(target=self._delete_loop, daemon=True, name=f"{name}-deleter")
