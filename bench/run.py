@@ -786,8 +786,9 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
     w("")
     skipped = ", ".join(f"{k} {v}" for k, v in p["skipped"].items()) or "none"
     w(f"{p['invites']} host invitations ({p['sms']} SMS, {p['email']} email; recipients' ZIPs {', '.join(p['zips'])}, "
-      f"all inside sending hours) stored and enqueued by `bench-invites` (debug build) in {p['produce_seconds']:.1f} s (sealing "
-      f"{p['seal_seconds']:.1f} s, DynamoDB {p['store_seconds']:.1f} s, SQS {p['enqueue_seconds']:.1f} s); the queue's "
+      f"all inside sending hours) stored and enqueued by `bench-invites` (debug build; 250 at a time, two at once) in "
+      f"{p['produce_seconds']:.1f} s (sealing {p['seal_seconds']:.1f} s, then DynamoDB {p['store_seconds']:.1f} s and SQS "
+      f"{p['enqueue_seconds']:.1f} s summed over the steps); the queue's "
       f"event source was switched on then, so that the send rate is the senders' and not the producer's. All final "
       f"{p['final_seconds'] - p['produce_seconds']:.1f} s later: sent {p['sent']}, failed {p['failed']}, unknown {p['unknown']}, "
       f"skipped {skipped}, deferred {p['deferred']}. SmsSendRate = EmailSendRate = {args.mps}, "

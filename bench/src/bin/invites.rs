@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::Credentials;
+use futures::{StreamExt as _, TryStreamExt as _};
 use rand::Rng;
 use rising_core::domain::{EmailAddress, Language, PhoneNumber, Zip};
 use rising_core::outbound::quiet_hours::{QuietHoursPolicy, SendWindow};
@@ -50,6 +51,8 @@ const ZIPS: [&str; 8] = [
 ];
 /// Invites stored (one transaction per 50) and enqueued (one `SendMessageBatch` per 10) per step.
 const CHUNK: usize = 250;
+/// Steps run at once (hosts inviting at the same moment).
+const PRODUCERS: usize = 2;
 
 struct Args {
     count: usize,
@@ -204,10 +207,8 @@ async fn main() -> Result<(), Error> {
     }
 
     let started = Instant::now();
-    let (mut seal_time, mut store_time, mut enqueue_time) =
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut chunks = Vec::new();
     for chunk in plan.chunks(CHUNK) {
-        let step = Instant::now();
         let mut messages = Vec::with_capacity(chunk.len());
         for p in chunk {
             let contact = match p.channel {
@@ -233,21 +234,33 @@ async fn main() -> Result<(), Error> {
                 batch: Some(batch.clone()),
             });
         }
-        seal_time += step.elapsed();
-        let step = Instant::now();
-        outbox.enqueue(&messages, OffsetDateTime::now_utc()).await?;
-        store_time += step.elapsed();
-        let step = Instant::now();
-        let queued: Vec<_> = messages
-            .iter()
-            .map(|m| (m.queued(), Duration::ZERO))
-            .collect();
-        let accepted = queue.send(&queued).await?;
-        if accepted.iter().any(|ok| !ok) {
-            return Err("SQS refused some messages".into());
-        }
-        enqueue_time += step.elapsed();
+        chunks.push(messages);
     }
+    let seal_time = started.elapsed();
+    // Stored, then enqueued, a chunk at a time, as a host's invitations are; two chunks at once, as
+    // two hosts inviting at the same moment.
+    let (outbox, queue) = (&outbox, &queue);
+    let steps: Vec<(Duration, Duration)> = futures::stream::iter(chunks)
+        .map(|messages| async move {
+            let step = Instant::now();
+            outbox.enqueue(&messages, OffsetDateTime::now_utc()).await?;
+            let stored = step.elapsed();
+            let step = Instant::now();
+            let queued: Vec<_> = messages
+                .iter()
+                .map(|m| (m.queued(), Duration::ZERO))
+                .collect();
+            let accepted = queue.send(&queued).await?;
+            if accepted.iter().any(|ok| !ok) {
+                return Err::<_, Error>("SQS refused some messages".into());
+            }
+            Ok((stored, step.elapsed()))
+        })
+        .buffer_unordered(PRODUCERS)
+        .try_collect()
+        .await?;
+    let store_time: Duration = steps.iter().map(|(stored, _)| *stored).sum();
+    let enqueue_time: Duration = steps.iter().map(|(_, enqueued)| *enqueued).sum();
     let produced = started.elapsed();
     // The driver switches the queue's event source on when it reads this line.
     println!(
