@@ -5,11 +5,14 @@ on: no guessing from headers. Standard library only.
 
 Classification: `X-Amz-Target` (DynamoDB, SQS and KMS JSON protocols, SSM), else the form field `Action` (query
 protocol), else the signing service of the `Authorization` header's credential scope and the REST path (SES v2).
-Requests to moto's own control API (`/moto-api/`) are forwarded and not counted.
+Requests to moto's own control API (`/moto-api/`) are forwarded and not counted. `--route SERVICE=URL` sends one
+service's requests to a moto of its own (the benchmark runs SQS apart, as AWS does: one moto process, on one core
+for its GIL, answered every service).
 
 Run as its own process (the stack's gateway, Runtime API and pollers hold one Python process's GIL already):
 
     python counting_proxy.py --upstream http://127.0.0.1:PORT --control PORT --origin NAME=PORT [--origin ...]
+                             [--route SERVICE=URL ...]
 
 Control API on --control: `POST /reset` (clear and count), `POST /stop` (stop counting), `GET /snapshot`
 (`{"requests": [[origin, service, operation, "ok"|"5xx", n]...], "items": [[origin, "read"|"write", kind,
@@ -138,6 +141,7 @@ class CountingProxy:
     def __init__(self, host: str = "127.0.0.1"):
         self.host = host
         self.upstream: tuple[str, int] | None = None
+        self.routes: dict[str, tuple[str, int]] = {}  # service -> its own moto, when it has one
         self.counts = Counts()
         self.servers: dict[str, ThreadingHTTPServer] = {}
         self._lock = threading.Lock()
@@ -146,6 +150,11 @@ class CountingProxy:
     def set_upstream(self, url: str) -> None:
         u = urllib.parse.urlsplit(url)
         self.upstream = (u.hostname, u.port)
+
+    def route(self, service: str, url: str) -> None:
+        """Requests to `service` go to `url` (a moto of its own) instead of the upstream."""
+        u = urllib.parse.urlsplit(url)
+        self.routes[service] = (u.hostname, u.port)
 
     def url(self, origin: str, port: int = 0) -> str:
         with self._lock:
@@ -164,16 +173,20 @@ class CountingProxy:
             server.shutdown()
             server.server_close()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
+    def _connection(self, upstream: tuple[str, int]) -> http.client.HTTPConnection:
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(upstream)
         if conn is None:
-            conn = http.client.HTTPConnection(*self.upstream, timeout=120)
-            self._local.conn = conn
+            conn = conns[upstream] = http.client.HTTPConnection(*upstream, timeout=120)
         return conn
 
-    def forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes):
+    def forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes,
+                service: str | None = None):
+        upstream = self.routes.get(service, self.upstream)
         for attempt in range(2):
-            conn = self._connection()
+            conn = self._connection(upstream)
             try:
                 conn.request(method, path, body=body if body or method not in ("GET", "HEAD") else None,
                              headers=dict(headers))
@@ -182,7 +195,7 @@ class CountingProxy:
                 return resp.status, resp.getheaders(), data
             except (http.client.HTTPException, OSError):
                 conn.close()
-                self._local.conn = None
+                self._local.conns.pop(upstream, None)
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -215,14 +228,15 @@ class CountingProxy:
                 headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
                 if body or self.command not in ("GET", "HEAD"):
                     headers.append(("Content-Length", str(len(body))))
+                counted = not self.path.startswith("/moto-api")
+                service, operation = classify(self.command, self.path, self.headers, body) if counted else ("", "")
                 started = time.perf_counter()
                 try:
-                    status, resp_headers, data = proxy.forward(self.command, self.path, headers, body)
+                    status, resp_headers, data = proxy.forward(self.command, self.path, headers, body, service)
                 except (http.client.HTTPException, OSError):
                     self.close_connection = True
                     return  # nothing answers: the client sees a closed connection, as without the proxy
-                if not self.path.startswith("/moto-api"):
-                    service, operation = classify(self.command, self.path, self.headers, body)
+                if counted:
                     items = []
                     if service == "dynamodb" and status < 300:
                         try:
@@ -303,9 +317,13 @@ def main() -> None:
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--control", type=int, required=True)
     ap.add_argument("--origin", action="append", default=[], help="NAME=PORT")
+    ap.add_argument("--route", action="append", default=[], help="SERVICE=URL: that service's own moto")
     args = ap.parse_args()
     proxy = CountingProxy()
     proxy.set_upstream(args.upstream)
+    for spec in args.route:
+        service, url = spec.split("=", 1)
+        proxy.route(service, url)
     for spec in args.origin:
         name, port = spec.rsplit("=", 1)
         proxy.url(name, int(port))

@@ -171,9 +171,11 @@ class CounterClient:
     def url(self, origin: str) -> str:
         return f"http://{st.LOOPBACK}:{self.ports[origin]}"
 
-    def argv(self, upstream: str) -> list[str]:
+    def argv(self, upstream: str, routes: dict[str, str]) -> list[str]:
         argv = [sys.executable, str(HERE / "counting_proxy.py"), "--upstream", upstream,
                 "--control", self.control.rsplit(":", 1)[1]]
+        for service, url in routes.items():
+            argv += ["--route", f"{service}={url}"]
         for origin, port in self.ports.items():
             argv += ["--origin", f"{origin}={port}"]
         return argv
@@ -308,13 +310,21 @@ def patch_stack(counter: CounterClient, relay: CallbackRelay, invocations: Invoc
         deferred_sources = None
 
         def start_moto(self):
-            port = st.free_port()
-            url = f"http://{st.LOOPBACK}:{port}"
-            child = self._start_child("moto", [sys.executable, str(HERE / "moto_server.py"), "-H", st.LOOPBACK,
-                                               "-p", str(port)], line_filter=st._moto_line_filter(False))
-            self._wait("moto", lambda: st.http_answers(url + "/moto-api/") is not None, child, 30)
+            def moto(name: str):
+                port = st.free_port()
+                url = f"http://{st.LOOPBACK}:{port}"
+                child = self._start_child(name, [sys.executable, str(HERE / "moto_server.py"), "-H", st.LOOPBACK,
+                                                 "-p", str(port)], line_filter=st._moto_line_filter(False))
+                self._wait(name, lambda: st.http_answers(url + "/moto-api/") is not None, child, 30)
+                return child, url
+
+            child, url = moto("moto")
+            # SQS in a moto of its own, as it is a service of its own in AWS: one moto process (one GIL, one core)
+            # answering every service was the ceiling of the send rate (SQS does not call the other services here:
+            # the stack plays the event sources and destinations itself).
+            _, sqs_url = moto("moto-sqs")
             self.moto_direct = url
-            proxy = self._start_child("counting-proxy", counter.argv(url))
+            proxy = self._start_child("counting-proxy", counter.argv(url, {"sqs": sqs_url}))
             self._wait("counting proxy", lambda: st.http_answers(counter.control + "/snapshot") == 200, proxy, 30)
             return child, counter.url(POLLER)
 
