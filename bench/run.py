@@ -446,6 +446,13 @@ def run_stack(args, functions: list[dict], out: dict) -> None:
         out["cold"] = cold_starts(args, functions, out["function_env"])
         return 0
 
+    # Another bench still running (its stack owns the env file): say so before emptying the log it writes.
+    try:
+        owner = json.loads(stack.registry.path.read_text()).get("owner") or {}
+    except (OSError, ValueError, AttributeError):
+        owner = {}
+    if owner and st.proc_start_time(int(owner.get("pid", 0))) == owner.get("start"):
+        raise SystemExit(f"bench: another local stack (pid {owner['pid']}) uses {log_path.parent}; let it finish first")
     saved_stderr = sys.stderr
     with open(log_path, "w") as log_file:
         sys.stderr = log_file
