@@ -37,18 +37,25 @@ fn finding(text: &str) -> Option<String> {
         return Some("a test's email address".into());
     }
     // Test phones are +1 202 NXX XXXX (tests/src/lib.rs unique_phone), with or without the plus: a
-    // whole run of digits. A run is looked at from its first digit only: the middle of a longer run
-    // (the digits inside a random hex id such as a submission id) is not a phone number.
-    let digits: Vec<char> = text.chars().collect();
-    for start in 0..digits.len() {
-        if start > 0 && digits[start - 1].is_ascii_digit() {
+    // whole run of digits, standing on its own. A run inside a longer run, or touching a letter, is
+    // part of something else: a random hex id (a MessageSid, a submission id) holds ten decimal
+    // digits starting 202 now and then (a run of 1,471 items once found one).
+    let chars: Vec<char> = text.chars().collect();
+    for start in 0..chars.len() {
+        if start > 0 && chars[start - 1].is_ascii_alphanumeric() {
             continue;
         }
-        let run: String = digits[start..]
+        let run: String = chars[start..]
             .iter()
             .take_while(|c| c.is_ascii_digit())
             .collect();
-        if run.len() >= 10 && (run.starts_with("1202") || run.starts_with("202")) {
+        let touches_a_letter = chars
+            .get(start + run.len())
+            .is_some_and(|c| c.is_ascii_alphabetic());
+        if run.len() >= 10
+            && !touches_a_letter
+            && (run.starts_with("1202") || run.starts_with("202"))
+        {
             return Some("a test's phone number".into());
         }
     }
@@ -60,6 +67,29 @@ fn finding(text: &str) -> Option<String> {
         .iter()
         .find(|name| words.contains(name))
         .map(|name| format!("the name {name}"))
+}
+
+#[test]
+fn a_test_phone_in_clear_is_found_and_the_digits_inside_an_id_are_not() {
+    for clear in [
+        "+12025550143",
+        "12025550143",
+        "2025550143",
+        "tel:+12025550143",
+        "{\"to\":\"+12025550143\"}",
+        "PHONE#12025550143",
+    ] {
+        assert!(finding(clear).is_some(), "{clear}");
+    }
+    for not_a_phone in [
+        "SMa2025550143987b1c2d3e4f5a6b7c8d9e",
+        "SM2025550143987dbeefbeefbeefbeefbee",
+        "fa20255501439871c2d3e4f5a6b7c8d9e0",
+        "2026-11-29T13:45:00Z",
+        "3120255501439",
+    ] {
+        assert_eq!(finding(not_a_phone), None, "{not_a_phone}");
+    }
 }
 
 #[tokio::test]
