@@ -1,0 +1,180 @@
+"""The stack's moto (moto_server.py) answers as moto as installed does, only faster where it says so."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# Writes items of every attribute type to a table with a stream, changes and deletes some, and prints the stream's
+# records as boto3 reads them, two `GetRecords` pages and the empty one after.
+STREAM_RECORDS = """
+import datetime, json, sys
+if "--as-the-stack-runs-it" in sys.argv:
+    sys.path.insert(0, sys.argv[1])
+    import moto_server  # noqa: F401  the stack's moto patches
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    table = db.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]
+    item = {"pk": {"S": "P#1"}, "sk": {"S": "A"}, "n": {"N": "12.50"}, "b": {"B": b"\\x00\\xffsealed"},
+            "t": {"BOOL": True}, "z": {"NULL": True}, "l": {"L": [{"S": "x"}, {"N": "-3"}]},
+            "m": {"M": {"inner": {"S": "é ü \\u2019"}, "deep": {"M": {"k": {"N": "1e3"}}}}},
+            "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"\\x01", b"\\x02"]}}
+    db.put_item(TableName="t", Item=item)
+    db.put_item(TableName="t", Item={"pk": {"S": "P#2"}, "sk": {"S": "B"}, "entity": {"S": "rsvp"}})
+    db.update_item(TableName="t", Key={"pk": {"S": "P#1"}, "sk": {"S": "A"}},
+                   UpdateExpression="SET n = n + :one, s = :s", ExpressionAttributeValues={":one": {"N": "1"}, ":s": {"S": "new"}})
+    db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "P#3"}, "sk": {"S": "C"}}}},
+        {"Delete": {"TableName": "t", "Key": {"pk": {"S": "P#2"}, "sk": {"S": "B"}}}}])
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+    it = streams.get_shard_iterator(StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"],
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    pages = []
+    for limit in (3, 100, 100):
+        page = streams.get_records(ShardIterator=it, Limit=limit)
+        it = page["NextShardIterator"]
+        pages.append(page["Records"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def plain(value):
+        if isinstance(value, datetime.datetime):
+            # boto3 parses the epoch seconds into an aware datetime: when, relative to now
+            return {"seconds_ago_under_60": 0 <= (now - value).total_seconds() < 60, "aware": value.tzinfo is not None}
+        if isinstance(value, bytes):
+            return {"bytes": value.hex()}
+        raise TypeError(type(value))
+
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    answered_by = DynamoDBStreamsHandler.get_records.__module__
+    print(json.dumps({"answered_by": answered_by, "pages": pages}, default=plain, sort_keys=True))
+"""
+
+
+# Reads items of every attribute type every way that answers with items, and prints the answers as boto3 reads them.
+ITEM_READS = """
+import json, sys
+if "--as-the-stack-runs-it" in sys.argv:
+    sys.path.insert(0, sys.argv[1])
+    import moto_server  # noqa: F401  the stack's moto patches
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    db.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "byg", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}])
+    for i in range(5):
+        db.put_item(TableName="t", Item={
+            "pk": {"S": "P#1"}, "sk": {"S": f"S#{i}"}, "g": {"S": "G"}, "n": {"N": str(i * 1.5)},
+            "b": {"B": bytes([i, 255]) + b"sealed"}, "t": {"BOOL": i % 2 == 0}, "z": {"NULL": True},
+            "l": {"L": [{"S": "x"}, {"N": "-3"}, {"M": {"k": {"B": b"\\x00"}}}]},
+            "m": {"M": {"inner": {"S": "é ü \\u2019 quote\\" newline\\n"}}}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]},
+            "bs": {"BS": [b"\\x01", b"\\x02"]}})
+    key = lambda i: {"pk": {"S": "P#1"}, "sk": {"S": f"S#{i}"}}
+    answers = {
+        "get": db.get_item(TableName="t", Key=key(1)),
+        "get_projected": db.get_item(TableName="t", Key=key(2), ProjectionExpression="b, #m.inner",
+                                     ExpressionAttributeNames={"#m": "m"}, ConsistentRead=True),
+        "get_missing": db.get_item(TableName="t", Key=key(9)),
+        "batch": db.batch_get_item(RequestItems={"t": {"Keys": [key(0), key(3), key(9)]}},
+                                   ReturnConsumedCapacity="TOTAL"),
+        "query": db.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#1"}},
+                          Limit=2, ScanIndexForward=False),
+        "query_count": db.query(TableName="t", KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                                ExpressionAttributeValues={":p": {"S": "P#1"}, ":s": {"S": "S#"}}, Select="COUNT"),
+        "query_index": db.query(TableName="t", IndexName="byg", KeyConditionExpression="g = :g",
+                                FilterExpression="t = :t", ExpressionAttributeValues={":g": {"S": "G"}, ":t": {"BOOL": True}}),
+        "scan": db.scan(TableName="t", Limit=3),
+        "scan_empty": db.scan(TableName="t", FilterExpression="n = :n", ExpressionAttributeValues={":n": {"N": "99"}}),
+    }
+    try:
+        db.get_item(TableName="missing", Key=key(1))
+    except db.exceptions.ResourceNotFoundException as e:
+        answers["error"] = {"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
+    for a in answers.values():
+        meta = a.pop("ResponseMetadata", None)
+        if meta:
+            a["status"] = meta["HTTPStatusCode"]
+            a["crc32"] = "x-amz-crc32" in meta["HTTPHeaders"]
+    from moto.dynamodb.responses import DynamoHandler
+    print(json.dumps({"answered_by": DynamoHandler.serialized.__module__, "answers": answers},
+                     default=lambda v: {"bytes": v.hex()}, sort_keys=True))
+"""
+
+
+def item_reads(*args: str) -> tuple[str, dict]:
+    out = json.loads(subprocess.run([sys.executable, "-c", ITEM_READS, str(HERE), *args], capture_output=True,
+                                    text=True, timeout=120, check=True).stdout)
+    return out["answered_by"], out["answers"]
+
+
+def stream_pages(*args: str) -> tuple[str, list]:
+    out = json.loads(subprocess.run([sys.executable, "-c", STREAM_RECORDS, str(HERE), *args], capture_output=True,
+                                    text=True, timeout=120, check=True).stdout)
+    return out["answered_by"], out["pages"]
+
+
+class GetRecordsTest(unittest.TestCase):
+    def test_stream_records_read_the_same_as_from_moto_as_installed(self):
+        (by_installed, installed), (by_stack, stack) = stream_pages(), stream_pages("--as-the-stack-runs-it")
+        self.assertEqual((by_installed, by_stack), ("moto.dynamodbstreams.responses", "moto_server"))
+        self.assertEqual([len(p) for p in stack], [3, 2, 0], "a page of 3, the rest, then none")
+        self.assertEqual([r["eventName"] for p in stack for r in p], ["INSERT", "INSERT", "MODIFY", "INSERT", "REMOVE"])
+        self.assertEqual([len(p) for p in installed], [3, 2, 0])
+        for a, b in zip([r for p in installed for r in p], [r for p in stack for r in p]):
+            self.assertRegex(b.pop("eventID"), r"^[0-9a-f]{32}$")
+            a.pop("eventID")
+            # moto measures a record by its JSON when it is written, creation time included: a digit may differ
+            self.assertAlmostEqual(a["dynamodb"].pop("SizeBytes"), b["dynamodb"].pop("SizeBytes"), delta=8)
+            self.assertEqual(a, b)
+        first = stack[0][0]["dynamodb"]
+        self.assertEqual(first["NewImage"]["b"], {"B": {"bytes": b"\x00\xffsealed".hex()}})
+        self.assertEqual(first["ApproximateCreationDateTime"], {"seconds_ago_under_60": True, "aware": True})
+
+
+class ItemReadsTest(unittest.TestCase):
+    def test_get_batch_get_query_and_scan_answer_as_moto_as_installed_does(self):
+        (by_installed, installed), (by_stack, stack) = item_reads(), item_reads("--as-the-stack-runs-it")
+        self.assertEqual((by_installed, by_stack), ("moto.core.responses", "moto_server"))
+        self.maxDiff = None
+        self.assertEqual(installed, stack)
+        self.assertEqual(stack["get"]["Item"]["b"], {"B": {"bytes": (bytes([1, 255]) + b"sealed").hex()}})
+        self.assertEqual(len(stack["batch"]["Responses"]["t"]), 2)
+        self.assertIn("LastEvaluatedKey", stack["query"])
+        self.assertNotIn("Item", stack["get_missing"])
+        self.assertEqual(stack["error"], {"code": "ResourceNotFoundException", "status": 400})
+        self.assertTrue(all(a.get("crc32", True) for a in stack.values()), "DynamoDB answers carry their CRC32")
+
+
+class ServiceLookupTest(unittest.TestCase):
+    def test_moto_modules_are_listed_once_and_alike(self):
+        script = (
+            "import sys, os; sys.path.insert(0, sys.argv[1]);"
+            "from moto import backends; listed = list(backends.list_of_moto_modules());"
+            "import moto_server;"
+            "os.listdir = None;"  # listing the directory again would fail
+            "print(listed == list(backends.list_of_moto_modules()), 'dynamodb' in backends.list_of_moto_modules())")
+        out = subprocess.run([sys.executable, "-c", script, str(HERE)], capture_output=True, text=True, timeout=120,
+                             check=True).stdout.split()
+        self.assertEqual(out, ["True", "True"])
+
+
+if __name__ == "__main__":
+    unittest.main()
