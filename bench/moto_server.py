@@ -20,7 +20,8 @@ tables, short queues) do not (moto 5.2):
    benchmark's progress polling (two a second) took a tenth of moto's time at 20,000 items. Here it lists the one
    partition (same items, same order).
 
-Everything else is moto as installed. Usage: the same arguments as `moto_server` (`-H HOST -p PORT`).
+Everything else is moto as installed. Usage: the same arguments as the stack's (`-H HOST -p PORT`,
+`--no-request-log`).
 """
 from __future__ import annotations
 
@@ -34,12 +35,12 @@ from pathlib import Path
 import moto.dynamodb.models as models
 import moto.sqs.models as sqs_models
 from moto.dynamodb.models.table import Table
-from moto.server import main
 
 # DynamoDB calls under one lock, as the stack runs moto (loaded by path: this file has the same name).
 _spec = importlib.util.spec_from_file_location(
     "stack_moto_server", Path(__file__).resolve().parent.parent / "infra" / "local" / "moto_server.py")
-_spec.loader.exec_module(importlib.util.module_from_spec(_spec))
+_stack_moto = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_stack_moto)
 
 
 class _CopyWithoutTables:
@@ -178,4 +179,4 @@ Table.query = _query_partition
 
 if __name__ == "__main__":
     sys.argv[0] = "moto_server"
-    sys.exit(main())
+    sys.exit(_stack_moto.serve())

@@ -314,7 +314,8 @@ def patch_stack(counter: CounterClient, relay: CallbackRelay, invocations: Invoc
                 port = st.free_port()
                 url = f"http://{st.LOOPBACK}:{port}"
                 child = self._start_child(name, [sys.executable, str(HERE / "moto_server.py"), "-H", st.LOOPBACK,
-                                                 "-p", str(port)], line_filter=st._moto_line_filter(False))
+                                                 "-p", str(port), "--no-request-log"],
+                                          line_filter=st._moto_line_filter(False))
                 self._wait(name, lambda: st.http_answers(url + "/moto-api/") is not None, child, 30)
                 return child, url
 
@@ -818,13 +819,18 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
           f"and last request {span[1] - span[0]:.1f} s apart (the emulator's request count sampled every 0.1 s): "
           f"(texts − 1) ÷ that span = {r['rate']:.2f}/s.")
     b = r["batches"]
+    # The worker's limiter (functions/core/src/outbound/rate.rs): a burst of what 0.8 s of its share allows.
+    share = args.mps / args.concurrency
+    burst = max(1, int(share * 0.8))
+    credit = (burst - 1) / share
     w(f"Where a send worker's time went, per batch of up to {args.batch} ({b['batches']} batches): invocation {b['invocation']:.2f} s "
       f"on average, of which reading the batch and its gates, gating and claiming until the first text "
       f"{b['claim']:.2f} s and first to last text {b['sending']:.2f} s (a worker's texts are "
-      f"{args.concurrency / args.mps * 1e3:.0f} ms apart); between two batches of one worker (recording outcomes, "
-      f"answering, the poller's delete and next receive) {b['between']:.2f} s (median). The rate limiter gives no "
-      "credit for time not spent sending (no burst, by design), so the fleet's rate is at most its configured rate × "
-      "(time sending ÷ time per batch); moto's answer times are in the table below.")
+      f"{args.concurrency / args.mps * 1e3:.0f} ms apart after a burst of up to {burst}); between two batches of one worker (recording outcomes, "
+      f"answering, the poller's delete and next receive) {b['between']:.2f} s (median). The rate limiter gives "
+      f"back at most {credit:.1f} s of the time a worker idled (its burst, so that the fleet never exceeds the provider's "
+      f"limit), so the fleet's rate is at most its configured rate × (time sending + {credit:.1f} s) ÷ time per batch; "
+      "moto's answer times are in the table below.")
     w("")
     w("## AWS requests")
     w("")

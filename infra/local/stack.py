@@ -4125,6 +4125,8 @@ class Stack:
                              ".venv/bin/python") from None
         port = free_port()
         argv = [sys.executable, str(HERE / "moto_server.py"), "-H", LOOPBACK, "-p", str(port)]
+        if not self.args.verbose:
+            argv.append("--no-request-log")  # the line filter would drop each line
         child = self._start_child("moto", argv, line_filter=_moto_line_filter(self.args.verbose))
         return child, f"http://{LOOPBACK}:{port}"
 

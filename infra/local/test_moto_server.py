@@ -163,6 +163,40 @@ class ItemReadsTest(unittest.TestCase):
         self.assertTrue(all(a.get("crc32", True) for a in stack.values()), "DynamoDB answers carry their CRC32")
 
 
+class RequestLogTest(unittest.TestCase):
+    def served_lines(self, *flags: str) -> str:
+        import socket
+        import time
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, str(HERE / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port),
+                                 *flags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=5).read()
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+        return out
+
+    def test_no_request_log_leaves_out_only_the_line_per_request(self):
+        self.assertIn("GET /moto-api/data.json HTTP/1.1", self.served_lines())
+        quiet = self.served_lines("--no-request-log")
+        self.assertNotIn("/moto-api/", quiet)
+        self.assertIn("Running on http://127.0.0.1", quiet, "the server's other lines stay")
+
+
 class ServiceLookupTest(unittest.TestCase):
     def test_moto_modules_are_listed_once_and_alike(self):
         script = (

@@ -379,7 +379,7 @@ where
 
         // Claims are written a transaction at a time, and each one's messages set off as soon as it
         // is written; outcomes are recorded a transaction at a time while later messages are still
-        // being sent. The limiter gives no credit for time a worker spends outside sending, so
+        // being sent. The limiter gives back under a second of time a worker spends outside sending, so
         // writes that precede or follow the sends would be send rate the fleet never gets back.
         let (claims, claimed) = futures::channel::mpsc::unbounded::<Claimed<'_>>();
         let claiming = async {
