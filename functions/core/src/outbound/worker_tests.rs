@@ -372,8 +372,8 @@ async fn a_second_host_inviting_the_same_person_in_the_window_is_skipped() {
 #[tokio::test(start_paused = true)]
 async fn a_worker_sends_while_it_writes_claims_and_outcomes_not_before_and_after() {
     // Writes that take 300 ms, and 5 texts a second (a burst of 4, then 200 ms apart): 60 invites
-    // are two claim writes and two outcome writes of 30. Written before and after the sends, they
-    // would add 1.2 s to the 11.2 s between the first and the last text.
+    // are three claim writes (10, 30, 20) and two outcome writes of 30. Written before and after
+    // the sends, they would add 1.5 s to the 11.2 s between the first and the last text.
     let mut w = World::new();
     w.worker.sms_rate = RateLimiter::new(5.0, 1).unwrap();
     assert_eq!(w.worker.sms_rate.burst(), 4);
@@ -395,13 +395,23 @@ async fn a_worker_sends_while_it_writes_claims_and_outcomes_not_before_and_after
     let claims: Vec<_> = writes.iter().filter(|a| a.claims > 0).collect();
     let outcomes: Vec<_> = writes.iter().filter(|a| a.outcomes > 0).collect();
     assert_eq!(
-        (claims.len(), outcomes.len()),
-        (2, 2),
-        "two writes of each: {writes:?}"
+        claims.iter().map(|a| a.claims).collect::<Vec<_>>(),
+        [10, 30, 20],
+        "{writes:?}"
     );
-    // The first text leaves once the first 30 are claimed, while the other 30 are being claimed…
+    assert_eq!(outcomes.len(), 2, "two outcome writes of 30: {writes:?}");
+    // The first text leaves once the first 10 are claimed, while the others are being claimed,
+    // and the texts never wait for a claim…
     assert_eq!(sent_at[0] - started, write);
     assert!(sent_at[0] < claims[1].at);
+    for (i, pair) in sent_at.windows(2).enumerate().skip(3) {
+        assert_eq!(
+            pair[1] - pair[0],
+            Duration::from_millis(200),
+            "text {}",
+            i + 1
+        );
+    }
     // … the first 30 outcomes are written while the last texts are on their way…
     assert!(outcomes[0].at < sent_at[59]);
     // … and only the last write is left once the last text is sent.
@@ -410,6 +420,20 @@ async fn a_worker_sends_while_it_writes_claims_and_outcomes_not_before_and_after
         finished - started,
         write + Duration::from_millis((59 - 3) * 200) + write
     );
+}
+
+#[test]
+fn a_batch_s_first_claim_is_small_and_the_others_are_thirty() {
+    let sizes = |n: usize| {
+        super::claim_chunks(&vec![(); n])
+            .map(<[()]>::len)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sizes(0), Vec::<usize>::new());
+    assert_eq!(sizes(7), [7]);
+    assert_eq!(sizes(10), [10]);
+    assert_eq!(sizes(41), [10, 30, 1]);
+    assert_eq!(sizes(100), [10, 30, 30, 30]);
 }
 
 #[tokio::test]
@@ -726,21 +750,21 @@ async fn a_failed_write_of_part_of_a_batchs_claims_sends_the_rest_and_leaves_not
     for i in 0..40 {
         batch.push(w.invite(&format!("+120255502{i:02}")).await);
     }
-    // The claims are written 30 at a time: the first write succeeds, the second fails.
+    // The claims are written 10, then 30 at a time: the first write succeeds, the second fails.
     w.outbox.fail_applies_after(1, 1);
     let response = w.deliver(&batch, NOON_ET).await;
     assert_eq!(
         failures(&response),
-        10,
+        30,
         "the messages whose claims were not written come back"
     );
-    assert_eq!(w.provider.total(), 30, "the claimed ones are sent");
-    assert!(batch[..30].iter().all(|q| w.status(q) == Status::Sent));
+    assert_eq!(w.provider.total(), 10, "the claimed ones are sent");
+    assert!(batch[..10].iter().all(|q| w.status(q) == Status::Sent));
     assert!(
-        batch[30..].iter().all(|q| w.status(q) == Status::Pending),
+        batch[10..].iter().all(|q| w.status(q) == Status::Pending),
         "never claimed, so never stranded in `sending`"
     );
-    w.deliver(&batch[30..], NOON_ET + time::Duration::minutes(3))
+    w.deliver(&batch[10..], NOON_ET + time::Duration::minutes(3))
         .await;
     assert!(batch.iter().all(|q| w.status(q) == Status::Sent));
     assert_eq!(w.provider.total(), 40, "each once");
