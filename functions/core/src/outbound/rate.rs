@@ -45,8 +45,6 @@ const BURST_SECONDS: f64 = 0.8;
 #[derive(Debug)]
 pub struct RateLimiter {
     interval: Duration,
-    /// How far ahead of the steady schedule a send may go: `(burst - 1) × interval`.
-    tolerance: Duration,
     per_worker_rate: f64,
     burst: u32,
     state: Mutex<State>,
@@ -83,7 +81,6 @@ impl RateLimiter {
         let burst = ((per_worker_rate * BURST_SECONDS).floor() as u32).max(1);
         Ok(Self {
             interval,
-            tolerance: interval.saturating_mul(burst - 1),
             per_worker_rate,
             burst,
             state: Mutex::new(State {
@@ -108,6 +105,11 @@ impl RateLimiter {
         self.burst
     }
 
+    /// How far ahead of the steady schedule a send may go: `(burst - 1) × interval`.
+    fn tolerance(&self) -> Duration {
+        self.interval.saturating_mul(self.burst - 1)
+    }
+
     /// Waits for this worker's next send slot. Concurrent callers get distinct slots, in the order
     /// they asked. A caller dropped while waiting forfeits its slot (the worker sends a little
     /// slower, never faster).
@@ -115,7 +117,7 @@ impl RateLimiter {
         loop {
             let slot = {
                 let mut state = self.lock();
-                let (base, slot) = state.first_slot(Instant::now(), self.tolerance);
+                let (base, slot) = state.first_slot(Instant::now(), self.tolerance());
                 state.next_slot = Some(base + self.interval);
                 slot
             };
@@ -132,13 +134,13 @@ impl RateLimiter {
     /// and any pause: what a worker can send before its batch's time runs out.
     pub fn slots_within(&self, budget: Duration) -> usize {
         let now = Instant::now();
-        let (base, first) = self.lock().first_slot(now, self.tolerance);
+        let (base, first) = self.lock().first_slot(now, self.tolerance());
         let end = now + budget;
         if first > end {
             return 0;
         }
         // The k-th slot from now is at max(first, base + k × interval - tolerance).
-        let reach = (end + self.tolerance).saturating_duration_since(base);
+        let reach = (end + self.tolerance()).saturating_duration_since(base);
         let after_first = reach.as_nanos() / self.interval.as_nanos().max(1);
         usize::try_from(after_first).map_or(usize::MAX, |n| n.saturating_add(1))
     }
@@ -158,7 +160,7 @@ impl RateLimiter {
         let mut state = self.lock();
         let until = Instant::now() + retry_after;
         state.paused_until = state.paused_until.max(Some(until));
-        state.next_slot = state.next_slot.max(Some(until + self.tolerance));
+        state.next_slot = state.next_slot.max(Some(until + self.tolerance()));
     }
 
     /// The state is two instants, valid after any panic: a poisoned lock is used as is.
