@@ -3,8 +3,9 @@
 //!
 //! Cold start: nothing to load. The crate itself embeds bzip2-compressed JSON and parses it on the
 //! first lookup in a process (0.35–0.6 s of CPU and +56 MB in an optimised build); rising's build
-//! script (`functions/core/build.rs`) does that once per build instead and compiles in fixed-size
-//! records sorted by ZIP code. A lookup is a binary search over them (microseconds).
+//! script (`functions/core/build.rs`) does that once per build instead and compiles in columns, one
+//! value per ZIP code in ZIP order. A lookup is a bit test and a count in a bitmap of the 100,000
+//! codes; the other columns are then read at that position.
 
 use std::fmt;
 
@@ -29,7 +30,9 @@ pub enum ZipError {
 /// A US ZIP code that exists in the dataset and has a location. Compared by its five digits.
 #[derive(Clone)]
 pub struct Zip {
-    /// Its record's position in `data::RECORDS`.
+    /// The five ASCII digits.
+    digits: [u8; 5],
+    /// Its position in the tables' columns.
     index: usize,
     centroid: GeoPoint,
 }
@@ -45,26 +48,23 @@ impl Zip {
     }
 
     fn lookup(five: &str) -> Result<Self, ZipError> {
-        let count = data::RECORDS.len() / data::RECORD;
-        let (mut low, mut high) = (0, count);
-        while low < high {
-            let mid = low + (high - low) / 2;
-            match record(mid)[..5].cmp(five.as_bytes()) {
-                std::cmp::Ordering::Less => low = mid + 1,
-                std::cmp::Ordering::Greater => high = mid,
-                std::cmp::Ordering::Equal => return Self::at(mid),
-            }
-        }
-        Err(ZipError::Unknown)
-    }
-
-    fn at(index: usize) -> Result<Self, ZipError> {
-        let r = record(index);
-        let degrees = |at: usize| {
-            let raw = i32::from_le_bytes([r[at], r[at + 1], r[at + 2], r[at + 3]]);
-            (raw != data::NO_COORDINATE).then(|| f64::from(raw) / 1e6)
+        let digits: [u8; 5] = five
+            .as_bytes()
+            .try_into()
+            .map_err(|_| ZipError::NotFiveDigits)?;
+        let code = digits
+            .iter()
+            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+        let index = position(code).ok_or(ZipError::Unknown)?;
+        let degrees = |column: &[u8], base: i32| {
+            let raw = planes(column, data::COUNT, index, 3);
+            (raw != data::NO_COORDINATE)
+                .then(|| f64::from(i32::try_from(raw).unwrap_or(0) + base) / 1e4)
         };
-        let (Some(lat), Some(lon)) = (degrees(8), degrees(12)) else {
+        let (Some(lat), Some(lon)) = (
+            degrees(data::LAT, data::LAT_BASE),
+            degrees(data::LON, data::LON_BASE),
+        ) else {
             return Err(ZipError::NoLocation);
         };
         // Military (APO/FPO) codes carry 0,0: no place to meet.
@@ -72,13 +72,17 @@ impl Zip {
             return Err(ZipError::NoLocation);
         }
         let centroid = GeoPoint::new(lat, lon).map_err(|_| ZipError::NoLocation)?;
-        Ok(Self { index, centroid })
+        Ok(Self {
+            digits,
+            index,
+            centroid,
+        })
     }
 
     /// The five digits.
-    pub fn as_str(&self) -> &'static str {
-        // ASCII digits by construction (build.rs checks them).
-        std::str::from_utf8(&record(self.index)[..5]).unwrap_or_default()
+    pub fn as_str(&self) -> &str {
+        // ASCII digits: `lookup` took them from a string of five digits.
+        std::str::from_utf8(&self.digits).unwrap_or_default()
     }
 
     /// The ZIP code's centroid.
@@ -89,37 +93,55 @@ impl Zip {
     /// The USPS two-letter state (or territory) code, e.g. `DC`, `TX`, `PR`.
     pub fn state(&self) -> &'static str {
         data::STATES
-            .get(usize::from(record(self.index)[6]))
+            .get(usize::from(data::STATE[self.index]))
             .copied()
             .unwrap_or_default()
     }
 
     /// The USPS preferred city name, e.g. `Washington`.
     pub fn city(&self) -> &'static str {
-        let r = record(self.index);
-        let city = u32::from_le_bytes([r[16], r[17], r[18], r[19]]) as usize;
-        let end_of = |i: usize| {
-            data::CITY_ENDS
-                .get(i * 4..i * 4 + 4)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        };
-        let start = if city == 0 { 0 } else { end_of(city - 1) };
-        data::CITY_TEXT.get(start..end_of(city)).unwrap_or_default()
+        let city = planes(data::CITY, data::COUNT, self.index, 2) as usize;
+        let step = city / data::CITY_STEP;
+        let starts = data::CITY_STARTS.len() / 4;
+        let start = planes(data::CITY_STARTS, starts, step, 4) as usize
+            + data::CITY_LENGTHS[step * data::CITY_STEP..city]
+                .iter()
+                .map(|&n| usize::from(n))
+                .sum::<usize>();
+        let end = start + usize::from(data::CITY_LENGTHS[city]);
+        data::CITY_TEXT.get(start..end).unwrap_or_default()
     }
 
     /// The IANA time zone name (`America/New_York`) when the dataset has one.
     pub fn timezone(&self) -> Option<&'static str> {
         let tz = data::ZONES
-            .get(usize::from(record(self.index)[5]))
+            .get(usize::from(data::ZONE[self.index]))
             .copied()
             .unwrap_or_default();
         (tz.contains('/') || tz == "UTC").then_some(tz)
     }
 }
 
-/// The `index`th record (in bounds: indexes come from the binary search).
-fn record(index: usize) -> &'static [u8] {
-    &data::RECORDS[index * data::RECORD..(index + 1) * data::RECORD]
+/// The position of ZIP code `code` (0–99,999) in the columns: the count of codes below it, from the
+/// rank directory and the bitmap word it lies in. `None` when the dataset does not have it.
+fn position(code: usize) -> Option<usize> {
+    let word = code / 64;
+    let bits = data::PRESENT.get(word * 8..word * 8 + 8)?;
+    let bits = u64::from_le_bytes(bits.try_into().ok()?);
+    let bit = code % 64;
+    if bits >> bit & 1 == 0 {
+        return None;
+    }
+    let below = planes(data::RANK, data::RANK.len() / 2, word, 2) as usize;
+    Some(below + (bits & ((1u64 << bit) - 1)).count_ones() as usize)
+}
+
+/// Value `index` of a column of `count` values stored as `width` little-endian byte planes (see
+/// build.rs). In bounds: indexes come from `position`, and build.rs wrote `width` planes of every value.
+fn planes(column: &[u8], count: usize, index: usize, width: usize) -> u32 {
+    (0..width).fold(0, |v, plane| {
+        v | u32::from(column[plane * count + index]) << (8 * plane)
+    })
 }
 
 /// The five-digit part of `5`, `5-4`, `5 4` or `9`-digit input.
@@ -208,7 +230,24 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 40_000, "{checked}");
-        assert_eq!(data::RECORDS.len() / data::RECORD, checked);
+        assert_eq!(data::COUNT, checked);
+    }
+
+    #[test]
+    fn each_of_the_100000_codes_is_known_exactly_when_the_crates_dataset_has_it() {
+        let known: std::collections::HashSet<&str> = zipcodes::database()
+            .iter()
+            .map(|r| r.zip_code.as_str())
+            .collect();
+        for code in 0..100_000 {
+            let five = format!("{code:05}");
+            let parsed = Zip::parse(&five);
+            assert_eq!(
+                parsed != Err(ZipError::Unknown),
+                known.contains(five.as_str()),
+                "{five}: {parsed:?}"
+            );
+        }
     }
 
     #[test]
@@ -233,8 +272,8 @@ mod tests {
             "\t20001-1234!\n",
         ] {
             assert_eq!(
-                Zip::parse(input).map(|z| z.as_str()),
-                Ok("20001"),
+                Zip::parse(input).map(|z| z.as_str().to_owned()),
+                Ok("20001".to_owned()),
                 "{input:?}"
             );
         }
