@@ -54,7 +54,8 @@ from counting_proxy import item_size  # noqa: E402
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
 TARGET = TARGET if TARGET.is_absolute() else REPO / TARGET
 RESULTS = HERE / "results.md"
-BIN = TARGET / "release"  # the measured binaries (functions, hello world)
+DEPLOY_TARGET = "aarch64-unknown-linux-gnu"  # what `sam build` (cargo lambda build --arm64) compiles for
+BIN = TARGET / "release"  # the measured binaries (functions, hello world); main() sets it
 HELLO = "hello-lambda"
 SEND_WORKER = "send-worker"
 PRODUCER = "producer"  # origins of AWS requests besides the functions
@@ -118,13 +119,44 @@ def cargo(args: list[str]) -> float:
     return time.monotonic() - started
 
 
+def host_triple() -> str:
+    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("host:"))
+
+
+def deployed_rustflags() -> list[str]:
+    """The flags .cargo/config.toml gives the deployed binaries, less the CPU choice (`-C target-cpu=…`, an arm64
+    CPU): the host binaries measured here are then built as those are (e.g. the same relocation model)."""
+    import tomllib
+    config = tomllib.loads((REPO / ".cargo" / "config.toml").read_text())
+    flags = config.get("target", {}).get(DEPLOY_TARGET, {}).get("rustflags", [])
+    out, i = [], 0
+    while i < len(flags):
+        pair = flags[i:i + 2]
+        if pair[0] == "-C" and len(pair) == 2 and pair[1].startswith("target-cpu="):
+            i += 2
+            continue
+        out.append(flags[i])
+        i += 1
+    return out
+
+
+def release_bin() -> Path:
+    """Where the release binaries are built: for the host triple named explicitly, so that the deployed binaries'
+    rustflags apply to them and not to build scripts and proc macros (which must stay position-independent)."""
+    return TARGET / host_triple() / "release"
+
+
 def build(functions: list[dict]) -> dict[str, float]:
     times = {}
     # The Twilio emulator and the producer, built as `make dev` and `make test` build the workspace: the
     # same feature set, so after either this is a no-op (built alone, their dependencies would be rebuilt
     # with other features).
     times["debug"] = cargo(["build", "--workspace", "--bins"])
-    release = ["build", "--release", "-p", "bench", "--bin", HELLO]
+    host = host_triple()
+    release = ["build", "--release", "--target", host,
+               "--config", f"target.{host}.rustflags = {json.dumps(deployed_rustflags())}",
+               "-p", "bench", "--bin", HELLO]
     for f in functions:
         release += ["-p", f["package"], "--bin", f["binary"]]
     times["release"] = cargo(release)
@@ -954,7 +986,7 @@ def main() -> int:
     ap.add_argument("--output", default=str(RESULTS))
     args = ap.parse_args()
     global BIN
-    BIN = TARGET / args.profile
+    BIN = release_bin() if args.profile == "release" else TARGET / "debug"
     started_wall = dt.datetime.now(dt.timezone.utc)
     started = time.monotonic()
     functions = template_functions()
