@@ -651,6 +651,16 @@ def sizes(functions: list[dict]) -> dict[str, dict]:
 # Report
 
 
+def limiter_burst_seconds() -> float:
+    """`BURST_SECONDS` of the send worker's rate limiter, read from its source so that the report says what the
+    worker does."""
+    source = REPO / "functions" / "core" / "src" / "outbound" / "rate.rs"
+    found = re.search(r"^const BURST_SECONDS: f64 = ([0-9.]+);", source.read_text(), re.M)
+    if not found:
+        raise SystemExit(f"bench: no `const BURST_SECONDS: f64 = …;` in {source}")
+    return float(found.group(1))
+
+
 def mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
@@ -851,9 +861,9 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
           f"and last request {span[1] - span[0]:.1f} s apart (the emulator's request count sampled every 0.1 s): "
           f"(texts − 1) ÷ that span = {r['rate']:.2f}/s.")
     b = r["batches"]
-    # The worker's limiter (functions/core/src/outbound/rate.rs): a burst of what 0.8 s of its share allows.
+    # The worker's limiter: a burst of what BURST_SECONDS of its share allows.
     share = args.mps / args.concurrency
-    burst = max(1, int(share * 0.8))
+    burst = max(1, math.floor(share * limiter_burst_seconds()))
     credit = (burst - 1) / share
     w(f"Where a send worker's time went, per batch of up to {args.batch} ({b['batches']} batches): invocation {b['invocation']:.2f} s "
       f"on average, of which reading the batch and its gates, gating and claiming until the first text "
