@@ -57,10 +57,14 @@ fn main() {
     let mut rank = Vec::with_capacity(present.len());
     let mut below = 0u32;
     for word in &present {
-        rank.push(u16::try_from(below).expect("fewer than 65,536 ZIP codes"));
+        rank.push(below);
         below += word.count_ones();
     }
     assert_eq!(below as usize, db.len());
+    assert!(
+        below <= u32::from(u16::MAX),
+        "more than 65,535 ZIP codes for 2-byte ranks"
+    );
     let bytes_of = |words: &[u64]| {
         words
             .iter()
@@ -71,10 +75,7 @@ fn main() {
         std::fs::write(out.join(name), bytes).unwrap_or_else(|e| panic!("write {name}: {e}"))
     };
     write("zip_present.bin", &bytes_of(&present));
-    write(
-        "zip_rank.bin",
-        &planes(&rank.iter().map(|&r| u32::from(r)).collect::<Vec<_>>(), 2),
-    );
+    write("zip_rank.bin", &planes(&rank, 2));
     write("zip_zone.bin", &zone_of);
     write("zip_state.bin", &state_of);
     write("zip_lat.bin", &planes(&lats, 3));
