@@ -203,6 +203,25 @@ async fn a_malformed_message_sid_is_a_400_and_nothing_is_stored() {
 }
 
 #[tokio::test]
+async fn a_sender_not_in_e164_form_is_a_400_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    // Twilio always writes From in E.164; the same number in national form is not Twilio's.
+    let national = format!("({}) {}-{}", &phone[2..5], &phone[5..8], &phone[8..]);
+    let params = app.inbound_params(&national, "JOIN", &unique_message_sid());
+
+    let response = app.post_webhook("/sms/inbound", &params, None).await;
+
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("sender"));
+    assert!(app.contact_items(&phone).await.is_empty());
+    assert!(
+        app.conversation(&phone).await.is_empty(),
+        "no reply was sent"
+    );
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_refused_with_413() {
     let app = spawn_app().await;
     let phone = unique_phone();

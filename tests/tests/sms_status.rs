@@ -503,6 +503,26 @@ async fn a_callback_without_message_status_is_a_400_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn a_recipient_not_in_e164_form_is_a_400_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let phone = unique_phone();
+    let sid = unique_message_sid();
+    let mut params = status_params(&app, &sid, &phone, "failed", Some("21610"));
+    for (key, value) in &mut params {
+        if key == "To" {
+            *value = value.trim_start_matches('+').to_string();
+        }
+    }
+
+    let response = app.post_webhook("/sms/status", &params, None).await;
+
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("To"));
+    assert!(outbound_items(&app, &sid).await.is_empty());
+    assert!(app.contact_items(&phone).await.is_empty());
+}
+
+#[tokio::test]
 async fn concurrent_deliveries_of_one_opt_out_callback_are_recorded_once() {
     let app = spawn_app().await;
     let phone = unique_phone();

@@ -278,9 +278,7 @@ mod tests {
 
     /// A one-line HTTP server: answers every request on every connection with `answer` (or with
     /// nothing, holding the connection open, when `answer` is empty), and hands back what it read.
-    async fn server(
-        answer: &'static str,
-    ) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+    async fn server(answer: &'static str) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
@@ -402,7 +400,11 @@ mod tests {
         get_item(&sdk).await.expect("a second client's request");
         assert_eq!(requests.load(Ordering::SeqCst), 2);
         let connectors = http.connectors.lock().unwrap();
-        assert_eq!(connectors.len(), 1, "one connector per timeout setting, shared");
+        assert_eq!(
+            connectors.len(),
+            1,
+            "one connector per timeout setting, shared"
+        );
         assert!(connectors[0].client.get().is_some_and(Result::is_ok));
     }
 
@@ -454,10 +456,7 @@ mod tests {
 
         let error = get_item(&config).await.expect_err("nobody listens");
 
-        assert!(
-            dispatch_failure(&error).is_io(),
-            "{error:?}"
-        );
+        assert!(dispatch_failure(&error).is_io(), "{error:?}");
     }
 
     #[tokio::test]
@@ -467,10 +466,7 @@ mod tests {
 
         let error = get_item(&config).await.expect_err("no answer in time");
 
-        assert!(
-            dispatch_failure(&error).is_timeout(),
-            "{error:?}"
-        );
+        assert!(dispatch_failure(&error).is_timeout(), "{error:?}");
         assert_eq!(requests.load(Ordering::SeqCst), 3, "timeouts are retried");
     }
 
@@ -482,7 +478,9 @@ mod tests {
         .await;
         let config = sdk_config(http_client(), Some(endpoint));
 
-        let error = get_item(&config).await.expect_err("a redirect is not an item");
+        let error = get_item(&config)
+            .await
+            .expect_err("a redirect is not an item");
 
         let status = error.raw_response().map(|r| r.status().as_u16());
         assert_eq!(status, Some(307), "{error:?}");
@@ -494,8 +492,8 @@ mod tests {
         let count = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
         assert!(count > 100, "Mozilla's store has well over 100 roots");
         let mut store = rustls::RootCertStore::empty();
-        let (added, ignored) =
-            store.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        let (added, ignored) = store
+            .add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
         assert_eq!((added, ignored), (count, 0), "each root parses");
         let config = tls_config();
         assert!(

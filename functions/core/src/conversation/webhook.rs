@@ -153,7 +153,8 @@ where
         let text = InboundText {
             sid: MessageSid::parse(field("MessageSid")?)
                 .map_err(|_| InboundSmsError::InvalidMessageSid)?,
-            from: PhoneNumber::parse(field("From")?).map_err(|_| InboundSmsError::InvalidSender)?,
+            from: PhoneNumber::from_e164(field("From")?)
+                .map_err(|_| InboundSmsError::InvalidSender)?,
             body: field("Body")?.to_string(),
             opt_out_type: webhook.param("OptOutType").map(str::to_string),
         };

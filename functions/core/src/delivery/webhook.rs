@@ -120,7 +120,7 @@ impl<S: DeliveryStore, K: SecretStore> SmsStatus<S, K> {
             })
             .transpose()?;
         let recipient = optional("To")
-            .map(|to| PhoneNumber::parse(to).map_err(|_| StatusCallbackError::InvalidRecipient))
+            .map(|to| PhoneNumber::from_e164(to).map_err(|_| StatusCallbackError::InvalidRecipient))
             .transpose()?;
         let callback = StatusCallback::new(sid, status, error_code, recipient)?;
         // The send worker names a text's batch in its callback URL; the signature covers it.

@@ -143,8 +143,9 @@ impl QuietHoursPolicy {
         self.clock_for_e164(phone.as_e164(), zip)
     }
 
-    /// The clock of a number given as E.164 text, for numbers the phone metadata does not know yet
-    /// (a new area code): the ZIP, else the area code, else every US time zone, never "any time".
+    /// The clock of a number given as E.164 text (as the send worker reads it from an invite): the
+    /// ZIP, else the area code, else every US time zone, never "any time". Needs no phone metadata,
+    /// so a new area code is placed the same way.
     pub fn clock_for_e164(&self, e164: &str, zip: Option<&Zip>) -> RecipientClock {
         let area = nanp_area_code(e164).and_then(|code| area_codes().get(&code));
         let zip_zone = zip

@@ -15,7 +15,7 @@ use super::{
     Change, Channel, EmailGateway, FailReason, Loaded, OutboxStore, QueuedMessage, RecipientMark,
     SendFailure, SendQueue, SmsGateway, Status, StoredMessage, Transition, body_context,
 };
-use crate::domain::{PhoneNumber, Zip};
+use crate::domain::Zip;
 use crate::privacy::{Sealer, field_context};
 
 /// SQS's longest delivery delay: a message deferred longer comes back and is deferred again.
@@ -673,9 +673,8 @@ where
     }
 }
 
-/// The sending window of a text to `to` (E.164) at `at`. A number the phone metadata does not
-/// know yet (a new area code) is placed by its ZIP, area code or every US time zone: never "any
-/// time".
+/// The sending window of a text to `to` (E.164, as stored) at `at`: placed by its ZIP, else its area
+/// code, else every US time zone, never "any time".
 fn window_for(
     policy: &QuietHoursPolicy,
     message: &StoredMessage,
@@ -683,10 +682,7 @@ fn window_for(
     at: OffsetDateTime,
 ) -> SendWindow {
     let zip = message.zip.as_deref().and_then(|z| Zip::parse(z).ok());
-    let clock = match PhoneNumber::parse(to) {
-        Ok(phone) => policy.clock(&phone, zip.as_ref()),
-        Err(_) => policy.clock_for_e164(to, zip.as_ref()),
-    };
+    let clock = policy.clock_for_e164(to, zip.as_ref());
     let now = at;
     match clock.window_at(now) {
         Ok(window) => window,
