@@ -67,7 +67,7 @@ pub fn http_client() -> SharedHttpClient {
 /// The HTTP client of every AWS SDK client of this process: reqwest, the client the Twilio client
 /// already uses (HTTP/1.1, rustls with ring, the compiled-in roots of [`tls_config`]). The SDK's own
 /// hyper client (`aws-smithy-http-client`) compiles in HTTP/2 (h2), a second hyper client stack and
-/// a reader of the system's certificate store, which rising never uses: about 0.2 MB of every zip.
+/// a reader of the system's certificate store, which rising never uses: 0.19 MB of every arm64 zip.
 ///
 /// Connectors are cached per timeout settings, as the SDK's client does, and each makes its reqwest
 /// client on its first request: nothing about TLS is done in a cold start before a request needs
