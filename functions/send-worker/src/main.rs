@@ -4,15 +4,13 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use rising_core::config::SendWorkerConfig;
-use rising_core::outbound::{ProductionWorker, quiet_hours};
+use rising_core::outbound::ProductionWorker;
 use rising_core::{aws, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = SendWorkerConfig::from_env()?;
-    // The area-code map behind quiet hours is built on first use (about a millisecond); do it beside init.
-    std::thread::spawn(quiet_hours::preload);
     let sdk = aws::load();
     let worker = ProductionWorker::from_config(&config, &sdk)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {

@@ -377,6 +377,9 @@ fn nanp_area_code(e164: &str) -> Option<u16> {
 /// Area code → time zones and Florida flags, built once per process from the `zipcodes` dataset's
 /// tallies, which `build.rs` counted (ZIPs per area code, in Florida, per time zone): 390 area codes
 /// and about 40 zones, a few tens of KB, built in about a millisecond (one jiff lookup per zone).
+/// Built by the first text of a worker's first batch, not during init: building it on a thread
+/// beside init made `send-worker`'s init 6% slower (55 more page faults; `make bench`'s cold start),
+/// to save a millisecond of a batch that takes seconds.
 fn area_codes() -> &'static HashMap<u16, AreaCode> {
     static AREA_CODES: OnceLock<HashMap<u16, AreaCode>> = OnceLock::new();
     AREA_CODES.get_or_init(build_area_codes)
@@ -410,12 +413,6 @@ fn build_area_codes() -> HashMap<u16, AreaCode> {
             })
         })
         .collect()
-}
-
-/// Builds the area-code map now, so the first clock resolved from an area code is fast. Meant for a
-/// background thread during init.
-pub fn preload() {
-    let _ = area_codes().len();
 }
 
 fn to_civil(t: time::Time) -> civil::Time {
