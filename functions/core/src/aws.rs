@@ -216,6 +216,68 @@ pub fn tls_config() -> rustls::ClientConfig {
     CONFIG.clone()
 }
 
+/// An SDK client made on its first use, once per process. Making a client costs little work but
+/// touches that service's code for the first time: in `register`, the SQS, KMS and SSM clients
+/// took 0.1 ms each of a 2.6 ms cold start (a second client of the same service: 0.02 ms). A
+/// function whose requests do not all need a service (a host's dashboard page sends nothing to
+/// SQS) then never pays for it. DynamoDB, which every request reads, is made at init.
+#[derive(Clone)]
+pub struct Lazy<C>(Arc<LazyInner<C>>);
+
+struct LazyInner<C> {
+    config: Option<SdkConfig>,
+    make: fn(&SdkConfig) -> C,
+    client: OnceLock<C>,
+}
+
+impl<C> Lazy<C> {
+    /// A client `make` will make from `config` when it is first needed.
+    pub fn new(config: &SdkConfig, make: fn(&SdkConfig) -> C) -> Self {
+        Self(Arc::new(LazyInner {
+            config: Some(config.clone()),
+            make,
+            client: OnceLock::new(),
+        }))
+    }
+
+    /// The client, made now if this is its first use.
+    pub fn get(&self) -> &C {
+        let inner = &*self.0;
+        inner.client.get_or_init(|| match &inner.config {
+            Some(config) => (inner.make)(config),
+            // Only a client handed over already made has no config, and its cell is set.
+            None => unreachable!("a Lazy without a config is made with its client"),
+        })
+    }
+
+    /// Whether the client has been made.
+    pub fn is_made(&self) -> bool {
+        self.0.client.get().is_some()
+    }
+}
+
+/// A client already made (tests, and callers that need it at once).
+impl<C> From<C> for Lazy<C> {
+    fn from(client: C) -> Self {
+        fn unused<C>(_: &SdkConfig) -> C {
+            unreachable!("a client handed over already made is never made again")
+        }
+        Self(Arc::new(LazyInner {
+            config: None,
+            make: unused::<C>,
+            client: OnceLock::from(client),
+        }))
+    }
+}
+
+impl<C> std::fmt::Debug for Lazy<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lazy")
+            .field("made", &self.is_made())
+            .finish()
+    }
+}
+
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
@@ -485,6 +547,39 @@ mod tests {
         let status = error.raw_response().map(|r| r.status().as_u16());
         assert_eq!(status, Some(307), "{error:?}");
         assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_lazy_client_is_made_on_first_use_and_only_once() {
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        fn make(config: &SdkConfig) -> aws_sdk_sqs::Client {
+            MADE.fetch_add(1, Ordering::SeqCst);
+            sqs(config)
+        }
+        let config = sdk_config(http_client(), None);
+        let lazy = Lazy::new(&config, make);
+        let shared = lazy.clone();
+        assert!(!lazy.is_made());
+        assert_eq!(MADE.load(Ordering::SeqCst), 0, "nothing is made up front");
+
+        let region = lazy.get().config().region().cloned();
+        let _ = shared.get();
+
+        assert_eq!(region, Some(Region::new("us-east-1")), "made from the config");
+        assert_eq!(MADE.load(Ordering::SeqCst), 1, "made once, for every clone");
+        assert!(shared.is_made());
+    }
+
+    #[test]
+    fn a_client_handed_over_made_is_used_as_it_is() {
+        let config = sdk_config(http_client(), None);
+        let lazy: Lazy<aws_sdk_sqs::Client> = sqs(&config).into();
+        assert!(lazy.is_made());
+        assert_eq!(format!("{lazy:?}"), "Lazy { made: true }");
+        assert_eq!(
+            lazy.get().config().region().cloned(),
+            Some(Region::new("us-east-1"))
+        );
     }
 
     #[test]

@@ -24,12 +24,14 @@ pub trait SecretStore: Send + Sync {
 /// Reads SecureString parameters from SSM with decryption.
 #[derive(Debug, Clone)]
 pub struct SsmSecretStore {
-    client: aws_sdk_ssm::Client,
+    client: crate::aws::Lazy<aws_sdk_ssm::Client>,
 }
 
 impl SsmSecretStore {
-    pub fn new(client: aws_sdk_ssm::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<crate::aws::Lazy<aws_sdk_ssm::Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 }
 
@@ -37,6 +39,7 @@ impl SecretStore for SsmSecretStore {
     async fn fetch(&self, name: &str) -> Result<String, SecretError> {
         let output = self
             .client
+            .get()
             .get_parameter()
             .name(name)
             .with_decryption(true)

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
         config,
         store,
         gatherings,
-        SsmSecretStore::new(aws::ssm(&sdk)),
+        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
     );
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(app.handle(request).await)

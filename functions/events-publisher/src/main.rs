@@ -16,7 +16,10 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load();
     let dynamodb = aws::dynamodb(&sdk);
     let app = Publisher::new(
-        EventBridgeBus::new(aws::eventbridge(&sdk), config.event_bus_name),
+        EventBridgeBus::new(
+            aws::Lazy::new(&sdk, aws::eventbridge),
+            config.event_bus_name,
+        ),
         DynamoPersonIds::new(dynamodb.clone(), config.table_name.clone()),
         DynamoCampaignStats::new(dynamodb, config.table_name),
     );

@@ -15,14 +15,17 @@ use crate::store::dynamo_util::{batch_get, contact_key};
 /// rising's bus, by name (`EVENT_BUS_NAME`).
 #[derive(Clone)]
 pub struct EventBridgeBus {
-    client: aws_sdk_eventbridge::Client,
+    client: crate::aws::Lazy<aws_sdk_eventbridge::Client>,
     bus: String,
 }
 
 impl EventBridgeBus {
-    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<crate::aws::Lazy<aws_sdk_eventbridge::Client>>,
+        bus: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             bus: bus.into(),
         }
     }
@@ -44,6 +47,7 @@ impl EventBus for EventBridgeBus {
             .collect();
         let output = self
             .client
+            .get()
             .put_events()
             .set_entries(Some(entries))
             .send()

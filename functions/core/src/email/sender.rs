@@ -99,12 +99,14 @@ pub trait EmailSender: Send + Sync {
 /// Sends through SES v2 `SendEmail` with `Content.Raw`. Building it does no I/O.
 #[derive(Debug, Clone)]
 pub struct SesSender {
-    client: aws_sdk_sesv2::Client,
+    client: crate::aws::Lazy<aws_sdk_sesv2::Client>,
 }
 
 impl SesSender {
-    pub fn new(client: aws_sdk_sesv2::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<crate::aws::Lazy<aws_sdk_sesv2::Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
     }
 }
 
@@ -132,6 +134,7 @@ impl EmailSender for SesSender {
             })?;
         let output = self
             .client
+            .get()
             .send_email()
             .from_email_address(from.as_str())
             .destination(Destination::builder().to_addresses(to.as_str()).build())

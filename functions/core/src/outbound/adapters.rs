@@ -202,14 +202,17 @@ pub fn email_failure(error: &SendEmailError) -> SendFailure {
 /// The send queue on SQS.
 #[derive(Debug, Clone)]
 pub struct SqsSendQueue {
-    client: aws_sdk_sqs::Client,
+    client: crate::aws::Lazy<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl SqsSendQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<crate::aws::Lazy<aws_sdk_sqs::Client>>,
+        url: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             url: url.into(),
         }
     }
@@ -251,6 +254,7 @@ impl SqsSendQueue {
         }
         let output = self
             .client
+            .get()
             .send_message_batch()
             .queue_url(&self.url)
             .set_entries(Some(entries))

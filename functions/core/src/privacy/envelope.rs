@@ -243,14 +243,17 @@ pub trait DataKeySource: Send + Sync {
 /// Data keys from AWS KMS, under one symmetric KMS key (id, ARN or alias).
 #[derive(Debug, Clone)]
 pub struct KmsDataKeys {
-    client: aws_sdk_kms::Client,
+    client: crate::aws::Lazy<aws_sdk_kms::Client>,
     key_id: String,
 }
 
 impl KmsDataKeys {
-    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<crate::aws::Lazy<aws_sdk_kms::Client>>,
+        key_id: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             key_id: key_id.into(),
         }
     }
@@ -261,6 +264,7 @@ impl DataKeySource for KmsDataKeys {
         Box::pin(async move {
             let mut request = self
                 .client
+                .get()
                 .generate_data_key()
                 .key_id(&self.key_id)
                 .key_spec(DataKeySpec::Aes256);
@@ -291,6 +295,7 @@ impl DataKeySource for KmsDataKeys {
         Box::pin(async move {
             let mut request = self
                 .client
+                .get()
                 .decrypt()
                 .key_id(&self.key_id)
                 .ciphertext_blob(Blob::new(wrapped.to_vec()));
@@ -526,7 +531,10 @@ impl Sealer {
     }
 
     /// A sealer whose data keys come from the KMS key `key_id` (id, ARN or alias).
-    pub fn kms(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+    pub fn kms(
+        client: impl Into<crate::aws::Lazy<aws_sdk_kms::Client>>,
+        key_id: impl Into<String>,
+    ) -> Self {
         Self::new(KmsDataKeys::new(client, key_id))
     }
 
