@@ -565,7 +565,11 @@ mod tests {
         let region = lazy.get().config().region().cloned();
         let _ = shared.get();
 
-        assert_eq!(region, Some(Region::new("us-east-1")), "made from the config");
+        assert_eq!(
+            region,
+            Some(Region::new("us-east-1")),
+            "made from the config"
+        );
         assert_eq!(MADE.load(Ordering::SeqCst), 1, "made once, for every clone");
         assert!(shared.is_made());
     }

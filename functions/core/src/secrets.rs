@@ -28,6 +28,11 @@ pub struct SsmSecretStore {
 }
 
 impl SsmSecretStore {
+    /// Parameters read through an SSM client made on its first use.
+    pub fn from_sdk(sdk: &crate::aws::SdkConfig) -> Self {
+        Self::new(crate::aws::Lazy::new(sdk, crate::aws::ssm))
+    }
+
     pub fn new(client: impl Into<crate::aws::Lazy<aws_sdk_ssm::Client>>) -> Self {
         Self {
             client: client.into(),

@@ -17,11 +17,7 @@ async fn main() -> Result<(), Error> {
     let config = EmailEventsConfig::from_env()?;
     let sdk = aws::load();
     let store = DynamoEmailEventStore::new(aws::dynamodb(&sdk), config.table_name.clone());
-    let app = EmailEvents::new(
-        config,
-        store,
-        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
-    );
+    let app = EmailEvents::new(config, store, SsmSecretStore::from_sdk(&sdk));
     lambda_runtime::run(service_fn(|event: LambdaEvent<SnsEvent>| async {
         app.handle(event.payload, time::OffsetDateTime::now_utc())
             .await

@@ -17,12 +17,7 @@ async fn main() -> Result<(), Error> {
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoLinkStore::new(dynamodb.clone(), config.table_name.clone());
     let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());
-    let app = EmailLinks::new(
-        config,
-        store,
-        gatherings,
-        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
-    );
+    let app = EmailLinks::new(config, store, gatherings, SsmSecretStore::from_sdk(&sdk));
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(app.handle(request).await)
     }))

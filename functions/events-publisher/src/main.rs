@@ -16,10 +16,7 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load();
     let dynamodb = aws::dynamodb(&sdk);
     let app = Publisher::new(
-        EventBridgeBus::new(
-            aws::Lazy::new(&sdk, aws::eventbridge),
-            config.event_bus_name,
-        ),
+        EventBridgeBus::from_sdk(&sdk, config.event_bus_name),
         DynamoPersonIds::new(dynamodb.clone(), config.table_name.clone()),
         DynamoCampaignStats::new(dynamodb, config.table_name),
     );

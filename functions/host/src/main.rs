@@ -30,19 +30,13 @@ async fn main() -> Result<(), Error> {
         DynamoGatheringStore::new(dynamodb.clone(), table.clone()),
         DynamoRegistrationStore::new(dynamodb.clone(), table.clone()),
         DynamoOutbox::new(dynamodb.clone(), table.clone()),
-        SqsSendQueue::new(
-            aws::Lazy::new(&sdk, aws::sqs),
-            config.send_queue_url.clone(),
-        ),
+        SqsSendQueue::from_sdk(&sdk, config.send_queue_url.clone()),
         DynamoAdminStore::new(dynamodb.clone(), table.clone()),
         DynamoInviteStore::new(dynamodb.clone(), table.clone()),
         DynamoTrainingStore::new(dynamodb.clone(), table.clone()),
         DynamoCampaignStats::new(dynamodb, table),
-        Sealer::kms(
-            aws::Lazy::new(&sdk, aws::kms),
-            config.contact_data_key_id.clone(),
-        ),
-        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
+        Sealer::from_sdk(&sdk, config.contact_data_key_id.clone()),
+        SsmSecretStore::from_sdk(&sdk),
     );
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(app.handle(request).await)

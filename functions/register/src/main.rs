@@ -27,15 +27,9 @@ async fn main() -> Result<(), Error> {
         DynamoGatheringStore::new(dynamodb.clone(), table.clone()),
         DynamoTrainingStore::new(dynamodb.clone(), table.clone()),
         DynamoOutbox::new(dynamodb, table),
-        SqsSendQueue::new(
-            aws::Lazy::new(&sdk, aws::sqs),
-            config.send_queue_url.clone(),
-        ),
-        Sealer::kms(
-            aws::Lazy::new(&sdk, aws::kms),
-            config.contact_data_key_id.clone(),
-        ),
-        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
+        SqsSendQueue::from_sdk(&sdk, config.send_queue_url.clone()),
+        Sealer::from_sdk(&sdk, config.contact_data_key_id.clone()),
+        SsmSecretStore::from_sdk(&sdk),
     );
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(app.handle(request).await)

@@ -18,20 +18,14 @@ async fn main() -> Result<(), Error> {
     let dynamodb = aws::dynamodb(&sdk);
     let store = DynamoInboundStore::new(dynamodb.clone(), config.table_name.clone());
     let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());
-    let sealer = Sealer::kms(
-        aws::Lazy::new(&sdk, aws::kms),
-        config.contact_data_key_id.clone(),
-    );
-    let queue = SqsSendQueue::new(
-        aws::Lazy::new(&sdk, aws::sqs),
-        config.email.send_queue_url.clone(),
-    );
+    let sealer = Sealer::from_sdk(&sdk, config.contact_data_key_id.clone());
+    let queue = SqsSendQueue::from_sdk(&sdk, config.email.send_queue_url.clone());
     let app = SmsInbound::new(
         config,
         store,
         gatherings,
         sealer,
-        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
+        SsmSecretStore::from_sdk(&sdk),
         queue,
     );
     lambda_http::run(service_fn(|request| async {

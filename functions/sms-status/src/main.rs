@@ -14,11 +14,7 @@ async fn main() -> Result<(), Error> {
     let config = SmsStatusConfig::from_env()?;
     let sdk = aws::load();
     let store = DynamoDeliveryStore::new(aws::dynamodb(&sdk), config.table_name.clone());
-    let app = SmsStatus::new(
-        config,
-        store,
-        SsmSecretStore::new(aws::Lazy::new(&sdk, aws::ssm)),
-    );
+    let app = SmsStatus::new(config, store, SsmSecretStore::from_sdk(&sdk));
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(app.handle(request).await)
     }))

@@ -20,6 +20,11 @@ pub struct EventBridgeBus {
 }
 
 impl EventBridgeBus {
+    /// The bus named `bus`, through an EventBridge client made on its first use.
+    pub fn from_sdk(sdk: &crate::aws::SdkConfig, bus: impl Into<String>) -> Self {
+        Self::new(crate::aws::Lazy::new(sdk, crate::aws::eventbridge), bus)
+    }
+
     pub fn new(
         client: impl Into<crate::aws::Lazy<aws_sdk_eventbridge::Client>>,
         bus: impl Into<String>,

@@ -103,6 +103,11 @@ pub struct SesSender {
 }
 
 impl SesSender {
+    /// Sends through an SES client made on its first use.
+    pub fn from_sdk(sdk: &crate::aws::SdkConfig) -> Self {
+        Self::new(crate::aws::Lazy::new(sdk, crate::aws::ses))
+    }
+
     pub fn new(client: impl Into<crate::aws::Lazy<aws_sdk_sesv2::Client>>) -> Self {
         Self {
             client: client.into(),

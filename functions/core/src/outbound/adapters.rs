@@ -207,6 +207,11 @@ pub struct SqsSendQueue {
 }
 
 impl SqsSendQueue {
+    /// The queue at `url`, through an SQS client made on its first use.
+    pub fn from_sdk(sdk: &crate::aws::SdkConfig, url: impl Into<String>) -> Self {
+        Self::new(crate::aws::Lazy::new(sdk, crate::aws::sqs), url)
+    }
+
     pub fn new(
         client: impl Into<crate::aws::Lazy<aws_sdk_sqs::Client>>,
         url: impl Into<String>,

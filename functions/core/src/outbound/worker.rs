@@ -55,24 +55,18 @@ impl ProductionWorker {
         };
         Ok(SendWorker {
             store: crate::store::DynamoOutbox::new(crate::aws::dynamodb(sdk), &config.table_name),
-            queue: super::SqsSendQueue::new(
-                crate::aws::Lazy::new(sdk, crate::aws::sqs),
-                &config.queue_url,
-            ),
+            queue: super::SqsSendQueue::from_sdk(sdk, &config.queue_url),
             sms: super::TwilioSmsGateway::new(
                 config.twilio.clone(),
-                crate::secrets::SsmSecretStore::new(crate::aws::Lazy::new(sdk, crate::aws::ssm)),
+                crate::secrets::SsmSecretStore::from_sdk(sdk),
                 config.status_callback_url.clone(),
             ),
             email: super::SesEmailGateway::new(
-                crate::email::SesSender::new(crate::aws::Lazy::new(sdk, crate::aws::ses)),
+                crate::email::SesSender::from_sdk(sdk),
                 config.email_from.clone(),
                 config.email_configuration_set.clone(),
             ),
-            sealer: Sealer::kms(
-                crate::aws::Lazy::new(sdk, crate::aws::kms),
-                &config.contact_data_key_id,
-            ),
+            sealer: Sealer::from_sdk(sdk, &config.contact_data_key_id),
             sms_rate: rate("SMS_SEND_RATE", config.sms_send_rate)?,
             email_rate: rate("EMAIL_SEND_RATE", config.email_send_rate)?,
             settings: WorkerSettings {

@@ -530,6 +530,12 @@ impl Sealer {
         Self::with_capacity(Arc::new(source), UNWRAPPED_KEYS_KEPT)
     }
 
+    /// A sealer whose data keys come from the KMS key `key_id`, through a KMS client made on its
+    /// first use.
+    pub fn from_sdk(sdk: &crate::aws::SdkConfig, key_id: impl Into<String>) -> Self {
+        Self::kms(crate::aws::Lazy::new(sdk, crate::aws::kms), key_id)
+    }
+
     /// A sealer whose data keys come from the KMS key `key_id` (id, ARN or alias).
     pub fn kms(
         client: impl Into<crate::aws::Lazy<aws_sdk_kms::Client>>,
