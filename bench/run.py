@@ -583,10 +583,8 @@ def init_time(binary: Path, env: dict[str, str]) -> float:
 
 def unpacked(binary: Path, into: Path) -> Path:
     """A copy of `binary` written in one sequential pass, as Lambda writes a function's code when it unpacks
-    the zip. The file the linker wrote is not a fair thing to time: the same bytes started from it took 13%
-    longer in `register` and 6% in the hello world (1.97 vs 1.75 ms, 1.51 vs 1.42 ms, 30 interleaved starts),
-    presumably from how its pages sit in the page cache after the linker's scattered writes; the extra cost grows
-    with the binary, so it also skewed the ratios against the larger functions."""
+    the zip: started from the file the linker wrote, the same bytes take longer, the more so the larger the
+    binary (bench/README.md, "Cold start")."""
     copy = into / binary.name
     shutil.copyfile(binary, copy)
     copy.chmod(0o755)
@@ -596,37 +594,33 @@ def unpacked(binary: Path, into: Path) -> Path:
 def cold_starts(args, functions: list[dict], envs: dict[str, dict[str, str]]) -> dict[str, list[float]]:
     import ssl
     import tempfile
-    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
-        return timed_starts(args, functions, envs, Path(tmp), ssl.get_default_verify_paths().cafile)
-
-
-def timed_starts(args, functions: list[dict], envs: dict[str, dict[str, str]], tmp: Path,
-                 cafile: str | None) -> dict[str, list[float]]:
-    binaries = {f["binary"]: (unpacked(BIN / f["binary"], tmp), envs[f["binary"]]) for f in functions}
-    # The hello world gets a function's Lambda environment too (it reads none of it).
-    binaries[HELLO] = (unpacked(BIN / HELLO, tmp), envs[functions[0]["binary"]])
-    # --cert-diagnostic: beside the measure, the same binaries with a trust store of one certificate
-    # (SSL_CERT_FILE, SSL_CERT_DIR), to show how much of an init is loading the system's root certificates.
-    variants = {"": {}}
-    bundle = Path(cafile or "/etc/ssl/certs/ca-certificates.crt")
-    if args.cert_diagnostic and bundle.is_file():
-        text = bundle.read_text(errors="replace")
-        end = text.find("-----END CERTIFICATE-----")
-        if end > 0:
-            (tmp / "one.pem").write_text(text[: end + len("-----END CERTIFICATE-----")] + "\n")
-            (tmp / "dir").mkdir()
-            variants[ONE_CERT] = {"SSL_CERT_FILE": str(tmp / "one.pem"), "SSL_CERT_DIR": str(tmp / "dir")}
-    times: dict[str, list[float]] = defaultdict(list)
-    for name, (path, env) in binaries.items():
-        init_time(path, env)  # warm-up: page cache, not counted
-    rng = random.Random(8)
-    for _ in range(args.cold_runs):
-        order = [(name, v) for name in binaries for v in variants]
-        rng.shuffle(order)  # interleaved, so a noisy moment hits every binary alike
-        for name, v in order:
-            path, env = binaries[name]
-            times[name + v].append(init_time(path, {**env, **variants[v]}))
-    return dict(times)
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        binaries = {f["binary"]: (unpacked(BIN / f["binary"], tmp), envs[f["binary"]]) for f in functions}
+        # The hello world gets a function's Lambda environment too (it reads none of it).
+        binaries[HELLO] = (unpacked(BIN / HELLO, tmp), envs[functions[0]["binary"]])
+        # --cert-diagnostic: beside the measure, the same binaries with a trust store of one certificate
+        # (SSL_CERT_FILE, SSL_CERT_DIR), to show how much of an init is loading the system's root certificates.
+        bundle = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+        variants = {"": {}}
+        if args.cert_diagnostic and bundle.is_file():
+            text = bundle.read_text(errors="replace")
+            end = text.find("-----END CERTIFICATE-----")
+            if end > 0:
+                (tmp / "one.pem").write_text(text[: end + len("-----END CERTIFICATE-----")] + "\n")
+                (tmp / "dir").mkdir()
+                variants[ONE_CERT] = {"SSL_CERT_FILE": str(tmp / "one.pem"), "SSL_CERT_DIR": str(tmp / "dir")}
+        times: dict[str, list[float]] = defaultdict(list)
+        for name, (path, env) in binaries.items():
+            init_time(path, env)  # warm-up: page cache, not counted
+        rng = random.Random(8)
+        for _ in range(args.cold_runs):
+            order = [(name, v) for name in binaries for v in variants]
+            rng.shuffle(order)  # interleaved, so a noisy moment hits every binary alike
+            for name, v in order:
+                path, env = binaries[name]
+                times[name + v].append(init_time(path, {**env, **variants[v]}))
+        return dict(times)
 
 
 # ----------------------------------------------------------------------------------------------------------------
