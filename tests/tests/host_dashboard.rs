@@ -62,6 +62,10 @@ async fn a_host_signs_in_by_email_creates_a_gathering_and_sees_who_is_coming() {
         .await
         .expect("gateway reachable");
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
     let bytes = response.bytes().await.expect("a body");
     assert!(
         bytes.starts_with(b"\xEF\xBB\xBF"),

@@ -23,6 +23,7 @@ pub mod outbound;
 pub mod privacy;
 pub mod registration;
 pub mod secrets;
+pub mod serve;
 pub mod sms;
 pub mod stats;
 pub mod store;

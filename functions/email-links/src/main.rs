@@ -2,7 +2,7 @@
 //! carries. Reads config, builds clients once, hands each request to
 //! `rising_core::links::EmailLinks` (the link key comes from SSM on first use).
 
-use lambda_http::{Error, service_fn};
+use lambda_http::Error;
 use rising_core::config::EmailLinksConfig;
 use rising_core::links::{DynamoLinkStore, EmailLinks};
 use rising_core::secrets::SsmSecretStore;
@@ -18,8 +18,5 @@ async fn main() -> Result<(), Error> {
     let store = DynamoLinkStore::new(dynamodb.clone(), config.table_name.clone());
     let gatherings = DynamoGatheringStore::new(dynamodb, config.table_name.clone());
     let app = EmailLinks::new(config, store, gatherings, SsmSecretStore::from_sdk(&sdk));
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
-    .await
+    rising_core::serve::run(|request| app.handle(request)).await
 }

@@ -3,7 +3,7 @@
 //! Reads config, builds clients once, hands each request to `rising_core::hosting::HostApp`
 //! (the keys come from SSM on first use).
 
-use lambda_http::{Error, service_fn};
+use lambda_http::Error;
 use rising_core::admin::DynamoAdminStore;
 use rising_core::config::HostConfig;
 use rising_core::hosting::HostApp;
@@ -38,8 +38,5 @@ async fn main() -> Result<(), Error> {
         Sealer::from_sdk(&sdk, config.contact_data_key_id.clone()),
         SsmSecretStore::from_sdk(&sdk),
     );
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
-    .await
+    rising_core::serve::run(|request| app.handle(request)).await
 }

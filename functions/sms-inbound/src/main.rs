@@ -1,7 +1,7 @@
 //! `POST /sms/inbound`: Twilio's messaging webhook. Reads config, builds clients once, hands each
 //! request to `rising_core::conversation::SmsInbound`.
 
-use lambda_http::{Error, service_fn};
+use lambda_http::Error;
 use rising_core::config::SmsInboundConfig;
 use rising_core::conversation::SmsInbound;
 use rising_core::outbound::SqsSendQueue;
@@ -28,8 +28,5 @@ async fn main() -> Result<(), Error> {
         SsmSecretStore::from_sdk(&sdk),
         queue,
     );
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
-    .await
+    rising_core::serve::run(|request| app.handle(request)).await
 }

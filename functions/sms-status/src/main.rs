@@ -1,7 +1,7 @@
 //! `POST /sms/status`: Twilio's message status callbacks. Reads config, builds clients once, hands
 //! each request to `rising_core::delivery::SmsStatus`.
 
-use lambda_http::{Error, service_fn};
+use lambda_http::Error;
 use rising_core::config::SmsStatusConfig;
 use rising_core::delivery::SmsStatus;
 use rising_core::secrets::SsmSecretStore;
@@ -15,8 +15,5 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load();
     let store = DynamoDeliveryStore::new(aws::dynamodb(&sdk), config.table_name.clone());
     let app = SmsStatus::new(config, store, SsmSecretStore::from_sdk(&sdk));
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
-    .await
+    rising_core::serve::run(|request| app.handle(request)).await
 }

@@ -1047,10 +1047,9 @@ fn csv_response(request: &Request, id: &GatheringId, csv: String) -> Response<Bo
         Body::Binary(csv.into_bytes())
     });
     let headers = response.headers_mut();
-    // Not `text/csv`: lambda_http decodes text bodies with encoding_rs, which drops the byte-order
-    // mark Excel needs to read UTF-8. A binary type goes through API Gateway as base64, byte for byte;
-    // the attachment's `.csv` name is what spreadsheets and phones go by.
-    insert(headers, "content-type", "application/octet-stream");
+    // Binary, so API Gateway carries it as base64, byte for byte: the byte-order mark stays, which Excel
+    // needs to read UTF-8 (`rising_core::serve` hands bodies over as built, never re-decoded).
+    insert(headers, "content-type", "text/csv; charset=utf-8");
     insert(
         headers,
         "content-disposition",

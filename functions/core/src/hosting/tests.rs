@@ -689,7 +689,7 @@ async fn the_attendee_list_shows_first_names_and_the_csv_is_spreadsheet_safe_and
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"],
-        "application/octet-stream"
+        "text/csv; charset=utf-8"
     );
     assert!(
         response.headers()["content-disposition"]
