@@ -1,6 +1,9 @@
-//! A mobile phone number in E.164 form, parsed with the `phonenumber` crate (Google's libphonenumber data).
+//! A mobile phone number in E.164 form, parsed with `rlibphonenumber` (a port of Google's libphonenumber,
+//! with its numbering plans).
 
 use std::fmt;
+
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, Region};
 
 /// Why a text is not a usable phone number. The message is written for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,22 +33,21 @@ impl PhoneNumber {
         if trimmed.chars().any(|c| c.is_control()) {
             return Err(PhoneNumberError::Unparseable);
         }
-        let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed)
+        let parsed = PHONE_NUMBER_UTIL
+            .parse(trimmed, Some(Region::US))
             .map_err(|_| PhoneNumberError::Unparseable)?;
-        if !phonenumber::is_valid(&parsed) {
+        if !parsed.is_valid() {
             return Err(PhoneNumberError::Invalid);
         }
-        Ok(Self(
-            parsed.format().mode(phonenumber::Mode::E164).to_string(),
-        ))
+        Ok(Self(parsed.format_as(PhoneNumberFormat::E164).into_owned()))
     }
 
     /// Reads a number a machine wrote in E.164: Twilio's webhook fields (`From`, `To`), which Twilio
     /// always gives in E.164, and numbers rising stored after [`PhoneNumber::parse`]. Only the form is
     /// checked (`+`, a non-zero digit, 7 to 15 digits in all), not the numbering plans: a number
     /// Twilio texted with or delivered to exists. The functions that read only such numbers
-    /// (`sms-inbound`, `sms-status`, `send-worker`) then carry no phone metadata and no regex engine,
-    /// which libphonenumber's plans are written in (0.42 MB of each arm64 zip).
+    /// (`sms-inbound`, `sms-status`, `send-worker`) then carry neither libphonenumber's plans nor the
+    /// code that runs them.
     ///
     /// A number in this form reads as the same `PhoneNumber` as through `parse`, so both hash to the
     /// same contact key.
@@ -72,10 +74,16 @@ impl PhoneNumber {
     /// Whether the number belongs to the country with this ISO 3166 alpha-2 code (`US`, `PR`, …),
     /// by libphonenumber's numbering plans.
     pub fn is_in_country(&self, iso_code: &str) -> bool {
-        phonenumber::parse(None, &self.0)
+        PHONE_NUMBER_UTIL
+            .parse(&self.0, None)
             .ok()
-            .and_then(|parsed| parsed.country().id())
-            .is_some_and(|id| id.as_ref().eq_ignore_ascii_case(iso_code.trim()))
+            .and_then(|parsed| parsed.get_region_code())
+            .is_some_and(|region| {
+                region
+                    .as_region_str()
+                    .as_str()
+                    .eq_ignore_ascii_case(iso_code.trim())
+            })
     }
 }
 
@@ -84,9 +92,10 @@ impl PhoneNumber {
 pub fn on_plus_one_plan(iso_code: &str) -> bool {
     iso_code.len() == 2
         && iso_code.bytes().all(|b| b.is_ascii_uppercase())
-        && phonenumber::metadata::DATABASE
-            .by_id(iso_code)
-            .is_some_and(|m| m.country_code() == 1)
+        && Region::from_code(iso_code)
+            .ok()
+            .and_then(|region| PHONE_NUMBER_UTIL.get_country_code_for_region(region))
+            == Some(1)
 }
 
 impl fmt::Debug for PhoneNumber {
@@ -212,6 +221,93 @@ mod tests {
             PhoneNumber::parse("+1202\r\n5550143"),
             Err(PhoneNumberError::Unparseable)
         );
+    }
+
+    /// The `phonenumber` crate, the port rising used before, with older plans, as a second opinion (tests only).
+    fn second_opinion(typed: &str) -> Option<String> {
+        let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), typed.trim()).ok()?;
+        phonenumber::is_valid(&parsed)
+            .then(|| parsed.format().mode(phonenumber::Mode::E164).to_string())
+    }
+
+    fn second_opinion_country(e164: &str) -> Option<String> {
+        let parsed = phonenumber::parse(None, e164).ok()?;
+        parsed.country().id().map(|id| id.as_ref().to_string())
+    }
+
+    #[test]
+    fn typed_numbers_read_as_libphonenumber_reads_them() {
+        let cases: [(&str, Option<&str>); 28] = [
+            ("(202) 555-0143", Some("+12025550143")),
+            ("202.555.0143", Some("+12025550143")),
+            ("1-202-555-0143", Some("+12025550143")),
+            ("+1 (202) 555-0143", Some("+12025550143")),
+            ("2025550143", Some("+12025550143")),
+            ("(787) 555-0199", Some("+17875550199")),
+            ("+1 671 555 0123", Some("+16715550123")),
+            ("+1 416 555 0199", Some("+14165550199")),
+            ("+1 868 620 1234", Some("+18686201234")),
+            ("+52 55 1234 5678", Some("+525512345678")),
+            ("+44 20 7946 0958", Some("+442079460958")),
+            ("+44 7400 123456", Some("+447400123456")),
+            ("+34 612 34 56 78", Some("+34612345678")),
+            ("+49 30 1234567", Some("+49301234567")),
+            ("+33 6 12 34 56 78", Some("+33612345678")),
+            ("+81 90-1234-5678", Some("+819012345678")),
+            ("+91 98765 43210", Some("+919876543210")),
+            // Google's example mobile number for Brazil, which the older `phonenumber` crate refused.
+            ("+55 11 96123-4567", Some("+5511961234567")),
+            ("+61 412 345 678", Some("+61412345678")),
+            // Mexico's mobile `1`, retired in 2019: the older crate still stripped it.
+            ("+52 1 55 1234 5678", None),
+            ("+1 202 555 014", None),
+            ("+1 202 555 01432", None),
+            ("(111) 555-0143", None),
+            ("(202) 155-0143", None),
+            ("+44 20 7946", None),
+            ("+999 1234 5678", None),
+            ("555-0143", None),
+            ("0", None),
+        ];
+        for (typed, e164) in cases {
+            assert_eq!(
+                PhoneNumber::parse(typed).ok().map(|p| p.0),
+                e164.map(str::to_owned),
+                "{typed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_second_port_of_libphonenumber_places_numbers_in_the_same_countries() {
+        for (e164, country) in [
+            ("+12025550143", "US"),
+            ("+17875550199", "PR"),
+            ("+16715550123", "GU"),
+            ("+14165550199", "CA"),
+            ("+18686201234", "TT"),
+            ("+525512345678", "MX"),
+            ("+442079460958", "GB"),
+            ("+34612345678", "ES"),
+        ] {
+            let phone = PhoneNumber::from_e164(e164).unwrap();
+            assert!(phone.is_in_country(country), "{e164} in {country}");
+            assert_eq!(second_opinion_country(e164).as_deref(), Some(country));
+        }
+    }
+
+    proptest::proptest! {
+        /// The numbering plans only grow (new area codes such as 472 are valid here, not in the older
+        /// crate's data): a North American number the `phonenumber` crate accepted reads the same here.
+        #[test]
+        fn every_north_american_number_the_phonenumber_crate_accepted_reads_the_same_way(
+            area in 0u32..1000, exchange in 0u32..1000, line in 0u32..10000, plus_one in proptest::bool::ANY,
+        ) {
+            let typed = format!("{}({area:03}) {exchange:03}-{line:04}", if plus_one { "+1 " } else { "" });
+            if let Some(e164) = second_opinion(&typed) {
+                proptest::prop_assert_eq!(PhoneNumber::parse(&typed).ok().map(|p| p.0), Some(e164), "{}", typed);
+            }
+        }
     }
 
     #[test]
