@@ -371,7 +371,7 @@ pub fn when(starts_at: time::OffsetDateTime, timezone: &str, language: Language)
     let zoned = jiff::Timestamp::from_second(starts_at.unix_timestamp())
         .ok()
         .map(|ts| {
-            ts.to_zoned(jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC))
+            ts.to_zoned(crate::domain::time_zone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC))
         });
     let Some(z) = zoned else { return String::new() };
     let c = catalog(language);

@@ -200,7 +200,8 @@ fn local_start(
     at: &str,
     today: jiff::Timestamp,
 ) -> Result<OffsetDateTime, String> {
-    let tz = jiff::tz::TimeZone::get(timezone).map_err(|e| format!("time zone {timezone}: {e}"))?;
+    let tz = rising_core::domain::time_zone::get(timezone)
+        .ok_or_else(|| format!("time zone {timezone}: not a US time zone"))?;
     let time: jiff::civil::Time = at
         .parse()
         .map_err(|e| format!("\"at\" must be HH:MM: {e}"))?;
@@ -218,7 +219,8 @@ fn local_start(
 
 /// `date` (`YYYY-MM-DD`) at local `at` (`HH:MM`) in `timezone`, as a UTC instant.
 fn local_instant(timezone: &str, date: &str, at: &str) -> Result<OffsetDateTime, String> {
-    let tz = jiff::tz::TimeZone::get(timezone).map_err(|e| format!("time zone {timezone}: {e}"))?;
+    let tz = rising_core::domain::time_zone::get(timezone)
+        .ok_or_else(|| format!("time zone {timezone}: not a US time zone"))?;
     let date: jiff::civil::Date = date
         .parse()
         .map_err(|e| format!("\"date\" must be YYYY-MM-DD: {e}"))?;

@@ -8,6 +8,7 @@ mod keyword;
 mod language;
 mod message_sid;
 mod phone;
+pub mod time_zone;
 mod training;
 mod zip;
 

@@ -278,7 +278,7 @@ impl TrainingDraft {
             return Err(TrainingError::TooLong);
         }
         let time_zone = self.time_zone.trim();
-        if jiff::tz::TimeZone::get(time_zone).is_err() {
+        if super::time_zone::get(time_zone).is_none() {
             return Err(TrainingError::UnknownTimeZone(time_zone.to_string()));
         }
         if self.recording_published_at.is_some() && self.recording_url.is_none() {

@@ -363,14 +363,14 @@ pub(crate) fn to_utc(
     at: jiff::civil::Time,
     zone: &str,
 ) -> Option<OffsetDateTime> {
-    let tz = jiff::tz::TimeZone::get(zone).ok()?;
+    let tz = crate::domain::time_zone::get(zone)?;
     let zoned = date.to_datetime(at).to_zoned(tz).ok()?;
     OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
 }
 
 /// The date (`YYYY-MM-DD`) and time (`HH:MM`) of `at` in `zone` (UTC if the zone is unknown).
 pub fn local_parts(at: OffsetDateTime, zone: &str) -> (String, String) {
-    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = crate::domain::time_zone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
     match jiff::Timestamp::from_second(at.unix_timestamp()) {
         Ok(ts) => {
             let local = ts.to_zoned(tz);

@@ -148,9 +148,7 @@ impl QuietHoursPolicy {
     /// so a new area code is placed the same way.
     pub fn clock_for_e164(&self, e164: &str, zip: Option<&Zip>) -> RecipientClock {
         let area = nanp_area_code(e164).and_then(|code| area_codes().get(&code));
-        let zip_zone = zip
-            .and_then(Zip::timezone)
-            .and_then(|name| Zone::named(name).ok());
+        let zip_zone = zip.and_then(Zip::timezone).and_then(Zone::named);
         let (zones, source) = match (zip_zone, area) {
             (Some(zone), _) => (vec![zone], ClockSource::Zip),
             (None, Some(area)) => (area.zones.clone(), ClockSource::AreaCode),
@@ -327,10 +325,10 @@ struct Zone {
 }
 
 impl Zone {
-    fn named(name: &'static str) -> Result<Self, jiff::Error> {
-        Ok(Self {
+    fn named(name: &'static str) -> Option<Self> {
+        Some(Self {
             name,
-            tz: TimeZone::get(name)?,
+            tz: crate::domain::time_zone::get(name)?,
         })
     }
 }
@@ -349,7 +347,7 @@ fn fallback_zones() -> &'static [Zone] {
     ZONES.get_or_init(|| {
         FALLBACK_ZONES
             .iter()
-            .filter_map(|name| Zone::named(name).ok())
+            .filter_map(|name| Zone::named(name))
             .collect()
     })
 }
@@ -386,8 +384,8 @@ fn area_codes() -> &'static HashMap<u16, AreaCode> {
 }
 
 fn build_area_codes() -> HashMap<u16, AreaCode> {
-    // One jiff lookup per distinct zone name; names jiff does not know (the dataset has a stray
-    // `Napakiak`) are dropped.
+    // One lookup per distinct zone name; names the IANA database does not have (the dataset has a
+    // stray `Napakiak`) are dropped.
     let mut known: HashMap<&'static str, Option<Zone>> = HashMap::new();
     crate::domain::zip_data::AREA_CODES
         .iter()
@@ -399,7 +397,7 @@ fn build_area_codes() -> HashMap<u16, AreaCode> {
                 .filter_map(|(name, _)| {
                     known
                         .entry(name)
-                        .or_insert_with(|| Zone::named(name).ok())
+                        .or_insert_with(|| Zone::named(name))
                         .clone()
                 })
                 .collect();
