@@ -374,7 +374,8 @@ fn nanp_area_code(e164: &str) -> Option<u16> {
 
 /// Area code → time zones and Florida flags, built once per process from the `zipcodes` dataset's
 /// tallies, which `build.rs` counted (ZIPs per area code, in Florida, per time zone): 390 area codes
-/// and about 40 zones, a few tens of KB, built in about a millisecond (one jiff lookup per zone).
+/// and about 40 zones, a few tens of KB, built in about a millisecond (each zone read once,
+/// `domain::time_zone`).
 /// Built by the first text of a worker's first batch, not during init: building it on a thread
 /// beside init made `send-worker`'s init 6% slower (55 more page faults; `make bench`'s cold start),
 /// to save a millisecond of a batch that takes seconds.
