@@ -13,9 +13,6 @@ use super::zip_data::{TIME_ZONE_DATA, TIME_ZONES};
 /// the US dataset or no zone at all. Each zone is read from its TZif once per process.
 pub fn get(name: &str) -> Option<TimeZone> {
     let name = name.trim();
-    if name.eq_ignore_ascii_case("UTC") {
-        return Some(TimeZone::UTC);
-    }
     let index = TIME_ZONES
         .iter()
         .position(|(known, _, _)| known.eq_ignore_ascii_case(name))?;

@@ -385,9 +385,8 @@ fn area_codes() -> &'static HashMap<u16, AreaCode> {
 }
 
 fn build_area_codes() -> HashMap<u16, AreaCode> {
-    // One lookup per distinct zone name; names the IANA database does not have (the dataset has a
-    // stray `Napakiak`) are dropped.
-    let mut known: HashMap<&'static str, Option<Zone>> = HashMap::new();
+    // Names the IANA database does not have (the dataset has a stray `Napakiak`) are dropped; each
+    // zone is read once (`domain::time_zone`).
     crate::domain::zip_data::AREA_CODES
         .iter()
         .filter_map(|&(code, zips, florida_zips, zones)| {
@@ -395,12 +394,7 @@ fn build_area_codes() -> HashMap<u16, AreaCode> {
             counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             let zones: Vec<Zone> = counted
                 .into_iter()
-                .filter_map(|(name, _)| {
-                    known
-                        .entry(name)
-                        .or_insert_with(|| Zone::named(name))
-                        .clone()
-                })
+                .filter_map(|(name, _)| Zone::named(name))
                 .collect();
             (!zones.is_empty()).then(|| {
                 let area = AreaCode {

@@ -102,7 +102,7 @@ pub use outbox_dynamo::{COUNTER_SHARDS, DEFAULT_MESSAGE_RETENTION, DynamoOutbox}
 pub use outbox_memory::{AppliedWrite, MemoryOutbox};
 pub use registration::{
     ConsentedContact, PersonRecord, Recorded as RegistrationRecorded, RegistrationStore,
-    SUBMISSION_TTL,
+    SUBMISSION_TTL, window_start,
 };
 pub use registration_dynamo::DynamoRegistrationStore;
 pub use registration_memory::{MemoryRegisteredContact, MemoryRegistrationStore};
