@@ -6,7 +6,9 @@ with a 500 ("dictionary changed size during iteration" while `TransactWriteItems
 its rollback), and a failed transaction's rollback restores that copy, undoing writes another thread
 made in between. With the send worker's pollers and the tests running in parallel, a webhook's
 transaction could be answered 200 and then lost. DynamoDB itself is serialisable per item; running
-moto's DynamoDB calls under one lock gives the local stack that guarantee. moto holds the GIL through
+moto's DynamoDB calls under one lock gives the local stack that guarantee. The stream's calls (DynamoDB
+Streams) take the same lock: a stream shows only committed writes, and a cancelled transaction's writes are
+in moto's stream until its rollback. moto holds the GIL through
 each call anyway, so little is lost.
 
 moto also keeps a reference to every model instance it ever made (each DynamoDB item, SQS message, KMS
@@ -53,21 +55,31 @@ from moto import backends
 from moto.core.common_models import BaseModel
 from moto.core.serialize import TimestampSerializer
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
 _lock = threading.RLock()
-_call_action = DynamoHandler.call_action
 
 
-def call_action(self):
-    with _lock:
-        return _call_action(self)
+def _one_at_a_time(handler) -> None:
+    """The handler's requests run under `_lock`, each through the handler's own `call_action`."""
+    unlocked = handler.call_action
+
+    def call_action(self):
+        with _lock:
+            return unlocked(self)
+
+    handler.call_action = call_action
 
 
-DynamoHandler.call_action = call_action
+_one_at_a_time(DynamoHandler)
+# The stream's reads too: a cancelled transaction's writes reach the stream before its rollback restores the
+# tables, so a `GetRecords` in between returned records of writes that never happened, and the reader, now past
+# their sequence numbers, skipped the real records that took those numbers next: events lost, and events of nothing published.
+_one_at_a_time(DynamoDBStreamsHandler)
 
 
 def _copy_shard(self, memo):
@@ -80,6 +92,32 @@ def _copy_shard(self, memo):
 
 
 StreamShard.__deepcopy__ = _copy_shard
+_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+def transact_write_items(self, transact_items):
+    """moto's `TransactWriteItems`; a cancelled one leaves each table's stream as it was, the same stream.
+
+    moto writes a transaction's items one by one and, when one fails, restores its copy of each table, stream
+    shard included: the records of the writes before the failure are gone from the restored shard, but every
+    iterator taken before holds the old shard, records included, and never sees another write. Here the restored
+    table gets its old shard back with only the records it had before. Runs under `_lock`, as every DynamoDB and
+    DynamoDB Streams call does, so no read sees the records in between."""
+    shards = {name: (table.stream_shard, len(table.stream_shard.items))
+              for name, table in self.tables.items() if table.stream_shard is not None}
+    try:
+        return _transact_write_items(self, transact_items)
+    except BaseException:
+        for name, (shard, length) in shards.items():
+            table = self.tables.get(name)
+            if table is not None and table.stream_shard is not shard:
+                del shard.items[length:]
+                shard.table = table
+                table.stream_shard = shard
+        raise
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
 
 # SQS receives one at a time: moto's ReceiveMessage checks that a message is visible and then marks it received,
 # and two receives at once (the event source's receivers, a test) could both take one message. SQS never hands

@@ -299,8 +299,9 @@ class ConcurrentReceivesTest(unittest.TestCase):
         self.assertEqual(self.receipts("--as-the-stack-runs-it"), (100, 100))
 
     def test_moto_as_installed_would_hand_them_out_twice(self):
+        # Only the duplicates are asserted: the same race in unpatched moto now and then loses a message as well
+        # (99 distinct of 100 in one make test run), so its exact count of distinct messages is not deterministic.
         received, distinct = self.receipts()
-        self.assertEqual(distinct, 100)
         self.assertGreater(received, distinct, "the race the stack's moto closes")
 
 

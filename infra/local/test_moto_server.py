@@ -119,6 +119,67 @@ with mock_aws():
 """
 
 
+# A transaction puts P#A and then fails its condition on P#B (slowly: 0.5 s). The stream is read in that time from
+# an iterator taken before, then a put of P#C, then the stream read on with the first answer's next iterator, and
+# once more from a new iterator at the start. Prints the keys each read returned.
+CANCELLED_TRANSACTION = """
+import json, sys, threading, time
+if "--as-the-stack-runs-it" in sys.argv:
+    sys.path.insert(0, sys.argv[1])
+    import moto_server  # noqa: F401  the stack's moto patches
+import boto3
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+get_item = DynamoDBBackend.get_item
+checking = threading.Event()
+
+
+def slowly(self, table_name, keys, *args, **kwargs):
+    if keys["pk"] == {"S": "P#B"}:
+        checking.set()
+        time.sleep(0.5)
+    return get_item(self, table_name, keys, *args, **kwargs)
+
+
+DynamoDBBackend.get_item = slowly
+with mock_aws():
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    arn = db.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def cancelled():
+        try:
+            db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "P#A"}}}},
+                {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "P#B"}},
+                                    "ConditionExpression": "attribute_exists(pk)"}}])
+        except db.exceptions.TransactionCanceledException:
+            pass
+
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    transaction = threading.Thread(target=cancelled)
+    transaction.start()
+    checking.wait(10)
+    page = streams.get_records(ShardIterator=it)
+    transaction.join()
+    db.put_item(TableName="t", Item={"pk": {"S": "P#C"}})
+    during, after = page["Records"], streams.get_records(ShardIterator=page["NextShardIterator"])["Records"]
+    resumed = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    written = streams.get_records(ShardIterator=resumed)["Records"]
+    keys = lambda records: [r["dynamodb"]["Keys"]["pk"]["S"] for r in records]
+    print(json.dumps({"during": keys(during), "after": keys(after), "from_a_new_iterator": keys(written)}))
+"""
+
+
+def stream_reads_around_a_cancelled_transaction(*args: str) -> dict:
+    return json.loads(subprocess.run([sys.executable, "-c", CANCELLED_TRANSACTION, str(HERE), *args],
+                                     capture_output=True, text=True, timeout=120, check=True).stdout)
+
 def item_reads(*args: str) -> tuple[str, dict]:
     out = json.loads(subprocess.run([sys.executable, "-c", ITEM_READS, str(HERE), *args], capture_output=True,
                                     text=True, timeout=120, check=True).stdout)
@@ -148,6 +209,18 @@ class GetRecordsTest(unittest.TestCase):
         self.assertEqual(first["NewImage"]["b"], {"B": {"bytes": b"\x00\xffsealed".hex()}})
         self.assertEqual(first["ApproximateCreationDateTime"], {"seconds_ago_under_60": True, "aware": True})
 
+
+class CancelledTransactionTest(unittest.TestCase):
+    """A stream shows committed writes only: a transaction moto cancels and rolls back is never read."""
+
+    def test_the_stacks_moto_shows_nothing_of_a_cancelled_transaction_and_the_next_write_once(self):
+        self.assertEqual(stream_reads_around_a_cancelled_transaction("--as-the-stack-runs-it"),
+                         {"during": [], "after": ["P#C"], "from_a_new_iterator": ["P#C"]})
+
+    def test_moto_as_installed_would_show_the_cancelled_put_and_then_never_the_next_write(self):
+        # its rollback restores a copy of the table, stream included: the iterator's chain stays on the old stream
+        self.assertEqual(stream_reads_around_a_cancelled_transaction(),
+                         {"during": ["P#A"], "after": [], "from_a_new_iterator": ["P#C"]})
 
 class ItemReadsTest(unittest.TestCase):
     def test_get_batch_get_query_and_scan_answer_as_moto_as_installed_does(self):
