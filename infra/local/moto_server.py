@@ -17,10 +17,9 @@ SES accepted, grew with the whole suite until it took longer than a client's tim
 grew with it. Only SES's instances are tracked here. Everything else is moto as installed
 (`infra/requirements.txt`).
 
-A table's stream (its one shard's list of records) is copied without copying the records: moto deep-copies
-every table before each `TransactWriteItems` (its rollback), and with the stream on, that copy grew with
-every record the stream ever held, until transactions took seconds and functions timed out. Stream records
-are written once and never changed, so the copy shares them.
+A cancelled `TransactWriteItems` is undone item by item: moto deep-copies every table it names before each
+transaction (its rollback), a cost that grew with the tables, and a restored copy left every stream iterator
+on a stream that no longer grows (see `transact_write_items`).
 
 Costs moto pays on every request, faster here with the same answers (a 5,000-invite
 `make bench` found them: a third of the DynamoDB process's time while the send workers ran):
@@ -56,7 +55,8 @@ from moto.core.common_models import BaseModel
 from moto.core.serialize import TimestampSerializer
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import StreamShard
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 from moto.sqs.models import SQSBackend
@@ -82,42 +82,81 @@ _one_at_a_time(DynamoHandler)
 _one_at_a_time(DynamoDBStreamsHandler)
 
 
-def _copy_shard(self, memo):
-    shard = object.__new__(StreamShard)
-    memo[id(self)] = shard
-    shard.__dict__.update(self.__dict__)
-    shard.table = copy.deepcopy(self.table, memo)
-    shard.items = list(self.items)  # the records themselves are shared: written once, never changed
-    return shard
+class _UndoLog:
+    """What a `TransactWriteItems` may change, as it was before: each item it names, and each stream's length."""
+
+    def __init__(self, backend, transact_items):
+        self.items = []  # (table, hash key, range key, the item before or None), in the transaction's order
+        self.streams = [(t.stream_shard, len(t.stream_shard.items)) for t in backend.tables.values()
+                        if t.stream_shard is not None]
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table = backend.tables[op["TableName"]]
+                key = op["Item"] if op_type == "Put" else op["Key"]
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            except (AttributeError, KeyError, StopIteration, TypeError):
+                continue  # moto refuses it before anything is written
+            before = table.items.get(hash_key)
+            if range_key is not None:
+                before = before.get(range_key) if before else None
+            self.items.append((table, hash_key, range_key, copy.deepcopy(before)))
+
+    def undo(self) -> None:
+        for table, hash_key, range_key, before in reversed(self.items):
+            if range_key is None:
+                if before is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before
+            elif before is None:
+                if hash_key in table.items:
+                    table.items[hash_key].pop(range_key, None)
+            else:
+                table.items[hash_key][range_key] = before
+        for shard, length in self.streams:
+            del shard.items[length:]
 
 
-StreamShard.__deepcopy__ = _copy_shard
+_transacting = threading.local()
 _transact_write_items = DynamoDBBackend.transact_write_items
 
 
 def transact_write_items(self, transact_items):
-    """moto's `TransactWriteItems`; a cancelled one leaves each table's stream as it was, the same stream.
+    """moto's `TransactWriteItems`, cancelled by an undo log instead of a copy of every table it names.
 
-    moto writes a transaction's items one by one and, when one fails, restores its copy of each table, stream
-    shard included: the records of the writes before the failure are gone from the restored shard, but every
-    iterator taken before holds the old shard, records included, and never sees another write. Here the restored
-    table gets its old shard back with only the records it had before. Runs under `_lock`, as every DynamoDB and
-    DynamoDB Streams call does, so no read sees the records in between."""
-    shards = {name: (table.stream_shard, len(table.stream_shard.items))
-              for name, table in self.tables.items() if table.stream_shard is not None}
+    moto copies each table before a transaction (`copy.deepcopy`, every item) and, when an item fails, puts the
+    copies in the tables' place: the time of every transaction grew with its tables (760 ms under `make bench`),
+    and the copy came with a copy of the stream, so every stream iterator taken before a cancelled transaction held
+    the old stream, with the records of the writes before the failure in it, and never saw another write. Here the
+    copy is the table itself and the undo log puts back the items the transaction named and each stream's length.
+    Runs under `_lock`, as every DynamoDB and DynamoDB Streams call does, so no read sees the writes undone."""
+    undo = _UndoLog(self, transact_items)
+    _transacting.active = True
     try:
         return _transact_write_items(self, transact_items)
     except BaseException:
-        for name, (shard, length) in shards.items():
-            table = self.tables.get(name)
-            if table is not None and table.stream_shard is not shard:
-                del shard.items[length:]
-                shard.table = table
-                table.stream_shard = shard
+        undo.undo()
         raise
+    finally:
+        _transacting.active = False
 
 
 DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _copy_table(self, memo):
+    """A table's deep copy, as `copy.deepcopy` makes it; inside a transaction, the table itself (see above)."""
+    if getattr(_transacting, "active", False):
+        return self
+    table = object.__new__(type(self))
+    memo[id(self)] = table
+    table.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    return table
+
+
+Table.__deepcopy__ = _copy_table
 
 # SQS receives one at a time: moto's ReceiveMessage checks that a message is visible and then marks it received,
 # and two receives at once (the event source's receivers, a test) could both take one message. SQS never hands

@@ -176,6 +176,68 @@ with mock_aws():
 """
 
 
+# Transactions on a table with a range key and one without, cancelled in each way moto cancels them and then one
+# that succeeds; prints both tables after each, and the stream's records.
+TRANSACTIONS = """
+import json, sys
+if "--as-the-stack-runs-it" in sys.argv:
+    sys.path.insert(0, sys.argv[1])
+    import moto_server  # noqa: F401  the stack's moto patches
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    arn = db.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST", StreamSpecification=stream,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    )["TableDescription"]["LatestStreamArn"]
+    db.create_table(TableName="h", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}])
+    k = lambda pk, sk: {"pk": {"S": pk}, "sk": {"S": sk}}
+    db.put_item(TableName="t", Item={**k("P#1", "A"), "n": {"N": "1"}, "l": {"L": [{"S": "x"}]}})
+    db.put_item(TableName="t", Item={**k("P#1", "B"), "n": {"N": "2"}})
+    db.put_item(TableName="h", Item={"id": {"N": "7"}, "s": {"S": "kept"}})
+    writes = [
+        {"Update": {"TableName": "t", "Key": k("P#1", "A"), "UpdateExpression": "SET n = n + :one, l = list_append(l, :l)",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":l": {"L": [{"S": "y"}]}}}},
+        {"Delete": {"TableName": "t", "Key": k("P#1", "B")}},
+        {"Put": {"TableName": "t", "Item": {**k("P#2", "C"), "n": {"N": "3"}}}},
+        {"Put": {"TableName": "h", "Item": {"id": {"N": "7"}, "s": {"S": "replaced"}}}},
+        {"Put": {"TableName": "h", "Item": {"id": {"N": "8"}, "s": {"S": "new"}}}},
+    ]
+    scan = lambda name: sorted(db.scan(TableName=name)["Items"], key=lambda i: json.dumps(i, sort_keys=True))
+    seen = {"before": {"t": scan("t"), "h": scan("h")}}
+    cancellations = {
+        "condition": [{"ConditionCheck": {"TableName": "h", "Key": {"id": {"N": "9"}},
+                                          "ConditionExpression": "attribute_exists(id)"}}],
+        "update_error": [{"Update": {"TableName": "h", "Key": {"id": {"N": "7"}}, "UpdateExpression": "SET s = s + :one",
+                                     "ExpressionAttributeValues": {":one": {"N": "1"}}}}],
+        "same_item_twice": [{"Delete": {"TableName": "h", "Key": {"id": {"N": "8"}}}}],
+    }
+    for name, last in cancellations.items():
+        try:
+            db.transact_write_items(TransactItems=writes + last)
+            seen[name] = "not cancelled"
+        except db.exceptions.ClientError as e:
+            seen[name] = {"error": e.response["Error"]["Code"], "t": scan("t"), "h": scan("h")}
+    db.transact_write_items(TransactItems=writes)
+    seen["committed"] = {"t": scan("t"), "h": scan("h")}
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    seen["stream"] = [(r["eventName"], r["dynamodb"]["SequenceNumber"], r["dynamodb"]["Keys"])
+                      for r in streams.get_records(ShardIterator=it)["Records"]]
+    print(json.dumps(seen, sort_keys=True))
+"""
+
+
+def transactions(*args: str) -> dict:
+    return json.loads(subprocess.run([sys.executable, "-c", TRANSACTIONS, str(HERE), *args], capture_output=True,
+                                     text=True, timeout=120, check=True).stdout)
+
 def stream_reads_around_a_cancelled_transaction(*args: str) -> dict:
     return json.loads(subprocess.run([sys.executable, "-c", CANCELLED_TRANSACTION, str(HERE), *args],
                                      capture_output=True, text=True, timeout=120, check=True).stdout)
@@ -221,6 +283,16 @@ class CancelledTransactionTest(unittest.TestCase):
         # its rollback restores a copy of the table, stream included: the iterator's chain stays on the old stream
         self.assertEqual(stream_reads_around_a_cancelled_transaction(),
                          {"during": ["P#A"], "after": [], "from_a_new_iterator": ["P#C"]})
+
+class TransactionsTest(unittest.TestCase):
+    def test_cancelled_and_committed_transactions_leave_the_tables_as_moto_as_installed_does(self):
+        installed, stack = transactions(), transactions("--as-the-stack-runs-it")
+        self.assertEqual(stack, installed)
+        for cancelled in ("condition", "update_error", "same_item_twice"):
+            self.assertEqual({k: v for k, v in stack[cancelled].items() if k != "error"}, stack["before"], cancelled)
+        self.assertEqual([e for e, _, _ in stack["stream"]], ["INSERT", "INSERT", "MODIFY", "REMOVE", "INSERT"])
+        self.assertEqual(len({s for _, s, _ in stack["stream"]}), 5, "every record its own sequence number")
+        self.assertNotEqual(stack["committed"], stack["before"])
 
 class ItemReadsTest(unittest.TestCase):
     def test_get_batch_get_query_and_scan_answer_as_moto_as_installed_does(self):
