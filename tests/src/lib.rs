@@ -477,3 +477,16 @@ pub fn clear_text(item: &Item) -> String {
     }
     format!("{clear:?}")
 }
+
+/// Waits, when needed, until the fixed window of `window_seconds` that a rate limit counts in now
+/// (windows from the epoch, as `rising_core::store::window_start` counts them) has `room` seconds
+/// or more left: a burst made then is counted in one window, never split across two.
+pub async fn in_one_rate_limit_window(window_seconds: i64, room: i64) {
+    let now = time::OffsetDateTime::now_utc();
+    let window = time::Duration::seconds(window_seconds);
+    let left =
+        rising_core::store::window_start(now, window) + window_seconds - now.unix_timestamp();
+    if left < room {
+        tokio::time::sleep(std::time::Duration::from_secs(left.unsigned_abs() + 1)).await;
+    }
+}

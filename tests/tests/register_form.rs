@@ -333,13 +333,7 @@ async fn bad_inputs_each_get_their_status_and_leave_nothing_behind() {
     // rest get 429; still one contact and one confirmation. The limit counts in fixed windows
     // (`REGISTER_WINDOW_SECONDS`, 600 in template.yaml, from the epoch): a burst that straddled a
     // window's end would be counted twice, so it starts in a window with 30 s or more left.
-    let now = OffsetDateTime::now_utc();
-    let window = time::Duration::seconds(REGISTER_WINDOW_SECONDS);
-    let left = rising_core::store::window_start(now, window) + REGISTER_WINDOW_SECONDS
-        - now.unix_timestamp();
-    if left < 30 {
-        tokio::time::sleep(Duration::from_secs(left.unsigned_abs() + 1)).await;
-    }
+    rising_tests::in_one_rate_limit_window(REGISTER_WINDOW_SECONDS, 30).await;
     let rapid = unique_email("form.rapid");
     let mut statuses = Vec::new();
     for _ in 0..20 {
