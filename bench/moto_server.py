@@ -1,22 +1,19 @@
 #!/usr/bin/env python3
-"""The local stack's moto (infra/local/moto_server.py: moto's server with DynamoDB calls run one at a time) with
-four more fixes, for costs that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (small
-tables, short queues) do not (moto 5.2):
+"""The local stack's moto (infra/local/moto_server.py: moto's server with DynamoDB calls run one at a time, and a
+cancelled transaction undone item by item instead of from a copy of each table) with three more fixes, for costs
+that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (small tables, short queues) do not
+(moto 5.2):
 
-1. `TransactWriteItems` backs up the whole table with `copy.deepcopy` once per action, for its rollback: a cost in
-   the size of the table for every action (an enqueue of 50 invites into a table of 10,000 items copies half a
-   million items). Here the backup holds only the items the transaction touches, and a cancelled transaction puts
-   exactly those back, which is what the rollback is for.
-2. SQS: every SendMessage computes the queue's attributes, counting the messages delayed, in flight and visible,
+1. SQS: every SendMessage computes the queue's attributes, counting the messages delayed, in flight and visible,
    each message asking for the time through three datetime conversions; every ReceiveMessage lists the visible
    messages the same way. With 5,000 messages on the queue a `SendMessageBatch` took about a second. Here the
    counts read the clock once per pass (same results: a message is visible when now > visible_at, delayed when
    now < delayed_until, in milliseconds since the epoch, as moto computes them).
-3. SQS: every message a ReceiveMessage returns checks its retention period by computing all the queue's
+2. SQS: every message a ReceiveMessage returns checks its retention period by computing all the queue's
    attributes, which counts the messages three times (about 3 ms per message at 5,000); every DeleteMessage scans
    the queue twice, building a list of each message's receipt handles. Here the retention period is read from the
    queue and a delete scans once for the one message with that handle (same results, same errors).
-4. DynamoDB: a Query on the table's key lists every item of the table, sorted, and keeps the partition's: the
+3. DynamoDB: a Query on the table's key lists every item of the table, sorted, and keeps the partition's: the
    benchmark's progress polling (two a second) took a tenth of moto's time at 20,000 items. Here it lists the one
    partition (same items, same order).
 
@@ -25,14 +22,12 @@ Everything else is moto as installed. Usage: the same arguments as the stack's (
 """
 from __future__ import annotations
 
-import copy as _copy
 import importlib.util
 import sys
 import threading
 import time
 from pathlib import Path
 
-import moto.dynamodb.models as models
 import moto.sqs.models as sqs_models
 from moto.dynamodb.models.table import Table
 
@@ -41,59 +36,6 @@ _spec = importlib.util.spec_from_file_location(
     "stack_moto_server", Path(__file__).resolve().parent.parent / "infra" / "local" / "moto_server.py")
 _stack_moto = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_stack_moto)
-
-
-class _CopyWithoutTables:
-    """`copy` for moto's DynamoDB backend module, except that a whole table is not deep-copied (see 1.)."""
-
-    def deepcopy(self, x, memo=None):
-        return x if isinstance(x, Table) else _copy.deepcopy(x, memo)
-
-    def __getattr__(self, name):
-        return getattr(_copy, name)
-
-
-models.copy = _CopyWithoutTables()
-_transact_write_items = models.DynamoDBBackend.transact_write_items
-
-
-def transact_write_items(self, transact_items):
-    backup = []
-    for entry in transact_items[:100]:
-        try:
-            op_type, op = next(iter(entry.items()))
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            if op_type == "Put":
-                attrs = op["Item"]
-                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attrs[table.range_key_attr]
-            else:
-                key = op["Key"]
-            current = self.get_item(table.name, key)
-            backup.append((table.name, key, _copy.deepcopy(current.to_json()["Attributes"]) if current else None))
-        except Exception:  # an invalid action: the transaction itself will say so
-            continue
-    try:
-        return _transact_write_items(self, transact_items)
-    except Exception:
-        for table_name, key, attrs in reversed(backup):
-            try:
-                if attrs is None:
-                    if self.get_item(table_name, key) is not None:
-                        self.delete_item(table_name, key)
-                else:
-                    self.put_item(table_name, attrs)
-            except Exception:
-                pass
-        raise
-
-
-models.DynamoDBBackend.transact_write_items = transact_write_items
-
-
 
 
 def _now_ms() -> float:
@@ -151,7 +93,7 @@ def _delete_message(self, receipt_handle: str) -> None:
 sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _within_retention
 sqs_models.Queue.delete_message = _delete_message
 
-# 4. A Query on the table's own key reads its one partition, not a sorted list of every item in the table.
+# 3. A Query on the table's own key reads its one partition, not a sorted list of every item in the table.
 _query = Table.query
 _all_items = Table.all_items
 _partition = threading.local()

@@ -127,7 +127,8 @@ def transact_write_items(self, transact_items):
     """moto's `TransactWriteItems`, cancelled by an undo log instead of a copy of every table it names.
 
     moto copies each table before a transaction (`copy.deepcopy`, every item) and, when an item fails, puts the
-    copies in the tables' place: the time of every transaction grew with its tables (760 ms under `make bench`),
+    copies in the tables' place: the time of every transaction grew with its tables (a 10-item transaction on a
+    10,000-item table with a stream: 6.4 s, 25 ms here),
     and the copy came with a copy of the stream, so every stream iterator taken before a cancelled transaction held
     the old stream, with the records of the writes before the failure in it, and never saw another write. Here the
     copy is the table itself and the undo log puts back the items the transaction named and each stream's length.
