@@ -6,10 +6,9 @@ with a 500 ("dictionary changed size during iteration" while `TransactWriteItems
 its rollback), and a failed transaction's rollback restores that copy, undoing writes another thread
 made in between. With the send worker's pollers and the tests running in parallel, a webhook's
 transaction could be answered 200 and then lost. DynamoDB itself is serialisable per item; running
-moto's DynamoDB calls under one lock gives the local stack that guarantee. The stream's calls (DynamoDB
-Streams) take the same lock: a stream shows only committed writes, and a cancelled transaction's writes are
-in moto's stream until its rollback. moto holds the GIL through
-each call anyway, so little is lost.
+moto's DynamoDB calls under one lock gives the local stack that guarantee; moto holds the GIL through
+each call anyway, so little is lost. The stream's calls (DynamoDB Streams) take the same lock: a stream
+shows only committed writes, and a cancelled transaction's writes are in moto's stream until undone.
 
 moto also keeps a reference to every model instance it ever made (each DynamoDB item, SQS message, KMS
 call's objects) for its `/moto-api/data.json` dump, so that dump, which is how the tests read the email
@@ -76,9 +75,9 @@ def _one_at_a_time(handler) -> None:
 
 
 _one_at_a_time(DynamoHandler)
-# The stream's reads too: a cancelled transaction's writes reach the stream before its rollback restores the
-# tables, so a `GetRecords` in between returned records of writes that never happened, and the reader, now past
-# their sequence numbers, skipped the real records that took those numbers next: events lost, and events of nothing published.
+# The stream's reads too: a cancelled transaction's writes reach the stream before they are undone, and a
+# `GetRecords` in between returned records of writes that never happened (events of nothing published), after
+# which the reader, past their sequence numbers, skipped the real records that took those numbers next (lost).
 _one_at_a_time(DynamoDBStreamsHandler)
 
 
@@ -127,12 +126,12 @@ def transact_write_items(self, transact_items):
     """moto's `TransactWriteItems`, cancelled by an undo log instead of a copy of every table it names.
 
     moto copies each table before a transaction (`copy.deepcopy`, every item) and, when an item fails, puts the
-    copies in the tables' place: the time of every transaction grew with its tables (a 10-item transaction on a
-    10,000-item table with a stream: 6.4 s, 25 ms here),
-    and the copy came with a copy of the stream, so every stream iterator taken before a cancelled transaction held
-    the old stream, with the records of the writes before the failure in it, and never saw another write. Here the
-    copy is the table itself and the undo log puts back the items the transaction named and each stream's length.
-    Runs under `_lock`, as every DynamoDB and DynamoDB Streams call does, so no read sees the writes undone."""
+    copies in the tables' place. The time of every transaction grew with its tables (a 10-item transaction on a
+    10,000-item table with a stream: 6.4 s; 25 ms here), and the copy came with a copy of the stream, so every
+    stream iterator taken before a cancelled transaction held the old stream, with the records of the writes before
+    the failure in it, and never saw another write. Here the copy is the table itself and the undo log puts back
+    the items the transaction named and each stream's length. Runs under `_lock`, as every DynamoDB and DynamoDB
+    Streams call does, so no read sees the writes undone."""
     undo = _UndoLog(self, transact_items)
     _transacting.active = True
     try:
