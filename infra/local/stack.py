@@ -3078,7 +3078,8 @@ class StreamPoller:
         iterators hold the shard object they were taken from, and a cancelled TransactWriteItems restores
         moto's copy of the tables, shard included: the old chain then never sees another record (a whole test
         run's events were lost that way). A new iterator is taken from the table's current shard. (The stack's moto
-        now gives the restored table its old shard back; resuming from the checkpoint stays, as Lambda does it.)"""
+        now undoes a cancelled transaction in place and keeps the one shard; resuming from the checkpoint stays, as
+        Lambda does it.)"""
         kept = 0
         last = self.last_read.get(shard_id)
         if last is not None and self.iterators.get(shard_id):

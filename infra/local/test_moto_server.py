@@ -234,23 +234,28 @@ with mock_aws():
 """
 
 
-def transactions(*args: str) -> dict:
-    return json.loads(subprocess.run([sys.executable, "-c", TRANSACTIONS, str(HERE), *args], capture_output=True,
+def run_script(script: str, *args: str):
+    """Runs one of the scripts above in a new interpreter (moto as installed, or with `--as-the-stack-runs-it` the
+    stack's moto) and reads the JSON it prints."""
+    return json.loads(subprocess.run([sys.executable, "-c", script, str(HERE), *args], capture_output=True,
                                      text=True, timeout=120, check=True).stdout)
 
+
+def transactions(*args: str) -> dict:
+    return run_script(TRANSACTIONS, *args)
+
+
 def stream_reads_around_a_cancelled_transaction(*args: str) -> dict:
-    return json.loads(subprocess.run([sys.executable, "-c", CANCELLED_TRANSACTION, str(HERE), *args],
-                                     capture_output=True, text=True, timeout=120, check=True).stdout)
+    return run_script(CANCELLED_TRANSACTION, *args)
+
 
 def item_reads(*args: str) -> tuple[str, dict]:
-    out = json.loads(subprocess.run([sys.executable, "-c", ITEM_READS, str(HERE), *args], capture_output=True,
-                                    text=True, timeout=120, check=True).stdout)
+    out = run_script(ITEM_READS, *args)
     return out["answered_by"], out["answers"]
 
 
 def stream_pages(*args: str) -> tuple[str, list]:
-    out = json.loads(subprocess.run([sys.executable, "-c", STREAM_RECORDS, str(HERE), *args], capture_output=True,
-                                    text=True, timeout=120, check=True).stdout)
+    out = run_script(STREAM_RECORDS, *args)
     return out["answered_by"], out["pages"]
 
 
