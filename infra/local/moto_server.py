@@ -34,6 +34,13 @@ Costs moto pays on every request, faster here with the same answers (a 5,000-inv
   lookup is a `BatchGetItem` of 100 items: its mean answer under the bench's load went from 522 to 224 ms with
   these changes). Those answers are plain JSON too (binary values base64, as the serializer writes them); errors
   still go through the serializer.
+- Every update expression is parsed twice per call (once to check the request, once to apply it), and each condition
+  lexed twice, though the stack's functions use a few dozen texts with ever new values. Here the syntax tree of
+  each update text is kept pickled and each call unpickles a new one (a tenth of a parse), the validator copies
+  the tree by pickling rather than `copy.deepcopy` (a third of the time), and a condition's tokens are kept by text
+  (the values are still looked up on every call). With these, the DynamoDB process used a quarter less CPU for
+  the same 5,000 invites (`make bench`: 113 s → 86 s during the sends) and its mean answer to the send workers'
+  `TransactWriteItems` went from 2.1 to 1.4 s.
 - With `--no-request-log`, the server writes no line per request (werkzeug's access log: a twentieth of the
   process's time under load); the stack passes it unless `--verbose`, as it dropped those lines anyway.
 
@@ -44,18 +51,24 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import pickle
 import sys
 import threading
 import time
+from collections import deque
 
 from botocore.utils import parse_to_aware_datetime
 from moto import backends
 from moto.core.common_models import BaseModel
 from moto.core.serialize import TimestampSerializer
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing import validators as update_validators
+from moto.dynamodb.parsing.ast_nodes import Node as UpdateExpressionNode
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 from moto.sqs.models import SQSBackend
@@ -252,6 +265,57 @@ def serialized(self, action_result):
 
 
 DynamoHandler.serialized = serialized
+
+# Expressions, parsed once per text (see the docstring). A cache of at most _PARSED texts, emptied when full: the
+# stack's functions write a few dozen, and a client inventing new ones only pays the parse again.
+_PARSED = 4096
+_update_asts: dict[str, bytes] = {}
+_make_update_ast = UpdateExpressionParser.make.__func__
+
+
+def _make_update_expression(cls, expression_str):
+    """`UpdateExpressionParser.make`: a new syntax tree for the text, unpickled from the first parse of that text.
+    A text that does not parse raises as before and is not kept."""
+    blob = _update_asts.get(expression_str)
+    if blob is None:
+        blob = pickle.dumps(_make_update_ast(cls, expression_str), pickle.HIGHEST_PROTOCOL)
+        if len(_update_asts) >= _PARSED:
+            _update_asts.clear()
+        _update_asts[expression_str] = blob
+    return pickle.loads(blob)
+
+
+UpdateExpressionParser.make = classmethod(_make_update_expression)
+
+
+def _copy_tree(value, memo=None):
+    """The validator's `deepcopy`: a syntax tree copied by pickling, other values as `copy.deepcopy` copies them."""
+    if isinstance(value, UpdateExpressionNode) and memo is None:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    return copy.deepcopy(value, memo)
+
+
+update_validators.deepcopy = _copy_tree
+
+_condition_tokens: dict[str, tuple] = {}
+_lex_condition = ConditionExpressionParser._lex_condition_expression
+
+
+def _lex_condition_expression(self):
+    """A condition's tokens, lexed once per text: each call gets new tokens (each with its own empty `children`),
+    as moto's lexer makes them. A text that does not lex raises as before and is not kept."""
+    text = self.condition_expression
+    fields = _condition_tokens.get(text)
+    if fields is None:
+        fields = tuple((n.nonterminal, n.kind, n.text, n.value) for n in _lex_condition(self))
+        if len(_condition_tokens) >= _PARSED:
+            _condition_tokens.clear()
+        _condition_tokens[text] = fields
+    node = ConditionExpressionParser.Node
+    return deque(node(nonterminal, kind, text, value, []) for nonterminal, kind, text, value in fields)
+
+
+ConditionExpressionParser._lex_condition_expression = _lex_condition_expression
 
 
 def serve() -> int:

@@ -234,11 +234,89 @@ with mock_aws():
 """
 
 
+# Update and condition expressions, each text used again with other values, on new and existing items, with every
+# kind of clause and function and the errors moto raises for them; prints each answer, the table, and (with the
+# stack's moto) how many texts its caches hold.
+EXPRESSIONS = """
+import json, sys
+patched = "--as-the-stack-runs-it" in sys.argv
+if patched:
+    sys.path.insert(0, sys.argv[1])
+    import moto_server  # the stack's moto patches
+import boto3
+from moto import mock_aws
+
+with mock_aws():
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    db.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    )
+    k = lambda pk: {"pk": {"S": pk}, "sk": {"S": "OUTBOX"}}
+    n = lambda v: {"N": str(v)}
+    claim = ("SET updated_at = :now, attempts = :next, lease_until = :lease, #status = :to, "
+             "l = list_append(if_not_exists(l, :empty), :l) ADD tags :tag, c :one")
+    sent = "SET provider_id = :pid, #m.#seg = :seg, #status = :to REMOVE lease_until DELETE tags :tag"
+    condition = "(attribute_not_exists(pk) OR #status = :from) AND NOT begins_with(pk, :x)"
+    calls = []
+    for i, pk in enumerate(["P#1", "P#2", "P#1", "P#3", "P#1"]):
+        calls.append(dict(Key=k(pk), UpdateExpression=claim, ConditionExpression=condition,
+                          ExpressionAttributeNames={"#status": "status"},
+                          ExpressionAttributeValues={":now": {"S": f"t{i}"}, ":next": n(i), ":lease": n(60 + i),
+                                                     ":to": {"S": "sending"}, ":from": {"S": "pending"},
+                                                     ":empty": {"L": []}, ":l": {"L": [n(i)]}, ":one": n(1),
+                                                     ":tag": {"SS": [f"a{i}", "b"]}, ":x": {"S": "Z"}}))
+        calls.append(dict(Key=k(pk), UpdateExpression=sent, ConditionExpression="#status = :to AND size(#status) < :big",
+                          ExpressionAttributeNames={"#status": "status", "#m": "meta", "#seg": "segments"},
+                          ExpressionAttributeValues={":pid": {"S": f"SM{i}"}, ":seg": n(i % 2 + 1),
+                                                     ":to": {"S": "sending"}, ":tag": {"SS": ["b"]}, ":big": n(9)}))
+        calls.append(dict(Key=k(pk), UpdateExpression="SET #m = if_not_exists(#m, :m)",
+                          ExpressionAttributeNames={"#m": "meta"}, ExpressionAttributeValues={":m": {"M": {}}}))
+        calls.append(dict(Key=k(pk), UpdateExpression="SET #status = :from", ExpressionAttributeNames={"#status": "status"},
+                          ExpressionAttributeValues={":from": {"S": "pending"}}))
+    stale = dict(calls[4], ExpressionAttributeValues={**calls[4]["ExpressionAttributeValues"], ":from": {"S": "sent"}})
+    calls.append(stale)  # P#2 is pending: its condition fails
+    bad = [
+        dict(Key=k("P#1"), UpdateExpression="SET = :v", ExpressionAttributeValues={":v": n(1)}),
+        dict(Key=k("P#1"), UpdateExpression="SET a = :v", ConditionExpression="a = = :v OR $",
+             ExpressionAttributeValues={":v": n(1)}),
+        dict(Key=k("P#1"), UpdateExpression="SET a = :v, a = :v", ExpressionAttributeValues={":v": n(1)}),
+        dict(Key=k("P#1"), UpdateExpression="SET a = :missing", ExpressionAttributeValues={":v": n(1)}),
+        dict(Key=k("P#1"), UpdateExpression="SET pk = :v", ExpressionAttributeValues={":v": {"S": "x"}}),
+        dict(Key=k("P#1"), UpdateExpression="SET provider_id = provider_id + :v", ExpressionAttributeValues={":v": n(1)}),
+    ]
+    answers = []
+    for call in calls + bad + bad:
+        try:
+            answers.append(db.update_item(TableName="t", ReturnValues="ALL_NEW", **call)["Attributes"])
+        except db.exceptions.ClientError as e:
+            answers.append({"error": e.response["Error"]["Code"], "message": e.response["Error"]["Message"]})
+        except ValueError as e:  # how moto fails on a condition it cannot parse, in-process
+            answers.append({"error": type(e).__name__, "message": str(e)})
+    try:
+        db.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "t", **{key: calls[1][key] for key in calls[1] if key != "ConditionExpression"},
+                        "ConditionExpression": "attribute_exists(pk)"}},
+            {"Put": {"TableName": "t", "Item": {**k("P#9"), "n": n(1)}, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+        answers.append("committed")
+    except db.exceptions.ClientError as e:
+        answers.append({"error": e.response["Error"]["Code"]})
+    items = sorted(db.scan(TableName="t")["Items"], key=lambda i: i["pk"]["S"])
+    cached = [len(moto_server._update_asts), len(moto_server._condition_tokens)] if patched else None
+    print(json.dumps({"answers": answers, "items": items, "cached": cached}, sort_keys=True))
+"""
+
 def run_script(script: str, *args: str):
     """Runs one of the scripts above in a new interpreter (moto as installed, or with `--as-the-stack-runs-it` the
     stack's moto) and reads the JSON it prints."""
     return json.loads(subprocess.run([sys.executable, "-c", script, str(HERE), *args], capture_output=True,
                                      text=True, timeout=120, check=True).stdout)
+
+
+def expressions(*args: str) -> dict:
+    return run_script(EXPRESSIONS, *args)
 
 
 def transactions(*args: str) -> dict:
@@ -298,6 +376,23 @@ class TransactionsTest(unittest.TestCase):
         self.assertEqual([e for e, _, _ in stack["stream"]], ["INSERT", "INSERT", "MODIFY", "REMOVE", "INSERT"])
         self.assertEqual(len({s for _, s, _ in stack["stream"]}), 5, "every record its own sequence number")
         self.assertNotEqual(stack["committed"], stack["before"])
+
+class ExpressionsTest(unittest.TestCase):
+    def test_update_and_condition_expressions_answer_as_moto_as_installed_does_when_parsed_once(self):
+        installed, stack = expressions(), expressions("--as-the-stack-runs-it")
+        self.maxDiff = None
+        self.assertEqual(stack["answers"], installed["answers"])
+        self.assertEqual(stack["items"], installed["items"])
+        answers = stack["answers"]
+        self.assertEqual([i for i, a in enumerate(answers[:21]) if "error" in a], [1, 5, 13, 20])
+        self.assertEqual(answers[20]["error"], "ConditionalCheckFailedException")
+        self.assertTrue(all("error" in a for a in answers[21:33]), "each bad call fails, the second time too")
+        self.assertEqual(answers[21:27], answers[27:33])
+        self.assertEqual(answers[-1], "committed")
+        self.assertEqual(stack["items"][0]["l"], {"L": [{"N": "0"}, {"N": "2"}, {"N": "4"}]}, "list_append on P#1 thrice")
+        self.assertGreaterEqual(stack["cached"][0], 5)
+        self.assertGreaterEqual(stack["cached"][1], 3)
+
 
 class ItemReadsTest(unittest.TestCase):
     def test_get_batch_get_query_and_scan_answer_as_moto_as_installed_does(self):
