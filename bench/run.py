@@ -362,6 +362,13 @@ def patch_stack(counter: CounterClient, relay: CallbackRelay, invocations: Invoc
             self._wait("counting proxy", lambda: st.http_answers(counter.control + "/snapshot") == 200, proxy, 30)
             return child, counter.url(POLLER)
 
+        def _start_child(self, name, argv, **kw):
+            # The emulator's line per request and per status callback (16,000 here) would each be read, filtered and
+            # written by this process while it plays the event sources: its warnings and errors are enough here.
+            if name == "twilio-emulator":
+                kw["env"] = {**kw.get("env", self.env), "RUST_LOG": "warn"}
+            return super()._start_child(name, argv, **kw)
+
         def start_event_sources(self, sources, gw, moto_url):
             self.deferred_sources = (sources, gw, moto_url)  # started by start_deferred_sources
 
