@@ -12,12 +12,7 @@ HERE = Path(__file__).resolve().parent
 # Writes items of every attribute type to a table with a stream, changes and deletes some, and prints the stream's
 # records as boto3 reads them, two `GetRecords` pages and the empty one after.
 STREAM_RECORDS = """
-import datetime, json, sys
-if "--as-the-stack-runs-it" in sys.argv:
-    sys.path.insert(0, sys.argv[1])
-    import moto_server  # noqa: F401  the stack's moto patches
-import boto3
-from moto import mock_aws
+import datetime, json
 
 with mock_aws():
     db = boto3.client("dynamodb", region_name="us-east-1")
@@ -64,12 +59,7 @@ with mock_aws():
 
 # Reads items of every attribute type every way that answers with items, and prints the answers as boto3 reads them.
 ITEM_READS = """
-import json, sys
-if "--as-the-stack-runs-it" in sys.argv:
-    sys.path.insert(0, sys.argv[1])
-    import moto_server  # noqa: F401  the stack's moto patches
-import boto3
-from moto import mock_aws
+import json
 
 with mock_aws():
     db = boto3.client("dynamodb", region_name="us-east-1")
@@ -123,12 +113,7 @@ with mock_aws():
 # an iterator taken before, then a put of P#C, then the stream read on with the first answer's next iterator, and
 # once more from a new iterator at the start. Prints the keys each read returned.
 CANCELLED_TRANSACTION = """
-import json, sys, threading, time
-if "--as-the-stack-runs-it" in sys.argv:
-    sys.path.insert(0, sys.argv[1])
-    import moto_server  # noqa: F401  the stack's moto patches
-import boto3
-from moto import mock_aws
+import json, threading, time
 from moto.dynamodb.models import DynamoDBBackend
 
 get_item = DynamoDBBackend.get_item
@@ -179,12 +164,7 @@ with mock_aws():
 # Transactions on a table with a range key and one without, cancelled in each way moto cancels them and then one
 # that succeeds; prints both tables after each, and the stream's records.
 TRANSACTIONS = """
-import json, sys
-if "--as-the-stack-runs-it" in sys.argv:
-    sys.path.insert(0, sys.argv[1])
-    import moto_server  # noqa: F401  the stack's moto patches
-import boto3
-from moto import mock_aws
+import json
 
 with mock_aws():
     db = boto3.client("dynamodb", region_name="us-east-1")
@@ -238,13 +218,8 @@ with mock_aws():
 # kind of clause and function and the errors moto raises for them; prints each answer, the table, and (with the
 # stack's moto) how many texts its caches hold.
 EXPRESSIONS = """
-import json, sys
-patched = "--as-the-stack-runs-it" in sys.argv
-if patched:
-    sys.path.insert(0, sys.argv[1])
-    import moto_server  # the stack's moto patches
-import boto3
-from moto import mock_aws
+import json
+patched = "moto_server" in sys.modules
 
 with mock_aws():
     db = boto3.client("dynamodb", region_name="us-east-1")
@@ -308,11 +283,21 @@ with mock_aws():
     print(json.dumps({"answers": answers, "items": items, "cached": cached}, sort_keys=True))
 """
 
+# What each script above starts with: moto as installed, or with `--as-the-stack-runs-it` the stack's moto.
+PREAMBLE = """
+import sys
+if "--as-the-stack-runs-it" in sys.argv:
+    sys.path.insert(0, sys.argv[1])
+    import moto_server  # noqa: F401  the stack's moto patches
+import boto3
+from moto import mock_aws
+"""
+
+
 def run_script(script: str, *args: str):
-    """Runs one of the scripts above in a new interpreter (moto as installed, or with `--as-the-stack-runs-it` the
-    stack's moto) and reads the JSON it prints."""
-    return json.loads(subprocess.run([sys.executable, "-c", script, str(HERE), *args], capture_output=True,
-                                     text=True, timeout=120, check=True).stdout)
+    """Runs one of the scripts above in a new interpreter, after the preamble, and reads the JSON it prints."""
+    return json.loads(subprocess.run([sys.executable, "-c", PREAMBLE + script, str(HERE), *args],
+                                     capture_output=True, text=True, timeout=120, check=True).stdout)
 
 
 def expressions(*args: str) -> dict:
