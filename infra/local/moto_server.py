@@ -312,7 +312,7 @@ def _lex_condition_expression(self):
             _condition_tokens.clear()
         _condition_tokens[text] = fields
     node = ConditionExpressionParser.Node
-    return deque(node(nonterminal, kind, text, value, []) for nonterminal, kind, text, value in fields)
+    return deque(node(nonterminal, kind, token, value, []) for nonterminal, kind, token, value in fields)
 
 
 ConditionExpressionParser._lex_condition_expression = _lex_condition_expression
