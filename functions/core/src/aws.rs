@@ -282,10 +282,6 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
-pub fn ssm(config: &SdkConfig) -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::new(config)
-}
-
 pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::new(config)
 }
@@ -302,13 +298,90 @@ pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::new(config)
 }
 
+/// A local HTTP server for the tests of clients that talk to AWS over HTTP.
+#[cfg(test)]
+pub(crate) mod test_server {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// What [`server`] answers to close the connection without an answer.
+    pub(crate) const CLOSE: &str = "close";
+
+    /// A one-line HTTP server: answers every request on every connection with `answer` (or with
+    /// nothing, holding the connection open, when `answer` is empty), and hands back what it read.
+    pub(crate) async fn server(
+        answer: &'static str,
+    ) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+        scripted(vec![answer]).await
+    }
+
+    /// As [`server`], with the n-th request answered `answers[n]` (the last one again once they run
+    /// out).
+    pub(crate) async fn scripted(
+        answers: Vec<&'static str>,
+    ) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (count, log) = (requests.clone(), seen.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (count, log, answers) = (count.clone(), log.clone(), answers.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    let mut read = 0;
+                    // One request: headers, then the body its Content-Length announces.
+                    let answer = loop {
+                        let Ok(n) = socket.read(&mut buffer[read..]).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        read += n;
+                        let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text[..end]
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
+                                .unwrap_or(0);
+                            if read >= end + 4 + length {
+                                let n = count.fetch_add(1, Ordering::SeqCst);
+                                log.lock().unwrap().push(text);
+                                break answers[n.min(answers.len() - 1)];
+                            }
+                        }
+                    };
+                    if answer.is_empty() {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    } else if answer == CLOSE {
+                        drop(socket);
+                    } else {
+                        let _ = socket.write_all(answer.as_bytes()).await;
+                    }
+                });
+            }
+        });
+        (endpoint, requests, seen)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_sdk_dynamodb::config::retry::RetryConfig;
     use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     fn sdk_config(http: SharedHttpClient, endpoint: Option<String>) -> SdkConfig {
         let mut builder = SdkConfig::builder()
@@ -335,64 +408,7 @@ mod tests {
     /// A DynamoDB answer to `get_item`.
     const ITEM: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 30\r\n\r\n{\"Item\":{\"pk\":{\"S\":\"HOST#1\"}}}";
 
-    /// What [`server`] answers to close the connection without an answer.
-    const CLOSE: &str = "close";
-
-    /// A one-line HTTP server: answers every request on every connection with `answer` (or with
-    /// nothing, holding the connection open, when `answer` is empty), and hands back what it read.
-    async fn server(answer: &'static str) -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (count, log) = (requests.clone(), seen.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let (count, log) = (count.clone(), log.clone());
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    let mut read = 0;
-                    // One request: headers, then the body its Content-Length announces.
-                    loop {
-                        let Ok(n) = socket.read(&mut buffer[read..]).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        read += n;
-                        let text = String::from_utf8_lossy(&buffer[..read]).to_string();
-                        if let Some(end) = text.find("\r\n\r\n") {
-                            let length = text[..end]
-                                .lines()
-                                .find_map(|l| {
-                                    l.to_ascii_lowercase()
-                                        .strip_prefix("content-length:")
-                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                                })
-                                .unwrap_or(0);
-                            if read >= end + 4 + length {
-                                count.fetch_add(1, Ordering::SeqCst);
-                                log.lock().unwrap().push(text);
-                                break;
-                            }
-                        }
-                    }
-                    if answer.is_empty() {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                    } else if answer == CLOSE {
-                        drop(socket);
-                    } else {
-                        let _ = socket.write_all(answer.as_bytes()).await;
-                    }
-                });
-            }
-        });
-        (endpoint, requests, seen)
-    }
+    use test_server::{CLOSE, server};
 
     async fn get_item(
         config: &SdkConfig,
@@ -441,7 +457,6 @@ mod tests {
         let sdk = sdk_config(SharedHttpClient::new(Share(http.clone())), None);
         let _clients = (
             dynamodb(&sdk),
-            ssm(&sdk),
             kms(&sdk),
             ses(&sdk),
             sqs(&sdk),

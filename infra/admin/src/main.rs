@@ -301,7 +301,7 @@ async fn contact_hasher(sdk: &rising_core::aws::SdkConfig) -> Result<ContactHash
     let given = env("CONTACT_HASH_KEY");
     let key = match env("CONTACT_HASH_KEY_PARAMETER") {
         Some(name) => {
-            let stored = SsmSecretStore::new(rising_core::aws::ssm(sdk))
+            let stored = SsmSecretStore::from_sdk(sdk)
                 .fetch(&name)
                 .await
                 .map_err(|e| CliError::Config(e.to_string()))?;
