@@ -185,6 +185,45 @@ class RecordTest(unittest.TestCase):
                          (str(FIRST_SEQ), 120, "NEW_AND_OLD_IMAGES"))
         json.dumps(r)  # plain JSON data
 
+    def test_records_read_off_the_wire_convert_as_boto3_s_do(self):
+        import boto3
+        from moto import mock_aws
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name=REGION)
+            arn = ddb.create_table(
+                TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )["TableDescription"]["LatestStreamArn"]
+            item = {"pk": {"S": "a"}, "bin": {"B": b"\x00\x01*A"}, "bs": {"BS": [b"\x00", b"\xff"]},
+                    "ns": {"NS": ["1", "2.5"]}, "ss": {"SS": ["x", "y"]}, "n": {"N": "-3"}, "t": {"BOOL": True},
+                    "z": {"NULL": True}, "m": {"M": {"b": {"B": b"A*"}, "l": {"L": [{"B": b"\x01"}, {"S": "s"}]}}}}
+            ddb.put_item(TableName="t", Item=item)
+            ddb.update_item(TableName="t", Key={"pk": {"S": "a"}}, UpdateExpression="SET n = :n",
+                            ExpressionAttributeValues={":n": {"N": "4"}})
+            ddb.delete_item(TableName="t", Key={"pk": {"S": "a"}})
+
+            def read(client) -> list[dict]:
+                shard = client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+                iterator = client.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                                     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                answer = client.get_records(ShardIterator=iterator, Limit=100)
+                self.assertTrue(answer["NextShardIterator"])
+                return answer["Records"]
+
+            parsed = read(boto3.client("dynamodbstreams", region_name=REGION))
+            wire = read(stack.keep_raw_stream_records(boto3.client("dynamodbstreams", region_name=REGION)))
+        # as read: boto3's parser hands bytes and datetimes, the wire base64 text and epoch numbers
+        self.assertIsInstance(parsed[0]["dynamodb"]["NewImage"]["bin"]["B"], bytes)
+        self.assertIsInstance(wire[0]["dynamodb"]["NewImage"]["bin"]["B"], str)
+        self.assertIsInstance(wire[0]["dynamodb"]["ApproximateCreationDateTime"], (int, float))
+        parsed = [stream_record(r, STREAM_ARN, REGION) for r in parsed]
+        wire = [stream_record(r, STREAM_ARN, REGION) for r in wire]
+        self.assertEqual([r["eventName"] for r in wire], ["INSERT", "MODIFY", "REMOVE"])
+        self.assertEqual(wire, parsed)
+        self.assertEqual(wire[0]["dynamodb"]["NewImage"]["bin"], {"B": "AAEqQQ=="})
+        json.dumps(wire)
+
     def test_naive_datetimes_are_utc_and_ttl_deletions_keep_their_identity(self):
         raw = raw_record(FIRST_SEQ, "REMOVE", old={"pk": {"S": "a"}})
         raw["dynamodb"]["ApproximateCreationDateTime"] = dt.datetime(2026, 3, 1, 12, 0, 5)
