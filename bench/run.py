@@ -417,6 +417,15 @@ class Sampler(threading.Thread):
             prev_t = t
         return (first, last) if first is not None and last is not None else None
 
+    def crossing(self, count: int) -> float | None:
+        """When the request count first reached `count` (the midpoint of the samples around it)."""
+        prev_t = None
+        for t, n in self.samples:
+            if n >= count and prev_t is not None:
+                return (prev_t + t) / 2
+            prev_t = t
+        return None
+
 
 def run_stack(args, functions: list[dict], out: dict) -> None:
     counter = CounterClient([f["binary"] for f in functions] + [PRODUCER, POLLER])
@@ -467,6 +476,10 @@ def run_stack(args, functions: list[dict], out: dict) -> None:
         sampler.stopping.set()
         sampler.join()
         out["span"] = sampler.span(http_json(emulator + "/_emulator/requests")["create_requests"])
+        # the middle 80% of the texts: the fleet's rate without its start (batches received, first claims, all at
+        # once) and its drain (the last batches of some workers while the others have none left)
+        total = http_json(emulator + "/_emulator/requests")["create_requests"]
+        out["middle"] = [(k, sampler.crossing(k)) for k in (total // 10, total - total // 10)]
         out["recorded_callbacks"] = len(relay.calls)
         out["callback_texts"] = len({dict(params).get("MessageSid") for _, params in relay.calls})
         say(f"delivering the status callbacks of {args.callback_texts} texts to sms-status")
@@ -693,6 +706,8 @@ def analyse(args, out: dict) -> dict:
     created = out["created"]
     r["rate"] = (created - 1) / (span[1] - span[0]) if span and created > 1 and span[1] > span[0] else float("nan")
     r["rate_ratio"] = r["rate"] / args.mps
+    (k1, t1), (k2, t2) = out.get("middle") or [(0, None), (0, None)]
+    r["middle_rate"] = (k2 - k1) / (t2 - t1) if t1 is not None and t2 is not None and t2 > t1 else float("nan")
     r["throttled"] = out["create_requests"] - created
     # requests; sms-status's are those of the callbacks of a sample of texts, scaled to every text
     r["scale"] = scale = out["callback_texts"] / out["sampled_texts"] if out["sampled_texts"] else 0.0
@@ -839,6 +854,8 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
     w("|---|---|---|---|")
     w(f"| SMS send rate ÷ configured rate ({args.mps}/s) | {r['rate_ratio']:.3f} ({r['rate']:.1f}/s) | ≥ 0.95 | "
       f"{verdict(r['rate_ratio'] >= 0.95)} |")
+    w(f"| … from the 10th to the 90th percentile text (no start, no drain) | {r['middle_rate'] / args.mps:.3f} "
+      f"({r['middle_rate']:.1f}/s) | | |")
     w(f"| Throttled Twilio requests (429) | {r['throttled']} | 0 | {verdict(r['throttled'] == 0)} |")
     w(f"| AWS requests per SMS invite, rising's (producer, send-worker, sms-status) | {r['per_sms']:.2f} | ≤ 1.5 | "
       f"{verdict(r['per_sms'] <= 1.5)} |")
@@ -879,6 +896,11 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
         w(f"The emulator created {out['created']} texts from {out['create_requests']} Create Message requests; the first "
           f"and last request {span[1] - span[0]:.1f} s apart (the emulator's request count sampled every 0.1 s): "
           f"(texts − 1) ÷ that span = {r['rate']:.2f}/s.")
+        w(f"Between the 10th and the 90th percentile request the rate was {r['middle_rate']:.2f}/s: the rest of the "
+          f"span is the start (every worker receives, gates and claims its first batch at once, on a moto that answers "
+          f"one request at a time) and the drain (batches of {args.batch} at {args.mps / args.concurrency:g} texts/s "
+          f"take a worker about {args.batch * (1 - 1 / args.email_every) * args.concurrency / args.mps:.0f} s, and near the end some workers "
+          f"still have one while the others have none left).")
     b = r["batches"]
     # The worker's limiter: a burst of what BURST_SECONDS of its share allows.
     share = args.mps / args.concurrency
