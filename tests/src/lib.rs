@@ -391,7 +391,7 @@ impl Stack {
             .contact_data_key_id
             .clone()
             .expect("the stack provides CONTACT_DATA_KEY_ID");
-        rising_core::privacy::Sealer::kms(aws_sdk_kms::Client::new(&self.aws), key)
+        rising_core::privacy::Sealer::from_sdk(&self.aws, key)
     }
 
     /// The outbox in the stack's table, as producers write it.

@@ -18,7 +18,7 @@ fn key_id(app: &Stack) -> String {
 
 /// A sealer as a function builds it at init: a KMS client from the shared config and the key id.
 fn new_execution_environment(app: &Stack) -> Sealer {
-    Sealer::kms(rising_core::aws::kms(&app.aws), key_id(app))
+    Sealer::from_sdk(&app.aws, key_id(app))
 }
 
 /// The context of a field of a new person: `"<contact keyed hash>|<field>"`.

@@ -27,7 +27,7 @@ async fn gathering(app: &Stack) -> Gathering {
         .contact_data_key_id
         .clone()
         .expect("the stack provides CONTACT_DATA_KEY_ID");
-    let sealer = Sealer::kms(aws_sdk_kms::Client::new(&app.aws), key);
+    let sealer = Sealer::from_sdk(&app.aws, key);
     let id = GatheringId::random();
     let starts_at = OffsetDateTime::now_utc() + time::Duration::days(2);
     let gathering = GatheringDraft {

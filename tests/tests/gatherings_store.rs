@@ -572,7 +572,7 @@ async fn the_seeded_gatherings_are_stored_like_the_functions_store_them() {
         .contact_data_key_id
         .clone()
         .expect("CONTACT_DATA_KEY_ID in the stack env");
-    let sealer = Sealer::kms(rising_core::aws::kms(&stack.aws), key_id);
+    let sealer = Sealer::from_sdk(&stack.aws, key_id);
     let code = |c: &str| GatheringCode::parse(c).expect("code");
 
     let maple = store.by_code(&code("MAPLE5")).await.expect("by code").expect(

@@ -18,7 +18,7 @@ fn stores(app: &Stack) -> (DynamoGatheringStore, Sealer) {
         .expect("the stack provides CONTACT_DATA_KEY_ID");
     (
         DynamoGatheringStore::new(app.dynamodb.clone(), app.table_name.clone()),
-        Sealer::kms(aws_sdk_kms::Client::new(&app.aws), key),
+        Sealer::from_sdk(&app.aws, key),
     )
 }
 

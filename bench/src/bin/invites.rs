@@ -1,6 +1,6 @@
 //! `bench-invites`: the producer side of `make bench`. Stores and enqueues host invitations, SMS
 //! and email mixed, through rising-core's producer API (`DynamoOutbox::enqueue`,
-//! `SqsSendQueue::send`, sealed with `Sealer::kms`, keyed by the stack's `CONTACT_HASH_KEY`) exactly
+//! `SqsSendQueue::send`, sealed with `Sealer::from_sdk`, keyed by the stack's `CONTACT_HASH_KEY`) exactly
 //! as a producer does (see tests/tests/send_pipeline.rs), then waits until every one is final by
 //! polling the batch's progress counters (`DynamoOutbox::progress`). Once every invite is on the queue it
 //! prints `{"event": "produced"}` (the driver then switches the queue's event source on), and at the end
@@ -130,10 +130,7 @@ async fn main() -> Result<(), Error> {
     let monitor_sdk = sdk(&env("BENCH_MONITOR_ENDPOINT")?, &region).await;
     let table = env("TABLE_NAME")?;
     let hasher = ContactHasher::from_base64(&env("CONTACT_HASH_KEY")?)?;
-    let sealer = Sealer::kms(
-        aws_sdk_kms::Client::new(&produce_sdk),
-        env("CONTACT_DATA_KEY_ID")?,
-    );
+    let sealer = Sealer::from_sdk(&produce_sdk, env("CONTACT_DATA_KEY_ID")?);
     let outbox = DynamoOutbox::new(aws_sdk_dynamodb::Client::new(&produce_sdk), &table);
     let queue = SqsSendQueue::new(
         aws_sdk_sqs::Client::new(&produce_sdk),

@@ -217,7 +217,7 @@ pub fn tls_config() -> rustls::ClientConfig {
 }
 
 /// An SDK client made on its first use, once per process. Making a client costs little work but
-/// touches that service's code for the first time: in `register`, the SQS, KMS and SSM clients
+/// touches that service's code for the first time: in `register`, the SQS, KMS and SSM SDK clients
 /// took 0.1 ms each of a 2.6 ms cold start (a second client of the same service: 0.02 ms). A
 /// function whose requests do not all need a service (a host's dashboard page sends nothing to
 /// SQS) then never pays for it. DynamoDB, which every request reads, is made at init.
@@ -280,10 +280,6 @@ impl<C> std::fmt::Debug for Lazy<C> {
 
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
-}
-
-pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
-    aws_sdk_kms::Client::new(config)
 }
 
 pub fn ses(config: &SdkConfig) -> aws_sdk_sesv2::Client {
@@ -455,13 +451,7 @@ mod tests {
             }
         }
         let sdk = sdk_config(SharedHttpClient::new(Share(http.clone())), None);
-        let _clients = (
-            dynamodb(&sdk),
-            kms(&sdk),
-            ses(&sdk),
-            sqs(&sdk),
-            eventbridge(&sdk),
-        );
+        let _clients = (dynamodb(&sdk), ses(&sdk), sqs(&sdk), eventbridge(&sdk));
         assert!(
             http.connectors
                 .lock()

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod aws;
+pub mod aws_json;
 pub mod config;
 pub mod conversation;
 pub mod delivery;

@@ -21,77 +21,13 @@ pub trait SecretStore: Send + Sync {
     fn fetch(&self, name: &str) -> impl Future<Output = Result<String, SecretError>> + Send;
 }
 
-/// Reads SecureString parameters from SSM with decryption: one `GetParameter` request, signed with
-/// the function's credentials by `aws-sigv4` (the AWS SDK's own signer) and sent through a reqwest
-/// client over [`crate::aws::tls_config`]. rising reads SSM for nothing else, and the whole SSM SDK
-/// (`aws-sdk-ssm`) cost 144 s of a release build on two cores and code in eight functions.
+/// Reads SecureString parameters from SSM with decryption: one `GetParameter` request through
+/// [`crate::aws_json::AwsJsonClient`] (signed by `aws-sigv4`, the SDK's own signer). rising reads SSM
+/// for nothing else, and the whole SSM SDK (`aws-sdk-ssm`) cost 144 s of a release build on two
+/// cores and code in eight functions.
 #[derive(Debug, Clone)]
 pub struct SsmSecretStore {
-    inner: std::sync::Arc<SsmClient>,
-}
-
-/// Attempts at one `GetParameter`: throttling, 5xx answers and broken connections are tried again,
-/// as the SDK's standard retry mode does.
-const SSM_ATTEMPTS: u32 = 3;
-/// The longest one attempt may take (connecting, signing excluded).
-const SSM_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-/// The SDK's default connect timeout.
-const SSM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(3100);
-
-struct SsmClient {
-    /// `AWS_ENDPOINT_URL` (the local emulators) or the region's SSM endpoint.
-    endpoint: Option<String>,
-    region: Option<String>,
-    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    backoff: std::time::Duration,
-    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
-}
-
-impl std::fmt::Debug for SsmClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SsmClient")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why one `GetParameter` failed. Never holds a parameter's value.
-#[derive(Debug, thiserror::Error)]
-enum SsmError {
-    #[error("no AWS region is configured")]
-    NoRegion,
-    #[error("no AWS credentials are configured")]
-    NoCredentials,
-    #[error("credentials: {0}")]
-    Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
-    #[error("signing: {0}")]
-    Signing(String),
-    #[error("HTTP client: {0}")]
-    Client(String),
-    #[error("request: {0}")]
-    Transport(#[source] reqwest::Error),
-    #[error("SSM answered {status} {code}: {message}")]
-    Service {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("SSM's answer could not be read: {0}")]
-    Answer(#[source] serde_json::Error),
-}
-
-impl SsmError {
-    /// Whether another attempt may succeed: throttling, server errors, timeouts, broken connections.
-    fn is_transient(&self) -> bool {
-        match self {
-            SsmError::Transport(e) => !e.is_builder(),
-            SsmError::Service { status, code, .. } => {
-                *status >= 500 || *status == 429 || code.contains("Throttl")
-            }
-            _ => false,
-        }
-    }
+    client: crate::aws_json::AwsJsonClient,
 }
 
 #[derive(serde::Deserialize)]
@@ -106,155 +42,32 @@ struct ParameterValue {
     value: Option<String>,
 }
 
-#[derive(serde::Deserialize, Default)]
-struct ErrorAnswer {
-    #[serde(rename = "__type", default)]
-    kind: String,
-    #[serde(alias = "Message", default)]
-    message: String,
-}
-
 impl SsmSecretStore {
     /// Parameters read with the config's region, credentials and endpoint. No network call and no
     /// TLS setup until the first read.
     pub fn from_sdk(sdk: &crate::aws::SdkConfig) -> Self {
-        Self::with_backoff(sdk, std::time::Duration::from_millis(100))
-    }
-
-    fn with_backoff(sdk: &crate::aws::SdkConfig, backoff: std::time::Duration) -> Self {
-        let region = sdk.region().map(|r| r.as_ref().to_string());
-        let endpoint = sdk
-            .endpoint_url()
-            .map(str::to_string)
-            .or_else(|| region.as_deref().map(ssm_endpoint));
         Self {
-            inner: std::sync::Arc::new(SsmClient {
-                endpoint,
-                region,
-                credentials: sdk.credentials_provider(),
-                backoff,
-                http: std::sync::OnceLock::new(),
-            }),
+            client: crate::aws_json::AwsJsonClient::from_sdk(sdk, "ssm", "AmazonSSM"),
         }
-    }
-}
-
-/// SSM's regional endpoint (China's regions have their own domain).
-fn ssm_endpoint(region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("https://ssm.{region}.{suffix}")
-}
-
-impl SsmClient {
-    fn http(&self) -> Result<&reqwest::Client, SsmError> {
-        self.http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .tls_backend_preconfigured(crate::aws::tls_config())
-                    .redirect(reqwest::redirect::Policy::none())
-                    .no_proxy()
-                    .connect_timeout(SSM_CONNECT_TIMEOUT)
-                    .timeout(SSM_ATTEMPT_TIMEOUT)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| SsmError::Client(e.clone()))
-    }
-
-    async fn get_parameter(&self, name: &str) -> Result<Option<String>, SsmError> {
-        let mut attempt = 1;
-        loop {
-            match self.attempt(name).await {
-                Err(error) if error.is_transient() && attempt < SSM_ATTEMPTS => {
-                    tracing::warn!(%error, attempt, "reading a secret parameter failed; trying again");
-                    tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn attempt(&self, name: &str) -> Result<Option<String>, SsmError> {
-        use aws_credential_types::provider::ProvideCredentials as _;
-        let region = self.region.as_deref().ok_or(SsmError::NoRegion)?;
-        let endpoint = self.endpoint.as_deref().ok_or(SsmError::NoRegion)?;
-        let credentials = self
-            .credentials
-            .as_ref()
-            .ok_or(SsmError::NoCredentials)?
-            .provide_credentials()
-            .await
-            .map_err(SsmError::Credentials)?;
-        let url = format!("{}/", endpoint.trim_end_matches('/'));
-        let body = serde_json::json!({"Name": name, "WithDecryption": true}).to_string();
-        let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", "AmazonSSM.GetParameter"),
-        ];
-        let identity = credentials.into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name("ssm")
-            .time(std::time::SystemTime::now())
-            .settings(aws_sigv4::http_request::SigningSettings::default())
-            .build()
-            .map_err(|e| SsmError::Signing(e.to_string()))?
-            .into();
-        let signable = aws_sigv4::http_request::SignableRequest::new(
-            "POST",
-            url.as_str(),
-            headers.iter().copied(),
-            aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
-        )
-        .map_err(|e| SsmError::Signing(e.to_string()))?;
-        let signed = aws_sigv4::http_request::sign(signable, &params)
-            .map_err(|e| SsmError::Signing(e.to_string()))?
-            .into_parts()
-            .0;
-        let mut request = self.http()?.post(&url).body(body.clone());
-        for (header, value) in headers.into_iter().chain(signed.headers()) {
-            request = request.header(header, value);
-        }
-        let response = request.send().await.map_err(SsmError::Transport)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(SsmError::Transport)?;
-        if !status.is_success() {
-            let error: ErrorAnswer = serde_json::from_slice(&bytes).unwrap_or_default();
-            // `__type` may carry a namespace: `com.amazonaws.ssm#ParameterNotFound`.
-            let code = error
-                .kind
-                .rsplit('#')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            return Err(SsmError::Service {
-                status: status.as_u16(),
-                code,
-                message: error.message,
-            });
-        }
-        let answer: GetParameterAnswer =
-            serde_json::from_slice(&bytes).map_err(SsmError::Answer)?;
-        Ok(answer.parameter.and_then(|p| p.value))
     }
 }
 
 impl SecretStore for SsmSecretStore {
     async fn fetch(&self, name: &str) -> Result<String, SecretError> {
-        self.inner
-            .get_parameter(name)
+        let answer: GetParameterAnswer = self
+            .client
+            .call(
+                "GetParameter",
+                &serde_json::json!({"Name": name, "WithDecryption": true}),
+            )
             .await
             .map_err(|e| SecretError::Unavailable {
                 name: name.to_string(),
                 source: Box::new(e),
-            })?
+            })?;
+        answer
+            .parameter
+            .and_then(|p| p.value)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| SecretError::Empty(name.to_string()))
     }
@@ -310,7 +123,10 @@ mod tests {
         );
         builder.set_region(region.map(|r| aws_sdk_dynamodb::config::Region::new(r.to_string())));
         builder.set_endpoint_url(endpoint);
-        SsmSecretStore::with_backoff(&builder.build(), std::time::Duration::from_millis(1))
+        SsmSecretStore {
+            client: crate::aws_json::AwsJsonClient::from_sdk(&builder.build(), "ssm", "AmazonSSM")
+                .with_backoff(std::time::Duration::from_millis(1)),
+        }
     }
 
     fn answer(status: &str, body: &str) -> &'static str {
@@ -452,7 +268,7 @@ mod tests {
         assert_eq!(name, "/rising/nope");
         assert_eq!(
             source.to_string(),
-            "SSM answered 400 ParameterNotFound: Parameter /rising/nope not found."
+            "ParameterNotFound: Parameter /rising/nope not found."
         );
     }
 
@@ -484,18 +300,17 @@ mod tests {
     #[test]
     fn the_endpoint_is_the_regions_unless_one_is_configured() {
         assert_eq!(
-            store(None, Some("eu-west-1")).inner.endpoint.as_deref(),
+            store(None, Some("eu-west-1")).client.endpoint(),
             Some("https://ssm.eu-west-1.amazonaws.com")
         );
         assert_eq!(
-            store(None, Some("cn-north-1")).inner.endpoint.as_deref(),
+            store(None, Some("cn-north-1")).client.endpoint(),
             Some("https://ssm.cn-north-1.amazonaws.com.cn")
         );
         assert_eq!(
             store(Some("http://localhost:5000".into()), Some("us-east-1"))
-                .inner
-                .endpoint
-                .as_deref(),
+                .client
+                .endpoint(),
             Some("http://localhost:5000")
         );
     }

@@ -442,7 +442,7 @@ async fn run(args: Args) -> Result<(), CliError> {
         } => {
             let key =
                 env("CONTACT_DATA_KEY_ID").ok_or(CliError::MissingEnv("CONTACT_DATA_KEY_ID"))?;
-            let sealer = Sealer::kms(rising_core::aws::kms(&sdk), key);
+            let sealer = Sealer::from_sdk(&sdk, key);
             let request = CampaignExportRequest {
                 by: &by,
                 format,

@@ -471,7 +471,7 @@ async fn run() -> Result<(), SeedError> {
     let dynamodb = rising_core::aws::dynamodb(&sdk);
     let trainings = DynamoTrainingStore::new(dynamodb.clone(), args.table.clone());
     let store = DynamoGatheringStore::new(dynamodb, args.table);
-    let sealer = Sealer::kms(rising_core::aws::kms(&sdk), key_id);
+    let sealer = Sealer::from_sdk(&sdk, key_id);
     let now = OffsetDateTime::now_utc();
     seed_gatherings(&store, &sealer, &file.gatherings, now).await?;
     seed_keywords(&store, &file.keywords, now).await?;

@@ -39,9 +39,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::DataKeySpec;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::OnceCell;
@@ -240,47 +237,76 @@ pub trait DataKeySource: Send + Sync {
     fn decrypt_data_key<'a>(&'a self, wrapped: &'a [u8]) -> KeyFuture<'a, DataKey>;
 }
 
-/// Data keys from AWS KMS, under one symmetric KMS key (id, ARN or alias).
+/// Data keys from AWS KMS, under one symmetric KMS key (id, ARN or alias), through
+/// [`crate::aws_json::AwsJsonClient`]: two operations did not need the whole KMS SDK.
 #[derive(Debug, Clone)]
 pub struct KmsDataKeys {
-    client: crate::aws::Lazy<aws_sdk_kms::Client>,
+    client: crate::aws_json::AwsJsonClient,
     key_id: String,
 }
 
+/// KMS's answer to `GenerateDataKey` and `Decrypt`: blobs in base64.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KmsAnswer {
+    plaintext: Option<String>,
+    ciphertext_blob: Option<String>,
+}
+
+impl Drop for KmsAnswer {
+    fn drop(&mut self) {
+        if let Some(plaintext) = self.plaintext.as_mut() {
+            zeroize::Zeroize::zeroize(plaintext);
+        }
+    }
+}
+
+impl KmsAnswer {
+    /// The plaintext data key, decoded (zeroed when dropped).
+    fn plaintext(&self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.plaintext.as_deref().unwrap_or_default())
+            .map(Zeroizing::new)
+            .map_err(|_| CryptoError::InvalidDataKey)
+    }
+}
+
 impl KmsDataKeys {
-    pub fn new(
-        client: impl Into<crate::aws::Lazy<aws_sdk_kms::Client>>,
-        key_id: impl Into<String>,
-    ) -> Self {
+    pub fn new(client: crate::aws_json::AwsJsonClient, key_id: impl Into<String>) -> Self {
         Self {
-            client: client.into(),
+            client,
             key_id: key_id.into(),
         }
+    }
+
+    async fn call(
+        &self,
+        operation: &'static str,
+        mut body: serde_json::Value,
+    ) -> Result<KmsAnswer, CryptoError> {
+        body["KeyId"] = self.key_id.as_str().into();
+        body["EncryptionContext"] = KEY_ENCRYPTION_CONTEXT
+            .iter()
+            .map(|(name, value)| ((*name).to_string(), serde_json::Value::from(*value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        self.client
+            .call(operation, &body)
+            .await
+            .map_err(|e| key_service_error(operation, &e))
     }
 }
 
 impl DataKeySource for KmsDataKeys {
     fn generate_data_key(&self) -> KeyFuture<'_, GeneratedDataKey> {
         Box::pin(async move {
-            let mut request = self
-                .client
-                .get()
-                .generate_data_key()
-                .key_id(&self.key_id)
-                .key_spec(DataKeySpec::Aes256);
-            for (name, value) in KEY_ENCRYPTION_CONTEXT {
-                request = request.encryption_context(name, value);
-            }
-            let output = request
-                .send()
-                .await
-                .map_err(|e| key_service_error("GenerateDataKey", &e))?;
-            let plaintext =
-                Zeroizing::new(output.plaintext.map(Blob::into_inner).unwrap_or_default());
-            let wrapped = output
-                .ciphertext_blob
-                .map(Blob::into_inner)
-                .unwrap_or_default();
+            let answer = self
+                .call("GenerateDataKey", serde_json::json!({"KeySpec": "AES_256"}))
+                .await?;
+            let plaintext = answer.plaintext()?;
+            let wrapped = base64::engine::general_purpose::STANDARD
+                .decode(answer.ciphertext_blob.as_deref().unwrap_or_default())
+                .map_err(|_| CryptoError::InvalidDataKey)?;
             if wrapped.is_empty() {
                 return Err(CryptoError::InvalidDataKey);
             }
@@ -293,44 +319,28 @@ impl DataKeySource for KmsDataKeys {
 
     fn decrypt_data_key<'a>(&'a self, wrapped: &'a [u8]) -> KeyFuture<'a, DataKey> {
         Box::pin(async move {
-            let mut request = self
-                .client
-                .get()
-                .decrypt()
-                .key_id(&self.key_id)
-                .ciphertext_blob(Blob::new(wrapped.to_vec()));
-            for (name, value) in KEY_ENCRYPTION_CONTEXT {
-                request = request.encryption_context(name, value);
-            }
-            let output = request
-                .send()
-                .await
-                .map_err(|e| key_service_error("Decrypt", &e))?;
-            let plaintext =
-                Zeroizing::new(output.plaintext.map(Blob::into_inner).unwrap_or_default());
-            DataKey::from_slice(&plaintext)
+            let blob = base64::engine::general_purpose::STANDARD.encode(wrapped);
+            let answer = self
+                .call("Decrypt", serde_json::json!({"CiphertextBlob": blob}))
+                .await?;
+            DataKey::from_slice(&answer.plaintext()?)
         })
     }
 }
 
 /// Describes a KMS failure by its code and message (which name keys and roles, never data), and no
-/// more: the raw response of a failed read could hold a plaintext data key.
-fn key_service_error<E: ProvideErrorMetadata, R>(
+/// more: the body of an answer that could not be read could hold a plaintext data key.
+fn key_service_error(
     operation: &'static str,
-    error: &SdkError<E, R>,
+    error: &crate::aws_json::AwsJsonError,
 ) -> CryptoError {
+    use crate::aws_json::AwsJsonError;
     let reason = match error {
-        SdkError::ServiceError(e) => format!(
-            "{}: {}",
-            e.err().code().unwrap_or("unknown error"),
-            e.err().message().unwrap_or("no message")
-        ),
-        SdkError::TimeoutError(_) => "timed out".to_string(),
-        SdkError::DispatchFailure(e) if e.is_timeout() => "timed out".to_string(),
-        SdkError::DispatchFailure(_) => "could not reach the key service".to_string(),
-        SdkError::ResponseError(_) => "the response could not be read".to_string(),
-        SdkError::ConstructionFailure(_) => "the request could not be built".to_string(),
-        _ => "unknown failure".to_string(),
+        AwsJsonError::Service { code, message, .. } => format!("{code}: {message}"),
+        AwsJsonError::Timeout => "timed out".to_string(),
+        AwsJsonError::Transport(_) => "could not reach the key service".to_string(),
+        AwsJsonError::Answer => "the response could not be read".to_string(),
+        other => other.to_string(),
     };
     CryptoError::KeyService { operation, reason }
 }
@@ -530,18 +540,13 @@ impl Sealer {
         Self::with_capacity(Arc::new(source), UNWRAPPED_KEYS_KEPT)
     }
 
-    /// A sealer whose data keys come from the KMS key `key_id`, through a KMS client made on its
-    /// first use.
+    /// A sealer whose data keys come from the KMS key `key_id` (id, ARN or alias), with the config's
+    /// region, credentials and endpoint (no call before the first seal or open).
     pub fn from_sdk(sdk: &crate::aws::SdkConfig, key_id: impl Into<String>) -> Self {
-        Self::kms(crate::aws::Lazy::new(sdk, crate::aws::kms), key_id)
-    }
-
-    /// A sealer whose data keys come from the KMS key `key_id` (id, ARN or alias).
-    pub fn kms(
-        client: impl Into<crate::aws::Lazy<aws_sdk_kms::Client>>,
-        key_id: impl Into<String>,
-    ) -> Self {
-        Self::new(KmsDataKeys::new(client, key_id))
+        Self::new(KmsDataKeys::new(
+            crate::aws_json::AwsJsonClient::from_sdk(sdk, "kms", "TrentService"),
+            key_id,
+        ))
     }
 
     /// A sealer over a fresh in-memory master key, for unit tests.
@@ -665,6 +670,146 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::sync::atomic::AtomicBool;
+
+    /// KMS's JSON API played by a local server, as `scripted` answers it.
+    mod kms_api {
+        use super::*;
+        use crate::aws::test_server::scripted;
+
+        fn keys(endpoint: String) -> KmsDataKeys {
+            let mut builder = crate::aws::SdkConfig::builder().credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("AKID", "secret", None, None, "test"),
+                ),
+            );
+            builder.set_region(Some(aws_sdk_dynamodb::config::Region::new("eu-west-1")));
+            builder.set_endpoint_url(Some(endpoint));
+            KmsDataKeys::new(
+                crate::aws_json::AwsJsonClient::from_sdk(&builder.build(), "kms", "TrentService")
+                    .with_backoff(std::time::Duration::from_millis(1)),
+                "alias/rising-contacts",
+            )
+        }
+
+        fn answer(status: &str, body: String) -> &'static str {
+            format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .leak()
+        }
+
+        fn b64(bytes: &[u8]) -> String {
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        }
+
+        /// The target and the JSON body of the request the server read.
+        fn request(raw: &str) -> (String, serde_json::Value) {
+            let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+            let target = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("x-amz-target")
+                        .then(|| value.trim().to_string())
+                })
+                .unwrap();
+            (target, serde_json::from_str(body).unwrap())
+        }
+
+        fn context() -> serde_json::Value {
+            KEY_ENCRYPTION_CONTEXT
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), serde_json::Value::from(*v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }
+
+        #[tokio::test]
+        async fn a_data_key_is_generated_and_unwrapped_under_the_key_and_its_context() {
+            let plaintext = [7u8; KEY_LEN];
+            let generated = answer(
+                "200 OK",
+                serde_json::json!({"CiphertextBlob": b64(b"wrapped-key"), "Plaintext": b64(&plaintext),
+                                   "KeyId": "arn:aws:kms:eu-west-1:111122223333:key/k"})
+                .to_string(),
+            );
+            let decrypted = answer(
+                "200 OK",
+                serde_json::json!({"Plaintext": b64(&plaintext)}).to_string(),
+            );
+            let (endpoint, _, seen) = scripted(vec![generated, decrypted]).await;
+            let keys = keys(endpoint);
+
+            let key = keys.generate_data_key().await.unwrap();
+            assert_eq!(key.wrapped, b"wrapped-key");
+            let unwrapped = keys.decrypt_data_key(&key.wrapped).await.unwrap();
+            assert_eq!(key.plaintext.0.as_slice(), plaintext.as_slice());
+            assert_eq!(unwrapped.0.as_slice(), plaintext.as_slice());
+
+            let seen = seen.lock().unwrap();
+            let (target, body) = request(&seen[0]);
+            assert_eq!(target, "TrentService.GenerateDataKey");
+            assert_eq!(
+                body,
+                serde_json::json!({"KeySpec": "AES_256", "KeyId": "alias/rising-contacts",
+                                   "EncryptionContext": context()})
+            );
+            let (target, body) = request(&seen[1]);
+            assert_eq!(target, "TrentService.Decrypt");
+            assert_eq!(
+                body,
+                serde_json::json!({"CiphertextBlob": b64(b"wrapped-key"), "KeyId": "alias/rising-contacts",
+                                   "EncryptionContext": context()})
+            );
+        }
+
+        #[tokio::test]
+        async fn a_refusal_is_reported_by_its_code_and_message() {
+            let (endpoint, requests, _) = scripted(vec![answer(
+                "400 Bad Request",
+                r#"{"__type":"AccessDeniedException","message":"not authorized to perform kms:Decrypt"}"#.to_string(),
+            )])
+            .await;
+            let error = keys(endpoint)
+                .decrypt_data_key(b"wrapped")
+                .await
+                .unwrap_err();
+            assert_eq!(requests.load(Ordering::SeqCst), 1, "not tried again");
+            assert!(
+                matches!(
+                    &error,
+                    CryptoError::KeyService { operation: "Decrypt", reason }
+                        if reason == "AccessDeniedException: not authorized to perform kms:Decrypt"
+                ),
+                "{error:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_malformed_answer_is_an_invalid_key_and_shows_nothing_of_it() {
+            let (endpoint, _, _) = scripted(vec![
+                answer(
+                    "200 OK",
+                    serde_json::json!({"Plaintext": b64(&[1u8; 16])}).to_string(),
+                ),
+                answer("200 OK", r#"{"Plaintext": 12345}"#.to_string()),
+            ])
+            .await;
+            let keys = keys(endpoint);
+            let short = keys.decrypt_data_key(b"wrapped").await.unwrap_err();
+            assert!(matches!(short, CryptoError::InvalidDataKey), "{short:?}");
+            let unreadable = keys.decrypt_data_key(b"wrapped").await.unwrap_err();
+            assert!(
+                matches!(
+                    &unreadable,
+                    CryptoError::KeyService { reason, .. } if reason == "the response could not be read"
+                ),
+                "{unreadable:?}"
+            );
+            assert!(!format!("{unreadable:?}").contains("12345"));
+        }
+    }
 
     const ALICE: &str = "p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc|first_name";
     const ALICE_LAST: &str = "p.RszGy9RKKPDpUtrg1zOvfmg3Nte4Vk_kBwtiD2NFauc|last_name";
