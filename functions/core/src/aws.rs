@@ -130,11 +130,7 @@ impl ReqwestConnector {
     fn client(&self) -> Result<&reqwest::Client, ConnectorError> {
         self.client
             .get_or_init(|| {
-                let mut builder = reqwest::Client::builder()
-                    .tls_backend_preconfigured(tls_config())
-                    // The SDK signs each request for one URL and decides itself what to retry.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .no_proxy();
+                let mut builder = aws_client_builder();
                 if let Some(timeout) = self.key.connect_timeout {
                     builder = builder.connect_timeout(timeout);
                 }
@@ -177,6 +173,16 @@ impl HttpConnector for ReqwestConnector {
                 .map_err(|e| ConnectorError::other(e.into(), None))
         })
     }
+}
+
+/// A reqwest client for signed AWS requests, the SDK's and [`crate::aws_json`]'s: rising's TLS
+/// config, no proxy, and no redirects (a request is signed for one URL; its sender decides what to
+/// retry).
+pub(crate) fn aws_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config())
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
 }
 
 /// How the SDK's retry strategy sees a failed request: timeouts and connection failures (refused,

@@ -9,7 +9,7 @@
 //! [`crate::aws::tls_config`], as every other connection does. Throttling, 5xx answers, timeouts
 //! and broken connections are tried again, as the SDK's standard retry mode does.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -65,8 +65,8 @@ impl AwsJsonError {
     }
 }
 
-/// A service's JSON 1.1 API, for one region and one set of credentials. Cheap to clone; makes its
-/// HTTP client on the first call.
+/// A service's JSON 1.1 API, for one region and one set of credentials. Cheap to clone; the HTTP
+/// client, shared by all of them, is made on the first call.
 #[derive(Clone)]
 pub struct AwsJsonClient(Arc<Inner>);
 
@@ -80,7 +80,6 @@ struct Inner {
     region: Option<String>,
     credentials: Option<SharedCredentialsProvider>,
     backoff: Duration,
-    http: OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl std::fmt::Debug for AwsJsonClient {
@@ -120,7 +119,6 @@ impl AwsJsonClient {
             region,
             credentials: sdk.credentials_provider(),
             backoff: BACKOFF,
-            http: OnceLock::new(),
         }))
     }
 
@@ -168,21 +166,17 @@ impl AwsJsonClient {
         }
     }
 
-    fn http(&self) -> Result<&reqwest::Client, AwsJsonError> {
-        self.0
-            .http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .tls_backend_preconfigured(crate::aws::tls_config())
-                    .redirect(reqwest::redirect::Policy::none())
-                    .no_proxy()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .timeout(ATTEMPT_TIMEOUT)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| AwsJsonError::Client(e.clone()))
+    /// The HTTP client of every `AwsJsonClient` of the process (SSM's and KMS's), made on the
+    /// first call.
+    fn http() -> Result<&'static reqwest::Client, AwsJsonError> {
+        static HTTP: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
+            crate::aws::aws_client_builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(ATTEMPT_TIMEOUT)
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        HTTP.as_ref().map_err(|e| AwsJsonError::Client(e.clone()))
     }
 
     /// One signed request; the body of a 2xx answer.
@@ -225,7 +219,7 @@ impl AwsJsonClient {
         let (signed, _) = aws_sigv4::http_request::sign(signable, &params)
             .map_err(|e| signing(&e))?
             .into_parts();
-        let mut request = self.http()?.post(&url).body(body.to_string());
+        let mut request = Self::http()?.post(&url).body(body.to_string());
         for (header, value) in headers.into_iter().chain(signed.headers()) {
             request = request.header(header, value);
         }
