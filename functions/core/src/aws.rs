@@ -288,16 +288,8 @@ pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
-pub fn ses(config: &SdkConfig) -> aws_sdk_sesv2::Client {
-    aws_sdk_sesv2::Client::new(config)
-}
-
 pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
-}
-
-pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
-    aws_sdk_eventbridge::Client::new(config)
 }
 
 /// A local HTTP server for the tests of clients that talk to AWS over HTTP.
@@ -457,7 +449,7 @@ mod tests {
             }
         }
         let sdk = sdk_config(SharedHttpClient::new(Share(http.clone())), None);
-        let _clients = (dynamodb(&sdk), ses(&sdk), sqs(&sdk), eventbridge(&sdk));
+        let _clients = (dynamodb(&sdk), sqs(&sdk));
         assert!(
             http.connectors
                 .lock()

@@ -1,8 +1,13 @@
 //! A client for the AWS services rising calls with the JSON 1.1 protocol and for only a call or two:
-//! SSM Parameter Store (`GetParameter`) and KMS (`GenerateDataKey`, `Decrypt`). Each whole SDK crate
-//! (`aws-sdk-ssm`, `aws-sdk-kms`) compiles the service's entire API: 144 s and 39 s of a two-core
-//! release build, and code in most functions. The protocol is one signed POST: the operation in
+//! SSM Parameter Store (`GetParameter`), KMS (`GenerateDataKey`, `Decrypt`) and EventBridge
+//! (`PutEvents`). Each whole SDK crate (`aws-sdk-ssm`, `aws-sdk-kms`, `aws-sdk-eventbridge`) compiles
+//! the service's entire API: 144 s, 39 s and 41 s of a two-core release build, and code in most
+//! functions. The protocol is one signed POST: the operation in
 //! `X-Amz-Target`, a JSON body, a JSON answer or a JSON error with `__type`.
+//!
+//! SES v2's `SendEmail` (`aws-sdk-sesv2`: 84 s of that build) is a signed POST too, in the REST-JSON
+//! protocol: the operation is the path (`/v2/email/outbound-emails`), the error's code comes in
+//! the `x-amzn-ErrorType` header. [`AwsJsonClient::rest`] makes that kind of client.
 //!
 //! What is not rising's own: the signature is `aws-sigv4`'s (the SDK's signer), the credentials
 //! come from the shared config's provider (aws-config), and requests go through reqwest over
@@ -71,15 +76,19 @@ impl AwsJsonError {
 pub struct AwsJsonClient(Arc<Inner>);
 
 struct Inner {
-    /// The signing name and endpoint prefix (`ssm`, `kms`).
+    /// The signing name (`ssm`, `kms`, `events`, `ses`).
     service: &'static str,
-    /// What precedes the operation in `X-Amz-Target` (`AmazonSSM`, `TrentService`).
-    target_prefix: &'static str,
+    /// JSON 1.1: what precedes the operation in `X-Amz-Target` (`AmazonSSM`, `TrentService`,
+    /// `AWSEvents`); REST-JSON: none, the operation is the path.
+    target_prefix: Option<&'static str>,
     /// `AWS_ENDPOINT_URL` (the local emulators) or the region's endpoint.
     endpoint: Option<String>,
     region: Option<String>,
     credentials: Option<SharedCredentialsProvider>,
     backoff: Duration,
+    /// Whether a request that may have reached the service is sent again (a timeout, a connection
+    /// broken after sending). Not for `SendEmail`: a second attempt could be a second email.
+    idempotent: bool,
 }
 
 impl std::fmt::Debug for AwsJsonClient {
@@ -93,25 +102,46 @@ impl std::fmt::Debug for AwsJsonClient {
 
 #[derive(serde::Deserialize, Default)]
 struct ErrorAnswer {
-    #[serde(rename = "__type", default)]
+    #[serde(rename = "__type", alias = "code", default)]
     kind: String,
     #[serde(alias = "Message", default)]
     message: String,
 }
 
 impl AwsJsonClient {
-    /// A client for `service` with the config's region, credentials and endpoint. No network call
-    /// and no TLS setup until the first call.
+    /// A JSON 1.1 client for `service` (its signing name and endpoint prefix) with the config's
+    /// region, credentials and endpoint. No network call and no TLS setup until the first call.
     pub fn from_sdk(
         sdk: &crate::aws::SdkConfig,
         service: &'static str,
         target_prefix: &'static str,
     ) -> Self {
+        Self::make(sdk, service, service, Some(target_prefix))
+    }
+
+    /// A REST-JSON client signed as `service`, at `endpoint_prefix`'s regional endpoint (SES v2:
+    /// `ses`, `email`) unless the config names an endpoint. Its calls are not idempotent: a
+    /// timeout or a connection broken after sending is not tried again.
+    pub fn rest(
+        sdk: &crate::aws::SdkConfig,
+        service: &'static str,
+        endpoint_prefix: &'static str,
+    ) -> Self {
+        Self::make(sdk, service, endpoint_prefix, None)
+    }
+
+    fn make(
+        sdk: &crate::aws::SdkConfig,
+        service: &'static str,
+        endpoint_prefix: &'static str,
+        target_prefix: Option<&'static str>,
+    ) -> Self {
         let region = sdk.region().map(|r| r.as_ref().to_string());
-        let endpoint = sdk
-            .endpoint_url()
-            .map(str::to_string)
-            .or_else(|| region.as_deref().map(|r| regional_endpoint(service, r)));
+        let endpoint = sdk.endpoint_url().map(str::to_string).or_else(|| {
+            region
+                .as_deref()
+                .map(|r| regional_endpoint(endpoint_prefix, r))
+        });
         Self(Arc::new(Inner {
             service,
             target_prefix,
@@ -119,6 +149,7 @@ impl AwsJsonClient {
             region,
             credentials: sdk.credentials_provider(),
             backoff: BACKOFF,
+            idempotent: target_prefix.is_some(),
         }))
     }
 
@@ -134,17 +165,38 @@ impl AwsJsonClient {
         self.0.endpoint.as_deref()
     }
 
-    /// Calls `operation` with `body`; its answer read as `T`.
+    /// Calls `operation` with `body` (JSON 1.1); its answer read as `T`.
     pub async fn call<T: serde::de::DeserializeOwned>(
         &self,
+        operation: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, AwsJsonError> {
+        let target = self.0.target_prefix.map(|p| format!("{p}.{operation}"));
+        self.send("/", target.as_deref(), operation, body).await
+    }
+
+    /// POSTs `body` to `path` (REST-JSON, e.g. `/v2/email/outbound-emails`); the answer read as `T`.
+    pub async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, AwsJsonError> {
+        self.send(path, None, path, body).await
+    }
+
+    /// One call, tried again while it fails transiently.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        target: Option<&str>,
         operation: &str,
         body: &serde_json::Value,
     ) -> Result<T, AwsJsonError> {
         let body = body.to_string();
         let mut attempt = 1;
         loop {
-            match self.attempt(operation, &body).await {
-                Err(error) if error.is_transient() && attempt < ATTEMPTS => {
+            match self.attempt(path, target, &body).await {
+                Err(error) if self.may_retry(&error) && attempt < ATTEMPTS => {
                     tracing::warn!(
                         service = self.0.service,
                         operation,
@@ -166,6 +218,20 @@ impl AwsJsonClient {
         }
     }
 
+    /// Whether a failed attempt is made again: a transient failure, and for a call that must not be
+    /// made twice (a REST client's `SendEmail`) only one the service surely did not act on (it said
+    /// so: throttling, 5xx; or the connection was never made).
+    fn may_retry(&self, error: &AwsJsonError) -> bool {
+        if self.0.idempotent {
+            return error.is_transient();
+        }
+        match error {
+            AwsJsonError::Service { .. } => error.is_transient(),
+            AwsJsonError::Transport(e) => e.is_connect(),
+            _ => false,
+        }
+    }
+
     /// The HTTP client of every `AwsJsonClient` of the process (SSM's and KMS's), made on the
     /// first call.
     fn http() -> Result<&'static reqwest::Client, AwsJsonError> {
@@ -180,7 +246,12 @@ impl AwsJsonClient {
     }
 
     /// One signed request; the body of a 2xx answer.
-    async fn attempt(&self, operation: &str, body: &str) -> Result<Vec<u8>, AwsJsonError> {
+    async fn attempt(
+        &self,
+        path: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> Result<Vec<u8>, AwsJsonError> {
         use aws_credential_types::provider::ProvideCredentials as _;
         let inner = &*self.0;
         let region = inner.region.as_deref().ok_or(AwsJsonError::NoRegion)?;
@@ -192,12 +263,14 @@ impl AwsJsonClient {
             .provide_credentials()
             .await
             .map_err(AwsJsonError::Credentials)?;
-        let url = format!("{}/", endpoint.trim_end_matches('/'));
-        let target = format!("{}.{operation}", inner.target_prefix);
-        let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target.as_str()),
-        ];
+        let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+        let headers: &[(&str, &str)] = match target {
+            Some(target) => &[
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", target),
+            ],
+            None => &[("content-type", "application/json")],
+        };
         let identity = credentials.into();
         let signing = |e: &dyn std::fmt::Display| AwsJsonError::Signing(e.to_string());
         let params = aws_sigv4::sign::v4::SigningParams::builder()
@@ -220,7 +293,7 @@ impl AwsJsonClient {
             .map_err(|e| signing(&e))?
             .into_parts();
         let mut request = Self::http()?.post(&url).body(body.to_string());
-        for (header, value) in headers.into_iter().chain(signed.headers()) {
+        for (header, value) in headers.iter().copied().chain(signed.headers()) {
             request = request.header(header, value);
         }
         let transport = |e: reqwest::Error| {
@@ -232,13 +305,23 @@ impl AwsJsonClient {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
+        // REST-JSON names the error in a header (`TooManyRequestsException:http://…` at times).
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(':').next())
+            .map(str::to_string);
         let bytes = response.bytes().await.map_err(transport)?;
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
         let error: ErrorAnswer = serde_json::from_slice(&bytes).unwrap_or_default();
         // `__type` may carry a namespace: `com.amazonaws.ssm#ParameterNotFound`.
-        let code = match error.kind.rsplit('#').next() {
+        let code = match error_type
+            .as_deref()
+            .or_else(|| error.kind.rsplit('#').next())
+        {
             Some(code) if !code.is_empty() => code.to_string(),
             _ => "unknown error".to_string(),
         };

@@ -1,6 +1,9 @@
 //! rising's domain events: the table's stream in, events on the EventBridge bus out. Reads config,
 //! builds clients once, hands each batch of stream records to `rising_core::domain_events::Publisher`,
 //! which also counts them in the campaign's statistics (`rising_core::stats`).
+// The handler's future nests the runtime's, the publisher's and the HTTP client's: computing its
+// layout goes deeper than rustc's default 128 queries.
+#![recursion_limit = "256"]
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};

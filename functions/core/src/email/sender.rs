@@ -10,11 +10,9 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Mutex;
 
-use aws_sdk_sesv2::error::{ProvideErrorMetadata as _, SdkError};
-use aws_sdk_sesv2::operation::send_email::SendEmailError as SdkSendEmailError;
-use aws_sdk_sesv2::primitives::Blob;
-use aws_sdk_sesv2::types::{Destination, EmailContent, MessageTag, RawMessage};
+use base64::Engine as _;
 
+use crate::aws_json::{AwsJsonClient, AwsJsonError};
 use crate::domain::EmailAddress;
 
 /// Why SES did not take an email.
@@ -96,22 +94,31 @@ pub trait EmailSender: Send + Sync {
     ) -> impl Future<Output = Result<SesMessageId, SendEmailError>> + Send;
 }
 
-/// Sends through SES v2 `SendEmail` with `Content.Raw`. Building it does no I/O.
+/// Sends through SES v2 `SendEmail` with `Content.Raw`: one signed REST-JSON POST through
+/// [`AwsJsonClient`] (the README says why not `aws-sdk-sesv2`), tried again on throttling, 5xx,
+/// timeouts and broken connections as the SDK's standard retry mode did. Building it does no I/O.
 #[derive(Debug, Clone)]
 pub struct SesSender {
-    client: crate::aws::Lazy<aws_sdk_sesv2::Client>,
+    client: AwsJsonClient,
+}
+
+/// `SendEmail`'s path in the SES v2 API.
+const SEND_EMAIL: &str = "/v2/email/outbound-emails";
+
+#[derive(serde::Deserialize)]
+struct SendEmailAnswer {
+    #[serde(rename = "MessageId", default)]
+    message_id: Option<String>,
 }
 
 impl SesSender {
-    /// Sends through an SES client made on its first use.
+    /// Sends with the config's region, credentials and endpoint.
     pub fn from_sdk(sdk: &crate::aws::SdkConfig) -> Self {
-        Self::new(crate::aws::Lazy::new(sdk, crate::aws::ses))
+        Self::new(AwsJsonClient::rest(sdk, "ses", "email"))
     }
 
-    pub fn new(client: impl Into<crate::aws::Lazy<aws_sdk_sesv2::Client>>) -> Self {
-        Self {
-            client: client.into(),
-        }
+    pub fn new(client: AwsJsonClient) -> Self {
+        Self { client }
     }
 }
 
@@ -123,33 +130,27 @@ impl EmailSender for SesSender {
         mime: Vec<u8>,
         options: &SendOptions<'_>,
     ) -> Result<SesMessageId, SendEmailError> {
-        let tags = options
-            .tags
-            .iter()
-            .map(|(name, value)| MessageTag::builder().name(*name).value(*value).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| SendEmailError::Other {
-                code: "InvalidMessageTag".into(),
-            })?;
-        let raw = RawMessage::builder()
-            .data(Blob::new(mime))
-            .build()
-            .map_err(|_| SendEmailError::Other {
-                code: "InvalidRawMessage".into(),
-            })?;
-        let output = self
+        let mut request = serde_json::json!({
+            "FromEmailAddress": from.as_str(),
+            "Destination": {"ToAddresses": [to.as_str()]},
+            "Content": {"Raw": {"Data": base64::engine::general_purpose::STANDARD.encode(&mime)}},
+        });
+        if let Some(set) = options.configuration_set {
+            request["ConfigurationSetName"] = set.into();
+        }
+        if !options.tags.is_empty() {
+            request["EmailTags"] = options
+                .tags
+                .iter()
+                .map(|(name, value)| serde_json::json!({"Name": name, "Value": value}))
+                .collect();
+        }
+        let answer: SendEmailAnswer = self
             .client
-            .get()
-            .send_email()
-            .from_email_address(from.as_str())
-            .destination(Destination::builder().to_addresses(to.as_str()).build())
-            .content(EmailContent::builder().raw(raw).build())
-            .set_configuration_set_name(options.configuration_set.map(str::to_string))
-            .set_email_tags((!tags.is_empty()).then_some(tags))
-            .send()
+            .post(SEND_EMAIL, &request)
             .await
-            .map_err(classify)?;
-        output
+            .map_err(|e| classify(&e))?;
+        answer
             .message_id
             .filter(|id| !id.is_empty())
             .map(SesMessageId)
@@ -159,48 +160,52 @@ impl EmailSender for SesSender {
     }
 }
 
-fn classify<R>(error: SdkError<SdkSendEmailError, R>) -> SendEmailError {
+/// Maps a failed call: an SES error by its code, then by the throttling messages SES has used over
+/// the years; the rest by what happened to the request.
+fn classify(error: &AwsJsonError) -> SendEmailError {
     match error {
-        SdkError::ServiceError(context) => classify_service(context.err()),
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => SendEmailError::TimedOut,
-        SdkError::DispatchFailure(_) => SendEmailError::Unavailable,
-        SdkError::TimeoutError(_) => SendEmailError::TimedOut,
-        other => SendEmailError::Other {
-            code: other.code().unwrap_or("ResponseError").to_string(),
+        AwsJsonError::Service {
+            status,
+            code,
+            message,
+        } => classify_service(*status, code, message),
+        AwsJsonError::Timeout => SendEmailError::TimedOut,
+        AwsJsonError::Transport(_) => SendEmailError::Unavailable,
+        AwsJsonError::Answer => SendEmailError::Other {
+            code: "ResponseError".into(),
+        },
+        AwsJsonError::NoRegion
+        | AwsJsonError::NoCredentials
+        | AwsJsonError::Credentials(_)
+        | AwsJsonError::Signing(_)
+        | AwsJsonError::Client(_) => SendEmailError::Other {
+            code: "ClientConfiguration".into(),
         },
     }
 }
 
-/// Maps an SES error by its type, then by the throttling messages SES has used over the years.
-fn classify_service(error: &SdkSendEmailError) -> SendEmailError {
-    // The metadata's message when the error came over HTTP; the modelled field's otherwise.
-    let message = error
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| error.to_string());
+fn classify_service(status: u16, code: &str, message: &str) -> SendEmailError {
     if message.contains("Maximum sending rate exceeded") {
         return SendEmailError::Throttled;
     }
     if message.contains("Daily message quota exceeded") {
         return SendEmailError::DailyQuotaExceeded;
     }
-    match error {
-        SdkSendEmailError::TooManyRequestsException(_)
-        | SdkSendEmailError::LimitExceededException(_) => SendEmailError::Throttled,
-        SdkSendEmailError::MessageRejected(_) => SendEmailError::Rejected,
-        SdkSendEmailError::AccountSuspendedException(_) => SendEmailError::AccountSuspended,
-        SdkSendEmailError::SendingPausedException(_) => SendEmailError::SendingPaused,
-        SdkSendEmailError::MailFromDomainNotVerifiedException(_) => {
-            SendEmailError::MailFromDomainNotVerified
+    match code {
+        "TooManyRequestsException"
+        | "LimitExceededException"
+        | "Throttling"
+        | "ThrottlingException" => SendEmailError::Throttled,
+        "MessageRejected" => SendEmailError::Rejected,
+        "AccountSuspendedException" => SendEmailError::AccountSuspended,
+        "SendingPausedException" => SendEmailError::SendingPaused,
+        "MailFromDomainNotVerifiedException" => SendEmailError::MailFromDomainNotVerified,
+        "ServiceUnavailable" | "InternalFailure" | "InternalServerError" => {
+            SendEmailError::Unavailable
         }
-        other => match other.code() {
-            Some("Throttling" | "ThrottlingException") => SendEmailError::Throttled,
-            Some("ServiceUnavailable" | "InternalFailure" | "InternalServerError") => {
-                SendEmailError::Unavailable
-            }
-            code => SendEmailError::Other {
-                code: code.unwrap_or("Unknown").to_string(),
-            },
+        _ if status >= 500 => SendEmailError::Unavailable,
+        _ => SendEmailError::Other {
+            code: code.to_string(),
         },
     }
 }
@@ -303,100 +308,94 @@ impl EmailSender for MemoryEmailSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_sesv2::types::error::{
-        AccountSuspendedException, BadRequestException, LimitExceededException,
-        MailFromDomainNotVerifiedException, MessageRejected, SendingPausedException,
-        TooManyRequestsException,
-    };
-    use base64::Engine as _;
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    use tokio::net::TcpListener;
+    use crate::aws::test_server::scripted;
+    use std::sync::atomic::Ordering;
 
     fn address(text: &str) -> EmailAddress {
         EmailAddress::parse(text).unwrap()
+    }
+
+    fn service(status: u16, code: &str, message: &str) -> SendEmailError {
+        classify(&AwsJsonError::Service {
+            status,
+            code: code.into(),
+            message: message.into(),
+        })
     }
 
     #[test]
     fn throttling_errors_are_retryable_and_the_rest_are_typed() {
         let cases = [
             (
-                SdkSendEmailError::TooManyRequestsException(
-                    TooManyRequestsException::builder().build(),
-                ),
+                429,
+                "TooManyRequestsException",
+                "",
+                SendEmailError::Throttled,
+            ),
+            (400, "LimitExceededException", "", SendEmailError::Throttled),
+            (
+                400,
+                "Throttling",
+                "Rate exceeded",
                 SendEmailError::Throttled,
             ),
             (
-                SdkSendEmailError::LimitExceededException(
-                    LimitExceededException::builder().build(),
-                ),
+                400,
+                "MessageRejected",
+                "Maximum sending rate exceeded.",
                 SendEmailError::Throttled,
             ),
             (
-                SdkSendEmailError::MessageRejected(
-                    MessageRejected::builder()
-                        .message("Maximum sending rate exceeded.")
-                        .build(),
-                ),
-                SendEmailError::Throttled,
-            ),
-            (
-                SdkSendEmailError::LimitExceededException(
-                    LimitExceededException::builder()
-                        .message("Daily message quota exceeded.")
-                        .build(),
-                ),
+                400,
+                "LimitExceededException",
+                "Daily message quota exceeded.",
                 SendEmailError::DailyQuotaExceeded,
             ),
             (
-                SdkSendEmailError::MessageRejected(
-                    MessageRejected::builder()
-                        .message("Email address is not verified: marisol@example.org")
-                        .build(),
-                ),
+                400,
+                "MessageRejected",
+                "Email address is not verified: marisol@example.org",
                 SendEmailError::Rejected,
             ),
             (
-                SdkSendEmailError::AccountSuspendedException(
-                    AccountSuspendedException::builder().build(),
-                ),
+                400,
+                "AccountSuspendedException",
+                "",
                 SendEmailError::AccountSuspended,
             ),
             (
-                SdkSendEmailError::SendingPausedException(
-                    SendingPausedException::builder().build(),
-                ),
+                400,
+                "SendingPausedException",
+                "",
                 SendEmailError::SendingPaused,
             ),
             (
-                SdkSendEmailError::MailFromDomainNotVerifiedException(
-                    MailFromDomainNotVerifiedException::builder().build(),
-                ),
+                400,
+                "MailFromDomainNotVerifiedException",
+                "",
                 SendEmailError::MailFromDomainNotVerified,
             ),
+            (500, "InternalFailure", "", SendEmailError::Unavailable),
+            (503, "unknown error", "", SendEmailError::Unavailable),
         ];
-        for (error, expected) in cases {
-            assert_eq!(classify_service(&error), expected);
+        for (status, code, message, expected) in cases {
+            assert_eq!(service(status, code, message), expected, "{code} {message}");
         }
+        assert_eq!(classify(&AwsJsonError::Timeout), SendEmailError::TimedOut);
         assert!(SendEmailError::Throttled.is_retryable());
         assert!(SendEmailError::Unavailable.is_retryable());
+        assert!(!SendEmailError::TimedOut.is_retryable());
         assert!(!SendEmailError::Rejected.is_retryable());
         assert!(!SendEmailError::DailyQuotaExceeded.is_retryable());
     }
 
     #[test]
     fn other_errors_keep_only_the_ses_code_and_never_the_message() {
-        let error = SdkSendEmailError::BadRequestException(
-            BadRequestException::builder()
-                .message("Illegal address: marisol@example.org")
-                .meta(
-                    aws_sdk_sesv2::error::ErrorMetadata::builder()
-                        .code("BadRequestException")
-                        .message("Illegal address: marisol@example.org")
-                        .build(),
-                )
-                .build(),
+        let mapped = service(
+            400,
+            "BadRequestException",
+            "Illegal address: marisol@example.org",
         );
-        let mapped = classify_service(&error);
         assert_eq!(
             mapped,
             SendEmailError::Other {
@@ -446,72 +445,59 @@ mod tests {
         assert!(!format!("{:?}", sent[0]).contains("marisol"));
     }
 
-    /// Answers one HTTP request with `status`, `error_type` and `body`; hands back what it received.
-    async fn ses_stub(
-        status: u16,
-        error_type: Option<&'static str>,
-        body: &'static str,
-    ) -> (String, tokio::task::JoinHandle<(String, Vec<u8>)>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let (head, length, start) = loop {
-                let n = stream.read(&mut chunk).await.unwrap();
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..pos]).to_string();
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    break (head, length, pos + 4);
-                }
-            };
-            while buf.len() < start + length {
-                let n = stream.read(&mut chunk).await.unwrap();
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let mut response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            if let Some(error_type) = error_type {
-                response.push_str(&format!("x-amzn-ErrorType: {error_type}\r\n"));
-            }
-            response.push_str("\r\n");
-            response.push_str(body);
-            stream.write_all(response.as_bytes()).await.unwrap();
-            (head, buf[start..].to_vec())
-        });
-        (url, task)
+    /// An SES answer: `status`, the error type header when there is one, and `body`.
+    fn answer(status: &str, error_type: Option<&str>, body: &str) -> &'static str {
+        let error_type = error_type
+            .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{error_type}content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .leak()
     }
 
-    fn client(endpoint: &str) -> aws_sdk_sesv2::Client {
-        let config = aws_sdk_sesv2::Config::builder()
-            .http_client(crate::aws::http_client())
-            .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
-            .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-                "AKIDTEST", "secret", None, None, "test",
-            ))
-            .endpoint_url(endpoint)
-            .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_sesv2::Client::from_conf(config)
+    fn sender(endpoint: String) -> SesSender {
+        let mut builder = crate::aws::SdkConfig::builder().credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+            ),
+        );
+        builder.set_region(Some(aws_sdk_dynamodb::config::Region::new("us-east-1")));
+        builder.set_endpoint_url(Some(endpoint));
+        SesSender::new(
+            AwsJsonClient::rest(&builder.build(), "ses", "email")
+                .with_backoff(std::time::Duration::from_millis(1)),
+        )
+    }
+
+    async fn send(sender: &SesSender) -> Result<SesMessageId, SendEmailError> {
+        sender
+            .send_raw(
+                &address("hello@rising.example"),
+                &address("marisol@example.org"),
+                b"x".to_vec(),
+                &SendOptions::default(),
+            )
+            .await
+    }
+
+    #[test]
+    fn ses_is_reached_at_its_email_endpoint_unless_one_is_configured() {
+        let mut builder = crate::aws::SdkConfig::builder();
+        builder.set_region(Some(aws_sdk_dynamodb::config::Region::new("eu-west-1")));
+        let client = AwsJsonClient::rest(&builder.build(), "ses", "email");
+        assert_eq!(
+            client.endpoint(),
+            Some("https://email.eu-west-1.amazonaws.com")
+        );
     }
 
     #[tokio::test]
     async fn ses_sender_posts_the_raw_mime_and_returns_the_message_id() {
-        let (url, request) = ses_stub(200, None, r#"{"MessageId":"0100-abc"}"#).await;
-        let sender = SesSender::new(client(&url));
-        let id = sender
+        let (endpoint, _, seen) =
+            scripted(vec![answer("200 OK", None, r#"{"MessageId":"0100-abc"}"#)]).await;
+        let id = sender(endpoint)
             .send_raw(
                 &address("hello@rising.example"),
                 &address("marisol@example.org"),
@@ -524,14 +510,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(id.as_str(), "0100-abc");
-        let (head, body) = request.await.unwrap();
+        let seen = seen.lock().unwrap();
+        let (head, body) = seen[0].split_once("\r\n\r\n").unwrap();
         assert!(
             head.starts_with("POST /v2/email/outbound-emails "),
             "{head}"
         );
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(
+            head.contains("/us-east-1/ses/aws4_request"),
+            "signed for SES: {head}"
+        );
+        assert!(!head.contains("x-amz-target"), "{head}");
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(json["FromEmailAddress"], "hello@rising.example");
-        assert_eq!(json["Destination"]["ToAddresses"][0], "marisol@example.org");
+        assert_eq!(
+            json["Destination"]["ToAddresses"],
+            serde_json::json!(["marisol@example.org"])
+        );
         assert_eq!(json["ConfigurationSetName"], "rising-events");
         assert_eq!(
             json["EmailTags"],
@@ -547,61 +544,106 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_ses_throttling_answer_becomes_a_retryable_error() {
-        let (url, _request) = ses_stub(
-            429,
-            Some("TooManyRequestsException"),
-            r#"{"message":"Too many requests."}"#,
-        )
-        .await;
-        let error = SesSender::new(client(&url))
-            .send_raw(
-                &address("hello@rising.example"),
-                &address("marisol@example.org"),
-                b"x".to_vec(),
-                &SendOptions::default(),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(error, SendEmailError::Throttled);
-        assert!(error.is_retryable());
+    async fn without_a_configuration_set_or_tags_neither_is_sent() {
+        let (endpoint, _, seen) =
+            scripted(vec![answer("200 OK", None, r#"{"MessageId":"0100-abd"}"#)]).await;
+        send(&sender(endpoint)).await.unwrap();
+        let seen = seen.lock().unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(seen[0].split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert!(json.get("ConfigurationSetName").is_none(), "{json}");
+        assert!(json.get("EmailTags").is_none(), "{json}");
     }
 
     #[tokio::test]
-    async fn an_ses_rejection_quoting_the_address_is_reported_without_it() {
-        let (url, _request) = ses_stub(
-            400,
+    async fn throttling_is_tried_again_and_then_sends_once() {
+        let throttled = answer(
+            "429 Too Many Requests",
+            Some("TooManyRequestsException:http://internal.amazon.com/coral/com.amazonaws.sesv2/"),
+            r#"{"message":"Too many requests."}"#,
+        );
+        let (endpoint, requests, _) = scripted(vec![
+            throttled,
+            answer("200 OK", None, r#"{"MessageId":"0100-abe"}"#),
+        ])
+        .await;
+        assert_eq!(send(&sender(endpoint)).await.unwrap().as_str(), "0100-abe");
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_ses_throttling_answer_that_lasts_becomes_a_retryable_error() {
+        let (endpoint, requests, _) = scripted(vec![answer(
+            "429 Too Many Requests",
+            Some("TooManyRequestsException"),
+            r#"{"message":"Too many requests."}"#,
+        )])
+        .await;
+        let error = send(&sender(endpoint)).await.unwrap_err();
+        assert_eq!(error, SendEmailError::Throttled);
+        assert!(error.is_retryable());
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            3,
+            "three attempts, as the SDK's"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ses_rejection_quoting_the_address_is_reported_without_it_and_not_retried() {
+        let (endpoint, requests, _) = scripted(vec![answer(
+            "400 Bad Request",
             Some("MessageRejected"),
             r#"{"message":"Email address is not verified. The following identities failed the check in region US-EAST-1: marisol@example.org"}"#,
-        )
+        )])
         .await;
-        let error = SesSender::new(client(&url))
-            .send_raw(
-                &address("hello@rising.example"),
-                &address("marisol@example.org"),
-                b"x".to_vec(),
-                &SendOptions::default(),
-            )
-            .await
-            .unwrap_err();
+        let error = send(&sender(endpoint)).await.unwrap_err();
         assert_eq!(error, SendEmailError::Rejected);
         assert!(!error.to_string().contains("marisol"));
+        assert!(!format!("{error:?}").contains("marisol"));
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_error_named_only_in_the_body_is_still_typed() {
+        let (endpoint, _, _) = scripted(vec![answer(
+            "400 Bad Request",
+            None,
+            r#"{"__type":"SendingPausedException","message":"paused"}"#,
+        )])
+        .await;
+        let error = send(&sender(endpoint)).await.unwrap_err();
+        assert_eq!(error, SendEmailError::SendingPaused);
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_a_message_id_is_an_error() {
+        let (endpoint, _, _) = scripted(vec![answer("200 OK", None, "{}")]).await;
+        assert_eq!(
+            send(&sender(endpoint)).await.unwrap_err(),
+            SendEmailError::Other {
+                code: "MissingMessageId".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_send_that_times_out_is_not_made_again_and_may_have_gone() {
+        // The server reads the request and never answers.
+        let (endpoint, requests, _) = crate::aws::test_server::server("").await;
+        let error = send(&sender(endpoint)).await.unwrap_err();
+        assert_eq!(error, SendEmailError::TimedOut);
+        assert!(!error.is_retryable());
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "never a second email");
     }
 
     #[tokio::test]
     async fn ses_being_unreachable_is_retryable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
-        let error = SesSender::new(client(&url))
-            .send_raw(
-                &address("hello@rising.example"),
-                &address("marisol@example.org"),
-                b"x".to_vec(),
-                &SendOptions::default(),
-            )
-            .await
-            .unwrap_err();
+        let error = send(&sender(endpoint)).await.unwrap_err();
         assert_eq!(error, SendEmailError::Unavailable);
+        assert!(error.is_retryable());
     }
 }
