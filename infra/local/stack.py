@@ -15,7 +15,7 @@ It also plays Lambda's SQS event source (moto's own ignores ReportBatchItemFailu
 a function, with its settings from the template (BatchSize, default 10; MaximumBatchingWindowInSeconds;
 FunctionResponseTypes; ScalingConfig.MaximumConcurrency, default 2 locally; Enabled), up to five receivers long-poll
 the queue (ReceiveMessage of up to 10, WaitTimeSeconds 2, all system and message attributes), each filling a batch
-until it is full or the batching window closes, with up to one batch per invoker kept ready; that many invokers each take
+until it is full or the batching window closes, with up to two batches kept ready; that many invokers each take
 the next ready batch and invoke the function with the records Lambda delivers (messageId, receiptHandle, body,
 attributes, messageAttributes in camelCase, md5OfBody, md5OfMessageAttributes, eventSource, eventSourceARN,
 awsRegion). Then, as Lambda: a failed invocation (error, timeout, crash) deletes nothing; a successful one deletes
@@ -2028,6 +2028,7 @@ SQS_GATHER_INTERVAL_S = 0.1  # how often a poller asks for more messages while a
 SQS_DEFAULT_BATCH_SIZE = 10
 SQS_DEFAULT_MAX_CONCURRENCY = 2  # AWS scales pollers up when ScalingConfig is absent; locally two
 SQS_INVOKE_QUEUE_TIMEOUT_S = 60.0  # how long a batch waits for a free instance of its function
+SQS_READY_BATCHES = 2  # batches a mapping's receivers keep received ahead of a free invoker
 SQS_RECEIVERS = 5  # receivers per mapping (at most its MaximumConcurrency): Lambda starts five pollers for a queue
 SQS_STOP_CHECK_S = 0.2  # how often a waiting receiver or invoker looks whether the stack is stopping
 # Message system attributes of a record, in the order Lambda writes them; any other one SQS returns follows.
@@ -2247,12 +2248,9 @@ class SqsPoller:
     dead-letter queue after the RedrivePolicy's maxReceiveCount (moto does both).
 
     Like Lambda's pollers, receiving runs apart from the function: up to SQS_RECEIVERS receivers each gather a
-    batch (a long poll, then more until the batch is full or the batching window closes), keeping up to one of them
-    ready per invoker, so that an instance that finishes a batch starts the next one without waiting for SQS, and
-    deletes happen while the next batch runs. One per invoker, not fewer: a receive from moto takes tens of
-    milliseconds even when idle (SQS's take a few) and hundreds while the functions keep moto busy, so gathering a
-    batch of 100 can take seconds; with fewer ready, instances that finish at about the same time (they all start
-    together when a full queue's mapping is switched on) waited for one, up to 3 s each. moto hands a message to one receive at a time
+    batch (a long poll, then more until the batch is full or the batching window closes), keeping up to
+    SQS_READY_BATCHES of them ready, so that an instance that finishes a batch starts the next one without waiting
+    for SQS, and deletes happen while the next batch runs. moto hands a message to one receive at a time
     (infra/local/moto_server.py), as SQS does, so two batches never share one. A batch waiting ready is in flight:
     its visibility timeout runs, which is why AWS asks for a visibility timeout of six times the function's
     timeout."""
@@ -2268,7 +2266,7 @@ class SqsPoller:
         self.quiet = quiet
         self.prefix = f"sqs {source.queue}"
         self.stopping = threading.Event()
-        self._ready: queue.Queue[list[dict]] = queue.Queue(maxsize=source.max_concurrency)
+        self._ready: queue.Queue[list[dict]] = queue.Queue(maxsize=SQS_READY_BATCHES)
         self._done: queue.Queue[tuple[list[dict], Any] | None] = queue.Queue()
         self.threads: list[threading.Thread] = []
         self._deleter: threading.Thread | None = None

@@ -329,22 +329,6 @@ class PollerPipelineTest(unittest.TestCase):
         for handle, at in sqs.deleted:
             self.assertGreaterEqual(at, ended["m" + handle[1:]], "deleted only after its batch returned")
 
-    def test_while_every_instance_runs_one_next_batch_per_instance_is_received(self):
-        # Six instances busy for a while: the receivers gather ahead until each instance has its next batch
-        # ready, so that instances finishing at about the same time (they start together when a full queue's
-        # mapping is switched on) do not wait for a receiver, which on the bench's busy moto took up to 3 s.
-        sqs, pool = _SlowSqs(400, receive_s=0.01, delete_s=0.01), _TimedPool(run_s=1.0)
-        source = stack.SqsEventSource(function="Worker", event="Jobs", queue="Jobs", queue_arn=ARN, queue_url=URL,
-                                      batch_size=10, report_batch_item_failures=True, max_concurrency=6)
-        poller = stack.SqsPoller(source, pool, sqs, "us-east-1", 30, quiet=True)
-        poller.start()
-        try:
-            wait_until(lambda: poller._ready.qsize() == 6, 5, "a next batch ready for each of six instances")
-            self.assertEqual(len(pool.runs), 0, "every instance is still on its first batch")
-            wait_until(lambda: len(sqs.deleted) == 400, 30, "every batch handled")
-        finally:
-            poller.stop()
-
     def test_messages_a_batch_reports_failed_are_never_deleted(self):
         sqs, pool = _SlowSqs(20, receive_s=0.01, delete_s=0.01), _TimedPool(run_s=0.05, fail={"m3", "m14"})
         self.poll(sqs, pool, lambda: len(sqs.deleted) == 18)
