@@ -41,7 +41,8 @@ pub enum SendEmailError {
     /// SES could not be reached, or answered 5xx. Retry after a pause.
     #[error("SES is unavailable")]
     Unavailable,
-    /// SES did not answer in time: the email may or may not have been sent.
+    /// SES did not answer in time, or the connection broke after the request went out: the email
+    /// may or may not have been sent.
     #[error("SES did not answer in time")]
     TimedOut,
     /// Anything else, by SES error code only (e.g. `BadRequestException`, `NotFoundException`).
@@ -170,7 +171,10 @@ fn classify(error: &AwsJsonError) -> SendEmailError {
             message,
         } => classify_service(*status, code, message),
         AwsJsonError::Timeout => SendEmailError::TimedOut,
-        AwsJsonError::Transport(_) => SendEmailError::Unavailable,
+        // Never connected: nothing reached SES. Broken after the request went out: it may have
+        // been sent, as after a timeout.
+        AwsJsonError::Transport(e) if e.is_connect() => SendEmailError::Unavailable,
+        AwsJsonError::Transport(_) => SendEmailError::TimedOut,
         AwsJsonError::Answer => SendEmailError::Other {
             code: "ResponseError".into(),
         },
@@ -633,6 +637,16 @@ mod tests {
         let (endpoint, requests, _) = crate::aws::test_server::server("").await;
         let error = send(&sender(endpoint)).await.unwrap_err();
         assert_eq!(error, SendEmailError::TimedOut);
+        assert!(!error.is_retryable());
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "never a second email");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_without_an_answer_is_not_tried_again_either() {
+        let (endpoint, requests, _) =
+            crate::aws::test_server::server(crate::aws::test_server::CLOSE).await;
+        let error = send(&sender(endpoint)).await.unwrap_err();
+        assert_eq!(error, SendEmailError::TimedOut, "it may have gone");
         assert!(!error.is_retryable());
         assert_eq!(requests.load(Ordering::SeqCst), 1, "never a second email");
     }
