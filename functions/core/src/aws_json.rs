@@ -12,7 +12,8 @@
 //! What is not rising's own: the signature is `aws-sigv4`'s (the SDK's signer), the credentials
 //! come from the shared config's provider (aws-config), and requests go through reqwest over
 //! [`crate::aws::tls_config`], as every other connection does. Throttling, 5xx answers, timeouts
-//! and broken connections are tried again, as the SDK's standard retry mode does.
+//! and broken connections are tried again, as the SDK's standard retry mode does; a REST client's
+//! calls (`SendEmail`) only when the service surely did not act on them.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -70,7 +71,7 @@ impl AwsJsonError {
     }
 }
 
-/// A service's JSON 1.1 API, for one region and one set of credentials. Cheap to clone; the HTTP
+/// A service's JSON 1.1 or REST-JSON API, for one region and one set of credentials. Cheap to clone; the HTTP
 /// client, shared by all of them, is made on the first call.
 #[derive(Clone)]
 pub struct AwsJsonClient(Arc<Inner>);
