@@ -401,8 +401,8 @@ impl Stack {
 
     /// The stack's send queue, as producers use it.
     pub fn send_queue(&self) -> rising_core::outbound::SqsSendQueue {
-        rising_core::outbound::SqsSendQueue::new(
-            aws_sdk_sqs::Client::new(&self.aws),
+        rising_core::outbound::SqsSendQueue::from_sdk(
+            &self.aws,
             self.send_queue_url
                 .clone()
                 .expect("the stack provides SEND_QUEUE_URL"),

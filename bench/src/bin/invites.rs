@@ -15,9 +15,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider};
 use futures::{StreamExt as _, TryStreamExt as _};
 use rand::Rng;
+use rising_core::aws::{BehaviorVersion, SdkConfig};
 use rising_core::domain::{EmailAddress, Language, PhoneNumber, Zip};
 use rising_core::outbound::quiet_hours::{QuietHoursPolicy, SendWindow};
 use rising_core::outbound::{
@@ -83,16 +85,18 @@ fn env(name: &str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| format!("{name} is not set (run through bench/run.py)").into())
 }
 
-async fn sdk(endpoint: &str, region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+fn sdk(endpoint: &str, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
         .http_client(rising_core::aws::http_client())
         .endpoint_url(endpoint)
-        .region(aws_config::Region::new(region.to_owned()))
+        .region(Region::new(region.to_owned()))
         // moto sometimes answers concurrent transactions with a 500: retry like the functions do.
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(6))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
-        .load()
-        .await
+        .retry_config(RetryConfig::standard().with_max_attempts(6))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "bench",
+        )))
+        .build()
 }
 
 /// ZIP codes where texts may be sent from now until `horizon` from now.
@@ -126,16 +130,13 @@ fn mime(from: &str, to: &str, host: &str, n: usize) -> String {
 async fn main() -> Result<(), Error> {
     let args = args()?;
     let region = env("AWS_REGION")?;
-    let produce_sdk = sdk(&env("AWS_ENDPOINT_URL")?, &region).await;
-    let monitor_sdk = sdk(&env("BENCH_MONITOR_ENDPOINT")?, &region).await;
+    let produce_sdk = sdk(&env("AWS_ENDPOINT_URL")?, &region);
+    let monitor_sdk = sdk(&env("BENCH_MONITOR_ENDPOINT")?, &region);
     let table = env("TABLE_NAME")?;
     let hasher = ContactHasher::from_base64(&env("CONTACT_HASH_KEY")?)?;
     let sealer = Sealer::from_sdk(&produce_sdk, env("CONTACT_DATA_KEY_ID")?);
     let outbox = DynamoOutbox::new(aws_sdk_dynamodb::Client::new(&produce_sdk), &table);
-    let queue = SqsSendQueue::new(
-        aws_sdk_sqs::Client::new(&produce_sdk),
-        env("SEND_QUEUE_URL")?,
-    );
+    let queue = SqsSendQueue::from_sdk(&produce_sdk, env("SEND_QUEUE_URL")?);
     let monitor = DynamoOutbox::new(aws_sdk_dynamodb::Client::new(&monitor_sdk), &table);
     let from = env("EMAIL_FROM")?;
 

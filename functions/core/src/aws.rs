@@ -12,8 +12,11 @@
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
-pub use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, future};
 use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider, SharedHttpClient};
+pub use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -23,21 +26,21 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::retries::ErrorKind;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+pub use aws_types::SdkConfig;
 
 /// The shared config of a Lambda function, from its environment only: the region (`AWS_REGION`),
 /// the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`: Lambda sets them) and, for the local emulators, `AWS_ENDPOINT_URL`. Retries,
 /// timeouts and the rest are the SDK clients' defaults. aws-config's default chains (profile files,
-/// SSO, web identity through STS, the instance metadata service) are never needed in Lambda; leaving
-/// them out keeps their code out of every function and their work out of every cold start.
+/// SSO, web identity through STS, the instance metadata service) are never needed in Lambda; the
+/// functions do not compile aws-config at all (it carries an STS client), which keeps that code out of
+/// their builds and their work out of every cold start.
 pub fn load() -> SdkConfig {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut builder = SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
+        .behavior_version(BehaviorVersion::latest())
         .http_client(http_client())
-        .credentials_provider(SharedCredentialsProvider::new(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        ));
+        .credentials_provider(SharedCredentialsProvider::new(EnvCredentials));
     builder.set_region(
         var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
@@ -49,11 +52,51 @@ pub fn load() -> SdkConfig {
 
 /// The shared config of a program that runs on a person's machine (the organizers' command line, the
 /// seeding tool): aws-config's default chains, so profiles, SSO and assumed roles work.
+#[cfg(feature = "profiles")]
 pub async fn load_with_profiles() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .load()
         .await
+}
+
+/// The credentials in the environment, as Lambda sets them for the execution role
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), read at each call as
+/// aws-config's `EnvironmentVariableCredentialsProvider` reads them (the SDK caches what it gets).
+#[derive(Debug, Clone, Copy)]
+pub struct EnvCredentials;
+
+impl EnvCredentials {
+    /// The credentials `var` names (blank counts as unset).
+    fn read(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, CredentialsError> {
+        let var = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let missing =
+            |name: &'static str| CredentialsError::not_loaded(format!("{name} is not set"));
+        let access_key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?;
+        let secret_key = var("AWS_SECRET_ACCESS_KEY")
+            .or_else(|| var("SECRET_ACCESS_KEY"))
+            .ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?;
+        Ok(Credentials::new(
+            access_key,
+            secret_key,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "Environment",
+        ))
+    }
+}
+
+impl ProvideCredentials for EnvCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(Self::read(|name| std::env::var(name).ok()))
+    }
 }
 
 /// The HTTP client every AWS SDK client of this process uses (the connectors it makes are cached
@@ -222,74 +265,8 @@ pub fn tls_config() -> rustls::ClientConfig {
     CONFIG.clone()
 }
 
-/// An SDK client made on its first use, once per process. Making a client costs little work but
-/// touches that service's code for the first time: in `register`, the SQS, KMS and SSM SDK clients
-/// took 0.1 ms each of a 2.6 ms cold start (a second client of the same service: 0.02 ms). A
-/// function whose requests do not all need a service (a host's dashboard page sends nothing to
-/// SQS) then never pays for it. DynamoDB, which every request reads, is made at init.
-#[derive(Clone)]
-pub struct Lazy<C>(Arc<LazyInner<C>>);
-
-struct LazyInner<C> {
-    config: Option<SdkConfig>,
-    make: fn(&SdkConfig) -> C,
-    client: OnceLock<C>,
-}
-
-impl<C> Lazy<C> {
-    /// A client `make` will make from `config` when it is first needed.
-    pub fn new(config: &SdkConfig, make: fn(&SdkConfig) -> C) -> Self {
-        Self(Arc::new(LazyInner {
-            config: Some(config.clone()),
-            make,
-            client: OnceLock::new(),
-        }))
-    }
-
-    /// The client, made now if this is its first use.
-    pub fn get(&self) -> &C {
-        let inner = &*self.0;
-        inner.client.get_or_init(|| match &inner.config {
-            Some(config) => (inner.make)(config),
-            // Only a client handed over already made has no config, and its cell is set.
-            None => unreachable!("a Lazy without a config is made with its client"),
-        })
-    }
-
-    /// Whether the client has been made.
-    pub fn is_made(&self) -> bool {
-        self.0.client.get().is_some()
-    }
-}
-
-/// A client already made (tests, and callers that need it at once).
-impl<C> From<C> for Lazy<C> {
-    fn from(client: C) -> Self {
-        fn unused<C>(_: &SdkConfig) -> C {
-            unreachable!("a client handed over already made is never made again")
-        }
-        Self(Arc::new(LazyInner {
-            config: None,
-            make: unused::<C>,
-            client: OnceLock::from(client),
-        }))
-    }
-}
-
-impl<C> std::fmt::Debug for Lazy<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lazy")
-            .field("made", &self.is_made())
-            .finish()
-    }
-}
-
 pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
-}
-
-pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(config)
 }
 
 /// A local HTTP server for the tests of clients that talk to AWS over HTTP.
@@ -302,6 +279,19 @@ pub(crate) mod test_server {
 
     /// What [`server`] answers to close the connection without an answer.
     pub(crate) const CLOSE: &str = "close";
+
+    /// A config for a client of the server at `endpoint`: `region`, and static credentials
+    /// (access key `AKID`).
+    pub(crate) fn sdk(endpoint: Option<String>, region: Option<&str>) -> super::SdkConfig {
+        let mut builder = super::SdkConfig::builder().credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKID", "secret", None, None, "test"),
+            ),
+        );
+        builder.set_region(region.map(|r| aws_sdk_dynamodb::config::Region::new(r.to_string())));
+        builder.set_endpoint_url(endpoint);
+        builder.build()
+    }
 
     /// A one-line HTTP server: answers every request on every connection with `answer` (or with
     /// nothing, holding the connection open, when `answer` is empty), and hands back what it read.
@@ -375,16 +365,16 @@ mod tests {
     use super::*;
     use aws_sdk_dynamodb::config::retry::RetryConfig;
     use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
     fn sdk_config(http: SharedHttpClient, endpoint: Option<String>) -> SdkConfig {
         let mut builder = SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
+            .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .http_client(http)
-            .credentials_provider(SharedCredentialsProvider::new(
-                aws_sdk_dynamodb::config::Credentials::for_tests(),
-            ))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKID", "secret", None, None, "test",
+            )))
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(3)
@@ -430,6 +420,53 @@ mod tests {
         }
     }
 
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn credentials_are_the_ones_lambda_puts_in_the_environment() {
+        let credentials = EnvCredentials::read(vars(&[
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", " secret "),
+            ("AWS_SESSION_TOKEN", "token"),
+        ]))
+        .unwrap();
+        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "secret");
+        assert_eq!(credentials.session_token(), Some("token"));
+
+        let long_term = EnvCredentials::read(vars(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("SECRET_ACCESS_KEY", "other"),
+            ("AWS_SESSION_TOKEN", "  "),
+        ]))
+        .unwrap();
+        assert_eq!(long_term.secret_access_key(), "other", "the older name");
+        assert_eq!(long_term.session_token(), None, "a blank token is none");
+    }
+
+    #[test]
+    fn missing_credentials_say_which_variable_and_nothing_of_the_others() {
+        let error = EnvCredentials::read(vars(&[("AWS_SECRET_ACCESS_KEY", "s3cr3t")])).unwrap_err();
+        let text = format!(
+            "{error:?} {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&error)
+        );
+        assert!(text.contains("AWS_ACCESS_KEY_ID is not set"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(matches!(error, CredentialsError::CredentialsNotLoaded(_)));
+
+        let error = EnvCredentials::read(vars(&[("AWS_ACCESS_KEY_ID", "AKID")])).unwrap_err();
+        let text = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
+        assert!(text.contains("AWS_SECRET_ACCESS_KEY is not set"), "{text}");
+    }
+
     #[tokio::test]
     async fn the_reqwest_client_is_made_on_the_first_request_and_shared() {
         let http = Arc::new(ReqwestHttpClient::default());
@@ -449,7 +486,7 @@ mod tests {
             }
         }
         let sdk = sdk_config(SharedHttpClient::new(Share(http.clone())), None);
-        let _clients = (dynamodb(&sdk), sqs(&sdk));
+        let _client = dynamodb(&sdk);
         assert!(
             http.connectors
                 .lock()
@@ -550,43 +587,6 @@ mod tests {
         let status = error.raw_response().map(|r| r.status().as_u16());
         assert_eq!(status, Some(307), "{error:?}");
         assert_eq!(requests.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn a_lazy_client_is_made_on_first_use_and_only_once() {
-        static MADE: AtomicUsize = AtomicUsize::new(0);
-        fn make(config: &SdkConfig) -> aws_sdk_sqs::Client {
-            MADE.fetch_add(1, Ordering::SeqCst);
-            sqs(config)
-        }
-        let config = sdk_config(http_client(), None);
-        let lazy = Lazy::new(&config, make);
-        let shared = lazy.clone();
-        assert!(!lazy.is_made());
-        assert_eq!(MADE.load(Ordering::SeqCst), 0, "nothing is made up front");
-
-        let region = lazy.get().config().region().cloned();
-        let _ = shared.get();
-
-        assert_eq!(
-            region,
-            Some(Region::new("us-east-1")),
-            "made from the config"
-        );
-        assert_eq!(MADE.load(Ordering::SeqCst), 1, "made once, for every clone");
-        assert!(shared.is_made());
-    }
-
-    #[test]
-    fn a_client_handed_over_made_is_used_as_it_is() {
-        let config = sdk_config(http_client(), None);
-        let lazy: Lazy<aws_sdk_sqs::Client> = sqs(&config).into();
-        assert!(lazy.is_made());
-        assert_eq!(format!("{lazy:?}"), "Lazy { made: true }");
-        assert_eq!(
-            lazy.get().config().region().cloned(),
-            Some(Region::new("us-east-1"))
-        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! A client for the AWS services rising calls with the JSON 1.1 protocol and for only a call or two:
-//! SSM Parameter Store (`GetParameter`), KMS (`GenerateDataKey`, `Decrypt`) and EventBridge
-//! (`PutEvents`). Each whole SDK crate (`aws-sdk-ssm`, `aws-sdk-kms`, `aws-sdk-eventbridge`) compiles
-//! the service's entire API: 144 s, 39 s and 41 s of a two-core release build, and code in most
-//! functions. The protocol is one signed POST: the operation in
+//! A client for the AWS services rising calls with the JSON protocol and for only a call or two:
+//! SSM Parameter Store (`GetParameter`), KMS (`GenerateDataKey`, `Decrypt`), EventBridge
+//! (`PutEvents`) and SQS (`SendMessageBatch`, JSON 1.0). Each whole SDK crate (`aws-sdk-ssm`,
+//! `aws-sdk-kms`, `aws-sdk-eventbridge`, `aws-sdk-sqs`) compiles the service's entire API: 144 s,
+//! 39 s, 41 s and 19 s of a two-core release build, and code in most functions. The protocol is one signed POST: the operation in
 //! `X-Amz-Target`, a JSON body, a JSON answer or a JSON error with `__type`.
 //!
 //! SES v2's `SendEmail` (`aws-sdk-sesv2`: 84 s of that build) is a signed POST too, in the REST-JSON
@@ -19,6 +19,9 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+
+const JSON_1_1: &str = "application/x-amz-json-1.1";
+const JSON_1_0: &str = "application/x-amz-json-1.0";
 
 /// Attempts at one call.
 const ATTEMPTS: u32 = 3;
@@ -79,9 +82,12 @@ pub struct AwsJsonClient(Arc<Inner>);
 struct Inner {
     /// The signing name (`ssm`, `kms`, `events`, `ses`).
     service: &'static str,
-    /// JSON 1.1: what precedes the operation in `X-Amz-Target` (`AmazonSSM`, `TrentService`,
-    /// `AWSEvents`); REST-JSON: none, the operation is the path.
+    /// JSON: what precedes the operation in `X-Amz-Target` (`AmazonSSM`, `TrentService`,
+    /// `AWSEvents`, `AmazonSQS`); REST-JSON: none, the operation is the path.
     target_prefix: Option<&'static str>,
+    /// The body's content type: `application/x-amz-json-1.1` or `-1.0` (SQS), `application/json`
+    /// (REST-JSON).
+    content_type: &'static str,
     /// `AWS_ENDPOINT_URL` (the local emulators) or the region's endpoint.
     endpoint: Option<String>,
     region: Option<String>,
@@ -120,6 +126,20 @@ impl AwsJsonClient {
         Self::make(sdk, service, service, Some(target_prefix))
     }
 
+    /// As [`AwsJsonClient::from_sdk`], in JSON 1.0 (SQS: `sqs`, `AmazonSQS`).
+    pub fn json_1_0(
+        sdk: &crate::aws::SdkConfig,
+        service: &'static str,
+        target_prefix: &'static str,
+    ) -> Self {
+        let client = Self::make(sdk, service, service, Some(target_prefix));
+        let inner = Arc::try_unwrap(client.0).unwrap_or_else(|_| unreachable!("not yet shared"));
+        Self(Arc::new(Inner {
+            content_type: JSON_1_0,
+            ..inner
+        }))
+    }
+
     /// A REST-JSON client signed as `service`, at `endpoint_prefix`'s regional endpoint (SES v2:
     /// `ses`, `email`) unless the config names an endpoint. Its calls are not idempotent: a
     /// timeout or a connection broken after sending is not tried again.
@@ -149,6 +169,11 @@ impl AwsJsonClient {
             endpoint,
             region,
             credentials: sdk.credentials_provider(),
+            content_type: if target_prefix.is_some() {
+                JSON_1_1
+            } else {
+                "application/json"
+            },
             backoff: BACKOFF,
             idempotent: target_prefix.is_some(),
         }))
@@ -166,7 +191,7 @@ impl AwsJsonClient {
         self.0.endpoint.as_deref()
     }
 
-    /// Calls `operation` with `body` (JSON 1.1); its answer read as `T`.
+    /// Calls `operation` with `body` (JSON 1.1 or 1.0); its answer read as `T`.
     pub async fn call<T: serde::de::DeserializeOwned>(
         &self,
         operation: &str,
@@ -267,10 +292,10 @@ impl AwsJsonClient {
         let url = format!("{}{path}", endpoint.trim_end_matches('/'));
         let headers: &[(&str, &str)] = match target {
             Some(target) => &[
-                ("content-type", "application/x-amz-json-1.1"),
+                ("content-type", inner.content_type),
                 ("x-amz-target", target),
             ],
-            None => &[("content-type", "application/json")],
+            None => &[("content-type", inner.content_type)],
         };
         let identity = credentials.into();
         let signing = |e: &dyn std::fmt::Display| AwsJsonError::Signing(e.to_string());

@@ -135,14 +135,8 @@ mod tests {
     use time::OffsetDateTime;
 
     fn bus(endpoint: String) -> EventBridgeBus {
-        let mut builder = crate::aws::SdkConfig::builder().credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("AKID", "secret", None, None, "test"),
-            ),
-        );
-        builder.set_region(Some(aws_sdk_dynamodb::config::Region::new("eu-west-1")));
-        builder.set_endpoint_url(Some(endpoint));
-        EventBridgeBus::from_sdk(&builder.build(), "rising-bus")
+        let sdk = crate::aws::test_server::sdk(Some(endpoint), Some("eu-west-1"));
+        EventBridgeBus::from_sdk(&sdk, "rising-bus")
     }
 
     fn answer(status: &str, body: &str) -> &'static str {

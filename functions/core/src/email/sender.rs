@@ -462,15 +462,9 @@ mod tests {
     }
 
     fn sender(endpoint: String) -> SesSender {
-        let mut builder = crate::aws::SdkConfig::builder().credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"),
-            ),
-        );
-        builder.set_region(Some(aws_sdk_dynamodb::config::Region::new("us-east-1")));
-        builder.set_endpoint_url(Some(endpoint));
+        let sdk = crate::aws::test_server::sdk(Some(endpoint), Some("us-east-1"));
         SesSender::new(
-            AwsJsonClient::rest(&builder.build(), "ses", "email")
+            AwsJsonClient::rest(&sdk, "ses", "email")
                 .with_backoff(std::time::Duration::from_millis(1)),
         )
     }

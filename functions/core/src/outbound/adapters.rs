@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use tokio::sync::OnceCell;
 use tracing::warn;
 
 use super::{BatchId, EmailGateway, QueueError, QueuedMessage, SendFailure, SendQueue, SmsGateway};
+use crate::aws_json::AwsJsonClient;
 use crate::config::TwilioConfig;
 use crate::domain::EmailAddress;
 use crate::email::{EmailSender, SendEmailError, SendOptions};
@@ -199,25 +199,23 @@ pub fn email_failure(error: &SendEmailError) -> SendFailure {
     }
 }
 
-/// The send queue on SQS.
+/// The send queue on SQS, through its JSON 1.0 API (`SendMessageBatch` is its one call here).
 #[derive(Debug, Clone)]
 pub struct SqsSendQueue {
-    client: crate::aws::Lazy<aws_sdk_sqs::Client>,
+    client: AwsJsonClient,
     url: String,
 }
 
 impl SqsSendQueue {
-    /// The queue at `url`, through an SQS client made on its first use.
+    /// The queue at `url`, with the config's region, credentials and endpoint. No network call
+    /// until the first send.
     pub fn from_sdk(sdk: &crate::aws::SdkConfig, url: impl Into<String>) -> Self {
-        Self::new(crate::aws::Lazy::new(sdk, crate::aws::sqs), url)
+        Self::new(AwsJsonClient::json_1_0(sdk, "sqs", "AmazonSQS"), url)
     }
 
-    pub fn new(
-        client: impl Into<crate::aws::Lazy<aws_sdk_sqs::Client>>,
-        url: impl Into<String>,
-    ) -> Self {
+    pub fn new(client: AwsJsonClient, url: impl Into<String>) -> Self {
         Self {
-            client: client.into(),
+            client,
             url: url.into(),
         }
     }
@@ -232,9 +230,24 @@ const SQS_MAX_DELAY_SECONDS: u64 = 900;
 /// requests, and SQS answers each in milliseconds whatever the others do.
 const SQS_BATCHES_IN_FLIGHT: usize = 4;
 
+/// The part of a `SendMessageBatch` answer read here: the entries SQS accepted. Those it did not
+/// (`Failed`) are not sent, and come back as `false`.
+#[derive(serde::Deserialize)]
+struct SendMessageBatchAnswer {
+    #[serde(rename = "Successful", default)]
+    successful: Vec<BatchEntryId>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchEntryId {
+    #[serde(rename = "Id")]
+    id: String,
+}
+
 impl SqsSendQueue {
     /// Sends one `SendMessageBatch` of at most [`SQS_BATCH_MAX`] messages; the positions (in `chunk`)
-    /// SQS accepted.
+    /// SQS accepted. Sent again after a timeout or a broken connection: a message queued twice
+    /// is sent once, as the worker claims a message before sending it.
     async fn send_batch(
         &self,
         chunk: &[(QueuedMessage, Duration)],
@@ -245,34 +258,26 @@ impl SqsSendQueue {
                 operation: "serialize",
                 source: Box::new(e),
             })?;
-            let delay = i32::try_from(delay.as_secs().min(SQS_MAX_DELAY_SECONDS)).unwrap_or(0);
-            let entry = SendMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .message_body(body)
-                .delay_seconds(delay)
-                .build()
-                .map_err(|e| QueueError {
-                    operation: "build SendMessageBatch",
-                    source: Box::new(e),
-                })?;
-            entries.push(entry);
+            entries.push(serde_json::json!({
+                "Id": i.to_string(),
+                "MessageBody": body,
+                "DelaySeconds": delay.as_secs().min(SQS_MAX_DELAY_SECONDS),
+            }));
         }
-        let output = self
+        let request = serde_json::json!({ "QueueUrl": self.url, "Entries": entries });
+        let answer: SendMessageBatchAnswer = self
             .client
-            .get()
-            .send_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
+            .call("SendMessageBatch", &request)
             .await
             .map_err(|e| QueueError {
-                operation: "SendMessageBatch",
-                source: Box::new(e),
-            })?;
-        Ok(output
+            operation: "SendMessageBatch",
+            source: Box::new(e),
+        })?;
+        Ok(answer
             .successful
             .iter()
             .filter_map(|ok| ok.id.parse::<usize>().ok())
+            .filter(|&i| i < chunk.len())
             .collect())
     }
 }
@@ -305,6 +310,126 @@ impl SendQueue for SqsSendQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::test_server::scripted;
+    use crate::outbound::{Channel, OutboundId};
+    use crate::privacy::ContactHash;
+    use std::sync::atomic::Ordering;
+
+    const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/rising-send";
+
+    fn queue(endpoint: String) -> SqsSendQueue {
+        let sdk = crate::aws::test_server::sdk(Some(endpoint), Some("eu-west-1"));
+        SqsSendQueue::from_sdk(&sdk, QUEUE)
+    }
+
+    fn answer(status: &str, body: &str) -> &'static str {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .leak()
+    }
+
+    fn accepted(ids: &[usize]) -> &'static str {
+        let entries: Vec<_> = ids
+            .iter()
+            .map(|i| serde_json::json!({ "Id": i.to_string(), "MessageId": format!("m-{i}"), "MD5OfMessageBody": "x" }))
+            .collect();
+        answer(
+            "200 OK",
+            &serde_json::json!({ "Successful": entries, "Failed": [] }).to_string(),
+        )
+    }
+
+    fn messages(n: usize) -> Vec<(QueuedMessage, Duration)> {
+        (0..n)
+            .map(|i| {
+                let message = QueuedMessage {
+                    id: OutboundId::parse(&format!("m{i}")).unwrap(),
+                    contact: ContactHash::parse("p.queue").unwrap(),
+                    channel: Channel::Sms,
+                };
+                (message, Duration::from_secs(i as u64 * 100))
+            })
+            .collect()
+    }
+
+    fn body(request: &str) -> serde_json::Value {
+        let (_, body) = request.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn twelve_messages_go_out_as_two_signed_send_message_batch_calls() {
+        let (endpoint, requests, seen) = scripted(vec![
+            accepted(&(0..10).collect::<Vec<_>>()),
+            accepted(&[0, 1]),
+        ])
+        .await;
+        let queue = queue(endpoint);
+
+        let sent = queue.send(&messages(12)).await.unwrap();
+
+        assert_eq!(sent, vec![true; 12]);
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+        let seen = seen.lock().unwrap().clone();
+        let mut entries = Vec::new();
+        for request in &seen {
+            let lower = request.to_ascii_lowercase();
+            assert!(lower.starts_with("post / "), "{request}");
+            assert!(lower.contains("x-amz-target: amazonsqs.sendmessagebatch\r\n"));
+            assert!(lower.contains("content-type: application/x-amz-json-1.0\r\n"));
+            assert!(
+                request.contains("/eu-west-1/sqs/aws4_request"),
+                "signed for SQS"
+            );
+            let body = body(request);
+            assert_eq!(body["QueueUrl"], QUEUE);
+            entries.extend(body["Entries"].as_array().unwrap().iter().cloned());
+        }
+        entries.sort_by_key(|e| e["MessageBody"].as_str().unwrap().to_string());
+        let delays: Vec<_> = entries
+            .iter()
+            .map(|e| e["DelaySeconds"].as_u64().unwrap())
+            .collect();
+        assert_eq!(entries.len(), 12);
+        assert!(
+            delays.iter().all(|&d| d <= 900),
+            "SQS's longest delay at most: {delays:?}"
+        );
+        let first: QueuedMessage =
+            serde_json::from_str(entries[0]["MessageBody"].as_str().unwrap()).unwrap();
+        assert_eq!(first.id.as_str(), "m0");
+    }
+
+    #[tokio::test]
+    async fn messages_sqs_did_not_accept_are_reported_not_sent() {
+        let failed = serde_json::json!({
+            "Successful": [{ "Id": "0", "MessageId": "a", "MD5OfMessageBody": "x" },
+                           { "Id": "2", "MessageId": "b", "MD5OfMessageBody": "x" }],
+            "Failed": [{ "Id": "1", "SenderFault": false, "Code": "InternalError" }],
+        });
+        let (endpoint, _, _) = scripted(vec![answer("200 OK", &failed.to_string())]).await;
+
+        let sent = queue(endpoint).send(&messages(3)).await.unwrap();
+
+        assert_eq!(sent, vec![true, false, true]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_is_an_error_that_names_it_and_sqs_s_reason() {
+        let refused = answer(
+            "400 Bad Request",
+            r#"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#,
+        );
+        let (endpoint, requests, _) = scripted(vec![refused]).await;
+
+        let error = queue(endpoint).send(&messages(1)).await.unwrap_err();
+
+        assert_eq!(error.operation, "SendMessageBatch");
+        assert!(error.to_string().contains("QueueDoesNotExist"), "{error}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "not tried again");
+    }
 
     #[test]
     fn only_answers_that_prove_nothing_was_sent_are_retried() {

@@ -677,15 +677,9 @@ mod tests {
         use crate::aws::test_server::scripted;
 
         fn keys(endpoint: String) -> KmsDataKeys {
-            let mut builder = crate::aws::SdkConfig::builder().credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new("AKID", "secret", None, None, "test"),
-                ),
-            );
-            builder.set_region(Some(aws_sdk_dynamodb::config::Region::new("eu-west-1")));
-            builder.set_endpoint_url(Some(endpoint));
+            let sdk = crate::aws::test_server::sdk(Some(endpoint), Some("eu-west-1"));
             KmsDataKeys::new(
-                crate::aws_json::AwsJsonClient::from_sdk(&builder.build(), "kms", "TrentService")
+                crate::aws_json::AwsJsonClient::from_sdk(&sdk, "kms", "TrentService")
                     .with_backoff(std::time::Duration::from_millis(1)),
                 "alias/rising-contacts",
             )
