@@ -53,8 +53,9 @@ const ZIPS: [&str; 8] = [
 ];
 /// Invites stored (one transaction per 50) and enqueued (one `SendMessageBatch` per 10) per step.
 const CHUNK: usize = 250;
-/// Steps run at once (hosts inviting at the same moment).
-const PRODUCERS: usize = 2;
+/// Steps run at once (hosts inviting at the same moment): four, so that one step's DynamoDB writes and
+/// another's SQS sends (two moto processes) overlap.
+const PRODUCERS: usize = 4;
 
 struct Args {
     count: usize,
@@ -235,8 +236,8 @@ async fn main() -> Result<(), Error> {
         chunks.push(messages);
     }
     let seal_time = started.elapsed();
-    // Stored, then enqueued, a chunk at a time, as a host's invitations are; two chunks at once, as
-    // two hosts inviting at the same moment.
+    // Stored, then enqueued, a chunk at a time, as a host's invitations are; four chunks at once, as
+    // four hosts inviting at the same moment.
     let (outbox, queue) = (&outbox, &queue);
     let steps: Vec<(Duration, Duration)> = futures::stream::iter(chunks)
         .map(|messages| async move {
