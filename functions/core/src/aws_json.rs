@@ -10,7 +10,7 @@
 //! the `x-amzn-ErrorType` header. [`AwsJsonClient::rest`] makes that kind of client.
 //!
 //! What is not rising's own: the signature is `aws-sigv4`'s (the SDK's signer), the credentials
-//! come from the shared config's provider (aws-config), and requests go through reqwest over
+//! come from the shared config's provider (the environment's in the functions, `aws::load`), and requests go through reqwest over
 //! [`crate::aws::tls_config`], as every other connection does. Throttling, 5xx answers, timeouts
 //! and broken connections are tried again, as the SDK's standard retry mode does; a REST client's
 //! calls (`SendEmail`) only when the service surely did not act on them.
@@ -74,13 +74,13 @@ impl AwsJsonError {
     }
 }
 
-/// A service's JSON 1.1 or REST-JSON API, for one region and one set of credentials. Cheap to clone; the HTTP
+/// A service's JSON (1.1 or 1.0) or REST-JSON API, for one region and one set of credentials. Cheap to clone; the HTTP
 /// client, shared by all of them, is made on the first call.
 #[derive(Clone)]
 pub struct AwsJsonClient(Arc<Inner>);
 
 struct Inner {
-    /// The signing name (`ssm`, `kms`, `events`, `ses`).
+    /// The signing name (`ssm`, `kms`, `events`, `ses`, `sqs`).
     service: &'static str,
     /// JSON: what precedes the operation in `X-Amz-Target` (`AmazonSSM`, `TrentService`,
     /// `AWSEvents`, `AmazonSQS`); REST-JSON: none, the operation is the path.
@@ -123,7 +123,7 @@ impl AwsJsonClient {
         service: &'static str,
         target_prefix: &'static str,
     ) -> Self {
-        Self::make(sdk, service, service, Some(target_prefix))
+        Self::make(sdk, service, service, Some(target_prefix), JSON_1_1)
     }
 
     /// As [`AwsJsonClient::from_sdk`], in JSON 1.0 (SQS: `sqs`, `AmazonSQS`).
@@ -132,12 +132,7 @@ impl AwsJsonClient {
         service: &'static str,
         target_prefix: &'static str,
     ) -> Self {
-        let client = Self::make(sdk, service, service, Some(target_prefix));
-        let inner = Arc::try_unwrap(client.0).unwrap_or_else(|_| unreachable!("not yet shared"));
-        Self(Arc::new(Inner {
-            content_type: JSON_1_0,
-            ..inner
-        }))
+        Self::make(sdk, service, service, Some(target_prefix), JSON_1_0)
     }
 
     /// A REST-JSON client signed as `service`, at `endpoint_prefix`'s regional endpoint (SES v2:
@@ -148,7 +143,7 @@ impl AwsJsonClient {
         service: &'static str,
         endpoint_prefix: &'static str,
     ) -> Self {
-        Self::make(sdk, service, endpoint_prefix, None)
+        Self::make(sdk, service, endpoint_prefix, None, "application/json")
     }
 
     fn make(
@@ -156,6 +151,7 @@ impl AwsJsonClient {
         service: &'static str,
         endpoint_prefix: &'static str,
         target_prefix: Option<&'static str>,
+        content_type: &'static str,
     ) -> Self {
         let region = sdk.region().map(|r| r.as_ref().to_string());
         let endpoint = sdk.endpoint_url().map(str::to_string).or_else(|| {
@@ -169,11 +165,7 @@ impl AwsJsonClient {
             endpoint,
             region,
             credentials: sdk.credentials_provider(),
-            content_type: if target_prefix.is_some() {
-                JSON_1_1
-            } else {
-                "application/json"
-            },
+            content_type,
             backoff: BACKOFF,
             idempotent: target_prefix.is_some(),
         }))
