@@ -11,10 +11,14 @@ for its GIL, answered every service).
 
 Run as its own process (the stack's gateway, Runtime API and pollers hold one Python process's GIL already):
 
-    python counting_proxy.py --upstream http://127.0.0.1:PORT --control PORT --origin NAME=PORT [--origin ...]
-                             [--route SERVICE=URL ...]
+    python counting_proxy.py --upstream http://127.0.0.1:PORT --origin NAME [--origin ...] [--route SERVICE=URL ...]
+                             --ports-file PATH
 
-Control API on --control: `POST /reset` (clear and count), `POST /stop` (stop counting), `GET /snapshot`
+It listens on ports of its own choosing (port 0: no port is picked by one process and bound by another, which a
+third can take in between) and, once all are bound, writes `{"control": PORT, "origins": {NAME: PORT, ...}}` to
+--ports-file (written aside and renamed, so a reader never sees half of it).
+
+Control API on the control port: `POST /reset` (clear and count), `POST /stop` (stop counting), `GET /snapshot`
 (`{"requests": [[origin, service, operation, "ok"|"5xx", n]...], "items": [[origin, "read"|"write", kind,
 transactional, consistent, n]...], "seconds": [[origin, service, operation, "ok"|"5xx", seconds]...]}`: seconds
 from forwarding a request to having moto's whole answer).
@@ -30,6 +34,7 @@ import time
 import urllib.parse
 from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade", "trailer",
               "content-length"}
@@ -315,20 +320,21 @@ def control_handler(counts: Counts):
 def main() -> None:
     ap = argparse.ArgumentParser(description="counting proxy in front of moto")
     ap.add_argument("--upstream", required=True)
-    ap.add_argument("--control", type=int, required=True)
-    ap.add_argument("--origin", action="append", default=[], help="NAME=PORT")
+    ap.add_argument("--origin", action="append", default=[], help="NAME: one listening port for that origin")
     ap.add_argument("--route", action="append", default=[], help="SERVICE=URL: that service's own moto")
+    ap.add_argument("--ports-file", required=True, type=Path, help="where to write the ports once all listen")
     args = ap.parse_args()
     proxy = CountingProxy()
     proxy.set_upstream(args.upstream)
     for spec in args.route:
         service, url = spec.split("=", 1)
         proxy.route(service, url)
-    for spec in args.origin:
-        name, port = spec.rsplit("=", 1)
-        proxy.url(name, int(port))
-    control = ThreadingHTTPServer((proxy.host, args.control), control_handler(proxy.counts))
+    origins = {name: int(proxy.url(name).rsplit(":", 1)[1]) for name in args.origin}
+    control = ThreadingHTTPServer((proxy.host, 0), control_handler(proxy.counts))
     control.daemon_threads = True
+    aside = args.ports_file.with_name(args.ports_file.name + ".partial")
+    aside.write_text(json.dumps({"control": control.server_address[1], "origins": origins}))
+    aside.replace(args.ports_file)
     control.serve_forever(poll_interval=0.2)
 
 

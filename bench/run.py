@@ -207,23 +207,36 @@ class Invocations:
 
 
 class CounterClient:
-    """The counting proxy (bench/counting_proxy.py), run as its own process: one port per origin."""
+    """The counting proxy (bench/counting_proxy.py), run as its own process: one port per origin, each chosen by
+    the proxy as it binds it and read back from its ports file (`ready`)."""
 
-    def __init__(self, origins: list[str]):
-        self.ports = {o: st.free_port() for o in origins}
-        self.control = f"http://{st.LOOPBACK}:{st.free_port()}"
+    def __init__(self, origins: list[str], ports_file: Path):
+        self.origins = origins
+        self.ports_file = ports_file
+        self.ports: dict[str, int] = {}
+        self.control = ""
 
     def url(self, origin: str) -> str:
         return f"http://{st.LOOPBACK}:{self.ports[origin]}"
 
     def argv(self, upstream: str, routes: dict[str, str]) -> list[str]:
+        self.ports_file.unlink(missing_ok=True)
         argv = [sys.executable, str(HERE / "counting_proxy.py"), "--upstream", upstream,
-                "--control", self.control.rsplit(":", 1)[1]]
+                "--ports-file", str(self.ports_file)]
         for service, url in routes.items():
             argv += ["--route", f"{service}={url}"]
-        for origin, port in self.ports.items():
-            argv += ["--origin", f"{origin}={port}"]
+        for origin in self.origins:
+            argv += ["--origin", origin]
         return argv
+
+    def ready(self) -> bool:
+        """Whether the proxy listens on every port; once it does, its ports are known here."""
+        if not self.ports_file.exists():
+            return False
+        ports = json.loads(self.ports_file.read_text())
+        self.ports = ports["origins"]
+        self.control = f"http://{st.LOOPBACK}:{ports['control']}"
+        return st.http_answers(self.control + "/snapshot") == 200
 
     def reset(self) -> None:
         http_json(self.control + "/reset", {})
@@ -371,7 +384,7 @@ def patch_stack(counter: CounterClient, relay: CallbackRelay, invocations: Invoc
             _, sqs_url = moto("moto-sqs")
             self.moto_direct = url
             proxy = self._start_child("counting-proxy", counter.argv(url, {"sqs": sqs_url}))
-            self._wait("counting proxy", lambda: st.http_answers(counter.control + "/snapshot") == 200, proxy, 30)
+            self._wait("counting proxy", counter.ready, proxy, 30)
             return child, counter.url(POLLER)
 
         def _start_child(self, name, argv, **kw):
@@ -440,7 +453,8 @@ class Sampler(threading.Thread):
 
 
 def run_stack(args, functions: list[dict], out: dict) -> None:
-    counter = CounterClient([f["binary"] for f in functions] + [PRODUCER, POLLER])
+    counter = CounterClient([f["binary"] for f in functions] + [PRODUCER, POLLER],
+                            REPO / ".local" / "bench-proxy-ports.json")
     relay = CallbackRelay()
     threading.Thread(target=relay.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     invocations = Invocations()
