@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The local stack's moto (infra/local/moto_server.py: moto's server with DynamoDB calls run one at a time, and a
-cancelled transaction undone item by item instead of from a copy of each table) with four more fixes, for costs
+cancelled transaction undone item by item instead of from a copy of each table) with three more fixes, for costs
 that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (small tables, short queues) do not
 (moto 5.2):
 
@@ -16,25 +16,28 @@ that grow with the data: a 5,000-invite run meets them, `make dev`/`make test` (
 3. DynamoDB: a Query on the table's key lists every item of the table, sorted, and keeps the partition's: the
    benchmark's progress polling (two a second) took a tenth of moto's time at 20,000 items. Here it lists the one
    partition (same items, same order).
-4. DynamoDB: a Scan after an ExclusiveStartKey compares every item of the earlier pages with that key before it
-   reaches the page asked for, so reading a table of 1 MB pages costs pages × items. Here the page starts at the
-   first item after the key, found by bisection in the sorted items (same items, same order).
+
+And one route of its own, for the benchmark's item sizes: `GET /_bench/item-sizes` (4. below).
 
 Everything else is moto as installed. Usage: the same arguments as the stack's (`-H HOST -p PORT`,
 `--no-request-log`).
 """
 from __future__ import annotations
 
-import bisect
 import importlib.util
+import json
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import moto.sqs.models as sqs_models
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from counting_proxy import item_size
 
 # DynamoDB calls under one lock, as the stack runs moto (loaded by path: this file has the same name).
 _spec = importlib.util.spec_from_file_location(
@@ -121,37 +124,42 @@ def _query_partition(self, hash_key, *args, **kwargs):
         _partition.hash_key = None
 
 
+Table.all_items = _partition_or_all_items
 Table.query = _query_partition
 
-# 4. A Scan of the table (no index) after an ExclusiveStartKey starts at the next item instead of comparing every
-# item of the earlier pages with that key (two DynamoType constructions per item): the benchmark's item-size scan
-# reads the whole table a 1 MB page at a time, and every page walked the table from its start.
-_scan = Table.scan
-_scan_after = threading.local()
+# 4. `GET /_bench/item-sizes?table=NAME&region=REGION`: every item's key and billed size, read here, under the lock
+# DynamoDB calls take. A Scan of the whole table spent about 10 s in moto on its per-item work (a deep copy, two size
+# computations, JSON for the wire), none of which the benchmark measures. Sizes come from the item in DynamoDB's wire
+# form (what a Scan returns), sized by the counting proxy's `item_size`, except that a binary value is here its bytes,
+# sized exactly, where a Scan's base64 text was sized as 3/4 of its length (a byte more per `=` of padding).
+ITEM_SIZES_PATH = "/_bench/item-sizes"
+_dispatch = DomainDispatcherApplication.__call__
 
 
-def _scan_items(self):
-    items = _partition_or_all_items(self)
-    after = getattr(_scan_after, "key", None)
-    if after is None:
-        return items
-    return items[bisect.bisect_right(items, after, key=lambda x: (x.hash_key, x.range_key)):]
+def _item_sizes(table_name: str, region: str) -> list[list]:
+    from moto.dynamodb.models import dynamodb_backends
+    with _stack_moto._lock:
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].get_table(table_name)
+        out = []
+        for item in table.all_items():
+            wire = item.to_json()["Attributes"]
+            out.append([wire[table.hash_key_attr]["S"], wire[table.range_key_attr]["S"], item_size(wire)])
+        return out
 
 
-def _scan_from_start_key(self, filters, limit, exclusive_start_key, *args, **kwargs):
-    index_name = kwargs.get("index_name", args[1] if len(args) > 1 else None)
-    if exclusive_start_key is None or index_name is not None or not self.range_key_attr:
-        return _scan(self, filters, limit, exclusive_start_key, *args, **kwargs)
-    _scan_after.key = (DynamoType(exclusive_start_key[self.hash_key_attr]),
-                       DynamoType(exclusive_start_key[self.range_key_attr]))
+def _dispatch_with_item_sizes(self, environ, start_response):
+    if environ.get("PATH_INFO") != ITEM_SIZES_PATH:
+        return _dispatch(self, environ, start_response)
+    query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
     try:
-        return _scan(self, filters, limit, exclusive_start_key, *args, **kwargs)
-    finally:
-        _scan_after.key = None
+        status, body = "200 OK", json.dumps({"items": _item_sizes(query["table"], query["region"])})
+    except Exception as e:  # a wrong name or region: say which, as a 400
+        status, body = "400 Bad Request", json.dumps({"error": f"{type(e).__name__}: {e}"})
+    start_response(status, [("Content-Type", "application/json")])
+    return [body.encode()]
 
 
-Table.all_items = _scan_items
-Table.scan = _scan_from_start_key
+DomainDispatcherApplication.__call__ = _dispatch_with_item_sizes
 
 if __name__ == "__main__":
     sys.argv[0] = "moto_server"
