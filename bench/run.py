@@ -980,7 +980,7 @@ def report(args, out: dict, r: dict, sz: dict, builds: dict, started_wall: dt.da
         w(f"| {service} | {a} | {v:.6f} |")
     w("")
     w("DynamoDB request units: " + ", ".join(f"{k.upper()} {o} {u:g}" for (k, o), u in sorted(r["units"].items()))
-      + ". Item sizes from a scan after the run: " + ", ".join(
+      + ". Item sizes of every item after the run (read inside moto): " + ", ".join(
         f"{k} {v:.0f} B" for k, v in sorted(out["item_sizes"].items())) + ".")
     w("")
     w(PRICE_TEXT)
